@@ -1,0 +1,71 @@
+"""The one place that starts subprocesses: argument lists only, never a shell."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from jenkins_helpers.errors import UserError
+
+# Values of these environment variables are masked in every message we build.
+SECRET_ENV_VARS = ("GITLAB_TOKEN", "JENKINS_TOKEN", "WEBHOOK_SECRET", "SANDBOX_TOKEN")
+
+
+def mask(text: str) -> str:
+    """Replace every known secret in `text` by `*****`."""
+    for name in SECRET_ENV_VARS:
+        secret = os.environ.get(name)
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "*****")
+    return text
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class CommandFailed(UserError):
+    """A subprocess exited non-zero; the message names the command and its output."""
+
+
+def run(
+    args: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | str | None = None,
+    env: Mapping[str, str] | None = None,
+    input_text: str | None = None,
+    timeout: float | None = None,
+    check: bool = True,
+) -> Result:
+    """Run a command and capture its output; raise CommandFailed when `check` and it fails."""
+    argv = [str(a) for a in args]
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=None if env is None else {**os.environ, **env},
+            input=input_text,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError as e:
+        raise CommandFailed(f"command not found: {argv[0]}") from e
+    except subprocess.TimeoutExpired as e:
+        raise CommandFailed(f"command timed out after {timeout}s: {mask(' '.join(argv))}") from e
+    result = Result(done.returncode, done.stdout, done.stderr)
+    if check and done.returncode != 0:
+        raise CommandFailed(
+            mask(
+                f"command failed (exit {done.returncode}): {' '.join(argv)}\n"
+                f"stdout: {done.stdout.strip()}\nstderr: {done.stderr.strip()}"
+            )
+        )
+    return result
