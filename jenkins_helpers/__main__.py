@@ -1,0 +1,3 @@
+from jenkins_helpers.cli import main
+
+main()

@@ -1,0 +1,209 @@
+"""The `gitops-helper` command line: the only module that imports click.
+
+Each command turns its options into arguments, calls one library function and
+prints the result, as text or (with --json) as one JSON document.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from jenkins_helpers import __version__
+from jenkins_helpers.errors import BadInput, UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+REPO_OPTION = click.option(
+    "--repo",
+    "repo_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Checkout of the deployment repository.",
+)
+ENV_OPTION = click.option("--env", "env", help="Environment (default: the checked-out one, else all).")
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+
+
+def error_boundary(func: F) -> F:
+    """Turn our errors into `error:`/`hint:` lines and exit codes; log anything unexpected."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except UserError as e:
+            click.echo(f"error: {e.message}", err=True)
+            if e.hint:
+                click.echo(f"hint: {e.hint}", err=True)
+            sys.exit(e.exit_code)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as e:
+            log = Path(tempfile.gettempdir()) / "gitops-helper-crash.log"
+            log.write_text(traceback.format_exc())
+            click.echo(f"error: unexpected {type(e).__name__}: {e} (traceback in {log})", err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def emit(as_json: bool, data: Any, text: Callable[[], None]) -> None:
+    """Print `data` as JSON, or call `text` to print it for people."""
+    if as_json:
+        click.echo(json.dumps(_plain(data), indent=2, sort_keys=True))
+    else:
+        text()
+
+
+def _plain(data: Any) -> Any:
+    if is_dataclass(data) and not isinstance(data, type):
+        return asdict(data)
+    if isinstance(data, list):
+        return [_plain(item) for item in data]
+    return data
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gitops-helper")
+def main() -> None:
+    """CUE-based GitOps promotion (dev -> stage -> prod) for Jenkins, GitLab and ArgoCD.
+
+    \b
+    Start with:
+      gitops-helper init-repo /tmp/k8s-deployments
+      gitops-helper render --repo /tmp/k8s-deployments --env prod
+      gitops-helper validate --repo /tmp/k8s-deployments
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command("init-repo")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--envs", default="dev,stage,prod", show_default=True,
+              help="Environments in promotion order, comma-separated.")
+@JSON_OPTION
+@error_boundary
+def init_repo_command(directory: Path, envs: str, as_json: bool) -> None:
+    """Lay down a deployment repository: main plus one branch per environment.
+
+    \b
+    Example:
+      gitops-helper init-repo /tmp/k8s-deployments --envs dev,stage,prod
+    """
+    from jenkins_helpers.scaffold import init_repo
+
+    settings = init_repo(directory, [e.strip() for e in envs.split(",") if e.strip()])
+    names = settings.names
+    emit(as_json, {"directory": str(directory), "environments": names}, lambda: click.echo(
+        f"created {directory}: branch {settings.main_branch} (platform layer and apps) "
+        f"and {', '.join(names)} (env.cue and manifests)"
+    ))
+
+
+@main.command("render")
+@REPO_OPTION
+@ENV_OPTION
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if committed manifests differ.")
+@JSON_OPTION
+@error_boundary
+def render_command(repo_dir: Path, env: str | None, check: bool, as_json: bool) -> None:
+    """Render manifests/<env>/ from the CUE: one evaluation per environment.
+
+    On a checkout of an environment branch this writes its manifests. An
+    environment that is not checked out is read from its branch and only checked.
+
+    \b
+    Examples:
+      gitops-helper render                      # the checked-out environment
+      gitops-helper render --repo k8s-deployments --env prod
+      gitops-helper render --check              # in CI: fail on stale manifests
+    """
+    from jenkins_helpers.commands import render
+
+    results = render.run(repo_dir, env, check)
+    emit(as_json, results, lambda: _print_renders(results))
+    if any(r.stale for r in results):
+        sys.exit(1)
+
+
+def _print_renders(results: list[Any]) -> None:
+    for r in results:
+        where = "checkout" if r.in_checkout else "branch, not checked out"
+        if r.stale:
+            click.echo(f"{r.env} ({where}): {len(r.stale)} manifest file(s) differ from the CUE:")
+            for path in r.stale:
+                click.echo(f"  {path}")
+            click.echo("hint: run `gitops-helper render` on a checkout of the branch and commit the result")
+        elif r.written or r.removed:
+            click.echo(f"{r.env}: {len(r.files) if isinstance(r.files, list) else r.files} files, "
+                       f"{len(r.written)} written, {len(r.removed)} removed")
+            for path in r.written:
+                click.echo(f"  wrote   {path}")
+            for path in r.removed:
+                click.echo(f"  removed {path}")
+        else:
+            click.echo(f"{r.env} ({where}): {r.files} manifest files, up to date")
+
+
+@main.command("validate")
+@REPO_OPTION
+@ENV_OPTION
+@JSON_OPTION
+@error_boundary
+def validate_command(repo_dir: Path, env: str | None, as_json: bool) -> None:
+    """Check CUE (cue vet), Kubernetes schemas and platform policies.
+
+    Errors fail the command (exit 1); warnings are printed. The rules are
+    listed in docs/VALIDATION.md.
+
+    \b
+    Examples:
+      gitops-helper validate                    # every environment, from main
+      gitops-helper validate --env prod --json
+    """
+    from jenkins_helpers.commands import validate
+
+    results = validate.run(repo_dir, env)
+    emit(as_json, results, lambda: _print_validations(results))
+    if any(r.errors for r in results):
+        sys.exit(1)
+
+
+def _print_validations(results: list[Any]) -> None:
+    for r in results:
+        errors = len(r.errors)
+        warnings = len(r.findings) - errors
+        click.echo(f"{r.env}: {r.manifests} manifests, {errors} error(s), {warnings} warning(s)")
+        for f in r.findings:
+            click.echo(f"  {f.severity}: {f.path}: [{f.rule}] {f.message}")
+
+
+@main.command("demo")
+@error_boundary
+def demo_command() -> None:
+    """Lay the scaffold down in a temp dir, render every environment, summarise.
+
+    \b
+    Example:
+      gitops-helper demo
+    """
+    from jenkins_helpers.commands import demo
+
+    demo.run(click.echo)
+
+
+def bad_input(message: str, hint: str | None = None) -> BadInput:
+    """A BadInput for option checks done here."""
+    return BadInput(message, hint)

@@ -1,0 +1,1 @@
+"""One module per CLI command: plain functions that return results for cli.py to print."""

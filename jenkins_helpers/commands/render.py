@@ -1,0 +1,48 @@
+"""`gitops-helper render`: write (or check) an environment's manifests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jenkins_helpers import render
+from jenkins_helpers.deployrepo import DeploymentRepo, environment_tree
+from jenkins_helpers.settings import Environment
+
+
+@dataclass
+class EnvRender:
+    env: str
+    in_checkout: bool  # False: read from the env branch in a temporary work tree
+    files: int
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+
+
+def targets(repo: DeploymentRepo, env: str | None) -> list[Environment]:
+    """The environments a command acts on: the one asked for, the checked-out one, or all."""
+    if env is not None:
+        return [repo.settings.environment(env)]
+    here = repo.checked_out_env()
+    if here is not None:
+        return [repo.settings.environment(here)]
+    return list(repo.settings.environments)
+
+
+def run(repo_dir: Path, env: str | None, check: bool) -> list[EnvRender]:
+    """Render each target environment; environments not checked out are only checked."""
+    repo = DeploymentRepo.open(repo_dir)
+    results = []
+    for target in targets(repo, env):
+        with environment_tree(repo, target) as (tree, in_checkout):
+            if check or not in_checkout:
+                expected = render.manifest_files(target.name, render.evaluate(tree))
+                stale = render.diff_files(expected, render.existing_files(tree, target.name))
+                results.append(EnvRender(target.name, in_checkout, len(expected), stale=stale))
+            else:
+                done = render.render(tree, target.name)
+                results.append(
+                    EnvRender(target.name, True, len(done.files), done.written, done.removed)
+                )
+    return results

@@ -1,0 +1,153 @@
+"""Rendering: one CUE export per environment, written as one YAML file per object.
+
+`manifests/<env>/<app>/<kind>-<name>.yaml` is what ArgoCD syncs. The files must be
+byte-for-byte reproducible, so a stale or hand-edited manifest shows up as a diff.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jenkins_helpers.cue import CueEngine, get_engine
+from jenkins_helpers.errors import UserError
+
+MANIFESTS_DIR = "manifests"
+# The package holding every app: it includes the repo root's files (platform
+# wiring, env.cue) and services/apps/*.cue. See the deployment repo's README.
+CUE_PACKAGE = "./services/apps"
+_APP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    env: str
+    files: dict[str, str]  # path relative to the repo -> YAML text
+    written: list[str]  # created or changed files
+    removed: list[str]  # files of objects or apps that no longer exist
+
+    @property
+    def changed(self) -> list[str]:
+        return sorted(self.written + self.removed)
+
+
+def evaluate(repo: Path, engine: CueEngine | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Every app's Kubernetes objects in the checked-out environment: ONE CUE export."""
+    objects = (engine or get_engine()).export([CUE_PACKAGE], cwd=repo, expression="objects")
+    if not isinstance(objects, dict):
+        raise UserError(f"CUE `objects` in {repo} is not a struct of apps")
+    return objects
+
+
+def manifest_files(env: str, objects: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """The manifest files for `objects`: relative path -> YAML text."""
+    files: dict[str, str] = {}
+    for app in sorted(objects):
+        if not _APP_NAME.match(app):
+            raise UserError(f"app name {app!r} in the CUE is not a DNS-1123 label")
+        for obj in objects[app]:
+            path = f"{MANIFESTS_DIR}/{env}/{app}/{_file_name(app, obj)}"
+            if path in files:
+                raise UserError(f"two objects of app {app!r} would both be written to {path}")
+            files[path] = to_yaml(obj)
+    return files
+
+
+def _file_name(app: str, obj: dict[str, Any]) -> str:
+    kind = obj.get("kind")
+    name = (obj.get("metadata") or {}).get("name")
+    if not isinstance(kind, str) or not isinstance(name, str) or not _OBJECT_NAME.match(name):
+        raise UserError(f"app {app!r} has an object without a valid kind and metadata.name: {obj!r:.200}")
+    return f"{kind.lower()}-{name}.yaml"
+
+
+class _ManifestDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, quoting every string a YAML 1.1 or 1.2 reader would not read as a string."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+# PyYAML already quotes yes/no/on/off/true/false and numbers. YAML 1.1 also reads
+# y/n as booleans, and YAML 1.2 reads 1e3 as a number: quote those too.
+_ManifestDumper.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN")
+)
+_ManifestDumper.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)$"),
+    list("-+.0123456789"),
+)
+
+
+def to_yaml(obj: Any) -> str:
+    """Deterministic YAML: sorted keys, block style, no aliases."""
+    return yaml.dump(
+        obj, Dumper=_ManifestDumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096
+    )
+
+
+def existing_files(repo: Path, env: str) -> dict[str, str]:
+    """The manifest files committed (or present) for `env`: relative path -> text."""
+    root = repo / MANIFESTS_DIR / env
+    if not root.is_dir():
+        return {}
+    return {
+        path.relative_to(repo).as_posix(): path.read_text()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def diff_files(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
+    """Paths that differ between two manifest sets: changed, missing or extra."""
+    return sorted(p for p in expected.keys() | actual.keys() if expected.get(p) != actual.get(p))
+
+
+def render(repo: Path, env: str, engine: CueEngine | None = None) -> RenderResult:
+    """Render `env`'s manifests into `repo` (an environment checkout) and drop stale files."""
+    expected = manifest_files(env, evaluate(repo, engine))
+    actual = existing_files(repo, env)
+    written = [p for p in sorted(expected) if actual.get(p) != expected[p]]
+    removed = sorted(actual.keys() - expected.keys())
+    for rel in written:
+        _write_atomically(repo / rel, expected[rel])
+    for rel in removed:
+        (repo / rel).unlink()
+    _remove_empty_dirs(repo / MANIFESTS_DIR / env)
+    return RenderResult(env, expected, written, removed)
+
+
+def check(repo: Path, env: str, engine: CueEngine | None = None) -> list[str]:
+    """Manifest paths that are stale or hand-edited in `repo` (nothing is written)."""
+    expected = manifest_files(env, evaluate(repo, engine))
+    return diff_files(expected, existing_files(repo, env))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".yaml")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _remove_empty_dirs(root: Path) -> None:
+    if not root.is_dir():
+        return
+    for path in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    if not any(root.iterdir()):
+        root.rmdir()
