@@ -32,7 +32,9 @@ REPO_OPTION = click.option(
     show_default=True,
     help="Checkout of the deployment repository.",
 )
-ENV_OPTION = click.option("--env", "env", help="Environment (default: the checked-out one, else all).")
+ENV_OPTION = click.option(
+    "--env", "env", help="Environment (default: the checked-out one, else all)."
+)
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
 
@@ -91,8 +93,12 @@ def main() -> None:
 
 @main.command("init-repo")
 @click.argument("directory", type=click.Path(path_type=Path))
-@click.option("--envs", default="dev,stage,prod", show_default=True,
-              help="Environments in promotion order, comma-separated.")
+@click.option(
+    "--envs",
+    default="dev,stage,prod",
+    show_default=True,
+    help="Environments in promotion order, comma-separated.",
+)
 @JSON_OPTION
 @error_boundary
 def init_repo_command(directory: Path, envs: str, as_json: bool) -> None:
@@ -106,10 +112,14 @@ def init_repo_command(directory: Path, envs: str, as_json: bool) -> None:
 
     settings = init_repo(directory, [e.strip() for e in envs.split(",") if e.strip()])
     names = settings.names
-    emit(as_json, {"directory": str(directory), "environments": names}, lambda: click.echo(
-        f"created {directory}: branch {settings.main_branch} (platform layer and apps) "
-        f"and {', '.join(names)} (env.cue and manifests)"
-    ))
+    emit(
+        as_json,
+        {"directory": str(directory), "environments": names},
+        lambda: click.echo(
+            f"created {directory}: branch {settings.main_branch} (platform layer and apps) "
+            f"and {', '.join(names)} (env.cue and manifests)"
+        ),
+    )
 
 
 @main.command("render")
@@ -145,10 +155,14 @@ def _print_renders(results: list[Any]) -> None:
             click.echo(f"{r.env} ({where}): {len(r.stale)} manifest file(s) differ from the CUE:")
             for path in r.stale:
                 click.echo(f"  {path}")
-            click.echo("hint: run `gitops-helper render` on a checkout of the branch and commit the result")
+            click.echo(
+                "hint: run `gitops-helper render` on a checkout of the branch and commit the result"
+            )
         elif r.written or r.removed:
-            click.echo(f"{r.env}: {len(r.files) if isinstance(r.files, list) else r.files} files, "
-                       f"{len(r.written)} written, {len(r.removed)} removed")
+            click.echo(
+                f"{r.env}: {len(r.files) if isinstance(r.files, list) else r.files} files, "
+                f"{len(r.written)} written, {len(r.removed)} removed"
+            )
             for path in r.written:
                 click.echo(f"  wrote   {path}")
             for path in r.removed:

@@ -65,7 +65,8 @@ def environment_tree(repo: DeploymentRepo, env: Environment) -> Iterator[tuple[P
         return
     if not git.has_branch(repo.root, env.branch):
         raise UserError(
-            f"{repo.root} holds env.cue of {here or 'no environment'}, and has no branch {env.branch!r}",
+            f"{repo.root} holds env.cue of {here or 'no environment'}, "
+            f"and has no branch {env.branch!r}",
             hint=f"check out the {env.name} environment's branch: git switch {env.branch}",
         )
     with git.worktree(repo.root, env.branch) as tree:

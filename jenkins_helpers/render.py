@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from jenkins_helpers import inputs
 from jenkins_helpers.cue import CueEngine, get_engine
 from jenkins_helpers.errors import UserError
 
@@ -22,7 +23,6 @@ MANIFESTS_DIR = "manifests"
 # The package holding every app: it includes the repo root's files (platform
 # wiring, env.cue) and services/apps/*.cue. See the deployment repo's README.
 CUE_PACKAGE = "./services/apps"
-_APP_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
@@ -50,8 +50,7 @@ def manifest_files(env: str, objects: dict[str, list[dict[str, Any]]]) -> dict[s
     """The manifest files for `objects`: relative path -> YAML text."""
     files: dict[str, str] = {}
     for app in sorted(objects):
-        if not _APP_NAME.match(app):
-            raise UserError(f"app name {app!r} in the CUE is not a DNS-1123 label")
+        inputs.app_name(app)  # it becomes a directory name: no path tricks
         for obj in objects[app]:
             path = f"{MANIFESTS_DIR}/{env}/{app}/{_file_name(app, obj)}"
             if path in files:
@@ -64,12 +63,14 @@ def _file_name(app: str, obj: dict[str, Any]) -> str:
     kind = obj.get("kind")
     name = (obj.get("metadata") or {}).get("name")
     if not isinstance(kind, str) or not isinstance(name, str) or not _OBJECT_NAME.match(name):
-        raise UserError(f"app {app!r} has an object without a valid kind and metadata.name: {obj!r:.200}")
+        raise UserError(
+            f"app {app!r} has an object without a valid kind and metadata.name: {obj!r:.200}"
+        )
     return f"{kind.lower()}-{name}.yaml"
 
 
 class _ManifestDumper(yaml.SafeDumper):
-    """PyYAML's safe dumper, quoting every string a YAML 1.1 or 1.2 reader would not read as a string."""
+    """PyYAML's safe dumper, quoting every string YAML 1.1 or 1.2 would read as another type."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
@@ -90,7 +91,12 @@ _ManifestDumper.add_implicit_resolver(
 def to_yaml(obj: Any) -> str:
     """Deterministic YAML: sorted keys, block style, no aliases."""
     return yaml.dump(
-        obj, Dumper=_ManifestDumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=4096
+        obj,
+        Dumper=_ManifestDumper,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=4096,
     )
 
 

@@ -15,12 +15,27 @@ from jenkins_helpers.settings import SETTINGS_FILE, Environment, Settings, defau
 # Distinct settings per environment, by position in the promotion order:
 # the first is a small dev, the last a production-sized one.
 _PROFILES = {
-    "first": {"replicas": 1, "cpu_request": "100m", "memory_request": "128Mi",
-              "cpu_limit": "500m", "memory_limit": "256Mi"},
-    "middle": {"replicas": 2, "cpu_request": "250m", "memory_request": "256Mi",
-               "cpu_limit": "1", "memory_limit": "512Mi"},
-    "last": {"replicas": 3, "cpu_request": "500m", "memory_request": "512Mi",
-             "cpu_limit": "2", "memory_limit": "1Gi"},
+    "first": {
+        "replicas": 1,
+        "cpu_request": "100m",
+        "memory_request": "128Mi",
+        "cpu_limit": "500m",
+        "memory_limit": "256Mi",
+    },
+    "middle": {
+        "replicas": 2,
+        "cpu_request": "250m",
+        "memory_request": "256Mi",
+        "cpu_limit": "1",
+        "memory_limit": "512Mi",
+    },
+    "last": {
+        "replicas": 3,
+        "cpu_request": "500m",
+        "memory_request": "512Mi",
+        "cpu_limit": "2",
+        "memory_limit": "1Gi",
+    },
 }
 
 
@@ -55,7 +70,9 @@ def _lay_down(target: Path, settings: Settings, engine: CueEngine | None) -> Non
     git.commit_all(target, "Platform layer, app catalog and repository settings")
     for index, env in enumerate(settings.environments):
         git.switch(target, env.branch, create_from=settings.main_branch)
-        (target / "env.cue").write_text(env_cue(env_template, env, _profile(index, len(settings.environments))))
+        (target / "env.cue").write_text(
+            env_cue(env_template, env, _profile(index, len(settings.environments)))
+        )
         render.render(target, env.name, engine)
         git.commit_all(target, f"{env.name}: environment settings and rendered manifests")
     git.switch(target, settings.main_branch)

@@ -47,7 +47,10 @@ class Settings:
         return self.environments[index + 1] if index + 1 < len(names) else None
 
     def to_yaml(self) -> str:
-        envs = [{"name": e.name, "branch": e.branch, "namespace": e.namespace} for e in self.environments]
+        envs = [
+            {"name": e.name, "branch": e.branch, "namespace": e.namespace}
+            for e in self.environments
+        ]
         body = yaml.safe_dump(
             {"mainBranch": self.main_branch, "environments": envs}, sort_keys=False
         )
@@ -106,6 +109,6 @@ def _check_name(value: str, what: str) -> str:
     if not _NAME.match(value):
         raise BadInput(
             f"{what} {value!r} is not a DNS-1123 label",
-            hint="use lowercase letters, digits and '-', starting and ending with a letter or digit",
+            hint="use lowercase letters, digits and '-', first and last with a letter or digit",
         )
     return value

@@ -29,7 +29,8 @@ def copy_repo(template: Path, path: Path) -> Path:
 def replace_once(path: Path, old: str, new: str) -> None:
     """Edit a file as a person would, failing loudly if `old` is not there exactly once."""
     text = path.read_text()
-    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {path}"
+    if text.count(old) != 1:
+        raise AssertionError(f"{old!r} occurs {text.count(old)} times in {path}")
     path.write_text(text.replace(old, new))
 
 
@@ -62,5 +63,7 @@ def container(objects: dict[tuple[str, str, str], dict[str, Any]], app: str) -> 
     return objects[(app, "Deployment", app)]["spec"]["template"]["spec"]["containers"][0]
 
 
-def env_vars(objects: dict[tuple[str, str, str], dict[str, Any]], app: str) -> list[tuple[str, str]]:
+def env_vars(
+    objects: dict[tuple[str, str, str], dict[str, Any]], app: str
+) -> list[tuple[str, str]]:
     return [(e["name"], e.get("value", "<ref>")) for e in container(objects, app)["env"]]

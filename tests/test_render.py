@@ -30,7 +30,8 @@ def add_apps(repo: Path, count: int) -> None:
     for i in range(count):
         name = f"svc-{i:03d}"
         (repo / "services/apps" / f"{name}.cue").write_text(
-            f'package deployments\n\napps: "{name}": app: deployment: image: repository: "registry.example.com/{name}"\n'
+            "package deployments\n\n"
+            f'apps: "{name}": app: deployment: image: repository: "registry.example.com/{name}"\n'
         )
         append(repo / "env.cue", f'\napps: "{name}": env: deployment: image: tag: "1.0.{i}"\n')
 
@@ -82,19 +83,30 @@ def test_files_of_removed_apps_and_objects_are_deleted(dev: Path) -> None:
 
 
 def test_strings_yaml_would_read_as_booleans_or_numbers_stay_strings(dev: Path) -> None:
-    append(dev / "env.cue", '\napps: "example-app": env: configMap: data: '
-           '{on: "on", yes: "yes", n: "n", "Y": "Y", ttl: "300", exp: "1e3", off: "off"}\n')
+    append(
+        dev / "env.cue",
+        '\napps: "example-app": env: configMap: data: '
+        '{on: "on", yes: "yes", n: "n", "Y": "Y", ttl: "300", exp: "1e3", off: "off"}\n',
+    )
     render.render(dev, "dev")
     text = (dev / "manifests/dev/example-app/configmap-example-app-config.yaml").read_text()
     assert yaml.safe_load(text)["data"] == {
-        "on": "on", "yes": "yes", "n": "n", "Y": "Y", "ttl": "300", "exp": "1e3", "off": "off"
+        "on": "on",
+        "yes": "yes",
+        "n": "n",
+        "Y": "Y",
+        "ttl": "300",
+        "exp": "1e3",
+        "off": "off",
     }
     assert "'n': 'n'" in text and "exp: '1e3'" in text
 
 
 def test_yaml_is_sorted_block_style(dev: Path) -> None:
     text = (dev / "manifests/dev/example-app/service-example-app.yaml").read_text()
-    top_level = [line.split(":")[0] for line in text.splitlines() if line and not line.startswith(" ")]
+    top_level = [
+        line.split(":")[0] for line in text.splitlines() if line and not line.startswith(" ")
+    ]
     assert top_level == sorted(top_level) == ["apiVersion", "kind", "metadata", "spec"]
     assert "{" not in text
 
@@ -104,7 +116,9 @@ def test_a_cue_error_names_the_file_and_line(dev: Path) -> None:
     with pytest.raises(UserError) as error:
         render.render(dev, "dev")
     assert "env.cue:" in error.value.message
-    assert (dev / "manifests/dev/example-app/deployment-example-app.yaml").read_text().count("replicas: 1") == 1
+    assert (dev / "manifests/dev/example-app/deployment-example-app.yaml").read_text().count(
+        "replicas: 1"
+    ) == 1
 
 
 def test_main_renders_nothing(template: Path, tmp_path: Path) -> None:

@@ -24,8 +24,10 @@ def run(echo: Callable[[str], None]) -> None:
                 stale = render.diff_files(
                     render.manifest_files(env.name, objects), render.existing_files(tree, env.name)
                 )
-            echo(f"\n{env.name} (branch {env.branch}, namespace {env.namespace}):"
-                 f" manifests {'up to date' if not stale else 'STALE'}")
+            echo(
+                f"\n{env.name} (branch {env.branch}, namespace {env.namespace}):"
+                f" manifests {'up to date' if not stale else 'STALE'}"
+            )
             for app, objs in sorted(objects.items()):
                 echo("  " + _summary(app, objs))
 
@@ -35,5 +37,7 @@ def _summary(app: str, objects: list[dict]) -> str:
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     limits = container["resources"]["limits"]
     kinds = ", ".join(sorted(o["kind"] for o in objects))
-    return (f"{app:<12} {container['image']:<45} replicas={deployment['spec']['replicas']}"
-            f" cpu={limits.get('cpu')} memory={limits.get('memory')}  [{kinds}]")
+    return (
+        f"{app:<12} {container['image']:<45} replicas={deployment['spec']['replicas']}"
+        f" cpu={limits.get('cpu')} memory={limits.get('memory')}  [{kinds}]"
+    )

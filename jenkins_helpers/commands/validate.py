@@ -31,7 +31,9 @@ def run(repo_dir: Path, env: str | None) -> list[EnvValidation]:
         with environment_tree(repo, target) as (tree, in_checkout):
             findings = _cue_findings(tree)
             manifests = validate.load_manifests(tree, target.name)
-            findings += validate.check_objects(manifests, env=target.name, namespace=target.namespace)
+            findings += validate.check_objects(
+                manifests, env=target.name, namespace=target.namespace
+            )
             results.append(EnvValidation(target.name, in_checkout, len(manifests), findings))
     return results
 

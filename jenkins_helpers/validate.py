@@ -1,0 +1,378 @@
+"""Checks on rendered manifests: Kubernetes schemas, the ArgoCD Application schema, policy.
+
+Every rule is listed with its severity and the reason for it in docs/VALIDATION.md.
+Kubernetes objects are checked against the OpenAPI schemas that the
+`kubernetes-validate` package ships (offline, strict: unknown fields are errors).
+That package re-reads and re-parses its 1.8 MB definitions file on every call, so
+we build one validator per (version, apiVersion, kind) from the same files and
+keep it (see `_k8s_validator`); tests check both give the same verdict.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+import referencing
+import yaml
+
+from jenkins_helpers import inputs
+from jenkins_helpers.errors import BadInput, UserError
+
+# The oldest Kubernetes every allowed kubernetes-validate (>=1.30, pyproject) ships
+# schemas for. Conservative: what validates here is accepted by newer API servers too
+# for the stable kinds we render. Repo settings can ask for the cluster's own version.
+DEFAULT_KUBERNETES_VERSION = "1.30"
+ARGOCD_NAMESPACE = "argocd"
+ARGOCD_API_VERSION = "argoproj.io/v1alpha1"
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")  # what an ArgoCD directory source reads
+
+# Kinds without a namespace; every other kind must carry the environment's namespace.
+CLUSTER_SCOPED_KINDS = frozenset({
+    "APIService", "ClusterRole", "ClusterRoleBinding", "CSIDriver", "CSINode",
+    "CustomResourceDefinition", "IngressClass", "MutatingWebhookConfiguration", "Namespace",
+    "Node", "PersistentVolume", "PriorityClass", "RuntimeClass", "StorageClass",
+    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration", "VolumeAttachment",
+})
+# Where each workload kind keeps its pod spec.
+POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "Pod": ("spec",),
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+# Run-to-completion pods are never behind a Service, so a readiness probe means nothing.
+_BATCH_KINDS = frozenset({"Job", "CronJob"})
+_RESOURCE_KEYS = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory")
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in one manifest file."""
+
+    severity: Severity
+    path: str  # manifest path relative to the repo
+    rule: str  # short id, documented in docs/VALIDATION.md
+    message: str
+
+
+def check_objects(
+    objects: Iterable[tuple[str, dict]],
+    *,
+    env: str,
+    namespace: str,
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION,
+) -> list[Finding]:
+    """Check (path, object) pairs of one environment; returns findings sorted by path."""
+    objects = list(objects)
+    findings: list[Finding] = []
+    for path, obj in objects:
+        if not isinstance(obj, dict):
+            findings.append(Finding("error", path, "schema", "not a YAML mapping"))
+        elif _is_application(obj):
+            findings += _check_application(path, obj, env, namespace)
+        else:
+            findings += _check_k8s_object(path, obj, namespace, kubernetes_version)
+    findings += _check_duplicates(objects)
+    return sorted(findings, key=lambda f: (f.path, f.severity, f.rule, f.message))
+
+
+def load_manifests(repo: Path, env: str) -> list[tuple[str, dict]]:
+    """Read every manifest of `env` as (repo-relative path, object), sorted by path."""
+    root = repo.resolve()
+    base = inputs.repo_path(root, f"manifests/{env}")
+    if not base.is_dir():
+        raise UserError(f"no manifests for environment {env!r}: {base} is not a directory",
+                        f"render them first: gitops-helper render --env {env}")
+    loaded = []
+    for file in sorted(base.rglob("*")):
+        if file.suffix in MANIFEST_SUFFIXES and file.is_file():
+            relative = file.relative_to(root).as_posix()
+            inputs.repo_path(root, relative)  # a symlink out of the repo is refused
+            loaded.append((relative, _load_one(file, relative)))
+    return sorted(loaded, key=lambda item: item[0])
+
+
+def _load_one(file: Path, relative: str) -> dict:
+    hint = "the renderer writes exactly one object per file; re-render, or fix the file by hand"
+    try:
+        documents = [doc for doc in yaml.safe_load_all(file.read_text("utf-8")) if doc is not None]
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise UserError(f"{relative}: not valid YAML: {e}", hint) from e
+    if len(documents) != 1 or not isinstance(documents[0], dict):
+        found = (f"{len(documents)} documents" if len(documents) != 1
+                 else type(documents[0]).__name__)
+        raise UserError(f"{relative}: expected a single YAML mapping, found {found}", hint)
+    return documents[0]
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _get(obj: Any, *keys: str | int) -> Any:
+    """Walk nested mappings and lists; None where anything is missing or of another type."""
+    for key in keys:
+        if isinstance(key, int) and isinstance(obj, list) and key < len(obj):
+            obj = obj[key]
+        elif isinstance(key, str) and isinstance(obj, dict):
+            obj = obj.get(key)
+        else:
+            return None
+    return obj
+
+
+def _label(obj: dict) -> str:
+    name = _get(obj, "metadata", "name") or "<unnamed>"
+    return f"{obj.get('kind') or '<no kind>'} {name}"
+
+
+def _field(path: Iterable[str | int]) -> str:
+    """Format a JSON path as `spec.template.spec.containers[0].image`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _is_application(obj: dict) -> bool:
+    return obj.get("kind") == "Application" and str(obj.get("apiVersion", "")).startswith(
+        "argoproj.io/")
+
+
+# --- schemas -----------------------------------------------------------------------------
+
+_K8S_SCHEMAS = importlib.resources.files("kubernetes_validate") / "kubernetes-json-schema"
+
+
+@functools.cache
+def _schema_dir(kubernetes_version: str) -> Any:
+    """The strict schema folder for `1.xx`; BadInput names the versions that are shipped."""
+    minor = re.match(r"v?(\d+\.\d+)", kubernetes_version)
+    folder = _K8S_SCHEMAS / f"v{minor.group(1)}.0-local-strict" if minor else None
+    if folder is None or not folder.is_dir():
+        shipped = sorted(
+            (p.name[1:].removesuffix(".0-local-strict") for p in _K8S_SCHEMAS.iterdir()
+             if p.name.endswith("-local-strict")), key=lambda v: [int(n) for n in v.split(".")])
+        raise BadInput(f"no Kubernetes schemas for version {kubernetes_version!r}",
+                       f"kubernetes-validate ships {shipped[0]} to {shipped[-1]}; pick one")
+    return folder
+
+
+@functools.cache
+def _k8s_registry(kubernetes_version: str) -> referencing.Registry:
+    definitions = json.loads((_schema_dir(kubernetes_version) / "_definitions.json").read_text())
+    return referencing.Resource.from_contents(definitions) @ referencing.Registry()
+
+
+@functools.cache
+def _k8s_validator(
+    kubernetes_version: str, api_version: str, kind: str
+) -> jsonschema.protocols.Validator | None:
+    """A cached validator for one kind, built from kubernetes-validate's files; None if unknown."""
+    if not re.fullmatch(r"[A-Za-z0-9]+", kind) or not re.fullmatch(r"([a-z0-9.-]+/)?v\w+",
+                                                                  api_version):
+        return None  # never let a manifest's kind pick a file name
+    # Same file naming as kubernetes_validate.validate: "rbac.authorization.k8s.io/v1" -> "rbac-v1".
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    file = _schema_dir(kubernetes_version) / f"{kind.lower()}-{group_version}.json"
+    if not file.is_file():
+        return None
+    schema = json.loads(file.read_text())
+    registry = referencing.Resource.from_contents(schema) @ _k8s_registry(kubernetes_version)
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+@functools.cache
+def _application_validator() -> jsonschema.protocols.Validator:
+    text = (importlib.resources.files("jenkins_helpers") / "schemas" / "argocd-application.json")
+    return jsonschema.Draft202012Validator(json.loads(text.read_text()))
+
+
+def _schema_messages(validator: jsonschema.protocols.Validator, obj: dict) -> Iterator[str]:
+    """One message per schema violation, naming the field; unknown fields by their own path."""
+    for error in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.path))):
+        where = list(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = set(error.schema.get("properties", {}))
+            for extra in sorted(set(error.instance) - known):
+                yield f"unknown field {_field([*where, extra])}"
+        else:
+            yield f"{_field(where)}: {_shorten(_explain(error))}"
+
+
+def _explain(error: jsonschema.ValidationError) -> str:
+    """jsonschema's message, made readable where it only says 'not valid under any'."""
+    if error.validator not in ("oneOf", "anyOf"):
+        return error.message
+    types = [t for sub in error.validator_value for t in _as_list(sub.get("type")) if t != "null"]
+    if types:  # Kubernetes' int-or-string and quantity fields
+        return f"{error.instance!r} is not one of the types {', '.join(dict.fromkeys(types))}"
+    return error.schema.get("description") or error.message
+
+
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value] if value else []
+
+
+def _shorten(message: str, limit: int = 300) -> str:
+    """Keep a message that quotes a whole object readable."""
+    return message if len(message) <= limit else message[:limit] + "..."
+
+
+def _check_schema(path: str, obj: dict, kubernetes_version: str) -> list[Finding]:
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        return [Finding("error", path, "schema",
+                        f"{_label(obj)}: apiVersion and kind are required")]
+    validator = _k8s_validator(kubernetes_version, api_version, kind)
+    if validator is None:
+        return [Finding("error", path, "schema",
+                        f"{_label(obj)}: no schema for {kind} {api_version} in Kubernetes "
+                        f"{kubernetes_version} (misspelt kind, or a removed API version?)")]
+    return [Finding("error", path, "schema", f"{_label(obj)}: {message}")
+            for message in _schema_messages(validator, obj)]
+
+
+# --- Kubernetes objects ------------------------------------------------------------------
+
+
+def _check_k8s_object(path: str, obj: dict, namespace: str, version: str) -> list[Finding]:
+    findings = _check_schema(path, obj, version)
+    actual = _get(obj, "metadata", "namespace")
+    if obj.get("kind") not in CLUSTER_SCOPED_KINDS and actual != namespace:
+        findings.append(Finding("error", path, "namespace",
+                                f"{_label(obj)}: metadata.namespace is {actual!r}, "
+                                f"the environment's namespace is {namespace!r}"))
+    return findings + _check_pod_spec(path, obj)
+
+
+def _containers(pod: dict, prefix: str) -> Iterator[tuple[str, dict, bool]]:
+    """Yield (field path, container, is_init) for every container of a pod spec."""
+    for key in ("initContainers", "containers"):
+        for index, container in enumerate(_get(pod, key) or []):
+            if isinstance(container, dict):
+                yield f"{prefix}.{key}[{index}]", container, key == "initContainers"
+
+
+def _check_pod_spec(path: str, obj: dict) -> list[Finding]:
+    keys = POD_SPEC_PATHS.get(obj.get("kind", ""))
+    pod = _get(obj, *keys) if keys else None
+    if not isinstance(pod, dict):
+        return []
+    findings = []
+    pod_non_root = _get(pod, "securityContext", "runAsNonRoot")
+    for field, container, is_init in _containers(pod, ".".join(keys)):
+        where = f"{_label(obj)}: container {container.get('name')!r} ({field})"
+        serves = not is_init and obj.get("kind") not in _BATCH_KINDS
+        for severity, rule, problem in _container_problems(container, pod_non_root, serves):
+            findings.append(Finding(severity, path, rule, f"{where} {problem}"))
+    return findings
+
+
+def _container_problems(
+    container: dict, pod_non_root: object, serves: bool
+) -> Iterator[tuple[Severity, str, str]]:
+    """Problems of one container; `serves` is False for init containers and batch pods."""
+    image = container.get("image")
+    if isinstance(image, str) and (problem := _image_problem(image)):
+        yield "error", "latest-tag", f"image {image!r} {problem}; pin a version tag or a digest"
+    missing = [key for key in _RESOURCE_KEYS if _get(container, "resources", *key.split("."))
+               is None]
+    if missing:
+        yield "error", "resources", f"has no resources {', '.join(missing)}"
+    security = container.get("securityContext") or {}
+    if _get(security, "privileged") is True:
+        yield "error", "privileged", "sets securityContext.privileged: true"
+    if _get(security, "allowPrivilegeEscalation") is True:
+        yield ("error", "privilege-escalation",
+               "sets securityContext.allowPrivilegeEscalation: true")
+    if serves and "readinessProbe" not in container:
+        yield "warning", "readiness-probe", "has no readinessProbe"
+    non_root = _get(security, "runAsNonRoot")
+    if (pod_non_root if non_root is None else non_root) is not True:
+        yield ("warning", "run-as-non-root",
+               "may run as root: set runAsNonRoot: true in the pod or container securityContext")
+
+
+def _image_problem(image: str) -> str | None:
+    """Why `image` is not pinned, or None; a digest pins it whatever the tag says."""
+    if "@" in image:
+        return None
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return "has no tag, so the node pulls the mutable 'latest'"
+    if last.rsplit(":", 1)[1] == "latest":
+        return "uses the mutable tag 'latest'"
+    return None
+
+
+# --- ArgoCD Applications -----------------------------------------------------------------
+
+
+def _check_application(path: str, app: dict, env: str, namespace: str) -> list[Finding]:
+    label = _label(app)
+    findings = [Finding("error", path, "argocd-schema", f"{label}: {message}")
+                for message in _schema_messages(_application_validator(), app)]
+    if (actual := _get(app, "metadata", "namespace")) != ARGOCD_NAMESPACE:
+        findings.append(Finding("error", path, "namespace",
+                                f"{label}: metadata.namespace is {actual!r}; Applications live "
+                                f"in {ARGOCD_NAMESPACE!r}, where ArgoCD watches for them"))
+    if (target := _get(app, "spec", "destination", "namespace")) != namespace:
+        findings.append(Finding("error", path, "namespace",
+                                f"{label}: spec.destination.namespace is {target!r}, the "
+                                f"environment's namespace is {namespace!r}"))
+    source = _get(app, "spec", "source", "path")
+    if not (isinstance(source, str) and re.fullmatch(rf"manifests/{re.escape(env)}/[^/]+", source)
+            and ".." not in source):
+        findings.append(Finding("error", path, "argocd-path",
+                                f"{label}: spec.source.path is {source!r}, expected "
+                                f"'manifests/{env}/<app>' of this environment"))
+    return findings + _check_sync_policy(path, app)
+
+
+def _check_sync_policy(path: str, app: dict) -> list[Finding]:
+    automated = _get(app, "spec", "syncPolicy", "automated")
+    label = _label(app)
+    on = isinstance(automated, dict) and automated.get("enabled") is not False
+    if not on or automated.get("prune") is not True:
+        return [Finding("error", path, "argocd-prune",
+                        f"{label}: spec.syncPolicy.automated must be on with prune: true, "
+                        "otherwise a decommissioned app's resources stay in the cluster")]
+    if automated.get("selfHeal") is not True:
+        return [Finding("warning", path, "argocd-self-heal",
+                        f"{label}: spec.syncPolicy.automated.selfHeal is not true, so manual "
+                        "changes in the cluster are not reverted to what git says")]
+    return []
+
+
+# --- across files ------------------------------------------------------------------------
+
+
+def _check_duplicates(objects: list[tuple[str, dict]]) -> list[Finding]:
+    """Two files defining the same object would make ArgoCD apply one over the other."""
+    first_seen: dict[tuple[object, object, object], str] = {}
+    findings = []
+    for path, obj in objects:
+        if not isinstance(obj, dict):
+            continue
+        key = (obj.get("kind"), _get(obj, "metadata", "namespace"), _get(obj, "metadata", "name"))
+        if key in first_seen:
+            findings.append(Finding("error", path, "duplicate",
+                                    f"{_label(obj)} in namespace {key[1]!r} is also defined "
+                                    f"in {first_seen[key]}"))
+        else:
+            first_seen[key] = path
+    return findings
