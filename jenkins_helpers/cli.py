@@ -218,6 +218,28 @@ def demo_command() -> None:
     demo.run(click.echo)
 
 
-def bad_input(message: str, hint: str | None = None) -> BadInput:
-    """A BadInput for option checks done here."""
-    return BadInput(message, hint)
+@main.group("sandbox")
+def sandbox_group() -> None:
+    """A local GitLab- and Jenkins-compatible server, to try the tool without your GitLab."""
+
+
+@sandbox_group.command("up")
+@click.option("--dir", "state_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="State directory; reusing one keeps projects and MRs. Default: a new temp dir.")
+@click.option("--port", default=8929, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--token", envvar="SANDBOX_TOKEN", default="sandbox-token", show_default=True,
+              help="API token (also the Jenkins API token of user admin). Env: SANDBOX_TOKEN.")
+@error_boundary
+def sandbox_up_command(state_dir: Path | None, port: int, token: str) -> None:
+    """Start the sandbox, seeded with k8s-deployments and example-app, until Ctrl-C.
+
+    \b
+    Examples:
+      gitops-helper sandbox up
+      gitops-helper sandbox up --dir /tmp/sandbox --port 8929
+    """
+    from jenkins_helpers.sandbox import serve_forever
+
+    if len(token) < 8:
+        raise BadInput("--token must have at least 8 characters", hint="e.g. --token sandbox-token")
+    serve_forever(state_dir, port, token, click.echo)
