@@ -238,8 +238,11 @@ def sandbox_up_command(state_dir: Path | None, port: int, token: str) -> None:
       gitops-helper sandbox up
       gitops-helper sandbox up --dir /tmp/sandbox --port 8929
     """
-    from jenkins_helpers.sandbox import serve_forever
+    from jenkins_helpers.sandbox import SandboxError, serve_forever
 
     if len(token) < 8:
         raise BadInput("--token must have at least 8 characters", hint="e.g. --token sandbox-token")
-    serve_forever(state_dir, port, token, click.echo)
+    try:
+        serve_forever(state_dir, port, token, click.echo)
+    except SandboxError as e:  # the sandbox keeps its own error type: it imports nothing of ours
+        raise UserError(e.message, e.hint) from e

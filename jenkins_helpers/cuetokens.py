@@ -1,0 +1,468 @@
+"""Tokens of a CUE file and the tree of its declarations, with offsets for in-place edits.
+
+Only as much of CUE as editing env.cue needs: strings (escapes, interpolation,
+multi-line, raw), comments, nesting and label chains are understood exactly, so a
+brace inside a string or a comment is never taken for structure. Expressions other
+than struct and list literals stay opaque token ranges: envcue.py refuses to edit them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+OPEN = {"(": ")", "[": "]", "{": "}"}
+CLOSE = {v: k for k, v in OPEN.items()}
+_MULTI_PUNCT = ("...", "&&", "||", "==", "!=", "<=", ">=", "=~", "!~", "_|_")
+_PUNCT = "{}[]()<>:,?!=&|+-*/."
+# After these a newline ends the value (CUE's automatic comma), as in Go.
+_OPERAND_END = {")", "]", "}", "...", "_|_"}
+_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_ESCAPES |= {c: c for c in "\\/\"'"}
+
+
+class CueSyntaxError(ValueError):
+    """The text is not CUE we can read; `offset` points at the problem."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # ident, string, number, punct, attr, comment, newline, eof
+    start: int
+    end: int
+    text: str
+    interpolated: bool = False
+
+    def is_punct(self, *texts: str) -> bool:
+        return self.kind == "punct" and self.text in texts
+
+
+def position(source: str, offset: int) -> str:
+    """`line:col` (both 1-based) of `offset`, for messages."""
+    line = source.count("\n", 0, offset) + 1
+    return f"{line}:{offset - source.rfind(chr(10), 0, offset)}"
+
+
+class _Lexer:
+    def __init__(self, source: str) -> None:
+        self.src = source
+        self.pos = 0
+
+    def tokens(self) -> list[Token]:
+        out = [self.next()]
+        while out[-1].kind != "eof":
+            out.append(self.next())
+        return out
+
+    def _emit(self, kind: str, start: int, end: int, interpolated: bool = False) -> Token:
+        self.pos = end
+        return Token(kind, start, end, self.src[start:end], interpolated)
+
+    def next(self) -> Token:
+        src, i = self.src, self.pos
+        while i < len(src) and src[i] in " \t\r\f\ufeff":
+            i += 1
+        if i >= len(src):
+            return self._emit("eof", i, i)
+        c = src[i]
+        if c == "\n":
+            return self._emit("newline", i, i + 1)
+        if src.startswith("//", i):
+            end = src.find("\n", i)
+            return self._emit("comment", i, len(src) if end < 0 else end)
+        if c in "#\"'":
+            j = i
+            while src[j : j + 1] == "#":
+                j += 1
+            if src[j : j + 1] in ('"', "'"):
+                return self._string(i, j - i)
+        if c.isdigit() or (c == "." and src[i + 1 : i + 2].isdigit()):
+            return self._number(i)
+        if src.startswith("_|_", i):
+            return self._emit("punct", i, i + 3)
+        if c.isalpha() or c in "_$#":
+            return self._ident(i)
+        if c == "@":
+            return self._attribute(i)
+        for punct in _MULTI_PUNCT:
+            if src.startswith(punct, i):
+                return self._emit("punct", i, i + len(punct))
+        if c in _PUNCT:
+            return self._emit("punct", i, i + 1)
+        raise CueSyntaxError(f"unexpected character {c!r}", i)
+
+    def _ident(self, i: int) -> Token:
+        src, j = self.src, i
+        while j < len(src) and src[j] in "#_":
+            j += 1
+        while j < len(src) and (src[j].isalnum() or src[j] in "_$"):
+            j += 1
+        if src[i:j].strip("#") == "":
+            raise CueSyntaxError("'#' must start a definition name or a raw string", i)
+        return self._emit("ident", i, j)
+
+    def _number(self, i: int) -> Token:
+        src, j = self.src, i
+        while j < len(src):
+            c = src[j]
+            fraction = c == "." and src[j + 1 : j + 2].isdigit()
+            exponent = c in "+-" and src[j - 1] in "eE" and src[i : i + 2].lower() != "0x"
+            if not (c.isalnum() or c == "_" or fraction or exponent):
+                break
+            j += 1
+        return self._emit("number", i, j)
+
+    def _string(self, i: int, hashes: int) -> Token:
+        """One string token, however long; `\\(...)` is skipped by lexing its tokens."""
+        src = self.src
+        quote = src[i + hashes] * (3 if src.startswith(src[i + hashes] * 3, i + hashes) else 1)
+        close, escape = quote + "#" * hashes, "\\" + "#" * hashes
+        j = i + hashes + len(quote)
+        if len(quote) == 3 and (src.find("\n", j) < 0 or src[j : src.find("\n", j)].strip()):
+            raise CueSyntaxError(f"multi-line string: start the text on a line after {quote}", j)
+        interpolated = False
+        while not src.startswith(close, j):
+            if j >= len(src) or (src[j] == "\n" and len(quote) == 1):
+                raise CueSyntaxError("string not terminated", i)
+            if src.startswith(escape, j):
+                j += len(escape)
+                if src[j : j + 1] == "(":
+                    j, interpolated = self._skip_interpolation(j + 1), True
+                    continue
+                if src[j : j + 1] == "\n" and len(quote) == 1:
+                    raise CueSyntaxError("string not terminated", i)
+            j += 1
+        return self._emit("string", i, j + len(close), interpolated)
+
+    def _skip_interpolation(self, start: int) -> int:
+        """Return the offset after the `)` closing an interpolation begun at `start`."""
+        self.pos, depth = start, 1
+        while depth:
+            tok = self.next()
+            if tok.kind == "eof":
+                raise CueSyntaxError("interpolation \\( not closed", start - 2)
+            depth += tok.is_punct("(") - tok.is_punct(")")
+        return self.pos
+
+    def _attribute(self, i: int) -> Token:
+        self.pos = i + 1
+        if self.next().kind != "ident":
+            raise CueSyntaxError("'@' must start an attribute like @name(...)", i)
+        if self.src[self.pos : self.pos + 1] == "(":
+            self.pos = self._skip_interpolation(self.pos + 1)
+        return self._emit("attr", i, self.pos)
+
+
+def tokenize(source: str) -> list[Token]:
+    """All tokens of `source` including comments and newlines, ending with an eof token."""
+    return _Lexer(source).tokens()
+
+
+def string_value(text: str) -> str:
+    """The value of a string token without interpolation; ValueError for byte strings."""
+    hashes = len(text) - len(text.lstrip("#"))
+    body = text[hashes : len(text) - hashes]
+    if body.startswith("'"):
+        raise ValueError("byte strings ('...') are not supported")
+    quote = '"""' if body.startswith('"""') else '"'
+    body = body[len(quote) : -len(quote)]
+    if len(quote) == 3:
+        body = _dedent(body)
+    return _unescape(body, "\\" + "#" * hashes)
+
+
+def _dedent(body: str) -> str:
+    """Strip a multi-line string's opening line and the closing line's indentation."""
+    body = body[body.index("\n") + 1 :]
+    content, _, prefix = body.rpartition("\n")
+    if prefix.strip():
+        raise ValueError('the closing """ must be on its own line')
+    if "\n" not in body:
+        return ""
+    lines = []
+    for line in content.split("\n"):
+        if not line.startswith(prefix) and line.strip():
+            raise ValueError("a line of a multi-line string is indented less than its closing")
+        lines.append(line[len(prefix) :])
+    return "\n".join(lines)
+
+
+def _unescape(body: str, escape: str) -> str:
+    out, i = [], 0
+    while i < len(body):
+        if not body.startswith(escape, i):
+            out.append(body[i])
+            i += 1
+            continue
+        i += len(escape)
+        c = body[i : i + 1]
+        if c in _ESCAPES and c:
+            out.append(_ESCAPES[c])
+            i += 1
+        elif c in ("u", "U"):
+            width = 4 if c == "u" else 8
+            digits = body[i + 1 : i + 1 + width]
+            if len(digits) != width or not all(d in "0123456789abcdefABCDEF" for d in digits):
+                raise ValueError(f"bad escape \\{c}{digits}")
+            out.append(chr(int(digits, 16)))
+            i += 1 + width
+        else:
+            raise ValueError(f"unsupported escape \\{c}")
+    return "".join(out)
+
+
+# --- declarations -----------------------------------------------------------------
+
+
+@dataclass
+class Field:
+    """`label: value`; a chain `a: b: 1` is a Field whose value is a Field."""
+
+    label: str | None  # None for dynamic `(x)`, pattern `[x]` and interpolated labels
+    start: int
+    value: Node
+    end: int  # after the value and any attributes
+    marker: str = ""  # "?" optional, "!" required
+    hidden: bool = False  # `_x` hidden field or `#X` definition
+
+
+@dataclass
+class Struct:
+    start: int
+    end: int
+    decls: list[Field | Other] = field(default_factory=list)
+
+
+@dataclass
+class ListLit:
+    start: int
+    end: int
+    items: list[Node] = field(default_factory=list)
+
+
+@dataclass
+class Expr:
+    """Any other value: a literal token or an opaque expression."""
+
+    start: int
+    end: int
+    tokens: list[Token]
+
+
+@dataclass
+class Other:
+    """A declaration that is not a field: package, import, let, embedding, `...`, etc."""
+
+    start: int
+    end: int
+    kind: str
+
+
+Node = Field | Struct | ListLit | Expr | Other
+
+
+@dataclass
+class CueFile:
+    source: str
+    decls: list[Field | Other]
+    comments: set[int]  # start offsets of `//` comments
+
+
+def parse(source: str) -> CueFile:
+    """Parse `source` into its declarations; CueSyntaxError when it does not parse."""
+    tokens = tokenize(source)
+    parser = _Parser([t for t in tokens if t.kind != "comment"])
+    decls = parser.decls(None)
+    return CueFile(source, decls, {t.start for t in tokens if t.kind == "comment"})
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.toks = tokens
+        self.i = 0
+
+    @property
+    def tok(self) -> Token:
+        return self.toks[self.i]
+
+    def _skip_newlines(self) -> None:
+        while self.tok.kind == "newline":
+            self.i += 1
+
+    def _expect(self, text: str) -> Token:
+        tok = self.tok
+        if not tok.is_punct(text):
+            found = "end of file" if tok.kind == "eof" else repr(tok.text)
+            raise CueSyntaxError(f"expected {text!r}, found {found}", tok.start)
+        self.i += 1
+        return tok
+
+    def decls(self, closer: str | None) -> list[Field | Other]:
+        """Declarations up to `closer` (`}`) or the end of file, which is left unconsumed."""
+        out: list[Field | Other] = []
+        while True:
+            self._skip_newlines()
+            if self.tok.kind == "eof" or (closer and self.tok.is_punct(closer)):
+                return out
+            out.append(self._decl())
+            tok = self.tok
+            if tok.is_punct(","):
+                self.i += 1
+            elif not (tok.kind in ("newline", "eof") or (closer and tok.is_punct(closer))):
+                raise CueSyntaxError(f"expected ',' or newline, found {tok.text!r}", tok.start)
+
+    def _decl(self) -> Field | Other:
+        tok = self.tok
+        if self._label_end(self.i) is not None:
+            return self._field()
+        if tok.kind == "attr":
+            self.i += 1
+            return Other(tok.start, tok.end, "attribute")
+        if tok.kind == "ident" and tok.text in ("for", "if"):
+            return self._comprehension()
+        kind = tok.text if tok.kind == "ident" and tok.text in ("package", "import", "let") else ""
+        node = self._opaque()
+        return Other(tok.start, node.end, kind or ("ellipsis" if tok.is_punct("...") else "embed"))
+
+    def _match(self, i: int) -> int | None:
+        """Index of the bracket closing the one at `i`, or None if unbalanced."""
+        depth = 0
+        for j in range(i, len(self.toks)):
+            t = self.toks[j]
+            if t.kind == "punct":
+                depth += (t.text in OPEN) - (t.text in CLOSE)
+            if depth == 0:
+                return j
+        return None
+
+    def _label_end(self, i: int) -> int | None:
+        """Index of the `:` if a field label (with alias and marker) starts at `i`."""
+        toks = self.toks
+        if toks[i].kind == "eof":
+            return None
+        if toks[i].kind == "ident" and toks[i + 1].is_punct("="):
+            i += 2
+        if toks[i].kind in ("ident", "string"):
+            i += 1
+        elif toks[i].is_punct("(", "["):
+            close = self._match(i)
+            if close is None:
+                return None
+            i = close + 1
+        else:
+            return None
+        if toks[i].is_punct("?", "!"):
+            i += 1
+        return i if toks[i].is_punct(":") else None
+
+    def _field(self) -> Field:
+        colon = self._label_end(self.i) or self.i  # callers check _label_end first
+        start = self.tok.start
+        if self.toks[self.i + 1].is_punct("="):  # alias `X=label`
+            self.i += 2
+        first = self.tok
+        marker = self.toks[colon - 1].text if self.toks[colon - 1].is_punct("?", "!") else ""
+        self.i = colon + 1
+        self._skip_newlines()
+        value: Node = self._field() if self._label_end(self.i) is not None else self._value()
+        end = value.end
+        while self.tok.kind == "attr":
+            end = self.tok.end
+            self.i += 1
+        hidden = first.kind == "ident" and first.text[:1] in "_#"
+        return Field(_label_text(first), start, value, end, marker, hidden)
+
+    def _value(self) -> Node:
+        """A struct or list literal if the value is exactly one, else an opaque Expr."""
+        begin = self.i
+        if self.tok.is_punct("{", "["):
+            node = self._struct() if self.tok.is_punct("{") else self._list()
+            if self.tok.kind in ("newline", "eof", "attr") or self.tok.is_punct(",", "}", "]", ")"):
+                return node
+            self.i = begin
+        return self._opaque()
+
+    def _struct(self) -> Struct:
+        start = self._expect("{").start
+        decls = self.decls("}")
+        return Struct(start, self._expect("}").end, decls)
+
+    def _list(self) -> ListLit:
+        start = self._expect("[").start
+        items: list[Node] = []
+        while True:
+            self._skip_newlines()
+            if self.tok.is_punct("]"):
+                return ListLit(start, self._expect("]").end, items)
+            is_clause = self.tok.kind == "ident" and self.tok.text in ("for", "if")
+            items.append(self._comprehension() if is_clause else self._value())
+            if self.tok.is_punct(","):
+                self.i += 1
+            elif not (self.tok.kind == "newline" or self.tok.is_punct("]")):
+                self._expect("]")
+
+    def _comprehension(self) -> Other:
+        """`for ...`/`if ...` clauses up to and including their struct body."""
+        start = self.tok.start
+        while True:
+            tok = self.tok
+            if tok.kind in ("eof", "newline") or tok.is_punct("}", "]", ")"):
+                raise CueSyntaxError("comprehension without a { body }", start)
+            if tok.is_punct("{"):
+                body = self._struct()
+                if self.tok.kind in ("newline", "eof") or self.tok.is_punct(",", "}", "]"):
+                    return Other(start, body.end, "comprehension")
+            elif tok.is_punct("(", "["):
+                close = self._match(self.i)
+                if close is None:
+                    raise CueSyntaxError(f"{tok.text!r} not closed", tok.start)
+                self.i = close + 1
+            else:
+                self.i += 1
+
+    def _opaque(self) -> Expr:
+        """Tokens up to a `,`, a closing bracket, or a newline CUE treats as a comma."""
+        begin, stack, last = self.i, [], None
+        while True:
+            tok = self.tok
+            if not stack:
+                if tok.kind in ("eof", "attr") or tok.is_punct(",", "}", "]", ")"):
+                    break
+                if tok.kind == "newline" and last is not None and _ends_operand(last):
+                    break
+            elif tok.kind == "eof":
+                raise CueSyntaxError(f"{stack[-1].text!r} not closed", stack[-1].start)
+            if tok.kind == "punct" and tok.text in OPEN:
+                stack.append(tok)
+            elif tok.kind == "punct" and tok.text in CLOSE:
+                if stack[-1].text != CLOSE[tok.text]:
+                    opener = stack[-1]
+                    raise CueSyntaxError(f"{tok.text!r} does not close {opener.text!r}", tok.start)
+                stack.pop()
+            if tok.kind != "newline":
+                last = tok
+            self.i += 1
+        if last is None:
+            found = "end of file" if self.tok.kind == "eof" else repr(self.tok.text)
+            raise CueSyntaxError(f"expected a value, found {found}", self.tok.start)
+        tokens = [t for t in self.toks[begin : self.i] if t.kind != "newline"]
+        return Expr(tokens[0].start, last.end, tokens)
+
+
+def _ends_operand(tok: Token) -> bool:
+    return tok.kind in ("ident", "string", "number") or tok.is_punct(*_OPERAND_END)
+
+
+def _label_text(tok: Token) -> str | None:
+    if tok.kind == "ident":
+        return tok.text
+    if tok.kind == "string" and not tok.interpolated:
+        try:
+            return string_value(tok.text)
+        except ValueError as e:
+            raise CueSyntaxError(f"bad label: {e}", tok.start) from e
+    return None

@@ -1,0 +1,598 @@
+"""Edit env.cue by CUE path, changing only the bytes of the targeted value (DESIGN.md 4).
+
+env.cue is written by people and by the tool, and two merge requests editing two
+apps must merge cleanly in git. So an edit replaces exactly the value's tokens, or
+inserts one field, and keeps every other byte: comments, alignment, other apps. What
+cannot be edited safely (a value that is an expression, a path defined in several
+places, a file that does not parse) is refused with an EditError, never guessed.
+The caller re-evaluates the result with CUE (`edit_file(verify=...)`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from jenkins_helpers.cuetokens import (
+    CueFile,
+    CueSyntaxError,
+    Expr,
+    Field,
+    ListLit,
+    Node,
+    Other,
+    Struct,
+    parse,
+    position,
+    string_value,
+    tokenize,
+)
+from jenkins_helpers.errors import UserError
+
+CuePath = tuple[str, ...]
+_IDENT = re.compile(r"[A-Za-z$][A-Za-z0-9_$]*")
+_KEYWORDS = {"true", "false", "null", "if", "for", "in", "let", "import", "package", "_"}
+_MULTIPLIERS = {p: 1000**n for n, p in enumerate("KMGTP", 1)}
+_MULTIPLIERS |= {p + "i": 1024**n for n, p in enumerate("KMGTP", 1)}
+
+
+class EditError(UserError):
+    """env.cue cannot be edited safely as asked; the message names the path and position."""
+
+
+class _Delete:
+    def __repr__(self) -> str:
+        return "DELETE"
+
+
+DELETE = _Delete()  # edit_file: remove the field instead of setting it
+
+
+@dataclass
+class _Hit:
+    field: Field  # the field at the end of the path
+    unit: Field  # the outermost field of its label chain: the declaration to delete
+
+
+def dotted(path: CuePath) -> str:
+    """The path as CUE selector text, for messages: apps."example-app".env."""
+    return ".".join(_label(part) for part in path)
+
+
+def parse_path(text: str) -> CuePath:
+    """Turn `apps."example-app".env` into ("apps", "example-app", "env")."""
+    try:
+        tokens = [t for t in tokenize(text) if t.kind != "eof"]
+    except CueSyntaxError as e:
+        raise EditError(f"bad CUE path {text!r}: {e.message}") from e
+    parts = []
+    for n, tok in enumerate(tokens):
+        if n % 2:
+            ok = tok.is_punct(".")
+        else:
+            ok = tok.kind == "ident" or (tok.kind == "string" and not tok.interpolated)
+            if ok:
+                parts.append(tok.text if tok.kind == "ident" else _path_string(tok.text))
+        if not ok:
+            raise EditError(
+                f"bad CUE path {text!r} at {tok.text!r}",
+                hint='write labels separated by dots; quote the others: apps."my-app".env',
+            )
+    if not parts or len(tokens) % 2 == 0:
+        raise EditError(f"bad CUE path {text!r}", hint='e.g. apps."my-app".env.replicas')
+    return tuple(parts)
+
+
+def _path_string(text: str) -> str:
+    try:
+        return string_value(text)
+    except ValueError as e:
+        raise EditError(f"bad CUE path label {text}: {e}") from e
+
+
+def _parse(source: str) -> CueFile:
+    try:
+        return parse(source)
+    except CueSyntaxError as e:
+        raise EditError(
+            f"cannot read CUE at {position(source, e.offset)}: {e.message}",
+            hint="fix the file (`cue fmt` shows CUE's own message), then retry",
+        ) from e
+
+
+# --- finding a path ------------------------------------------------------------------
+
+
+def _find(tree: CueFile, path: CuePath) -> tuple[list[_Hit], list[Field]]:
+    """Every declaration of `path`, and the fields whose expression may hide it."""
+    hits: list[_Hit] = []
+    blocked: list[Field] = []
+    _find_in(tree.decls, path, hits, blocked)
+    return hits, blocked
+
+
+def _find_in(
+    decls: list[Field | Other], path: CuePath, hits: list[_Hit], blocked: list[Field]
+) -> None:
+    for decl in decls:
+        if isinstance(decl, Field) and decl.label == path[0] and not decl.marker:
+            _descend(decl, decl, path[1:], hits, blocked)
+
+
+def _descend(
+    field: Field, unit: Field, rest: CuePath, hits: list[_Hit], blocked: list[Field]
+) -> None:
+    """Follow `rest` below `field`; a label chain keeps `unit`, a struct starts anew."""
+    if not rest:
+        hits.append(_Hit(field, unit))
+        return
+    value = field.value
+    if isinstance(value, Field):
+        if value.label == rest[0] and not value.marker:
+            _descend(value, unit, rest[1:], hits, blocked)
+    elif isinstance(value, Struct):
+        _find_in(value.decls, rest, hits, blocked)
+    elif isinstance(value, Expr) and not _is_literal(value):
+        blocked.append(field)
+
+
+def _is_literal(node: Node) -> bool:
+    try:
+        _literal(node, "")
+    except EditError:
+        return False
+    return True
+
+
+def _where(source: str, fields: list[Field]) -> str:
+    return ", ".join(position(source, f.start) for f in fields)
+
+
+def _blocked_error(source: str, blocked: list[Field]) -> EditError:
+    return EditError(
+        f"cannot look inside the expression at {_where(source, blocked)}",
+        hint="only literal structs can be edited; change this field by hand",
+    )
+
+
+# --- literals ---------------------------------------------------------------------------
+
+
+def _literal(node: Node, source: str) -> Any:
+    """The Python value of a literal node; EditError for anything CUE would compute."""
+    if isinstance(node, Field):
+        if node.label is None or node.marker == "!":
+            raise _not_literal(source, node.start, node.end)
+        if node.hidden or node.marker == "?":  # not part of the exported value
+            return {}
+        return {node.label: _literal(node.value, source)}
+    if isinstance(node, Struct):
+        result: dict[str, Any] = {}
+        for decl in node.decls:
+            if not (isinstance(decl, Other) and decl.kind in ("ellipsis", "attribute")):
+                result = _unify(result, _literal(decl, source), source, decl.start)
+        return result
+    if isinstance(node, ListLit):
+        return [_literal(item, source) for item in node.items]
+    if isinstance(node, Expr):
+        return _scalar(node, source)
+    raise _not_literal(source, node.start, node.end)
+
+
+def _scalar(node: Expr, source: str) -> Any:
+    toks = node.tokens
+    sign = 1
+    if len(toks) == 2 and toks[0].is_punct("-", "+") and toks[1].kind == "number":
+        sign, toks = (-1 if toks[0].text == "-" else 1), toks[1:]
+    if len(toks) != 1:
+        raise _not_literal(source, node.start, node.end)
+    tok = toks[0]
+    try:
+        if tok.kind == "number":
+            return sign * _number(tok.text)
+        if tok.kind == "string" and not tok.interpolated and sign == 1:
+            return string_value(tok.text)
+    except ValueError as e:
+        raise EditError(f"cannot read the value at {position(source, tok.start)}: {e}") from e
+    constants = {"true": True, "false": False, "null": None}
+    if tok.kind == "ident" and tok.text in constants and sign == 1:
+        return constants[tok.text]
+    raise _not_literal(source, node.start, node.end)
+
+
+def _number(text: str) -> int | float:
+    digits = text.replace("_", "")
+    if digits[:2].lower() in ("0x", "0o", "0b"):
+        return int(digits, 0)
+    suffix = next((s for s in ("Ki", "Mi", "Gi", "Ti", "Pi", *"KMGTP") if digits.endswith(s)), "")
+    if suffix:
+        try:
+            scaled = Decimal(digits[: -len(suffix)]) * _MULTIPLIERS[suffix]
+        except InvalidOperation as e:
+            raise ValueError(f"bad number {text!r}") from e
+        return int(scaled)
+    if any(c in digits for c in ".eE"):
+        return float(digits)
+    if len(digits) > 1 and digits[0] == "0":
+        raise ValueError(f"bad number {text!r}")
+    return int(digits)
+
+
+def _not_literal(source: str, start: int, end: int) -> EditError:
+    text = source[start:end]
+    shown = text if len(text) <= 40 and "\n" not in text else text[:40].split("\n")[0] + "..."
+    return EditError(
+        f"the value at {position(source, start)} is not a literal: {shown}",
+        hint="the tool only edits literal values; change this one by hand",
+    )
+
+
+def _unify(a: Any, b: Any, source: str, offset: int) -> Any:
+    """Merge two literal values the way CUE unifies them, or refuse on a conflict."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        merged = dict(a)
+        for key, value in b.items():
+            merged[key] = _unify(merged[key], value, source, offset) if key in a else value
+        return merged
+    if _same(a, b):
+        return a
+    raise EditError(f"conflicting values at {position(source, offset)}: {a!r} and {b!r}")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as CUE values: 1, 1.0 and true differ; key order does not matter."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+# --- public read API ---------------------------------------------------------------------
+
+
+def get_value(source: str, path: CuePath) -> Any | None:
+    """The literal value at `path` (merged over all its declarations); None if absent."""
+    with _about(path):
+        _check_path(path)
+        tree = _parse(source)
+        hits, blocked = _find(tree, path)
+        if not hits:
+            if blocked:
+                raise _blocked_error(source, blocked)
+            return None
+        value = _literal(hits[0].field.value, source)
+        for hit in hits[1:]:
+            value = _unify(value, _literal(hit.field.value, source), source, hit.field.start)
+        return value
+
+
+def _check_path(path: CuePath) -> None:
+    if not path or not all(isinstance(part, str) for part in path):
+        raise EditError(f"bad CUE path {path!r}: expected a non-empty tuple of labels")
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+
+def _label(name: str) -> str:
+    """A label as written: quoted unless it is a plain identifier (not hidden, not a keyword)."""
+    if not isinstance(name, str):
+        raise EditError(f"cannot write the label {name!r} in CUE: labels must be strings")
+    if _IDENT.fullmatch(name) and name not in _KEYWORDS:
+        return name
+    return json.dumps(name, ensure_ascii=False)
+
+
+def _chain(labels: CuePath) -> str:
+    return ": ".join(_label(part) for part in labels)
+
+
+def format_value(value: Any, indent: int) -> str:
+    """A CUE literal; a non-empty dict spans lines, indented with tabs like `cue fmt`."""
+    if isinstance(value, dict) and value:
+        inner = "\t" * (indent + 1)
+        fields = "".join(
+            f"{inner}{_label(k)}: {format_value(v, indent + 1)}\n" for k, v in value.items()
+        )
+        return "{\n" + fields + "\t" * indent + "}"
+    return _inline(value)
+
+
+def _inline(value: Any) -> str:
+    """A CUE literal on one line, for lists and for insertions inside one-line structs."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise EditError(f"cannot write {value!r} in CUE", hint="use a finite number")
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_inline(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_label(k)}: {_inline(v)}" for k, v in value.items()) + "}"
+    raise EditError(f"cannot write a {type(value).__name__} in CUE: {value!r}")
+
+
+# --- text helpers ---------------------------------------------------------------------------
+
+
+def _line_start(source: str, offset: int) -> int:
+    return source.rfind("\n", 0, offset) + 1
+
+
+def _next_line(source: str, offset: int) -> int:
+    """Offset of the line after the one holding `offset` (len(source) on the last line)."""
+    end = source.find("\n", offset)
+    return len(source) if end < 0 else end + 1
+
+
+def _indent(source: str, offset: int) -> int:
+    start = _line_start(source, offset)
+    line = source[start:offset]
+    return len(line) - len(line.lstrip("\t"))
+
+
+def _is_blank(source: str, line_start: int) -> bool:
+    if line_start >= len(source):
+        return False
+    return not source[line_start : _next_line(source, line_start)].strip()
+
+
+def _prev_line(source: str, line_start: int) -> int:
+    return _line_start(source, line_start - 1)
+
+
+def _doc_start(tree: CueFile, offset: int) -> int:
+    """Start of the comment lines directly above `offset`'s line (CUE's doc comment)."""
+    start = _line_start(tree.source, offset)
+    while start > 0:
+        above = _prev_line(tree.source, start)
+        text = tree.source[above:start]
+        if above + len(text) - len(text.lstrip()) not in tree.comments:
+            break
+        start = above
+    return start
+
+
+def _insert_block(source: str, pos: int, block: str) -> str:
+    """Insert a top-level block at line start `pos` with one blank line on each side."""
+    if pos == len(source) and source and not source.endswith("\n"):
+        source += "\n"
+        pos += 1
+    before = "" if pos == 0 or _is_blank(source, _prev_line(source, pos)) else "\n"
+    after = "" if pos == len(source) or _is_blank(source, pos) else "\n"
+    return source[:pos] + before + block + "\n" + after + source[pos:]
+
+
+@contextlib.contextmanager
+def _about(path: CuePath) -> Iterator[None]:
+    """Prefix any EditError raised inside with the path it concerns."""
+    try:
+        yield
+    except EditError as e:
+        raise EditError(f"{dotted(path)}: {e.message}", e.hint) from e
+
+
+# --- setting ------------------------------------------------------------------------------
+
+
+def set_value(source: str, path: CuePath, value: Any) -> str:
+    """Set the field at `path` to the literal `value`, adding it (and parents) if missing."""
+    with _about(path):
+        _check_path(path)
+        format_value(value, 0)  # refuse an unwritable value before looking at the file
+        tree = _parse(source)
+        hits, blocked = _find(tree, path)
+        if len(hits) > 1:
+            raise EditError(
+                f"set in {len(hits)} places ({_where(source, [h.field for h in hits])})",
+                hint="keep one declaration of it, then retry",
+            )
+        if hits:
+            return _replace(source, hits[0].field, value)
+        if blocked:
+            raise _blocked_error(source, blocked)
+        return _insert(tree, path, value)
+
+
+def _replace(source: str, field: Field, value: Any) -> str:
+    node = field.value
+    if _same(_literal(node, source), value):
+        return source
+    text = format_value(value, _indent(source, field.start))
+    return source[: node.start] + text + source[node.end :]
+
+
+def _insert(tree: CueFile, path: CuePath, value: Any) -> str:
+    """Add a missing field below the deepest part of its path that exists."""
+    source = tree.source
+    if path[0] == "apps" and len(path) > 1 and _find(tree, path[:2]) == ([], []):
+        return _insert_app(tree, path, value)
+    for depth in range(len(path) - 1, 0, -1):
+        hits, blocked = _find(tree, path[:depth])
+        if hits:
+            node = _container(source, path[:depth], hits)
+            if isinstance(node, Struct):
+                return _insert_into_struct(source, node, path[depth:], value)
+            # A label chain `image: tag: "1.0.0"` becomes `image: {tag: "1.0.0", new: 1}`.
+            added = f", {_chain(path[depth:])}: {_inline(value)}}}"
+            chain = source[node.start : node.end]
+            return f"{source[: node.start]}{{{chain}{added}{source[node.end :]}"
+        if blocked:
+            raise _blocked_error(source, blocked)
+    return _insert_block(source, len(source), f"{_chain(path)}: {format_value(value, 0)}")
+
+
+def _container(source: str, prefix: CuePath, hits: list[_Hit]) -> Struct | Field:
+    """The struct (preferred) or label chain where a new field below `prefix` goes."""
+    for kind in (Struct, Field):
+        for hit in hits:
+            if isinstance(hit.field.value, kind):
+                return hit.field.value
+    field = hits[0].field
+    if isinstance(field.value, Expr) and not _is_literal(field.value):
+        raise _blocked_error(source, [field])
+    raise EditError(
+        f"cannot add a field below {dotted(prefix)} at {position(source, field.start)}: "
+        "its value is not a struct",
+        hint="delete it first if it should become a struct",
+    )
+
+
+def _insert_into_struct(source: str, struct: Struct, rest: CuePath, value: Any) -> str:
+    """Add a line before a closing `}` on its own line, else `, field` inside `{...}`."""
+    close = struct.end - 1
+    line = _line_start(source, close)
+    if line <= struct.start or source[line:close].strip():
+        text = f"{_chain(rest)}: {_inline(value)}"
+        if struct.decls:
+            end = struct.decls[-1].end
+            return f"{source[:end]}, {text}{source[end:]}"
+        return source[: struct.start + 1] + text + source[struct.start + 1 :]
+    prefix = source[line:close] + "\t"
+    if struct.decls:
+        last = struct.decls[-1]
+        before = source[_line_start(source, last.start) : last.start]
+        prefix = prefix if before.strip() else before
+    text = f"{prefix}{_chain(rest)}: {format_value(value, prefix.count(chr(9)))}\n"
+    return source[:line] + text + source[line:]
+
+
+def _insert_app(tree: CueFile, path: CuePath, value: Any) -> str:
+    """A new `apps: "<name>": env: {...}` block, placed in order among the app blocks."""
+    rest = path[3:]
+    body = format_value(value, 0)
+    if rest:
+        body = f"{{\n\t{_chain(rest)}: {format_value(value, 1)}\n}}"
+    blocks = [
+        d
+        for d in tree.decls
+        if isinstance(d, Field) and d.label == "apps" and isinstance(d.value, Field)
+    ]
+    later = [d for d in blocks if isinstance(d.value, Field) and (d.value.label or "") > path[1]]
+    if later:
+        pos = _doc_start(tree, later[0].start)
+    else:
+        pos = _next_line(tree.source, blocks[-1].end) if blocks else len(tree.source)
+    return _insert_block(tree.source, pos, f"{_chain(path[:3])}: {body}")
+
+
+# --- deleting -----------------------------------------------------------------------------
+
+
+def delete_path(source: str, path: CuePath) -> str:
+    """Remove every declaration of `path` with its doc comment and now-empty label chain."""
+    with _about(path):
+        _check_path(path)
+        deleted = False
+        while True:
+            tree = _parse(source)
+            hits, blocked = _find(tree, path)
+            if not hits:
+                if blocked and not deleted:
+                    raise _blocked_error(source, blocked)
+                return source
+            source, deleted = _delete(tree, hits[-1].unit), True
+
+
+def _delete(tree: CueFile, unit: Field) -> str:
+    source = tree.source
+    start = _line_start(source, unit.start)
+    end = _line_rest(tree, unit.end)
+    if end is not None and not source[start : unit.start].strip():
+        return _drop_lines(source, _doc_start(tree, unit.start), end)
+    end = _skip_spaces(source, unit.end)
+    if source[end : end + 1] == ",":  # `a: 1, b: 2` -> `b: 2`
+        return source[: unit.start] + source[_skip_spaces(source, end + 1) :]
+    start = len(source[: unit.start].rstrip(" \t"))
+    if source[start - 1 : start] == ",":  # `a: 1, b: 2` -> `a: 1`
+        return source[: start - 1] + source[unit.end :]
+    return source[: unit.start] + source[unit.end :]
+
+
+def _skip_spaces(source: str, offset: int) -> int:
+    while source[offset : offset + 1] in (" ", "\t", "\r"):
+        offset += 1
+    return offset
+
+
+def _line_rest(tree: CueFile, offset: int) -> int | None:
+    """End of the line if only a comma, spaces and a comment follow `offset`, else None."""
+    source = tree.source
+    offset = _skip_spaces(source, offset)
+    if source[offset : offset + 1] == ",":
+        offset = _skip_spaces(source, offset + 1)
+    if offset in tree.comments or source[offset : offset + 1] == "\n" or offset == len(source):
+        return _next_line(source, offset)
+    return None
+
+
+def _drop_lines(source: str, start: int, end: int) -> str:
+    """Remove whole lines [start, end) and one of the blank lines that surrounded them."""
+    prev_blank = start > 0 and _is_blank(source, _prev_line(source, start))
+    opens = start == 0 or source[_prev_line(source, start) : start].rstrip().endswith("{")
+    closes = end == len(source) or source[end:].lstrip(" \t").startswith("}")
+    if _is_blank(source, end) and (prev_blank or opens):
+        end = _next_line(source, end)
+    elif prev_blank and closes:
+        start = _prev_line(source, start)
+    return source[:start] + source[end:]
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def edit_file(
+    path: Path,
+    edits: Sequence[tuple[CuePath, Any]],
+    *,
+    verify: Callable[[str], Any] | None = None,
+) -> bool:
+    """Apply `edits` (a value or DELETE per path), verify, and write only if the text changed.
+
+    `verify(new_text)` runs even when nothing changed, so a caller can always check
+    the evaluated result; it raises to stop the write.
+    """
+    path = Path(path)
+    try:
+        old = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise EditError(f"cannot read {path}: {e}") from e
+    new = old
+    try:
+        for cue_path, value in edits:
+            new = delete_path(new, cue_path) if value is DELETE else set_value(new, cue_path, value)
+    except EditError as e:
+        raise EditError(f"{path}: {e.message}", e.hint) from e
+    if verify is not None:
+        verify(new)
+    if new == old:
+        return False
+    _write_atomically(path, new)
+    return True
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write via a temp file and os.replace: a reader never sees half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, path.stat().st_mode & 0o7777)  # mkstemp makes it 0600
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
