@@ -51,6 +51,12 @@ def env_layer(repo: Path, app: str, fields: str) -> None:
     append(repo / "env.cue", f'\napps: "{app}": env: {{\n{fields}\n}}\n')
 
 
+def add_app_env_var(repo: Path, entry: str) -> None:
+    """Append an entry to example-app's appEnvVars on every branch (the B chain's result)."""
+    first = '{name: "APP_NAME", value: "example-app"}'
+    on_each_branch(repo, ENVS, lambda r: replace_once(r / APP_FILE, first, f"{first}, {entry}"))
+
+
 # A: environment-specific
 
 
@@ -101,16 +107,7 @@ def test_a3_configmap_entry_in_dev_only(repo: Path) -> None:
 
 
 def test_b1_app_env_var_everywhere(repo: Path) -> None:
-    on_each_branch(
-        repo,
-        ENVS,
-        lambda r: replace_once(
-            r / APP_FILE,
-            '{name: "APP_NAME", value: "example-app"}',
-            '{name: "APP_NAME", value: "example-app"}, '
-            '{name: "FEATURE_FLAGS", value: "new-checkout,dark-mode"}',
-        ),
-    )
+    add_app_env_var(repo, '{name: "FEATURE_FLAGS", value: "new-checkout,dark-mode"}')
     for env, objects in render_all(repo).items():
         assert ("FEATURE_FLAGS", "new-checkout,dark-mode") in env_vars(objects, "example-app"), env
 
@@ -162,15 +159,7 @@ def test_b5_probe_timeout_app_then_prod_override(repo: Path) -> None:
 
 
 def test_b6_dev_log_level_replaces_app_value_once(repo: Path) -> None:
-    on_each_branch(
-        repo,
-        ENVS,
-        lambda r: replace_once(
-            r / APP_FILE,
-            '{name: "APP_NAME", value: "example-app"}',
-            '{name: "APP_NAME", value: "example-app"}, {name: "LOG_LEVEL", value: "INFO"}',
-        ),
-    )
+    add_app_env_var(repo, '{name: "LOG_LEVEL", value: "INFO"}')
     on_each_branch(
         repo,
         ("dev",),
