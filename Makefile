@@ -4,6 +4,8 @@
 # Set-up is cached by stamp files, so a second run starts at once.
 
 PYTHON ?= python3
+# Root installs with apt-get directly; anyone else through sudo.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMPS := $(VENV)/.stamps
@@ -22,10 +24,19 @@ $(STAMPS)/node: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p $(STAMPS) && touch $@
 
+# Debian's groovy 2.4 (the Groovy line Jenkins runs) for the tests of vars/.
+# default-jre-headless provides /usr/lib/jvm/default-java, where Debian's groovy
+# launcher looks for Java when JAVA_HOME is not set.
+$(STAMPS)/groovy:
+	command -v groovy >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		groovy default-jre-headless; }
+	mkdir -p $(STAMPS) && touch $@
+
 demo: setup
 	$(BIN)/gitops-helper demo
 
-test: setup
+test: setup $(STAMPS)/groovy
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -38,6 +38,8 @@ apps: "example-app": app: {
 \tdeployment: image: repository: "registry.example.com/example-app"
 \tport: 8080
 \tappEnvVars: [{name: "APP_NAME", value: "example-app"}]
+\treadinessProbe: httpGet: {path: "/ready", port: "http"}
+\tlivenessProbe: httpGet: {path: "/healthz", port: "http"}
 }
 """
 

@@ -1,0 +1,288 @@
+import hudson.AbortException
+
+import java.util.concurrent.TimeUnit
+
+/**
+ * Just enough of a Jenkins pipeline run to execute a shared library's vars/ steps
+ * under real Groovy, with real shell commands.
+ *
+ * Steps bound: sh (bash -c through ProcessBuilder; `set -xe` first unless the script
+ * has a shebang, as Jenkins runs `sh -xe`; throws AbortException("script returned exit
+ * code N") like Jenkins), withEnv (Jenkins' override rules: empty value unsets, PATH+X
+ * prepends), withCredentials + string(...) (values from `credentials`), error, echo,
+ * libraryResource (resources/), writeFile, readFile, fileExists, isUnix, env,
+ * currentBuild.
+ *
+ * The build log records everything echoed or printed by sh, UNMASKED: Jenkins
+ * would mask credentials, so a test here sees whether a secret is printed at all.
+ */
+class PipelineHarness {
+    final File libraryRoot
+    final File workspace
+    /** The agent's environment, before withEnv and withCredentials. */
+    final Map<String, String> agentEnv = new LinkedHashMap<String, String>()
+    /** Credential id -> secret text, for withCredentials([string(...)]). */
+    final Map<String, String> credentials = new LinkedHashMap<String, String>()
+    final CurrentBuild currentBuild = new CurrentBuild()
+    /** Every sh call: script, label, env, exit code. */
+    final List<Map> shCalls = []
+    /** The command a script runs under; the script is the last argument. */
+    List<String> shell = ['bash', '-c']
+    long shTimeoutSeconds = 600
+
+    private final StringBuilder buildLog = new StringBuilder()
+    private final List<Map<String, String>> scopes = []
+
+    PipelineHarness(File libraryRoot, File workspace, Map<String, String> agentEnv) {
+        this.libraryRoot = libraryRoot.canonicalFile
+        this.workspace = workspace.canonicalFile
+        this.workspace.mkdirs()
+        this.agentEnv.putAll(agentEnv)
+        this.agentEnv.WORKSPACE = this.workspace.path
+    }
+
+    /**
+     * A harness as set up by tests/test_groovy_vars.py: the library at GROOVY_TEST_LIBRARY,
+     * a workspace `name` under GROOVY_TEST_WORK, the agent's environment from this
+     * process's with PATH = GROOVY_TEST_AGENT_PATH and without the GROOVY_TEST_* variables.
+     */
+    static PipelineHarness forTest(String name) {
+        Map<String, String> env = new LinkedHashMap<String, String>()
+        System.getenv().each { key, value ->
+            if (!key.startsWith('GROOVY_TEST_')) {
+                env[key] = value
+            }
+        }
+        env.PATH = testSetting('GROOVY_TEST_AGENT_PATH')
+        File work = new File(testSetting('GROOVY_TEST_WORK'))
+        return new PipelineHarness(new File(testSetting('GROOVY_TEST_LIBRARY')), new File(work, name), env)
+    }
+
+    static String testSetting(String name) {
+        String value = System.getenv(name)
+        if (!value) {
+            throw new IllegalStateException("${name} is not set: run this through tests/test_groovy_vars.py")
+        }
+        return value
+    }
+
+    /** vars/<name>.groovy compiled as Jenkins does: a Script whose unknown calls are the steps. */
+    Script load(String name) {
+        Binding binding = new Binding()
+        binding.setVariable('env', new Env(this))
+        binding.setVariable('currentBuild', currentBuild)
+        ['sh', 'withEnv', 'withCredentials', 'string', 'error', 'echo', 'libraryResource',
+         'writeFile', 'readFile', 'fileExists', 'isUnix'].each { step ->
+            binding.setVariable(step, this.&"$step")
+        }
+        GroovyShell shell = new GroovyShell(PipelineHarness.classLoader, binding)
+        return shell.parse(new File(libraryRoot, "vars/${name}.groovy"))
+    }
+
+    /** Call a step; an AbortException (error, a failed sh) is returned as `error`, as a build failure. */
+    Outcome run(String name, Map config) {
+        Script step = load(name)
+        try {
+            return new Outcome(value: step.invokeMethod('call', [config] as Object[]))
+        } catch (AbortException e) {
+            log("ERROR: ${e.message}")
+            return new Outcome(error: e.message)
+        }
+    }
+
+    String getLog() {
+        return buildLog.toString()
+    }
+
+    void log(Object text) {
+        buildLog.append(text.toString())
+        if (!text.toString().endsWith('\n')) {
+            buildLog.append('\n')
+        }
+    }
+
+    /** The environment a step sees now: the agent's, then each open scope (outermost first). */
+    Map<String, String> environment() {
+        Map<String, String> result = new LinkedHashMap<String, String>(agentEnv)
+        scopes.each { scope -> scope.each { key, value -> override(result, key, value) } }
+        return result
+    }
+
+    // EnvVars.override: `PATH+X=dir` prepends to PATH, an empty value removes the variable.
+    private static void override(Map<String, String> env, String key, String value) {
+        int plus = key.indexOf('+')
+        if (plus > 0) {
+            String real = key.substring(0, plus)
+            String old = env[real]
+            env[real] = old ? "${value}${File.pathSeparator}${old}".toString() : value
+        } else if (value == null || value.isEmpty()) {
+            env.remove(key)
+        } else {
+            env[key] = value
+        }
+    }
+
+    // ---- steps -------------------------------------------------------------------
+
+    Object sh(String script) {
+        return sh([script: script])
+    }
+
+    Object sh(Map args) {
+        String script = args.script.toString()
+        boolean returnStdout = args.returnStdout as boolean
+        boolean returnStatus = args.returnStatus as boolean
+        Map<String, String> env = environment()
+        String effective = script.startsWith('#!') ? script : "set -xe\n${script}"
+        ProcessBuilder builder = new ProcessBuilder(shell + [effective])
+        builder.directory(workspace)
+        builder.environment().clear()
+        builder.environment().putAll(env)
+        builder.redirectErrorStream(!returnStdout)
+        Process process = builder.start()
+        process.outputStream.close()
+        StringBuilder out = new StringBuilder()
+        StringBuilder err = new StringBuilder()
+        Thread outReader = process.consumeProcessOutputStream(out)
+        Thread errReader = returnStdout ? process.consumeProcessErrorStream(err) : null
+        if (!process.waitFor(shTimeoutSeconds, TimeUnit.SECONDS)) {
+            process.destroyForcibly()
+            throw new IllegalStateException("sh did not finish in ${shTimeoutSeconds} s: ${script}")
+        }
+        outReader.join()
+        errReader?.join()
+        int code = process.exitValue()
+        shCalls << [script: script, label: args.label, env: env, exitCode: code, returnStdout: returnStdout]
+        if (returnStdout) {
+            if (err.length()) {
+                log(err)
+            }
+        } else if (out.length()) {
+            log(out)
+        }
+        if (code != 0 && !returnStatus) {
+            throw new AbortException("script returned exit code ${code}")
+        }
+        return returnStatus ? code : (returnStdout ? out.toString() : null)
+    }
+
+    Object withEnv(List overrides, Closure body) {
+        Map<String, String> scope = new LinkedHashMap<String, String>()
+        overrides.each { pair ->
+            String text = pair.toString()
+            int split = text.indexOf('=')
+            if (split < 0) {
+                throw new IllegalArgumentException(text)
+            }
+            scope[text.substring(0, split)] = text.substring(split + 1)
+        }
+        return inScope(scope, body)
+    }
+
+    Map string(Map args) {
+        return [kind: 'string', credentialsId: args.credentialsId?.toString(), variable: args.variable?.toString()]
+    }
+
+    Object withCredentials(List bindings, Closure body) {
+        Map<String, String> scope = new LinkedHashMap<String, String>()
+        bindings.each { Map binding ->
+            String secret = credentials[binding.credentialsId]
+            if (secret == null) {
+                throw new AbortException("Could not find credentials entry with ID '${binding.credentialsId}'")
+            }
+            scope[binding.variable] = secret
+        }
+        return inScope(scope, body)
+    }
+
+    void error(String message) {
+        throw new AbortException(message)
+    }
+
+    void echo(Object message) {
+        log(message)
+    }
+
+    boolean isUnix() {
+        return true
+    }
+
+    String libraryResource(String path) {
+        File file = new File(libraryRoot, "resources/${path}")
+        if (!file.isFile()) {
+            throw new AbortException("No such library resource ${path} could be found.")
+        }
+        return file.getText('UTF-8')
+    }
+
+    void writeFile(Map args) {
+        File file = resolve(args.file.toString())
+        file.parentFile.mkdirs()
+        file.setText(args.text.toString(), (args.encoding ?: 'UTF-8').toString())
+    }
+
+    String readFile(Object args) {
+        String path = args instanceof Map ? args.file.toString() : args.toString()
+        return resolve(path).getText('UTF-8')
+    }
+
+    boolean fileExists(String path) {
+        return resolve(path).exists()
+    }
+
+    // ---- helpers -----------------------------------------------------------------
+
+    File resolve(String path) {
+        File file = new File(path)
+        return file.absolute ? file : new File(workspace, path)
+    }
+
+    private Object inScope(Map<String, String> scope, Closure body) {
+        scopes << scope
+        try {
+            return body.call()
+        } finally {
+            scopes.remove(scopes.size() - 1)
+        }
+    }
+
+    /** Fails unless `value` survives Java serialization, as CPS needs of anything kept across steps. */
+    static void assertSerializable(Object value) {
+        ObjectOutputStream stream = new ObjectOutputStream(new ByteArrayOutputStream())
+        try {
+            stream.writeObject(value)
+        } finally {
+            stream.close()
+        }
+    }
+
+    /** `env` as a pipeline sees it: reads the current scopes, writes the agent's environment. */
+    static class Env extends GroovyObjectSupport {
+        private final PipelineHarness harness
+
+        Env(PipelineHarness harness) {
+            this.harness = harness
+        }
+
+        @Override
+        Object getProperty(String name) {
+            return harness.environment()[name]
+        }
+
+        @Override
+        void setProperty(String name, Object value) {
+            harness.agentEnv[name] = value?.toString()
+        }
+    }
+
+    static class CurrentBuild {
+        String description
+        String displayName
+        String result
+    }
+
+    static class Outcome {
+        Object value
+        String error
+    }
+}

@@ -1,0 +1,166 @@
+"""The shared library's steps (vars/) under real Groovy 2.4, one Groovy script per test.
+
+Each tests/groovy/*Test.groovy drives vars/gitopsPromote.groovy through
+tests/groovy/PipelineHarness.groovy (real shell commands, Jenkins-like steps) and
+prints `ok - case` / `not ok - case`; a test here passes when every case did.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import gitlab
+import pytest
+
+from jenkins_helpers.sandbox import DEPLOYMENTS, EXAMPLE_APP, Sandbox, seed_default
+from testing.groovy import (
+    ROOT,
+    agent_path,
+    cases,
+    fake_cli_bin,
+    fake_cli_index,
+    pinned_version,
+    run_groovy_test,
+)
+
+# Fake, in the shape of a GitLab personal access token, so a leak would be recognisable.
+TOKEN = "glpat-Jr8sVb2QmX5nKt7WyZc4"  # noqa: S105
+
+
+def assert_all_passed(done: subprocess.CompletedProcess[str]) -> dict[str, bool]:
+    """Every case of the run passed (and there were some); else show the whole output."""
+    found = cases(done)
+    report = f"exit {done.returncode}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+    assert found, report
+    assert done.returncode == 0, report
+    assert all(found.values()), report
+    return found
+
+
+def test_every_step_has_a_help_page() -> None:
+    """Jenkins shows vars/<step>.txt as the step's help: no step without one."""
+    steps = sorted((ROOT / "vars").glob("*.groovy"))
+    assert steps
+    for step in steps:
+        help_page = step.with_suffix(".txt")
+        assert help_page.is_file(), f"{step.name} has no {help_page.name}"
+        assert help_page.read_text().strip(), f"{help_page.name} is empty"
+
+
+def test_the_library_pins_the_cli_of_its_own_version() -> None:
+    """resources/.../requirements.txt installs the CLI released with this library."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert pinned_version() == project["version"]
+
+
+def test_harness_behaves_like_jenkins(tmp_path: Path) -> None:
+    """The harness's sh, withEnv, withCredentials and loading, which the other tests rely on."""
+    assert_all_passed(run_groovy_test("HarnessTest.groovy", tmp_path, agent_path=agent_path()))
+
+
+def test_arguments_are_checked_before_anything_runs(tmp_path: Path) -> None:
+    """Missing, unknown and mistyped arguments fail with a message naming them."""
+    done = run_groovy_test("GitopsPromoteArgumentsTest.groovy", tmp_path, agent_path=agent_path())
+    found = assert_all_passed(done)
+    assert "a missing tag is named" in found
+
+
+def test_values_reach_the_cli_only_through_the_environment(tmp_path: Path) -> None:
+    """With the fake CLI: flags from GITOPS_* variables, the result, the log, the token."""
+    path = agent_path(fake_cli_bin(tmp_path / "bin"))
+    done = run_groovy_test("GitopsPromoteCliTest.groovy", tmp_path, agent_path=path)
+    found = assert_all_passed(done)
+    assert "the token never appears in the build log, errors, description or result" in found
+
+
+def test_shell_injection_stays_inert(tmp_path: Path) -> None:
+    """`1.0.0$(touch marker)` and friends in every argument: no marker, the CLI gets the text."""
+    path = agent_path(fake_cli_bin(tmp_path / "bin"))
+    done = run_groovy_test("GitopsPromoteInjectionTest.groovy", tmp_path, agent_path=path)
+    found = assert_all_passed(done)
+    assert "tag: 1.0.0$(touch marker)" in found
+    assert not list(tmp_path.rglob("marker"))
+
+
+def test_installs_the_pinned_cli_from_the_configured_index(tmp_path: Path) -> None:
+    """No gitops-helper on the PATH: a venv in WORKSPACE@tmp, from PIP_INDEX_URL, reused."""
+    pinned = pinned_version()
+    index = fake_cli_index(tmp_path / "index", [pinned, "0.0.1"])
+    done = run_groovy_test(
+        "GitopsPromoteInstallTest.groovy",
+        tmp_path / "work",
+        agent_path=agent_path(),
+        env={
+            "GROOVY_TEST_INDEX": index.as_uri(),
+            "GROOVY_TEST_PINNED": pinned,
+            "GROOVY_TEST_OLDER": "0.0.1",
+        },
+    )
+    assert_all_passed(done)
+
+
+def _real_cli() -> Path:
+    """The project's own `gitops-helper` (the venv running these tests)."""
+    exe = Path(sys.executable).parent / "gitops-helper"
+    assert exe.exists(), f"no {exe}: install the project (make setup)"
+    return exe
+
+
+def test_end_to_end_against_the_sandbox(tmp_path: Path) -> None:
+    """The step runs the real CLI against the sandbox; afterwards the MR exists in GitLab."""
+    exe = _real_cli()
+    probe = subprocess.run(
+        [str(exe), "promote", "--help"], capture_output=True, text=True, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip(
+            "`gitops-helper promote --help` fails, so the real promote command is not there "
+            f"yet: {(probe.stderr or probe.stdout).strip().splitlines()[-1:]}"
+        )
+    work = tmp_path / "work"
+    out = tmp_path / "out"
+    out.mkdir()
+    with Sandbox.start(token=TOKEN) as sb:
+        seed_default(sb)
+        checkout = work / "example-app"  # the harness's workspace for this test
+        subprocess.run(
+            ["git", "clone", "--quiet", sb.clone_url(EXAMPLE_APP), str(checkout)],
+            check=True,
+            capture_output=True,
+        )
+        # As a Jenkins checkout leaves it: no credentials in the remote URL.
+        subprocess.run(
+            ["git", "-C", str(checkout), "remote", "set-url", "origin",
+             sb.clone_url(EXAMPLE_APP, with_token=False)],
+            check=True,
+        )  # fmt: skip
+        done = run_groovy_test(
+            "GitopsPromoteEndToEndTest.groovy",
+            work,
+            agent_path=agent_path(exe.parent),
+            env={
+                "GROOVY_TEST_GITLAB_URL": sb.gitlab_url,
+                "GROOVY_TEST_TOKEN": TOKEN,
+                "GROOVY_TEST_OUT": str(out),
+            },
+        )
+        assert_all_passed(done)
+
+        result = json.loads((out / "result.json").read_text())
+        with gitlab.Gitlab(sb.gitlab_url, private_token=TOKEN) as gl:
+            project = gl.projects.get(DEPLOYMENTS)
+            mr = project.mergerequests.get(result["mr_iid"])
+            assert mr.state == "opened"
+            assert mr.source_branch == result["branch"]
+            assert mr.target_branch == result["env"]
+            assert mr.web_url == result["mr_url"]
+            opened = project.mergerequests.list(state="opened", get_all=True)
+            assert [m.iid for m in opened] == [mr.iid], "the rejected injection opened an MR"
+    build_log = (out / "build-log.txt").read_text()
+    assert "gitopsPromote: example-app 1.0.1 -> " in build_log
+    assert TOKEN not in build_log
+    assert not list(tmp_path.rglob("marker"))
