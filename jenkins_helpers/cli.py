@@ -204,6 +204,131 @@ def _print_validations(results: list[Any]) -> None:
             click.echo(f"  {f.severity}: {f.path}: [{f.rule}] {f.message}")
 
 
+@main.command("promote")
+@click.option("--app", required=True, help="App name, e.g. example-app.")
+@click.option(
+    "--image",
+    required=True,
+    metavar="REPOSITORY",
+    help="Image repository that was built, without tag (registry/team/app).",
+)
+@click.option("--tag", required=True, help="Image tag that was built and pushed (not 'latest').")
+@click.option("--digest", metavar="sha256:...", help="Image digest, to pin the exact image.")
+@click.option(
+    "--app-repo",
+    "app_repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Checkout of the app repository (holds deployment/app.cue).",
+)
+@click.option(
+    "--env",
+    "env",
+    metavar="ENV",
+    help="Target environment (default: the first in gitops.yaml, e.g. dev).",
+)
+@click.option(
+    "--project",
+    default="platform/k8s-deployments",
+    show_default=True,
+    envvar="GITOPS_PROJECT",
+    help="GitLab path of the deployment repository. Env: GITOPS_PROJECT.",
+)
+@click.option(
+    "--gitlab-url",
+    "gitlab_url",
+    envvar="GITLAB_URL",
+    metavar="URL",
+    help="GitLab server. Env: GITLAB_URL. The token comes from GITLAB_TOKEN only.",
+)
+@click.option(
+    "--build-url",
+    "build_url",
+    envvar="BUILD_URL",
+    metavar="URL",
+    help="CI build to link from the MR. Env: BUILD_URL (set by Jenkins).",
+)
+@click.option("--dry-run", is_flag=True, help="Show the plan and diff; push and change nothing.")
+@JSON_OPTION
+@error_boundary
+def promote_command(
+    app: str,
+    image: str,
+    tag: str,
+    digest: str | None,
+    app_repo: Path,
+    env: str | None,
+    project: str,
+    gitlab_url: str | None,
+    build_url: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Propose an app's new image and deployment/app.cue to the first environment, by MR.
+
+    Clones the deployment repository's environment branch, copies
+    deployment/app.cue to services/apps/<app>.cue, sets the image tag (and
+    digest) in env.cue, renders and validates the environment, then pushes
+    promote/<env>/<app> and opens the merge request, or updates the open one.
+    Rerunning with the same inputs changes nothing (status noop).
+    Conventions (title, labels, trailer): docs/PROMOTION.md.
+
+    \b
+    Examples:
+      export GITLAB_URL=https://gitlab.example.com GITLAB_TOKEN=...
+      gitops-helper promote --app example-app --image registry.example.com/example-app \\
+          --tag 1.4.2
+      gitops-helper promote --app example-app --image registry.example.com/example-app \\
+          --tag 1.4.2 --digest sha256:0123...cdef --app-repo ../example-app --dry-run
+      gitops-helper promote --app user-service --image registry.example.com/user-service \\
+          --tag 0.1.0 --json
+    """
+    from jenkins_helpers.commands import promote
+
+    result = promote.run(
+        app=app,
+        image=image,
+        tag=tag,
+        digest=digest,
+        app_repo=app_repo,
+        env=env,
+        project=project,
+        gitlab_url=gitlab_url,
+        dry_run=dry_run,
+        build_url=build_url,
+    )
+    emit(as_json, result, lambda: _print_promotion(result))
+
+
+def _print_promotion(r: Any) -> None:
+    click.echo(_promotion_headline(r))
+    if r.branch:
+        click.echo(f"  branch {r.branch} -> {r.env} of {r.project}")
+    if r.changes and (r.status != "noop" or r.dry_run):
+        click.echo(f"  {len(r.changes)} file(s) changed:")
+        for c in r.changes:
+            click.echo(f"    {c.status:<8} {c.path} (+{c.added} -{c.removed})")
+    for iid in r.superseded:
+        click.echo(f"  {'would close' if r.dry_run else 'closed'} merge request !{iid}")
+    for warning in r.warnings:  # each starts with its severity
+        click.echo(warning, err=True)
+    if r.dry_run and r.app_layer_diff:
+        click.echo("\napp layer diff:\n" + r.app_layer_diff.rstrip())
+
+
+def _promotion_headline(r: Any) -> str:
+    what = f"{r.app} {r.tag} to {r.env}"
+    mr = f"merge request !{r.mr_iid}" if r.mr_iid else "a merge request"
+    if r.status == "noop":
+        if r.mr_iid is None:
+            return f"noop: {r.env} already runs {r.app} {r.tag}; nothing to promote"
+        return f"noop: {mr} already promotes {what}\n  {r.mr_url}"
+    if r.dry_run:
+        return f"dry run: would {r.status.removesuffix('d')} {mr} to promote {what}"
+    return f"{r.status} {mr}: promote {what}\n  {r.mr_url}"
+
+
 @main.command("demo")
 @error_boundary
 def demo_command() -> None:
@@ -224,11 +349,20 @@ def sandbox_group() -> None:
 
 
 @sandbox_group.command("up")
-@click.option("--dir", "state_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="State directory; reusing one keeps projects and MRs. Default: a new temp dir.")
+@click.option(
+    "--dir",
+    "state_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="State directory; reusing one keeps projects and MRs. Default: a new temp dir.",
+)
 @click.option("--port", default=8929, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--token", envvar="SANDBOX_TOKEN", default="sandbox-token", show_default=True,
-              help="API token (also the Jenkins API token of user admin). Env: SANDBOX_TOKEN.")
+@click.option(
+    "--token",
+    envvar="SANDBOX_TOKEN",
+    default="sandbox-token",
+    show_default=True,
+    help="API token (also the Jenkins API token of user admin). Env: SANDBOX_TOKEN.",
+)
 @error_boundary
 def sandbox_up_command(state_dir: Path | None, port: int, token: str) -> None:
     """Start the sandbox, seeded with k8s-deployments and example-app, until Ctrl-C.

@@ -1,16 +1,29 @@
-"""The one module that talks to git (through GitPython)."""
+"""The one module that talks to git (through GitPython).
+
+Network operations authenticate with a GitLab token passed in the environment
+(`auth_env`), never in a URL or on the command line, where `ps`, logs and
+`.git/config` would keep it. Git errors become UserError with secrets masked.
+"""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import git
 
 from jenkins_helpers.errors import UserError
+from jenkins_helpers.proc import mask
+
+# Used only when neither git's config nor the environment gives an identity (a bare CI agent).
+FALLBACK_IDENTITY = {"name": "gitops-helper", "email": "gitops-helper@noreply.invalid"}
 
 
 def _repo(path: Path) -> git.Repo:
@@ -66,3 +79,182 @@ def worktree(path: Path, branch: str) -> Iterator[Path]:
         with contextlib.suppress(git.GitCommandError):
             repo.git.worktree("remove", "--force", str(target))
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- network: clone, fetch, push ---------------------------------------------------------
+
+
+def auth_env(url: str, token: str) -> dict[str, str]:
+    """Environment that makes git send `token` to `url`'s server, as GitLab accepts it.
+
+    An `http.<origin>.extraHeader` with basic auth (user oauth2) set through
+    GIT_CONFIG_COUNT: nothing on the command line or in `.git/config`, and only for
+    that server. Entries the caller's environment already has are kept.
+    """
+    parts = urlsplit(url)
+    origin = urlunsplit((parts.scheme, parts.hostname or "", "/", "", ""))
+    if parts.port:
+        origin = urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port}", "/", "", ""))
+    index = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
+    basic = base64.b64encode(f"oauth2:{token}".encode()).decode()
+    return {
+        "GIT_CONFIG_COUNT": str(index + 1),
+        f"GIT_CONFIG_KEY_{index}": f"http.{origin}.extraHeader",
+        f"GIT_CONFIG_VALUE_{index}": f"Authorization: Basic {basic}",
+        "GIT_TERMINAL_PROMPT": "0",  # fail instead of waiting for a password
+    }
+
+
+def without_credentials(url: str) -> str:
+    """`url` without any `user:password@`, so it can be shown or written down."""
+    parts = urlsplit(url)
+    if not parts.scheme or "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+@contextlib.contextmanager
+def _git_errors(what: str) -> Iterator[None]:
+    """Turn a failed git command into a UserError that says what we were doing."""
+    try:
+        yield
+    except git.GitCommandError as e:
+        stderr = (e.stderr or "").strip().removeprefix("stderr:").strip().strip("'")
+        raise UserError(mask(f"{what} failed: {stderr or e}")) from e
+
+
+def clone(url: str, dest: Path, branch: str, env: Mapping[str, str]) -> None:
+    """A shallow clone of only `branch` (the environment branch a promotion targets)."""
+    with _git_errors(f"git clone of {without_credentials(url)} (branch {branch})"):
+        git.Repo.clone_from(
+            url, dest, env=dict(env), depth=1, single_branch=True, branch=branch, no_tags=True
+        ).close()
+
+
+def remote_branch_sha(path: Path, branch: str, env: Mapping[str, str]) -> str | None:
+    """The commit `branch` points at on the remote `origin`, or None if it does not exist."""
+    with _git_errors(f"git ls-remote (branch {branch})"):
+        out = _repo(path).git.ls_remote("origin", f"refs/heads/{branch}", env=dict(env))
+    return out.split()[0] if out.strip() else None
+
+
+def fetch_branch(path: Path, branch: str, env: Mapping[str, str]) -> str:
+    """Fetch the tip of `branch` from origin (shallow); return its commit id."""
+    ref = f"refs/remotes/origin/{branch}"
+    with _git_errors(f"git fetch (branch {branch})"):
+        repo = _repo(path)
+        repo.git.fetch(
+            "--depth=1", "--no-tags", "origin", f"+refs/heads/{branch}:{ref}", env=dict(env)
+        )
+        return repo.git.rev_parse("--verify", ref)
+
+
+def push_branch(path: Path, branch: str, expected: str | None, env: Mapping[str, str]) -> None:
+    """Push HEAD to `branch`, replacing it only if it is still at `expected` (None: absent).
+
+    --force-with-lease: the branch is ours and regenerated on every run, but a
+    concurrent run for the same app must not be overwritten unseen.
+    """
+    lease = f"--force-with-lease=refs/heads/{branch}:{expected or ''}"
+    try:
+        _repo(path).git.push("origin", lease, f"HEAD:refs/heads/{branch}", env=dict(env))
+    except git.GitCommandError as e:
+        stderr = mask(str(e.stderr or ""))
+        if "stale info" in stderr or "fetch first" in stderr or "rejected" in stderr:
+            raise UserError(
+                f"branch {branch} changed on the server while this promotion ran",
+                "another promotion of the same app and environment ran at the same time; rerun",
+            ) from e
+        raise UserError(mask(f"git push of {branch} failed: {stderr.strip() or e}")) from e
+
+
+# --- local: changes, commits -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file changed against HEAD, with its line counts (0 and 0 for binary files)."""
+
+    path: str
+    status: str  # added, modified or deleted
+    added: int
+    removed: int
+
+
+_STATUS = {"A": "added", "M": "modified", "D": "deleted", "T": "modified"}
+
+
+def stage_all(path: Path) -> list[FileChange]:
+    """Stage every change in the work tree; return what differs from HEAD, by path."""
+    repo = _repo(path)
+    repo.git.add("--all")
+    statuses = {}
+    for line in repo.git.diff("--cached", "--no-renames", "--name-status", "HEAD").splitlines():
+        code, _, name = line.partition("\t")
+        statuses[name] = _STATUS.get(code[:1], "modified")
+    changes = []
+    for line in repo.git.diff("--cached", "--no-renames", "--numstat", "HEAD").splitlines():
+        added, removed, name = line.split("\t", 2)
+        changes.append(
+            FileChange(
+                name,
+                statuses.get(name, "modified"),
+                int(added) if added.isdigit() else 0,
+                int(removed) if removed.isdigit() else 0,
+            )
+        )
+    return sorted(changes, key=lambda c: c.path)
+
+
+def staged_diff(path: Path, files: list[str]) -> str:
+    """The unified diff of the staged `files` against HEAD."""
+    return _repo(path).git.diff("--cached", "--no-color", "--no-renames", "HEAD", "--", *files)
+
+
+def commit_staged(path: Path, message: str) -> str:
+    """Commit what is staged (with a fallback identity on a bare agent); return the commit id."""
+    repo = _repo(path)
+    repo.git.commit("--quiet", "--no-verify", "-m", message, env=_identity_env(repo))
+    return repo.head.commit.hexsha
+
+
+def _identity_env(repo: git.Repo) -> dict[str, str]:
+    """GIT_AUTHOR_*/GIT_COMMITTER_* for what neither git's config nor the environment sets."""
+    env = {}
+    for field in ("name", "email"):
+        try:
+            configured = repo.git.config("--get", f"user.{field}")  # every config source
+        except git.GitCommandError:
+            configured = ""
+        for who in ("AUTHOR", "COMMITTER"):
+            if not configured and not os.environ.get(f"GIT_{who}_{field.upper()}"):
+                env[f"GIT_{who}_{field.upper()}"] = FALLBACK_IDENTITY[field]
+    return env
+
+
+def tree_id(path: Path, rev: str) -> str:
+    """The tree object of `rev`: equal trees mean equal content, whatever the history."""
+    return _repo(path).git.rev_parse("--verify", f"{rev}^{{tree}}")
+
+
+def head_commit(path: Path) -> str:
+    """The commit id checked out in `path`."""
+    return _repo(path).head.commit.hexsha
+
+
+def source_of(path: Path) -> tuple[str, str | None]:
+    """Where a checkout comes from: origin's URL (credentials removed) or its path; its HEAD.
+
+    A directory outside git gives its absolute path and no commit.
+    """
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return str(path.resolve()), None
+    with repo:
+        try:
+            commit: str | None = repo.head.commit.hexsha
+        except ValueError:  # a repository without commits
+            commit = None
+        url = next((r.url for r in repo.remotes if r.name == "origin"), None)
+        return (without_credentials(url) if url else str(path.resolve())), commit

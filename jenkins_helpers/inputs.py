@@ -14,6 +14,7 @@ import posixpath
 import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 from jenkins_helpers.errors import BadInput
 
@@ -38,6 +39,9 @@ _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _DIGEST = re.compile(r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
 _DIGEST_ENCODED = {"sha256": re.compile(r"[a-f0-9]{64}"), "sha512": re.compile(r"[a-f0-9]{128}")}
 
+# Environment names become branch, namespace and directory names (settings.py).
+_ENV_NAME = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")
+
 _PROJECT_SEGMENT = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*")
 SEGMENT_MAX = 255
 
@@ -59,8 +63,12 @@ def _bad(what: str, value: object, rule: str, hint: str) -> BadInput:
 
 def _require_str(what: str, value: object) -> str:
     if not isinstance(value, str):
-        raise _bad(what, value, f"expected a string, got {type(value).__name__}",
-                   "quote the value (YAML reads 1.10 as a number)")
+        raise _bad(
+            what,
+            value,
+            f"expected a string, got {type(value).__name__}",
+            "quote the value (YAML reads 1.10 as a number)",
+        )
     if not value:
         raise _bad(what, value, "must not be empty", f"give a {what}")
     return value
@@ -69,9 +77,11 @@ def _require_str(what: str, value: object) -> str:
 def app_name(value: object) -> str:
     """Check an app name: it becomes Deployment, Service and `<app>-debug` Service names."""
     name = _require_str("app name", value)
-    rule = (f"an app name is lowercase letters, digits and '-', starts with a letter, ends "
-            f"with a letter or digit, at most {APP_NAME_MAX} characters (the "
-            f"'<app>-debug' Service name must fit in Kubernetes' 63)")
+    rule = (
+        f"an app name is lowercase letters, digits and '-', starts with a letter, ends "
+        f"with a letter or digit, at most {APP_NAME_MAX} characters (the "
+        f"'<app>-debug' Service name must fit in Kubernetes' 63)"
+    )
     if len(name) > APP_NAME_MAX or not _APP_NAME.fullmatch(name):
         raise _bad("app name", name, rule, "use a name like 'example-app'")
     return name
@@ -82,13 +92,20 @@ def image_repository(value: object) -> str:
     repo = _require_str("image repository", value)
     last = repo.rsplit("/", 1)[-1]
     if "@" in repo or ":" in last:
-        raise _bad("image repository", repo, "must not contain a tag or digest",
-                   "pass the tag (or digest) separately, e.g. --tag 1.4.2")
+        raise _bad(
+            "image repository",
+            repo,
+            "must not contain a tag or digest",
+            "pass the tag (or digest) separately, e.g. --tag 1.4.2",
+        )
     if len(repo) > REPOSITORY_MAX or not _REPOSITORY.fullmatch(repo):
-        raise _bad("image repository", repo,
-                   "not an image repository: [host[:port]/]path, path components are "
-                   "lowercase letters and digits separated by '.', '_', '__' or '-'",
-                   "use a name like 'registry.example.com/team/app'")
+        raise _bad(
+            "image repository",
+            repo,
+            "not an image repository: [host[:port]/]path, path components are "
+            "lowercase letters and digits separated by '.', '_', '__' or '-'",
+            "use a name like 'registry.example.com/team/app'",
+        )
     return repo
 
 
@@ -96,13 +113,20 @@ def image_tag(value: object) -> str:
     """Check an image tag; `latest` is refused because mutable tags are never promoted."""
     tag = _require_str("image tag", value)
     if not _TAG.fullmatch(tag):
-        raise _bad("image tag", tag,
-                   "a tag is letters, digits, '_', '.' and '-', starts with a letter, digit "
-                   "or '_', at most 128 characters", "use a tag like '1.4.2' or 'build-1234'")
+        raise _bad(
+            "image tag",
+            tag,
+            "a tag is letters, digits, '_', '.' and '-', starts with a letter, digit "
+            "or '_', at most 128 characters",
+            "use a tag like '1.4.2' or 'build-1234'",
+        )
     if tag.lower() == "latest":
-        raise _bad("image tag", tag,
-                   "'latest' is mutable, so what is promoted could differ from what was tested",
-                   "use an immutable tag (e.g. the version or commit) or a digest")
+        raise _bad(
+            "image tag",
+            tag,
+            "'latest' is mutable, so what is promoted could differ from what was tested",
+            "use an immutable tag (e.g. the version or commit) or a digest",
+        )
     return tag
 
 
@@ -110,15 +134,22 @@ def image_digest(value: object) -> str:
     """Check a content digest such as `sha256:<64 hex>`."""
     digest = _require_str("image digest", value)
     if not _DIGEST.fullmatch(digest):
-        raise _bad("image digest", digest, "a digest is '<algorithm>:<encoded>'",
-                   "use the form 'sha256:<64 lowercase hex digits>'")
+        raise _bad(
+            "image digest",
+            digest,
+            "a digest is '<algorithm>:<encoded>'",
+            "use the form 'sha256:<64 lowercase hex digits>'",
+        )
     algorithm, encoded = digest.split(":", 1)
     pattern = _DIGEST_ENCODED.get(algorithm)
     if pattern and not pattern.fullmatch(encoded):
         size = 64 if algorithm == "sha256" else 128
-        raise _bad("image digest", digest,
-                   f"a {algorithm} digest is {size} lowercase hex digits",
-                   "copy the digest from the registry or `docker inspect`")
+        raise _bad(
+            "image digest",
+            digest,
+            f"a {algorithm} digest is {size} lowercase hex digits",
+            "copy the digest from the registry or `docker inspect`",
+        )
     return digest
 
 
@@ -127,8 +158,26 @@ def environment(value: object, known: Sequence[str]) -> str:
     env = _require_str("environment", value)
     if env not in known:
         listed = ", ".join(known) if known else "none configured"
-        raise _bad("environment", env, f"known environments: {listed}",
-                   "check the spelling, or add the environment to the repo settings")
+        raise _bad(
+            "environment",
+            env,
+            f"known environments: {listed}",
+            "check the spelling, or add the environment to the repo settings",
+        )
+    return env
+
+
+def environment_name(value: object) -> str:
+    """Check the form of an environment name before the repo settings can be read."""
+    env = _require_str("environment", value)
+    if len(env) > 63 or not _ENV_NAME.fullmatch(env):
+        raise _bad(
+            "environment",
+            env,
+            "an environment name is a DNS-1123 label: lowercase letters, digits and "
+            "'-', first and last a letter or digit, at most 63 characters",
+            "use a name from the deployment repo's gitops.yaml, e.g. 'dev'",
+        )
     return env
 
 
@@ -138,26 +187,61 @@ def repo_path(root: Path, relative: object) -> Path:
     if "\x00" in rel:
         raise _bad("path", rel, "must not contain NUL", "give a plain relative path")
     if PurePosixPath(rel).is_absolute() or rel.startswith("\\"):
-        raise _bad("path", rel, "must be relative to the repository",
-                   "give a path like 'services/apps/example-app.cue'")
+        raise _bad(
+            "path",
+            rel,
+            "must be relative to the repository",
+            "give a path like 'services/apps/example-app.cue'",
+        )
     if posixpath.normpath(rel).split("/")[0] == "..":
-        raise _bad("path", rel, "must not leave the repository with '..'",
-                   "give a path inside the repository")
+        raise _bad(
+            "path",
+            rel,
+            "must not leave the repository with '..'",
+            "give a path inside the repository",
+        )
     base = root.resolve()
     resolved = (base / rel).resolve()
     if not resolved.is_relative_to(base):
-        raise _bad("path", rel, f"resolves outside the repository (to {resolved})",
-                   "a symlink points out of the repository; remove it or use the real path")
+        raise _bad(
+            "path",
+            rel,
+            f"resolves outside the repository (to {resolved})",
+            "a symlink points out of the repository; remove it or use the real path",
+        )
     return resolved
+
+
+def server_url(value: object, what: str) -> str:
+    """Check the base URL of a server such as GitLab: http(s), a host, no credentials."""
+    url = _require_str(what, value).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _bad(
+            what,
+            url,
+            "expected an http:// or https:// URL with a host",
+            "e.g. https://gitlab.example.com",
+        )
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise _bad(
+            what,
+            "<hidden>",
+            "must not contain credentials, a query or a fragment",
+            "give the token in GITLAB_TOKEN, never in a URL",
+        )
+    return url
 
 
 def project_path(value: object) -> str:
     """Check a GitLab project path such as `platform/k8s-deployments`."""
     path = _require_str("GitLab project path", value)
     segments = path.split("/")
-    rule = ("a GitLab project path is 'group[/subgroup...]/project'; each part is letters, "
-            "digits, '_', '.' and '-', does not start with '-', is not '.' or '..', and does "
-            "not end in '.git' or '.atom'")
+    rule = (
+        "a GitLab project path is 'group[/subgroup...]/project'; each part is letters, "
+        "digits, '_', '.' and '-', does not start with '-', is not '.' or '..', and does "
+        "not end in '.git' or '.atom'"
+    )
     hint = "use the path from the project's URL, e.g. 'platform/k8s-deployments'"
     if len(segments) < 2:
         raise _bad("GitLab project path", path, rule, hint)
@@ -176,16 +260,22 @@ def _ref_problem(name: str) -> str | None:
     """Return the git ref-format rule `name` breaks, or None."""
     checks = [
         (len(name) > BRANCH_MAX, f"at most {BRANCH_MAX} characters"),
-        (not name.isascii(),
-         "printable ASCII only (look-alike Unicode letters make branch names ambiguous)"),
-        (bool(_REF_FORBIDDEN.search(name)),
-         "no spaces, control characters or any of ~ ^ : ? * [ \\"),
+        (
+            not name.isascii(),
+            "printable ASCII only (look-alike Unicode letters make branch names ambiguous)",
+        ),
+        (
+            bool(_REF_FORBIDDEN.search(name)),
+            "no spaces, control characters or any of ~ ^ : ? * [ \\",
+        ),
         (".." in name, "no '..'"),
         ("@{" in name, "no '@{'"),
         (name in ("@", "HEAD"), "'@' and 'HEAD' are reserved"),
         (name.startswith("-"), "must not start with '-'"),
-        (name.startswith("/") or name.endswith("/") or "//" in name,
-         "no leading, trailing or doubled '/'"),
+        (
+            name.startswith("/") or name.endswith("/") or "//" in name,
+            "no leading, trailing or doubled '/'",
+        ),
         (name.endswith("."), "must not end with '.'"),
     ]
     for failed, rule in checks:

@@ -89,7 +89,16 @@ def load_settings(repo: Path) -> Settings:
     return _parse(data, path)
 
 
-def _parse(data: object, path: Path) -> Settings:
+def parse_settings(text: str, where: str) -> Settings:
+    """Read `gitops.yaml` content fetched from elsewhere (e.g. the GitLab API); `where` names it."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise UserError(f"{where} is not valid YAML: {e}") from e
+    return _parse(data, where)
+
+
+def _parse(data: object, path: Path | str) -> Settings:
     if not isinstance(data, dict) or not isinstance(data.get("environments"), list):
         raise UserError(f"{path}: expected a mapping with an `environments` list")
     envs = []

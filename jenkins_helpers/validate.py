@@ -35,13 +35,28 @@ ARGOCD_API_VERSION = "argoproj.io/v1alpha1"
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")  # what an ArgoCD directory source reads
 
 # Kinds without a namespace; every other kind must carry the environment's namespace.
-CLUSTER_SCOPED_KINDS = frozenset({
-    "APIService", "ClusterRole", "ClusterRoleBinding", "CSIDriver", "CSINode",
-    "CustomResourceDefinition", "IngressClass", "MutatingWebhookConfiguration", "Namespace",
-    "Node", "PersistentVolume", "PriorityClass", "RuntimeClass", "StorageClass",
-    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
-    "ValidatingWebhookConfiguration", "VolumeAttachment",
-})
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "APIService",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CSIDriver",
+        "CSINode",
+        "CustomResourceDefinition",
+        "IngressClass",
+        "MutatingWebhookConfiguration",
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "PriorityClass",
+        "RuntimeClass",
+        "StorageClass",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ValidatingWebhookConfiguration",
+        "VolumeAttachment",
+    }
+)
 # Where each workload kind keeps its pod spec.
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "Pod": ("spec",),
@@ -95,8 +110,10 @@ def load_manifests(repo: Path, env: str) -> list[tuple[str, dict]]:
     root = repo.resolve()
     base = inputs.repo_path(root, f"manifests/{env}")
     if not base.is_dir():
-        raise UserError(f"no manifests for environment {env!r}: {base} is not a directory",
-                        f"render them first: gitops-helper render --env {env}")
+        raise UserError(
+            f"no manifests for environment {env!r}: {base} is not a directory",
+            f"render them first: gitops-helper render --env {env}",
+        )
     loaded = []
     for file in sorted(base.rglob("*")):
         if file.suffix in MANIFEST_SUFFIXES and file.is_file():
@@ -113,8 +130,9 @@ def _load_one(file: Path, relative: str) -> dict:
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise UserError(f"{relative}: not valid YAML: {e}", hint) from e
     if len(documents) != 1 or not isinstance(documents[0], dict):
-        found = (f"{len(documents)} documents" if len(documents) != 1
-                 else type(documents[0]).__name__)
+        found = (
+            f"{len(documents)} documents" if len(documents) != 1 else type(documents[0]).__name__
+        )
         raise UserError(f"{relative}: expected a single YAML mapping, found {found}", hint)
     return documents[0]
 
@@ -149,7 +167,8 @@ def _field(path: Iterable[str | int]) -> str:
 
 def _is_application(obj: dict) -> bool:
     return obj.get("kind") == "Application" and str(obj.get("apiVersion", "")).startswith(
-        "argoproj.io/")
+        "argoproj.io/"
+    )
 
 
 # --- schemas -----------------------------------------------------------------------------
@@ -164,10 +183,17 @@ def _schema_dir(kubernetes_version: str) -> Any:
     folder = _K8S_SCHEMAS / f"v{minor.group(1)}.0-local-strict" if minor else None
     if folder is None or not folder.is_dir():
         shipped = sorted(
-            (p.name[1:].removesuffix(".0-local-strict") for p in _K8S_SCHEMAS.iterdir()
-             if p.name.endswith("-local-strict")), key=lambda v: [int(n) for n in v.split(".")])
-        raise BadInput(f"no Kubernetes schemas for version {kubernetes_version!r}",
-                       f"kubernetes-validate ships {shipped[0]} to {shipped[-1]}; pick one")
+            (
+                p.name[1:].removesuffix(".0-local-strict")
+                for p in _K8S_SCHEMAS.iterdir()
+                if p.name.endswith("-local-strict")
+            ),
+            key=lambda v: [int(n) for n in v.split(".")],
+        )
+        raise BadInput(
+            f"no Kubernetes schemas for version {kubernetes_version!r}",
+            f"kubernetes-validate ships {shipped[0]} to {shipped[-1]}; pick one",
+        )
     return folder
 
 
@@ -182,8 +208,9 @@ def _k8s_validator(
     kubernetes_version: str, api_version: str, kind: str
 ) -> jsonschema.protocols.Validator | None:
     """A cached validator for one kind, built from kubernetes-validate's files; None if unknown."""
-    if not re.fullmatch(r"[A-Za-z0-9]+", kind) or not re.fullmatch(r"([a-z0-9.-]+/)?v\w+",
-                                                                  api_version):
+    if not re.fullmatch(r"[A-Za-z0-9]+", kind) or not re.fullmatch(
+        r"([a-z0-9.-]+/)?v\w+", api_version
+    ):
         return None  # never let a manifest's kind pick a file name
     # Same file naming as kubernetes_validate.validate: "rbac.authorization.k8s.io/v1" -> "rbac-v1".
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
@@ -197,7 +224,7 @@ def _k8s_validator(
 
 @functools.cache
 def _application_validator() -> jsonschema.protocols.Validator:
-    text = (importlib.resources.files("jenkins_helpers") / "schemas" / "argocd-application.json")
+    text = importlib.resources.files("jenkins_helpers") / "schemas" / "argocd-application.json"
     return jsonschema.Draft202012Validator(json.loads(text.read_text()))
 
 
@@ -235,15 +262,24 @@ def _shorten(message: str, limit: int = 300) -> str:
 def _check_schema(path: str, obj: dict, kubernetes_version: str) -> list[Finding]:
     api_version, kind = obj.get("apiVersion"), obj.get("kind")
     if not isinstance(api_version, str) or not isinstance(kind, str):
-        return [Finding("error", path, "schema",
-                        f"{_label(obj)}: apiVersion and kind are required")]
+        return [
+            Finding("error", path, "schema", f"{_label(obj)}: apiVersion and kind are required")
+        ]
     validator = _k8s_validator(kubernetes_version, api_version, kind)
     if validator is None:
-        return [Finding("error", path, "schema",
-                        f"{_label(obj)}: no schema for {kind} {api_version} in Kubernetes "
-                        f"{kubernetes_version} (misspelt kind, or a removed API version?)")]
-    return [Finding("error", path, "schema", f"{_label(obj)}: {message}")
-            for message in _schema_messages(validator, obj)]
+        return [
+            Finding(
+                "error",
+                path,
+                "schema",
+                f"{_label(obj)}: no schema for {kind} {api_version} in Kubernetes "
+                f"{kubernetes_version} (misspelt kind, or a removed API version?)",
+            )
+        ]
+    return [
+        Finding("error", path, "schema", f"{_label(obj)}: {message}")
+        for message in _schema_messages(validator, obj)
+    ]
 
 
 # --- Kubernetes objects ------------------------------------------------------------------
@@ -253,9 +289,15 @@ def _check_k8s_object(path: str, obj: dict, namespace: str, version: str) -> lis
     findings = _check_schema(path, obj, version)
     actual = _get(obj, "metadata", "namespace")
     if obj.get("kind") not in CLUSTER_SCOPED_KINDS and actual != namespace:
-        findings.append(Finding("error", path, "namespace",
-                                f"{_label(obj)}: metadata.namespace is {actual!r}, "
-                                f"the environment's namespace is {namespace!r}"))
+        findings.append(
+            Finding(
+                "error",
+                path,
+                "namespace",
+                f"{_label(obj)}: metadata.namespace is {actual!r}, "
+                f"the environment's namespace is {namespace!r}",
+            )
+        )
     return findings + _check_pod_spec(path, obj)
 
 
@@ -289,22 +331,29 @@ def _container_problems(
     image = container.get("image")
     if isinstance(image, str) and (problem := _image_problem(image)):
         yield "error", "latest-tag", f"image {image!r} {problem}; pin a version tag or a digest"
-    missing = [key for key in _RESOURCE_KEYS if _get(container, "resources", *key.split("."))
-               is None]
+    missing = [
+        key for key in _RESOURCE_KEYS if _get(container, "resources", *key.split(".")) is None
+    ]
     if missing:
         yield "error", "resources", f"has no resources {', '.join(missing)}"
     security = container.get("securityContext") or {}
     if _get(security, "privileged") is True:
         yield "error", "privileged", "sets securityContext.privileged: true"
     if _get(security, "allowPrivilegeEscalation") is True:
-        yield ("error", "privilege-escalation",
-               "sets securityContext.allowPrivilegeEscalation: true")
+        yield (
+            "error",
+            "privilege-escalation",
+            "sets securityContext.allowPrivilegeEscalation: true",
+        )
     if serves and "readinessProbe" not in container:
         yield "warning", "readiness-probe", "has no readinessProbe"
     non_root = _get(security, "runAsNonRoot")
     if (pod_non_root if non_root is None else non_root) is not True:
-        yield ("warning", "run-as-non-root",
-               "may run as root: set runAsNonRoot: true in the pod or container securityContext")
+        yield (
+            "warning",
+            "run-as-non-root",
+            "may run as root: set runAsNonRoot: true in the pod or container securityContext",
+        )
 
 
 def _image_problem(image: str) -> str | None:
@@ -324,22 +373,45 @@ def _image_problem(image: str) -> str | None:
 
 def _check_application(path: str, app: dict, env: str, namespace: str) -> list[Finding]:
     label = _label(app)
-    findings = [Finding("error", path, "argocd-schema", f"{label}: {message}")
-                for message in _schema_messages(_application_validator(), app)]
+    findings = [
+        Finding("error", path, "argocd-schema", f"{label}: {message}")
+        for message in _schema_messages(_application_validator(), app)
+    ]
     if (actual := _get(app, "metadata", "namespace")) != ARGOCD_NAMESPACE:
-        findings.append(Finding("error", path, "namespace",
-                                f"{label}: metadata.namespace is {actual!r}; Applications live "
-                                f"in {ARGOCD_NAMESPACE!r}, where ArgoCD watches for them"))
+        findings.append(
+            Finding(
+                "error",
+                path,
+                "namespace",
+                f"{label}: metadata.namespace is {actual!r}; Applications live "
+                f"in {ARGOCD_NAMESPACE!r}, where ArgoCD watches for them",
+            )
+        )
     if (target := _get(app, "spec", "destination", "namespace")) != namespace:
-        findings.append(Finding("error", path, "namespace",
-                                f"{label}: spec.destination.namespace is {target!r}, the "
-                                f"environment's namespace is {namespace!r}"))
+        findings.append(
+            Finding(
+                "error",
+                path,
+                "namespace",
+                f"{label}: spec.destination.namespace is {target!r}, the "
+                f"environment's namespace is {namespace!r}",
+            )
+        )
     source = _get(app, "spec", "source", "path")
-    if not (isinstance(source, str) and re.fullmatch(rf"manifests/{re.escape(env)}/[^/]+", source)
-            and ".." not in source):
-        findings.append(Finding("error", path, "argocd-path",
-                                f"{label}: spec.source.path is {source!r}, expected "
-                                f"'manifests/{env}/<app>' of this environment"))
+    if not (
+        isinstance(source, str)
+        and re.fullmatch(rf"manifests/{re.escape(env)}/[^/]+", source)
+        and ".." not in source
+    ):
+        findings.append(
+            Finding(
+                "error",
+                path,
+                "argocd-path",
+                f"{label}: spec.source.path is {source!r}, expected "
+                f"'manifests/{env}/<app>' of this environment",
+            )
+        )
     return findings + _check_sync_policy(path, app)
 
 
@@ -348,13 +420,25 @@ def _check_sync_policy(path: str, app: dict) -> list[Finding]:
     label = _label(app)
     on = isinstance(automated, dict) and automated.get("enabled") is not False
     if not on or automated.get("prune") is not True:
-        return [Finding("error", path, "argocd-prune",
-                        f"{label}: spec.syncPolicy.automated must be on with prune: true, "
-                        "otherwise a decommissioned app's resources stay in the cluster")]
+        return [
+            Finding(
+                "error",
+                path,
+                "argocd-prune",
+                f"{label}: spec.syncPolicy.automated must be on with prune: true, "
+                "otherwise a decommissioned app's resources stay in the cluster",
+            )
+        ]
     if automated.get("selfHeal") is not True:
-        return [Finding("warning", path, "argocd-self-heal",
-                        f"{label}: spec.syncPolicy.automated.selfHeal is not true, so manual "
-                        "changes in the cluster are not reverted to what git says")]
+        return [
+            Finding(
+                "warning",
+                path,
+                "argocd-self-heal",
+                f"{label}: spec.syncPolicy.automated.selfHeal is not true, so manual "
+                "changes in the cluster are not reverted to what git says",
+            )
+        ]
     return []
 
 
@@ -370,9 +454,14 @@ def _check_duplicates(objects: list[tuple[str, dict]]) -> list[Finding]:
             continue
         key = (obj.get("kind"), _get(obj, "metadata", "namespace"), _get(obj, "metadata", "name"))
         if key in first_seen:
-            findings.append(Finding("error", path, "duplicate",
-                                    f"{_label(obj)} in namespace {key[1]!r} is also defined "
-                                    f"in {first_seen[key]}"))
+            findings.append(
+                Finding(
+                    "error",
+                    path,
+                    "duplicate",
+                    f"{_label(obj)} in namespace {key[1]!r} is also defined in {first_seen[key]}",
+                )
+            )
         else:
             first_seen[key] = path
     return findings

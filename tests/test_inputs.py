@@ -23,18 +23,42 @@ def _bad_message(func, value, *args) -> BadInput:
     return info.value
 
 
-@pytest.mark.parametrize("value", [
-    "a", "example-app", "app2", "a-b-c", "x" * inputs.APP_NAME_MAX, "a1-2b",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a",
+        "example-app",
+        "app2",
+        "a-b-c",
+        "x" * inputs.APP_NAME_MAX,
+        "a1-2b",
+    ],
+)
 def test_app_name_good(value):
     assert inputs.app_name(value) == value
 
 
-@pytest.mark.parametrize("value", [
-    "", "Example", "-app", "app-", "1app", "app_name", "app.name", "app name", "app\n",
-    "x" * (inputs.APP_NAME_MAX + 1), f"ex{CYRILLIC_A}mple", "app$(touch x)", "../etc",
-    None, 42, LONG,
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "Example",
+        "-app",
+        "app-",
+        "1app",
+        "app_name",
+        "app.name",
+        "app name",
+        "app\n",
+        "x" * (inputs.APP_NAME_MAX + 1),
+        f"ex{CYRILLIC_A}mple",
+        "app$(touch x)",
+        "../etc",
+        None,
+        42,
+        LONG,
+    ],
+)
 def test_app_name_bad(value):
     _bad_message(inputs.app_name, value)
 
@@ -45,22 +69,55 @@ def test_app_name_rule_explains_the_debug_service_limit():
     assert "-debug" in error.message and "57" in error.message
 
 
-@pytest.mark.parametrize("value", [
-    "nginx", "library/nginx", "docker.io/library/nginx", "registry.example.com/team/app",
-    "registry.example.com:5000/team/app", "localhost/app", "localhost:5000/app",
-    "my-registry.local/a/b/c", "a/b__c/d.e/f-g/h--i", "192.168.1.10:443/x", "[::1]:5000/x",
-    "Registry.Example.com/app",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "nginx",
+        "library/nginx",
+        "docker.io/library/nginx",
+        "registry.example.com/team/app",
+        "registry.example.com:5000/team/app",
+        "localhost/app",
+        "localhost:5000/app",
+        "my-registry.local/a/b/c",
+        "a/b__c/d.e/f-g/h--i",
+        "192.168.1.10:443/x",
+        "[::1]:5000/x",
+        "Registry.Example.com/app",
+    ],
+)
 def test_image_repository_good(value):
     assert inputs.image_repository(value) == value
 
 
-@pytest.mark.parametrize("value", [
-    "", "Nginx", "team/App", "nginx:1.0", "registry:5000/app:1.0", "app@sha256:" + SHA,
-    "a//b", "/app", "app/", "a/-b", "a/b-", "a/.b", "a/b___c", "a/b..c", "reg istry/app",
-    "registry.example.com:port/app", f"te{CYRILLIC_A}m/app", "app$(touch x)", "app\n",
-    "../../etc", "-registry.com/app", "a/" * 200 + "a", 1.0,
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "Nginx",
+        "team/App",
+        "nginx:1.0",
+        "registry:5000/app:1.0",
+        "app@sha256:" + SHA,
+        "a//b",
+        "/app",
+        "app/",
+        "a/-b",
+        "a/b-",
+        "a/.b",
+        "a/b___c",
+        "a/b..c",
+        "reg istry/app",
+        "registry.example.com:port/app",
+        f"te{CYRILLIC_A}m/app",
+        "app$(touch x)",
+        "app\n",
+        "../../etc",
+        "-registry.com/app",
+        "a/" * 200 + "a",
+        1.0,
+    ],
+)
 def test_image_repository_bad(value):
     _bad_message(inputs.image_repository, value)
 
@@ -70,18 +127,44 @@ def test_image_repository_with_tag_says_to_pass_it_separately():
     assert "tag" in error.message and "separately" in error.hint
 
 
-@pytest.mark.parametrize("value", [
-    "1.0.0", "v1.2.3-rc.1", "_internal", "build-1234", "sha-0a1b2c3", "A" * 128, "latest-1",
-    "1.0.0_build.5",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1.0.0",
+        "v1.2.3-rc.1",
+        "_internal",
+        "build-1234",
+        "sha-0a1b2c3",
+        "A" * 128,
+        "latest-1",
+        "1.0.0_build.5",
+    ],
+)
 def test_image_tag_good(value):
     assert inputs.image_tag(value) == value
 
 
-@pytest.mark.parametrize("value", [
-    "", ".hidden", "-rc", "1.0.0$(touch x)", "1.0;rm -rf /", "1.0 0", "1.0\n", "a" * 129,
-    f"1.0-{CYRILLIC_A}", "tag/with/slash", "1.0:2", "1.0@sha", "`id`", 1.1, None, LONG,
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        ".hidden",
+        "-rc",
+        "1.0.0$(touch x)",
+        "1.0;rm -rf /",
+        "1.0 0",
+        "1.0\n",
+        "a" * 129,
+        f"1.0-{CYRILLIC_A}",
+        "tag/with/slash",
+        "1.0:2",
+        "1.0@sha",
+        "`id`",
+        1.1,
+        None,
+        LONG,
+    ],
+)
 def test_image_tag_bad(value):
     _bad_message(inputs.image_tag, value)
 
@@ -99,20 +182,39 @@ def test_bad_value_is_shown_truncated():
     assert len(error.message) < 400
 
 
-@pytest.mark.parametrize("value", [
-    f"sha256:{SHA}", f"sha512:{SHA * 2}",
-    "multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8",
-    "sha384:" + "ab" * 48, "blake3:" + "a" * 64,
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"sha256:{SHA}",
+        f"sha512:{SHA * 2}",
+        "multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8",
+        "sha384:" + "ab" * 48,
+        "blake3:" + "a" * 64,
+    ],
+)
 def test_image_digest_good(value):
     assert inputs.image_digest(value) == value
 
 
-@pytest.mark.parametrize("value", [
-    "", "sha256", f"sha256:{SHA[:-1]}", f"sha256:{SHA}0", f"sha256:{SHA.upper()}",
-    f"SHA256:{SHA}", f"sha512:{SHA}", f"sha256:{SHA}\n", f"sha256:{SHA[:-1]}{CYRILLIC_A}",
-    ":abc", "sha256:", "sha256:abc def", "sha256:$(touch x)", f"sha256:{SHA}@x",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "sha256",
+        f"sha256:{SHA[:-1]}",
+        f"sha256:{SHA}0",
+        f"sha256:{SHA.upper()}",
+        f"SHA256:{SHA}",
+        f"sha512:{SHA}",
+        f"sha256:{SHA}\n",
+        f"sha256:{SHA[:-1]}{CYRILLIC_A}",
+        ":abc",
+        "sha256:",
+        "sha256:abc def",
+        "sha256:$(touch x)",
+        f"sha256:{SHA}@x",
+    ],
+)
 def test_image_digest_bad(value):
     _bad_message(inputs.image_digest, value)
 
@@ -145,22 +247,36 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("relative, expected", [
-    ("services/apps/a.cue", "services/apps/a.cue"),
-    ("services/apps/new.cue", "services/apps/new.cue"),
-    ("./services//apps/", "services/apps"),
-    ("services/../services/apps", "services/apps"),
-    ("inner/apps", "services/apps"),
-    (".", ""),
-])
+@pytest.mark.parametrize(
+    "relative, expected",
+    [
+        ("services/apps/a.cue", "services/apps/a.cue"),
+        ("services/apps/new.cue", "services/apps/new.cue"),
+        ("./services//apps/", "services/apps"),
+        ("services/../services/apps", "services/apps"),
+        ("inner/apps", "services/apps"),
+        (".", ""),
+    ],
+)
 def test_repo_path_good(repo, relative, expected):
     assert inputs.repo_path(repo, relative) == (repo / expected).resolve()
 
 
-@pytest.mark.parametrize("relative", [
-    "", "/etc/passwd", "../../etc", "..", "services/../../x", "escape", "escape/file",
-    "a\x00b", "\\windows", None,
-])
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "",
+        "/etc/passwd",
+        "../../etc",
+        "..",
+        "services/../../x",
+        "escape",
+        "escape/file",
+        "a\x00b",
+        "\\windows",
+        None,
+    ],
+)
 def test_repo_path_bad(repo, relative):
     _bad_message(inputs.repo_path, repo, relative)
 
@@ -170,37 +286,100 @@ def test_repo_path_names_the_symlink_target(repo, tmp_path):
     assert str((tmp_path / "outside").resolve()) in error.message
 
 
-@pytest.mark.parametrize("value", [
-    "platform/k8s-deployments", "group/sub/project", "g/p.name", "g/_p", "G1/My_Project",
-    "g/.p",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "platform/k8s-deployments",
+        "group/sub/project",
+        "g/p.name",
+        "g/_p",
+        "G1/My_Project",
+        "g/.p",
+    ],
+)
 def test_project_path_good(value):
     assert inputs.project_path(value) == value
 
 
-@pytest.mark.parametrize("value", [
-    "", "project", "/group/project", "group/project/", "group//project", "group/../project",
-    "group/./project", "group/project.git", "group/project.atom", "group.git/project",
-    "group/-project", "group/pro ject", f"group/pr{CYRILLIC_A}ject", "group/p$(touch x)",
-    "group/" + "p" * 256, "group/project\n", "group\\project", None,
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "project",
+        "/group/project",
+        "group/project/",
+        "group//project",
+        "group/../project",
+        "group/./project",
+        "group/project.git",
+        "group/project.atom",
+        "group.git/project",
+        "group/-project",
+        "group/pro ject",
+        f"group/pr{CYRILLIC_A}ject",
+        "group/p$(touch x)",
+        "group/" + "p" * 256,
+        "group/project\n",
+        "group\\project",
+        None,
+    ],
+)
 def test_project_path_bad(value):
     _bad_message(inputs.project_path, value)
 
 
-@pytest.mark.parametrize("value", [
-    "main", "dev", "promote/stage/example-app", "hotfix/JIRA-123_fix", "release-1.2",
-    "a" * 255, "feature/x.y", "user@host",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "main",
+        "dev",
+        "promote/stage/example-app",
+        "hotfix/JIRA-123_fix",
+        "release-1.2",
+        "a" * 255,
+        "feature/x.y",
+        "user@host",
+    ],
+)
 def test_branch_name_good(value):
     assert inputs.branch_name(value) == value
 
 
-@pytest.mark.parametrize("value", [
-    "", "a..b", "a b", "a~1", "a^", "a:b", "a?", "a*", "a[b", "a\\b", "a\tb", "a\x7fb",
-    "-x", "/x", "x/", "a//b", "x.lock", "a/b.lock/c", ".x", "a/.x", "x.", "a@{1}", "@",
-    "HEAD", "a" * 256, f"m{CYRILLIC_A}in", "main\n", "1.0.0$(touch x)", "../../etc", None,
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "a..b",
+        "a b",
+        "a~1",
+        "a^",
+        "a:b",
+        "a?",
+        "a*",
+        "a[b",
+        "a\\b",
+        "a\tb",
+        "a\x7fb",
+        "-x",
+        "/x",
+        "x/",
+        "a//b",
+        "x.lock",
+        "a/b.lock/c",
+        ".x",
+        "a/.x",
+        "x.",
+        "a@{1}",
+        "@",
+        "HEAD",
+        "a" * 256,
+        f"m{CYRILLIC_A}in",
+        "main\n",
+        "1.0.0$(touch x)",
+        "../../etc",
+        None,
+    ],
+)
 def test_branch_name_bad(value):
     _bad_message(inputs.branch_name, value)
 

@@ -29,28 +29,40 @@ def deployment(app: str = "example-app") -> dict:
         "spec": {
             "replicas": 2,
             "selector": {"matchLabels": {"app.kubernetes.io/name": app}},
-            "strategy": {"type": "RollingUpdate",
-                         "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1},
+            },
             "template": {
                 "metadata": {"labels": labels, "annotations": {"checksum/config": "abc123"}},
                 "spec": {
                     "securityContext": {"runAsNonRoot": True, "runAsUser": 10001},
-                    "containers": [{
-                        "name": app,
-                        "image": IMAGE,
-                        "imagePullPolicy": "IfNotPresent",
-                        "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
-                        "env": [{"name": "LOG_LEVEL", "value": "info"}],
-                        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                      "limits": {"cpu": "500m", "memory": "256Mi"}},
-                        "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"},
-                                           "periodSeconds": 10, "failureThreshold": 3},
-                        "livenessProbe": {"httpGet": {"path": "/live", "port": "http"},
-                                          "initialDelaySeconds": 10},
-                        "securityContext": {"allowPrivilegeEscalation": False},
-                        "volumeMounts": [{"name": "config", "mountPath": "/etc/app-config",
-                                          "readOnly": True}],
-                    }],
+                    "containers": [
+                        {
+                            "name": app,
+                            "image": IMAGE,
+                            "imagePullPolicy": "IfNotPresent",
+                            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                            "env": [{"name": "LOG_LEVEL", "value": "info"}],
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "128Mi"},
+                                "limits": {"cpu": "500m", "memory": "256Mi"},
+                            },
+                            "readinessProbe": {
+                                "httpGet": {"path": "/ready", "port": "http"},
+                                "periodSeconds": 10,
+                                "failureThreshold": 3,
+                            },
+                            "livenessProbe": {
+                                "httpGet": {"path": "/live", "port": "http"},
+                                "initialDelaySeconds": 10,
+                            },
+                            "securityContext": {"allowPrivilegeEscalation": False},
+                            "volumeMounts": [
+                                {"name": "config", "mountPath": "/etc/app-config", "readOnly": True}
+                            ],
+                        }
+                    ],
                     "volumes": [{"name": "config", "configMap": {"name": f"{app}-config"}}],
                 },
             },
@@ -63,28 +75,40 @@ def service(app: str = "example-app", name: str | None = None) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": name or app, "namespace": NS,
-                     "labels": {"app.kubernetes.io/name": app}},
-        "spec": {"selector": {"app.kubernetes.io/name": app},
-                 "ports": [{"name": "http", "port": 8080, "targetPort": "http",
-                            "protocol": "TCP"}]},
+        "metadata": {
+            "name": name or app,
+            "namespace": NS,
+            "labels": {"app.kubernetes.io/name": app},
+        },
+        "spec": {
+            "selector": {"app.kubernetes.io/name": app},
+            "ports": [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}],
+        },
     }
 
 
 def config_map(app: str = "example-app") -> dict:
     """The app's ConfigMap."""
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": f"{app}-config", "namespace": NS},
-            "data": {"app.properties": "greeting=hello\n", "FEATURE_X": "true"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": f"{app}-config", "namespace": NS},
+        "data": {"app.properties": "greeting=hello\n", "FEATURE_X": "true"},
+    }
 
 
 def pvc(app: str = "example-app") -> dict:
     """The app's PersistentVolumeClaim."""
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": f"{app}-data", "namespace": NS},
-            "spec": {"accessModes": ["ReadWriteOnce"],
-                     "resources": {"requests": {"storage": "1Gi"}},
-                     "storageClassName": "standard"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": f"{app}-data", "namespace": NS},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": "1Gi"}},
+            "storageClassName": "standard",
+        },
+    }
 
 
 def application(app: str = "example-app") -> dict:
@@ -92,17 +116,25 @@ def application(app: str = "example-app") -> dict:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
-        "metadata": {"name": f"{ENV}-{app}", "namespace": "argocd",
-                     "labels": {"app.kubernetes.io/name": app},
-                     "finalizers": ["resources-finalizer.argocd.argoproj.io"]},
+        "metadata": {
+            "name": f"{ENV}-{app}",
+            "namespace": "argocd",
+            "labels": {"app.kubernetes.io/name": app},
+            "finalizers": ["resources-finalizer.argocd.argoproj.io"],
+        },
         "spec": {
             "project": "default",
-            "source": {"repoURL": "https://gitlab.example.com/platform/k8s-deployments.git",
-                       "targetRevision": ENV, "path": f"manifests/{ENV}/{app}",
-                       "directory": {"exclude": "application-*.yaml"}},
+            "source": {
+                "repoURL": "https://gitlab.example.com/platform/k8s-deployments.git",
+                "targetRevision": ENV,
+                "path": f"manifests/{ENV}/{app}",
+                "directory": {"exclude": "application-*.yaml"},
+            },
             "destination": {"server": "https://kubernetes.default.svc", "namespace": NS},
-            "syncPolicy": {"automated": {"prune": True, "selfHeal": True},
-                           "syncOptions": ["CreateNamespace=true"]},
+            "syncPolicy": {
+                "automated": {"prune": True, "selfHeal": True},
+                "syncOptions": ["CreateNamespace=true"],
+            },
         },
     }
 
@@ -162,20 +194,32 @@ def test_every_object_passes_kubernetes_validate_itself():
         kubernetes_validate.validate(obj, validate.DEFAULT_KUBERNETES_VERSION, strict=True)
 
 
-@pytest.mark.parametrize("field, value, rule, severity", [
-    ("metadata.namespace", "apps-prod", "namespace", "error"),
-    ("metadata.namespace", DELETE, "namespace", "error"),
-    (f"{CONTAINER}.image", "registry.example.com/team/example-app:latest", "latest-tag", "error"),
-    (f"{CONTAINER}.image", "registry.example.com:5000/team/example-app", "latest-tag", "error"),
-    (f"{CONTAINER}.resources.limits", DELETE, "resources", "error"),
-    (f"{CONTAINER}.resources.requests.memory", DELETE, "resources", "error"),
-    (f"{CONTAINER}.securityContext.privileged", True, "privileged", "error"),
-    (f"{CONTAINER}.securityContext.allowPrivilegeEscalation", True, "privilege-escalation",
-     "error"),
-    (f"{CONTAINER}.readinessProbe", DELETE, "readiness-probe", "warning"),
-    ("spec.template.spec.securityContext.runAsNonRoot", False, "run-as-non-root", "warning"),
-    ("spec.template.spec.securityContext", DELETE, "run-as-non-root", "warning"),
-])
+@pytest.mark.parametrize(
+    "field, value, rule, severity",
+    [
+        ("metadata.namespace", "apps-prod", "namespace", "error"),
+        ("metadata.namespace", DELETE, "namespace", "error"),
+        (
+            f"{CONTAINER}.image",
+            "registry.example.com/team/example-app:latest",
+            "latest-tag",
+            "error",
+        ),
+        (f"{CONTAINER}.image", "registry.example.com:5000/team/example-app", "latest-tag", "error"),
+        (f"{CONTAINER}.resources.limits", DELETE, "resources", "error"),
+        (f"{CONTAINER}.resources.requests.memory", DELETE, "resources", "error"),
+        (f"{CONTAINER}.securityContext.privileged", True, "privileged", "error"),
+        (
+            f"{CONTAINER}.securityContext.allowPrivilegeEscalation",
+            True,
+            "privilege-escalation",
+            "error",
+        ),
+        (f"{CONTAINER}.readinessProbe", DELETE, "readiness-probe", "warning"),
+        ("spec.template.spec.securityContext.runAsNonRoot", False, "run-as-non-root", "warning"),
+        ("spec.template.spec.securityContext", DELETE, "run-as-non-root", "warning"),
+    ],
+)
 def test_each_policy_rule_fires_on_its_mutation(field, value, rule, severity):
     finding = only(check((DEPLOYMENT_PATH, mutated(deployment(), field, value))))
     assert (finding.rule, finding.severity, finding.path) == (rule, severity, DEPLOYMENT_PATH)
@@ -216,8 +260,7 @@ def test_unknown_field_is_an_error_naming_it():
     obj = mutated(deployment(), f"{CONTAINER}.imagePullPolicyy", "Always")
     finding = only(check((DEPLOYMENT_PATH, obj)))
     assert finding.rule == "schema"
-    assert ("unknown field spec.template.spec.containers[0].imagePullPolicyy"
-            in finding.message)
+    assert "unknown field spec.template.spec.containers[0].imagePullPolicyy" in finding.message
 
 
 def test_every_schema_error_is_reported():
@@ -228,10 +271,16 @@ def test_every_schema_error_is_reported():
     assert any("spec.paused" in m for m in messages)
 
 
-@pytest.mark.parametrize("api_version, kind", [
-    ("apps/v1beta1", "Deployment"), ("v1", "Servce"), ("example.com/v1", "Widget"),
-    ("v1", "../v1.30.0-local-strict/service"), ("../../x/v1", "Service"),
-])
+@pytest.mark.parametrize(
+    "api_version, kind",
+    [
+        ("apps/v1beta1", "Deployment"),
+        ("v1", "Servce"),
+        ("example.com/v1", "Widget"),
+        ("v1", "../v1.30.0-local-strict/service"),
+        ("../../x/v1", "Service"),
+    ],
+)
 def test_unknown_kind_or_removed_api_is_a_schema_error(api_version, kind):
     obj = {"apiVersion": api_version, "kind": kind, "metadata": {"name": "x", "namespace": NS}}
     finding = only(check(("manifests/dev/x/x.yaml", obj)))
@@ -240,8 +289,13 @@ def test_unknown_kind_or_removed_api_is_a_schema_error(api_version, kind):
 
 def test_matches_kubernetes_validate_verdicts():
     """Our cached validators must agree with the package's own validate()."""
-    cases = [deployment(), service(), mutated(deployment(), "spec.replicas", "2"),
-             mutated(service(), "spec.bogus", 1), mutated(pvc(), "spec.accessModes", "RWO")]
+    cases = [
+        deployment(),
+        service(),
+        mutated(deployment(), "spec.replicas", "2"),
+        mutated(service(), "spec.bogus", 1),
+        mutated(pvc(), "spec.accessModes", "RWO"),
+    ]
     for obj in cases:
         try:
             kubernetes_validate.validate(obj, validate.DEFAULT_KUBERNETES_VERSION, strict=True)
@@ -262,34 +316,40 @@ def test_cluster_scoped_objects_need_no_namespace():
     assert check(("manifests/dev/namespace.yaml", obj)) == []
 
 
-@pytest.mark.parametrize("field, value, rule, severity", [
-    ("spec.syncPolicy.automated.prune", DELETE, "argocd-prune", "error"),
-    ("spec.syncPolicy.automated.prune", False, "argocd-prune", "error"),
-    ("spec.syncPolicy.automated", DELETE, "argocd-prune", "error"),
-    ("spec.syncPolicy.automated.enabled", False, "argocd-prune", "error"),
-    ("spec.syncPolicy.automated.selfHeal", False, "argocd-self-heal", "warning"),
-    ("metadata.namespace", "default", "namespace", "error"),
-    ("spec.destination.namespace", "apps-prod", "namespace", "error"),
-    ("spec.source.path", "manifests/prod/example-app", "argocd-path", "error"),
-    ("spec.source.path", "manifests/dev/../prod", "argocd-path", "error"),
-])
+@pytest.mark.parametrize(
+    "field, value, rule, severity",
+    [
+        ("spec.syncPolicy.automated.prune", DELETE, "argocd-prune", "error"),
+        ("spec.syncPolicy.automated.prune", False, "argocd-prune", "error"),
+        ("spec.syncPolicy.automated", DELETE, "argocd-prune", "error"),
+        ("spec.syncPolicy.automated.enabled", False, "argocd-prune", "error"),
+        ("spec.syncPolicy.automated.selfHeal", False, "argocd-self-heal", "warning"),
+        ("metadata.namespace", "default", "namespace", "error"),
+        ("spec.destination.namespace", "apps-prod", "namespace", "error"),
+        ("spec.source.path", "manifests/prod/example-app", "argocd-path", "error"),
+        ("spec.source.path", "manifests/dev/../prod", "argocd-path", "error"),
+    ],
+)
 def test_application_policy(field, value, rule, severity):
     finding = only(check((APPLICATION_PATH, mutated(application(), field, value))))
     assert (finding.rule, finding.severity, finding.path) == (rule, severity, APPLICATION_PATH)
     assert f"Application {ENV}-example-app" in finding.message
 
 
-@pytest.mark.parametrize("field, value, expected", [
-    ("spec.source.repoURL", DELETE, "spec.source: 'repoURL' is a required property"),
-    ("spec.source.targetRevison", "dev", "unknown field spec.source.targetRevison"),
-    ("spec.syncPolicy.automated.prune", "true", "spec.syncPolicy.automated.prune: 'true'"),
-    ("spec.syncPolicy.syncOptions", ["CreateNamespace"], "syncOptions[0]"),
-    ("spec.destination.name", "in-cluster", "spec.destination"),
-    ("spec.project", "", "spec.project"),
-    ("metadata.finalizers", ["resources-finalizer"], "metadata.finalizers[0]"),
-    ("apiVersion", "argoproj.io/v1beta1", "apiVersion"),
-    ("status", {}, "unknown field status"),
-])
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("spec.source.repoURL", DELETE, "spec.source: 'repoURL' is a required property"),
+        ("spec.source.targetRevison", "dev", "unknown field spec.source.targetRevison"),
+        ("spec.syncPolicy.automated.prune", "true", "spec.syncPolicy.automated.prune: 'true'"),
+        ("spec.syncPolicy.syncOptions", ["CreateNamespace"], "syncOptions[0]"),
+        ("spec.destination.name", "in-cluster", "spec.destination"),
+        ("spec.project", "", "spec.project"),
+        ("metadata.finalizers", ["resources-finalizer"], "metadata.finalizers[0]"),
+        ("apiVersion", "argoproj.io/v1beta1", "apiVersion"),
+        ("status", {}, "unknown field status"),
+    ],
+)
 def test_application_schema(field, value, expected):
     findings = check((APPLICATION_PATH, mutated(application(), field, value)))
     schema = [f for f in findings if f.rule == "argocd-schema"]
@@ -311,9 +371,13 @@ def test_same_name_in_another_kind_is_no_duplicate():
 
 
 def test_findings_are_sorted_by_path():
-    objects = [(f"manifests/dev/{name}/deployment.yaml",
-                mutated(deployment(name), f"{CONTAINER}.readinessProbe", DELETE))
-               for name in ("zeta", "alpha", "mid")]
+    objects = [
+        (
+            f"manifests/dev/{name}/deployment.yaml",
+            mutated(deployment(name), f"{CONTAINER}.readinessProbe", DELETE),
+        )
+        for name in ("zeta", "alpha", "mid")
+    ]
     assert [f.path for f in check(*objects)] == sorted(o[0] for o in objects)
 
 
@@ -345,13 +409,16 @@ def test_load_manifests_reads_the_env_tree_sorted(tmp_path):
     assert check_objects(loaded, env=ENV, namespace=NS) == []
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("a: 1\n---\nb: 2\n", "found 2 documents"),
-    ("", "found 0 documents"),
-    ("- a\n- b\n", "found list"),
-    ("just a string\n", "found str"),
-    ("a: [1\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("a: 1\n---\nb: 2\n", "found 2 documents"),
+        ("", "found 0 documents"),
+        ("- a\n- b\n", "found list"),
+        ("just a string\n", "found str"),
+        ("a: [1\n", "not valid YAML"),
+    ],
+)
 def test_load_manifests_refuses_files_that_are_not_one_mapping(tmp_path, text, expected):
     write(tmp_path, "manifests/dev/app/bad.yaml", text)
     with pytest.raises(UserError, match=expected) as info:

@@ -1,0 +1,296 @@
+"""GitLab, through python-gitlab: the only module that imports `gitlab`.
+
+It returns our own small dataclasses, retries what may succeed a moment later
+(5xx answers, connection errors, timeouts) with a growing pause, and turns every
+python-gitlab exception into a UserError that names the project or merge request
+and says what to check. The token is never put in a message.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import gitlab
+import requests
+from gitlab.v4.objects import Project as _GlProject
+
+from jenkins_helpers import __version__, inputs
+from jenkins_helpers.errors import BadInput, UserError
+from jenkins_helpers.proc import mask
+
+T = TypeVar("T")
+# Pauses before each retry of a transient failure: about 7 s in all, long enough to
+# ride out a GitLab restart behind a load balancer, short enough for a CI step.
+RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+TIMEOUT = 30.0
+TOKEN_HINT = "set GITLAB_TOKEN to a token with the api scope (a project or personal access token)"  # noqa: S105
+
+
+@dataclass(frozen=True)
+class Project:
+    path: str
+    id: int
+    http_url_to_repo: str
+    web_url: str
+    default_branch: str
+
+
+@dataclass(frozen=True)
+class MergeRequest:
+    iid: int
+    url: str
+    title: str
+    source_branch: str
+    target_branch: str
+    labels: tuple[str, ...]
+    state: str
+    description: str
+    sha: str | None = None  # head commit of the source branch
+
+
+def token_from_environment() -> str:
+    """GITLAB_TOKEN: the only way the token comes in (a flag would show in `ps` and logs)."""
+    token = os.environ.get("GITLAB_TOKEN", "").strip()
+    if not token:
+        raise BadInput("GITLAB_TOKEN is not set", TOKEN_HINT)
+    return token
+
+
+class GitLab:
+    """A GitLab server, authenticated with one token."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self._gl = gitlab.Gitlab(
+            url, private_token=token, timeout=TIMEOUT, user_agent=f"gitops-helper/{__version__}"
+        )
+        self._projects: dict[str, _GlProject] = {}
+
+    @classmethod
+    def from_environment(cls, url: str | None = None) -> GitLab:
+        """The server from `url` or GITLAB_URL, the token from GITLAB_TOKEN (never a flag)."""
+        url = url or os.environ.get("GITLAB_URL")
+        if not url:
+            raise BadInput("no GitLab server given", "pass --gitlab-url or set GITLAB_URL")
+        return cls(inputs.server_url(url, "GitLab URL"), token_from_environment())
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._gl.session.close()
+
+    def __enter__(self) -> GitLab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- projects and files -------------------------------------------------------------
+
+    def project(self, path: str) -> Project:
+        """The project at `path` (e.g. platform/k8s-deployments)."""
+        p = self._project(path)
+        return Project(
+            p.path_with_namespace, p.id, p.http_url_to_repo, p.web_url, p.default_branch or "main"
+        )
+
+    def _project(self, path: str) -> _GlProject:
+        if path not in self._projects:
+            self._projects[path] = self._call(
+                f"reading project {path}", lambda: self._gl.projects.get(path), project=path
+            )
+        return self._projects[path]
+
+    def file_text(self, path: str, file_path: str, ref: str) -> str | None:
+        """A file's content on `ref`, or None if the file does not exist there."""
+        project = self._project(path)
+        try:
+            raw = self._call(
+                f"reading {file_path} on {ref} of {path}",
+                lambda: project.files.raw(file_path=file_path, ref=ref),
+                missing_ok=True,
+            )
+        except _Missing:
+            return None
+        return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+
+    # --- merge requests -----------------------------------------------------------------
+
+    def merge_requests(
+        self, path: str, *, labels: Sequence[str], target_branch: str, state: str = "opened"
+    ) -> list[MergeRequest]:
+        """MRs into `target_branch` carrying all of `labels`, newest first."""
+        project = self._project(path)
+        found = self._call(
+            f"listing merge requests of {path}",
+            lambda: project.mergerequests.list(
+                state=state, labels=list(labels), target_branch=target_branch, get_all=True
+            ),
+        )
+        return [_merge_request(mr) for mr in found]
+
+    def create_merge_request(
+        self,
+        path: str,
+        *,
+        source: str,
+        target: str,
+        title: str,
+        description: str,
+        labels: Sequence[str],
+    ) -> MergeRequest:
+        """Open an MR; if one is already open for `source` (a concurrent run), update that one."""
+        project = self._project(path)
+        data = {
+            "source_branch": source,
+            "target_branch": target,
+            "title": title,
+            "description": description,
+            "labels": list(labels),
+            "remove_source_branch": True,
+        }
+        try:
+            mr = self._call(
+                f"opening a merge request {source} -> {target} in {path}",
+                lambda: project.mergerequests.create(data),
+                conflict_ok=True,
+            )
+        except _Conflict:
+            open_ones = self._call(
+                f"listing merge requests of {path}",
+                lambda: project.mergerequests.list(
+                    state="opened", source_branch=source, target_branch=target, get_all=True
+                ),
+            )
+            if not open_ones:
+                raise UserError(
+                    f"GitLab refused to open a merge request {source} -> {target} "
+                    f"in {path}: it says one exists, but none is open"
+                ) from None
+            return self.update_merge_request(
+                path, open_ones[0].iid, title=title, description=description, labels=labels
+            )
+        return _merge_request(mr)
+
+    def update_merge_request(
+        self, path: str, iid: int, *, title: str, description: str, labels: Sequence[str]
+    ) -> MergeRequest:
+        """Replace an MR's title, description and labels in place."""
+        mr = self._project(path).mergerequests.get(iid, lazy=True)
+        mr.title = title
+        mr.description = description
+        mr.labels = list(labels)
+        self._call(f"updating merge request !{iid} of {path}", mr.save)
+        return self.merge_request(path, iid)
+
+    def merge_request(self, path: str, iid: int) -> MergeRequest:
+        """One MR by its iid."""
+        project = self._project(path)
+        return _merge_request(
+            self._call(
+                f"reading merge request !{iid} of {path}", lambda: project.mergerequests.get(iid)
+            )
+        )
+
+    def close_merge_request(self, path: str, iid: int, note: str) -> None:
+        """Comment `note` on an MR, then close it."""
+        mr = self._project(path).mergerequests.get(iid, lazy=True)
+        self._call(
+            f"commenting on merge request !{iid} of {path}", lambda: mr.notes.create({"body": note})
+        )
+        mr.state_event = "close"
+        self._call(f"closing merge request !{iid} of {path}", mr.save)
+
+    # --- errors and retries -------------------------------------------------------------
+
+    def _call(
+        self,
+        what: str,
+        func: Callable[[], T],
+        *,
+        project: str | None = None,
+        missing_ok: bool = False,
+        conflict_ok: bool = False,
+    ) -> T:
+        """Run one API call, retrying transient failures; translate the rest."""
+        for attempt in range(len(RETRY_DELAYS) + 1):
+            try:
+                return func()
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                gitlab.exceptions.GitlabConnectionError,
+            ) as e:
+                if attempt == len(RETRY_DELAYS):
+                    raise UserError(
+                        mask(f"cannot reach GitLab at {self.url} while {what}: {e}"),
+                        "check --gitlab-url / GITLAB_URL and the network; then rerun",
+                    ) from e
+            except gitlab.exceptions.GitlabError as e:
+                code = e.response_code or 0
+                if code == 404 and missing_ok:
+                    raise _Missing from e
+                if code == 409 and conflict_ok:
+                    raise _Conflict from e
+                if code < 500 or attempt == len(RETRY_DELAYS):
+                    raise self._translate(e, what, project) from e
+            time.sleep(RETRY_DELAYS[attempt])
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _translate(
+        self, e: gitlab.exceptions.GitlabError, what: str, project: str | None
+    ) -> UserError:
+        code = e.response_code
+        if isinstance(e, gitlab.exceptions.GitlabAuthenticationError) or code == 401:
+            return UserError(
+                f"GitLab rejected the token (GITLAB_TOKEN) while {what}",
+                f"{TOKEN_HINT}; check that it has not expired",
+            )
+        if code == 404 and project is not None:
+            return UserError(
+                f"GitLab project {project} not found at {self.url}",
+                "check --project (the path in the project's URL) and that the "
+                "token's user is a member of it",
+            )
+        if code == 403:
+            return UserError(
+                f"GitLab refused {what}: the token's user lacks permission",
+                "give the token's user the Developer role (or higher) on the project",
+            )
+        detail = _message(e)
+        return UserError(
+            mask(f"GitLab failed {what}: HTTP {code or '?'} {detail}".rstrip()),
+            "rerun; if it keeps failing, check GitLab's status" if (code or 0) >= 500 else None,
+        )
+
+
+class _Missing(Exception):
+    """A 404 the caller asked to see as 'absent'."""
+
+
+class _Conflict(Exception):
+    """A 409 the caller handles itself."""
+
+
+def _message(e: gitlab.exceptions.GitlabError) -> str:
+    text = e.error_message
+    if isinstance(text, list | tuple):
+        text = "; ".join(str(t) for t in text)
+    return str(text)[:500]
+
+
+def _merge_request(mr: Any) -> MergeRequest:
+    return MergeRequest(
+        iid=int(mr.iid),
+        url=str(mr.web_url),
+        title=str(mr.title),
+        source_branch=str(mr.source_branch),
+        target_branch=str(mr.target_branch),
+        labels=tuple(mr.labels or ()),
+        state=str(mr.state),
+        description=str(mr.description or ""),
+        sha=getattr(mr, "sha", None),
+    )

@@ -1,0 +1,156 @@
+"""The GitLab module against the sandbox: our dataclasses, error translation, retries, git auth."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from jenkins_helpers import git, gitlab_api
+from jenkins_helpers.errors import BadInput, UserError
+from jenkins_helpers.gitlab_api import GitLab
+from jenkins_helpers.sandbox import Sandbox
+from testing.apprepo import app_cue, make_app_repo
+
+TOKEN = "gitlab-api-test-token-91c2"  # noqa: S105 - the sandbox's test credential
+PROJECT = "apps/demo"
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """A sandbox with one project, `apps/demo` (branches main and feature)."""
+    source = make_app_repo(tmp_path_factory.mktemp("demo") / "repo", app_cue("demo", "r/demo"))
+    subprocess.run(["git", "branch", "feature"], cwd=source, check=True)
+    with Sandbox.start(token=TOKEN) as sb:
+        sb.create_project(PROJECT, source_dir=source)
+        yield sb
+
+
+@pytest.fixture
+def gl(sandbox: Sandbox) -> Iterator[GitLab]:
+    """Our client for the sandbox."""
+    with GitLab(sandbox.gitlab_url, TOKEN) as client:
+        yield client
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retry without waiting, so fault tests stay quick."""
+    monkeypatch.setattr(gitlab_api, "RETRY_DELAYS", (0.01, 0.01, 0.01))
+
+
+def _fault(sandbox: Sandbox, **rule: object) -> None:
+    reply = requests.post(
+        f"{sandbox.url}/-/sandbox/faults", json=rule, headers={"PRIVATE-TOKEN": TOKEN}, timeout=10
+    )
+    reply.raise_for_status()
+
+
+@pytest.fixture
+def faults(sandbox: Sandbox) -> Iterator[None]:
+    """Fault rules are cleared after the test."""
+    yield
+    requests.delete(
+        f"{sandbox.url}/-/sandbox/faults", headers={"PRIVATE-TOKEN": TOKEN}, timeout=10
+    ).raise_for_status()
+
+
+def test_project_and_files(gl: GitLab, sandbox: Sandbox) -> None:
+    project = gl.project(PROJECT)
+    assert (project.path, project.default_branch) == (PROJECT, "main")
+    assert project.http_url_to_repo == sandbox.clone_url(PROJECT, with_token=False)
+    assert gl.file_text(PROJECT, "deployment/app.cue", "main") == app_cue("demo", "r/demo")
+    assert gl.file_text(PROJECT, "no/such/file", "main") is None
+
+
+def test_merge_request_lifecycle(gl: GitLab) -> None:
+    labels = ["promotion", "app::demo", "env::dev"]
+    mr = gl.create_merge_request(
+        PROJECT, source="feature", target="main", title="T1", description="d1", labels=labels
+    )
+    assert (mr.title, mr.labels, mr.state, mr.source_branch) == (
+        "T1",
+        tuple(labels),
+        "opened",
+        "feature",
+    )
+    again = gl.create_merge_request(
+        PROJECT, source="feature", target="main", title="T2", description="d2", labels=labels
+    )
+    assert (again.iid, again.title, again.description) == (mr.iid, "T2", "d2"), "409: updated"
+    found = gl.merge_requests(PROJECT, labels=["app::demo", "env::dev"], target_branch="main")
+    assert [m.iid for m in found] == [mr.iid]
+    assert gl.merge_requests(PROJECT, labels=["app::other"], target_branch="main") == []
+    gl.close_merge_request(PROJECT, mr.iid, "Superseded by !99")
+    assert gl.merge_request(PROJECT, mr.iid).state == "closed"
+
+
+def test_transient_failures_are_retried(
+    gl: GitLab, sandbox: Sandbox, faults: None, fast_retries: None
+) -> None:
+    _fault(sandbox, method="GET", path_prefix="/api/v4/projects/", status=502, count=2)
+    assert gl.project(PROJECT).path == PROJECT
+
+
+def test_lasting_failures_end_in_a_clear_error(
+    gl: GitLab, sandbox: Sandbox, faults: None, fast_retries: None
+) -> None:
+    _fault(sandbox, method="GET", path_prefix="/api/v4/projects/", status=503, count=None)
+    with pytest.raises(UserError, match=f"GitLab failed reading project {PROJECT}: HTTP 503"):
+        gl.project(PROJECT)
+
+
+def test_bad_token_and_unknown_project(sandbox: Sandbox) -> None:
+    with GitLab(sandbox.gitlab_url, "wrong-token") as bad, pytest.raises(UserError) as err:
+        bad.project(PROJECT)
+    assert err.value.message.startswith("GitLab rejected the token (GITLAB_TOKEN)")
+    with GitLab(sandbox.gitlab_url, TOKEN) as gl, pytest.raises(UserError) as err:
+        gl.project("apps/nope")
+    assert err.value.message == f"GitLab project apps/nope not found at {sandbox.gitlab_url}"
+
+
+def test_unreachable_server(fast_retries: None) -> None:
+    with GitLab("http://127.0.0.1:1", TOKEN) as gl, pytest.raises(UserError) as err:
+        gl.project(PROJECT)
+    assert err.value.message.startswith("cannot reach GitLab at http://127.0.0.1:1")
+
+
+def test_configuration_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITLAB_URL", raising=False)
+    monkeypatch.delenv("GITLAB_TOKEN", raising=False)
+    with pytest.raises(BadInput, match="no GitLab server given"):
+        GitLab.from_environment()
+    with pytest.raises(BadInput, match="GITLAB_TOKEN is not set"):
+        GitLab.from_environment("https://gitlab.example.com")
+    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
+    with pytest.raises(BadInput, match="must not contain credentials"):
+        GitLab.from_environment("https://user:pw@gitlab.example.com")
+    GitLab.from_environment("https://gitlab.example.com/").close()
+
+
+# --- git over HTTPS with the token in the environment ------------------------------------------
+
+
+def test_clone_authenticates_through_the_environment_only(sandbox: Sandbox, tmp_path: Path) -> None:
+    url = sandbox.clone_url(PROJECT, with_token=False)
+    env = git.auth_env(url, TOKEN)
+    assert not any(TOKEN in value for value in env.values())
+    git.clone(url, tmp_path / "clone", "main", env)
+    assert (tmp_path / "clone" / "deployment" / "app.cue").is_file()
+    assert TOKEN not in (tmp_path / "clone" / ".git" / "config").read_text()
+    assert git.remote_branch_sha(tmp_path / "clone", "feature", env) is not None
+    assert git.remote_branch_sha(tmp_path / "clone", "nope", env) is None
+    with pytest.raises(UserError, match=r"git clone of .* failed") as err:
+        git.clone(url, tmp_path / "denied", "main", git.auth_env(url, "wrong-token"))
+    assert "wrong-token" not in err.value.message
+
+
+def test_auth_env_is_scoped_to_the_server_and_appends(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    env = git.auth_env("https://gitlab.example.com:8443/platform/k8s-deployments.git", "t0ken")
+    assert env["GIT_CONFIG_COUNT"] == "2"
+    assert env["GIT_CONFIG_KEY_1"] == "http.https://gitlab.example.com:8443/.extraHeader"
+    assert env["GIT_CONFIG_VALUE_1"] == "Authorization: Basic b2F1dGgyOnQwa2Vu"  # oauth2:t0ken
