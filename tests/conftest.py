@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+
+from jenkins_helpers import git
+from testing.deployrepo import copy_repo, make_scaffold
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -29,3 +33,17 @@ def _pinned_git_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory, _pinned_git_environment: None) -> Path:
+    """A deployment repository laid down once by init-repo; tests work on copies."""
+    return make_scaffold(tmp_path_factory.mktemp("scaffold") / "k8s-deployments")
+
+
+@pytest.fixture
+def dev(template: Path, tmp_path: Path) -> Path:
+    """A private copy of the deployment repository with the dev branch checked out."""
+    repo = copy_repo(template, tmp_path / "k8s-deployments")
+    git.switch(repo, "dev")
+    return repo

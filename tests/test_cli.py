@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from jenkins_helpers import git
-from testing.deployrepo import copy_repo, make_scaffold, replace_once
+from testing.deployrepo import copy_repo, replace_once
 
 
 def gitops(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -21,11 +21,6 @@ def gitops(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
         text=True,
         check=False,
     )
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_scaffold(tmp_path_factory.mktemp("scaffold") / "k8s-deployments")
 
 
 def test_init_repo_render_validate_on_a_new_directory(tmp_path: Path) -> None:

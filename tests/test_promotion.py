@@ -13,24 +13,11 @@ from jenkins_helpers.promotion_mr import ImageRef
 from jenkins_helpers.settings import Environment
 from jenkins_helpers.validate import Finding
 from testing.apprepo import app_cue
-from testing.deployrepo import copy_repo, make_scaffold
+from testing.deployrepo import copy_repo
 
 DEV = Environment("dev", "dev", "dev")
 IMAGE = "registry.example.com/example-app"
 DIGEST = "sha256:" + "c4" * 32
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_scaffold(tmp_path_factory.mktemp("scaffold") / "k8s-deployments")
-
-
-@pytest.fixture
-def dev(template: Path, tmp_path: Path) -> Path:
-    """A private checkout of the dev branch."""
-    repo = copy_repo(template, tmp_path / "k8s-deployments")
-    git.switch(repo, "dev")
-    return repo
 
 
 def _request(tag: str, digest: str | None = None, *fields: str) -> promotion.Request:

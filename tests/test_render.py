@@ -10,20 +10,7 @@ import yaml
 from jenkins_helpers import git, render
 from jenkins_helpers.cue import get_engine
 from jenkins_helpers.errors import UserError
-from testing.deployrepo import append, copy_repo, make_scaffold, replace_once
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_scaffold(tmp_path_factory.mktemp("scaffold") / "k8s-deployments")
-
-
-@pytest.fixture
-def dev(template: Path, tmp_path: Path) -> Path:
-    """A copy of the scaffold with the dev branch checked out."""
-    repo = copy_repo(template, tmp_path / "k8s-deployments")
-    git.switch(repo, "dev")
-    return repo
+from testing.deployrepo import append, copy_repo, replace_once
 
 
 def add_apps(repo: Path, count: int) -> None:

@@ -18,7 +18,6 @@ from testing.deployrepo import (
     copy_repo,
     deployed,
     env_vars,
-    make_scaffold,
     on_each_branch,
     replace_once,
 )
@@ -26,11 +25,6 @@ from testing.deployrepo import (
 APP_FILE = "services/apps/example-app.cue"
 POSTGRES_FILE = "services/apps/postgres.cue"
 DEFAULTS = "platform/defaults.cue"
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_scaffold(tmp_path_factory.mktemp("scaffold") / "k8s-deployments")
 
 
 @pytest.fixture
