@@ -34,12 +34,17 @@ SEED_IDENTITY = {
 
 APP_CUE = """package deployments
 
+// App layer of example-app, owned by its team. gitopsPromote copies it into
+// k8s-deployments as services/apps/example-app.cue with each promotion.
+// Per-environment values (image tag, replicas, resources) live in each
+// environment's env.cue, not here.
 apps: "example-app": app: {
 \tdeployment: image: repository: "registry.example.com/example-app"
 \tport: 8080
 \tappEnvVars: [{name: "APP_NAME", value: "example-app"}]
 \treadinessProbe: httpGet: {path: "/ready", port: "http"}
 \tlivenessProbe: httpGet: {path: "/healthz", port: "http"}
+\tpodSecurityContext: runAsNonRoot: true
 }
 """
 

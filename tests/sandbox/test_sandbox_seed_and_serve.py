@@ -26,12 +26,10 @@ from jenkins_helpers.sandbox import (
 from jenkins_helpers.sandbox.seed import APP_CUE
 
 TOKEN = "t0ken"  # noqa: S105 - a test value
+# The seeded app repository carries the same app layer as the documented example.
 SPEC_APP_CUE = (
-    'package deployments\n\napps: "example-app": app: {\n'
-    '\tdeployment: image: repository: "registry.example.com/example-app"\n'
-    "\tport: 8080\n"
-    '\tappEnvVars: [{name: "APP_NAME", value: "example-app"}]\n}\n'
-)
+    Path(__file__).parents[2] / "examples" / "example-app" / "deployment" / "app.cue"
+).read_text()
 
 
 def test_example_app_repo(tmp_path: Path) -> None:
