@@ -113,18 +113,16 @@ def _publish(t: _Target, plan: Plan) -> PromoteResult:
     """Push and propose the plan (or, dry run, say what would happen); close superseded MRs."""
     req = plan.request
     branch = promotion_mr.source_branch(t.env.name, req.app)
+    if not plan.changes:
+        # Open MRs are left alone: a rerun of an older build must not close a
+        # newer promotion that is waiting for review.
+        return _result(t, plan, "noop", None, None, [])
     open_mrs = t.gl.merge_requests(
         t.project.path,
         labels=promotion_mr.unit_labels(req.app, t.env.name),
         target_branch=t.env.branch,
     )
     ours = next((m for m in open_mrs if m.source_branch == branch), None)
-    if not plan.changes:
-        note = (
-            f"Closed by gitops-helper: {t.env.name} already runs {req.app} "
-            f"{req.image.tag}, the newest promotion, so this one is obsolete."
-        )
-        return _result(t, plan, "noop", None, None, _close(t, open_mrs, note))
     git.switch(t.tree, branch, create_from="HEAD")
     git.commit_staged(t.tree, _commit_message(plan, t.build_url))
     remote = git.remote_branch_sha(t.tree, branch, t.auth)
