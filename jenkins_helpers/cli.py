@@ -160,8 +160,7 @@ def _print_renders(results: list[Any]) -> None:
             )
         elif r.written or r.removed:
             click.echo(
-                f"{r.env}: {len(r.files) if isinstance(r.files, list) else r.files} files, "
-                f"{len(r.written)} written, {len(r.removed)} removed"
+                f"{r.env}: {r.files} files, {len(r.written)} written, {len(r.removed)} removed"
             )
             for path in r.written:
                 click.echo(f"  wrote   {path}")

@@ -25,17 +25,6 @@ class DeploymentRepo:
         root = root.resolve()
         return cls(root, load_settings(root))
 
-    @property
-    def env_file(self) -> Path:
-        return self.root / ENV_FILE
-
-    def app_file(self, app: str) -> Path:
-        return self.root / APPS_DIR / f"{app}.cue"
-
-    def apps(self) -> list[str]:
-        """Apps with an app layer in this checkout."""
-        return sorted(p.stem for p in (self.root / APPS_DIR).glob("*.cue"))
-
     def checked_out_env(self) -> str | None:
         """The environment whose env.cue is in this checkout, or None (e.g. on main)."""
         return env_name_of(self.root)

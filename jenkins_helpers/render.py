@@ -131,10 +131,17 @@ def render(repo: Path, env: str, engine: CueEngine | None = None) -> RenderResul
     return RenderResult(env, expected, written, removed)
 
 
+def compare(
+    repo: Path, env: str, engine: CueEngine | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """The manifest files `env` should have, and those stale or hand-edited (nothing written)."""
+    expected = manifest_files(env, evaluate(repo, engine))
+    return expected, diff_files(expected, existing_files(repo, env))
+
+
 def check(repo: Path, env: str, engine: CueEngine | None = None) -> list[str]:
     """Manifest paths that are stale or hand-edited in `repo` (nothing is written)."""
-    expected = manifest_files(env, evaluate(repo, engine))
-    return diff_files(expected, existing_files(repo, env))
+    return compare(repo, env, engine)[1]
 
 
 def _write_atomically(path: Path, text: str) -> None:

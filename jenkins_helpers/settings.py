@@ -40,12 +40,6 @@ class Settings:
             hint=f"environments of this repository (gitops.yaml): {', '.join(self.names)}",
         )
 
-    def next_after(self, name: str) -> Environment | None:
-        """The environment a promotion from `name` goes to, or None for the last."""
-        names = self.names
-        index = names.index(self.environment(name).name)
-        return self.environments[index + 1] if index + 1 < len(names) else None
-
     def to_yaml(self) -> str:
         envs = [
             {"name": e.name, "branch": e.branch, "namespace": e.namespace}

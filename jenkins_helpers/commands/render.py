@@ -37,8 +37,7 @@ def run(repo_dir: Path, env: str | None, check: bool) -> list[EnvRender]:
     for target in targets(repo, env):
         with environment_tree(repo, target) as (tree, in_checkout):
             if check or not in_checkout:
-                expected = render.manifest_files(target.name, render.evaluate(tree))
-                stale = render.diff_files(expected, render.existing_files(tree, target.name))
+                expected, stale = render.compare(tree, target.name)
                 results.append(EnvRender(target.name, in_checkout, len(expected), stale=stale))
             else:
                 done = render.render(tree, target.name)
