@@ -371,7 +371,7 @@ def sandbox_up_command(state_dir: Path | None, port: int, token: str) -> None:
       gitops-helper sandbox up
       gitops-helper sandbox up --dir /tmp/sandbox --port 8929
     """
-    from jenkins_helpers.sandbox import SandboxError, serve_forever
+    from gitops_sandbox import SandboxError, serve_forever
 
     if len(token) < 8:
         raise BadInput("--token must have at least 8 characters", hint="e.g. --token sandbox-token")

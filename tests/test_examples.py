@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jenkins_helpers.sandbox.seed import JENKINSFILE as SEEDED_JENKINSFILE
+from gitops_sandbox.seed import JENKINSFILE as SEEDED_JENKINSFILE
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples/example-app"

@@ -16,7 +16,7 @@ from pathlib import Path
 import gitlab
 import pytest
 
-from jenkins_helpers.sandbox import DEPLOYMENTS, EXAMPLE_APP, Sandbox, seed_default
+from gitops_sandbox import DEPLOYMENTS, EXAMPLE_APP, Sandbox, seed_default
 from testing.groovy import (
     ROOT,
     agent_path,

@@ -1,0 +1,145 @@
+"""Request and response helpers shared by the GitLab API views.
+
+Token check, parameter merging (Grape merges query, form and JSON parameters, so
+curl and python-gitlab both work), and GitLab's offset pagination headers, which
+python-gitlab follows through the `Link` header when asked for `get_all=True`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+from urllib.parse import quote, unquote, urlencode
+
+from flask import Response, request
+from werkzeug.routing import BaseConverter
+
+from gitops_sandbox.context import services
+from gitops_sandbox.errors import ApiError
+
+T = TypeVar("T")
+RAW_PATH_KEY = "sandbox.raw_path"
+
+
+class EncodedConverter(BaseConverter):
+    """One URL segment that may hold `%2F`: a project path, a file path, a branch name.
+
+    The app hands routing the raw (still percent-encoded) path for `/api/v4/`, so
+    `platform%2Fk8s-deployments` stays one segment; this converter decodes it.
+    """
+
+    regex = "[^/]+"
+
+    def to_python(self, value: str) -> str:
+        """Decode the segment."""
+        return unquote(value)
+
+    def to_url(self, value: Any) -> str:
+        """Encode a value as one segment."""
+        return quote(str(value), safe="")
+
+
+def presented_token() -> str | None:
+    """The token a GitLab client sent: `PRIVATE-TOKEN`, `Bearer`, basic auth or query."""
+    header = request.headers.get("PRIVATE-TOKEN")
+    if header:
+        return header
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    if auth.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(auth[6:].strip()).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2]
+    return request.args.get("private_token") or request.args.get("access_token")
+
+
+def token_valid(token: str | None) -> bool:
+    """Compare in constant time with the sandbox's token."""
+    return token is not None and hmac.compare_digest(token.encode(), services().token.encode())
+
+
+def require_token() -> None:
+    """Answer GitLab's 401 unless the request carries the sandbox's token."""
+    if not token_valid(presented_token()):
+        raise ApiError(401, {"message": "401 Unauthorized"})
+
+
+def params() -> dict[str, Any]:
+    """Query, form and JSON parameters merged (JSON wins), as Grape sees them."""
+    merged: dict[str, Any] = {}
+    for key in request.args:
+        values = request.args.getlist(key)
+        merged[key.removesuffix("[]")] = values if key.endswith("[]") else values[-1]
+    if request.form:
+        merged.update(request.form.to_dict())
+    body = request.get_json(silent=True)
+    if isinstance(body, dict):
+        merged.update(body)
+    return merged
+
+
+def to_bool(value: Any, default: bool = False) -> bool:
+    """A boolean parameter as Grape coerces it."""
+    if value is None:
+        return default
+    return value is True or str(value).lower() in ("true", "1", "yes")
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer with GitLab's content type."""
+    return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
+
+
+def paginate(items: list[T], render: Callable[[T], Any]) -> Response:
+    """One page of `items` with X-Page, X-Per-Page, X-Next-Page, X-Total(-Pages) and Link."""
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+        per_page = min(100, max(1, int(request.args.get("per_page", 20))))
+    except ValueError as e:
+        raise ApiError(400, {"error": "page is invalid"}) from e
+    total = len(items)
+    pages = max(1, math.ceil(total / per_page))
+    chunk = items[(page - 1) * per_page : page * per_page]
+    headers = {
+        "X-Page": str(page),
+        "X-Per-Page": str(per_page),
+        "X-Total": str(total),
+        "X-Total-Pages": str(pages),
+        "X-Next-Page": str(page + 1) if page < pages else "",
+        "X-Prev-Page": str(page - 1) if page > 1 else "",
+    }
+    links = []
+    if page < pages:
+        links.append(f'<{_page_url(page + 1, per_page)}>; rel="next"')
+    if page > 1:
+        links.append(f'<{_page_url(page - 1, per_page)}>; rel="prev"')
+    links.append(f'<{_page_url(1, per_page)}>; rel="first"')
+    links.append(f'<{_page_url(pages, per_page)}>; rel="last"')
+    headers["Link"] = ", ".join(links)
+    return json_response([render(item) for item in chunk], headers=headers)
+
+
+def _page_url(page: int, per_page: int) -> str:
+    # Built from the URL the client used (host and raw path), so python-gitlab's
+    # check that `next` stays on its configured base URL holds.
+    path = request.environ.get(RAW_PATH_KEY) or quote(request.path)
+    args: list[tuple[str, str]] = [
+        (k, v) for k, v in request.args.items(multi=True) if k not in ("page", "per_page")
+    ]
+    args += [("page", str(page)), ("per_page", str(per_page))]
+    return f"{request.host_url.rstrip('/')}{path}?{urlencode(args)}"
+
+
+def search(items: Iterable[T], text: str | None, fields: Callable[[T], Iterable[Any]]) -> list[T]:
+    """Items whose fields contain `text` (case-insensitive), as GitLab's `search` filter."""
+    if not text:
+        return list(items)
+    needle = text.lower()
+    return [i for i in items if any(needle in str(f or "").lower() for f in fields(i))]

@@ -1,0 +1,266 @@
+"""GitLab REST API v4: user, version, projects, protected branches, hooks, labels.
+
+Repository and merge request endpoints live in `gitlab_repository.py` and
+`gitlab_merge_requests.py`; all three blueprints share `/api/v4` and the token check.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import urlparse
+
+from flask import Blueprint, Response
+
+from gitops_sandbox import projects, shapes
+from gitops_sandbox.api_util import (
+    json_response,
+    paginate,
+    params,
+    require_token,
+    search,
+    to_bool,
+)
+from gitops_sandbox.context import GITLAB_VERSION, services
+from gitops_sandbox.errors import ApiError, missing, not_found
+from gitops_sandbox.state import now_iso
+
+bp = Blueprint("gitlab", __name__, url_prefix="/api/v4")
+
+
+@bp.before_request
+def _authenticate() -> None:
+    """Every API call needs the token, as on a private GitLab instance."""
+    require_token()
+
+
+@bp.get("/user")
+def current_user() -> Response:
+    """The token's owner."""
+    return json_response(shapes.current_user(services().base_url))
+
+
+@bp.get("/version")
+def version() -> Response:
+    """The emulated GitLab version."""
+    return json_response(
+        {
+            "version": GITLAB_VERSION,
+            "revision": "sandbox",
+            "kas": {"enabled": False},
+            "enterprise": False,
+        }
+    )
+
+
+# ---- projects -----------------------------------------------------------------------
+
+
+@bp.get("/projects")
+def list_projects() -> Response:
+    """All projects (filter: `search`), newest first."""
+    svc = services()
+    with svc.state.read() as data:
+        recs = sorted(data["projects"].values(), key=lambda r: r["id"], reverse=True)
+        recs = search(recs, params().get("search"), lambda r: (r["name"], r["path_with_namespace"]))
+        return paginate(recs, lambda r: projects.to_json(svc, data, r))
+
+
+@bp.post("/projects")
+def create_project() -> Response:
+    """Create a project from `name`/`path` and `namespace_id` (or `namespace`)."""
+    svc = services()
+    p = params()
+    path = p.get("path") or p.get("name")
+    if not path:
+        raise missing("name")
+    with svc.state.read() as data:
+        group = projects.namespace_path(data, p.get("namespace_id") or p.get("namespace"))
+    rec = projects.create(
+        svc,
+        f"{group}/{path}",
+        name=p.get("name"),
+        description=p.get("description"),
+        default_branch=p.get("default_branch") or "main",
+        initialize_with_readme=to_bool(p.get("initialize_with_readme")),
+    )
+    with svc.state.read() as data:
+        return json_response(projects.to_json(svc, data, rec), 201)
+
+
+@bp.get("/projects/<enc:pid>")
+def get_project(pid: str) -> Response:
+    """One project, by id or URL-encoded path."""
+    svc = services()
+    with svc.state.read() as data:
+        return json_response(projects.to_json(svc, data, projects.get(data, pid)))
+
+
+@bp.delete("/projects/<enc:pid>")
+def delete_project(pid: str) -> Response:
+    """Delete a project (GitLab answers 202 and deletes later; the sandbox at once)."""
+    projects.delete(services(), pid)
+    return json_response({"message": "202 Accepted"}, 202)
+
+
+# ---- protected branches -------------------------------------------------------------
+
+
+@bp.get("/projects/<enc:pid>/protected_branches")
+def list_protected(pid: str) -> Response:
+    """The project's protected branches."""
+    svc = services()
+    with svc.state.read() as data:
+        rec = projects.get(data, pid)
+        return paginate(projects.protections(data, rec["id"]), shapes.protected_branch)
+
+
+@bp.get("/projects/<enc:pid>/protected_branches/<enc:name>")
+def get_protected(pid: str, name: str) -> Response:
+    """One protected branch by name."""
+    svc = services()
+    with svc.state.read() as data:
+        rec = projects.get(data, pid)
+        for prot in projects.protections(data, rec["id"]):
+            if prot["name"] == name:
+                return json_response(shapes.protected_branch(prot))
+    raise not_found()
+
+
+@bp.post("/projects/<enc:pid>/protected_branches")
+def protect_branch(pid: str) -> Response:
+    """Protect a branch name or wildcard: from then on, pushes to it are refused."""
+    svc = services()
+    name = params().get("name")
+    if not name:
+        raise missing("name")
+    with svc.state.transaction() as data:
+        prot = projects.protect(svc, data, projects.get(data, pid), str(name))
+        return json_response(shapes.protected_branch(prot), 201)
+
+
+@bp.delete("/projects/<enc:pid>/protected_branches/<enc:name>")
+def unprotect_branch(pid: str, name: str) -> Response:
+    """Unprotect a branch."""
+    svc = services()
+    with svc.state.transaction() as data:
+        projects.unprotect(svc, data, projects.get(data, pid), name)
+    return Response(status=204)
+
+
+# ---- hooks --------------------------------------------------------------------------
+
+_HOOK_FLAGS = (
+    "push_events",
+    "merge_requests_events",
+    "tag_push_events",
+    "note_events",
+    "enable_ssl_verification",
+)
+
+
+def _hook_fields(p: dict[str, Any], rec: dict[str, Any]) -> None:
+    if "url" in p:
+        parsed = urlparse(str(p["url"]))
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ApiError(422, {"error": "Invalid url given"})
+        rec["url"] = str(p["url"])
+    for flag in _HOOK_FLAGS:
+        if flag in p:
+            rec[flag] = to_bool(p[flag])
+    for key in ("token", "name", "description", "push_events_branch_filter"):
+        if key in p:
+            rec[key] = p[key]
+
+
+def _find_hook(data: dict[str, Any], project_id: int, hook_id: int) -> dict[str, Any]:
+    hook = data["hooks"].get(str(hook_id))
+    if hook is None or hook["project_id"] != project_id:
+        raise not_found()
+    return hook
+
+
+@bp.get("/projects/<enc:pid>/hooks")
+def list_hooks(pid: str) -> Response:
+    """The project's webhooks."""
+    svc = services()
+    with svc.state.read() as data:
+        rec = projects.get(data, pid)
+        hooks = sorted(
+            (h for h in data["hooks"].values() if h["project_id"] == rec["id"]),
+            key=lambda h: h["id"],
+        )
+        return paginate(hooks, shapes.hook)
+
+
+@bp.post("/projects/<enc:pid>/hooks")
+def create_hook(pid: str) -> Response:
+    """Add a webhook (`url`, `token`, `merge_requests_events`, `push_events`, ...)."""
+    svc = services()
+    p = params()
+    if not p.get("url"):
+        raise missing("url")
+    with svc.state.transaction() as data:
+        rec = projects.get(data, pid)
+        # GitLab's defaults: push events on, everything else off.
+        hook = {
+            "project_id": rec["id"],
+            "push_events": True,
+            "merge_requests_events": False,
+            "tag_push_events": False,
+            "note_events": False,
+            "enable_ssl_verification": True,
+            "uuid": str(uuid.uuid4()),
+            "created_at": now_iso(),
+        }
+        _hook_fields(p, hook)
+        hook["id"] = svc.state.next_id("hook")
+        data["hooks"][str(hook["id"])] = hook
+        return json_response(shapes.hook(hook), 201)
+
+
+@bp.get("/projects/<enc:pid>/hooks/<int:hook_id>")
+def get_hook(pid: str, hook_id: int) -> Response:
+    """One webhook."""
+    svc = services()
+    with svc.state.read() as data:
+        rec = projects.get(data, pid)
+        return json_response(shapes.hook(_find_hook(data, rec["id"], hook_id)))
+
+
+@bp.put("/projects/<enc:pid>/hooks/<int:hook_id>")
+def update_hook(pid: str, hook_id: int) -> Response:
+    """Change a webhook's URL, token or events."""
+    svc = services()
+    with svc.state.transaction() as data:
+        rec = projects.get(data, pid)
+        hook = _find_hook(data, rec["id"], hook_id)
+        _hook_fields(params(), hook)
+        return json_response(shapes.hook(hook))
+
+
+@bp.delete("/projects/<enc:pid>/hooks/<int:hook_id>")
+def delete_hook(pid: str, hook_id: int) -> Response:
+    """Remove a webhook."""
+    svc = services()
+    with svc.state.transaction() as data:
+        rec = projects.get(data, pid)
+        _find_hook(data, rec["id"], hook_id)
+        del data["hooks"][str(hook_id)]
+    return Response(status=204)
+
+
+# ---- labels -------------------------------------------------------------------------
+
+
+@bp.get("/projects/<enc:pid>/labels")
+def list_labels(pid: str) -> Response:
+    """The project's labels (created on first use by a merge request)."""
+    svc = services()
+    with svc.state.read() as data:
+        rec = projects.get(data, pid)
+        labels = sorted(
+            (lab for lab in data["labels"].values() if lab["project_id"] == rec["id"]),
+            key=lambda lab: lab["title"],
+        )
+        return paginate(labels, shapes.label)

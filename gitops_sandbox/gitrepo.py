@@ -1,0 +1,344 @@
+"""Every git call the sandbox makes on its bare repositories (argument lists, no shell).
+
+The sandbox never checks anything out: it reads with plumbing (`for-each-ref`,
+`ls-tree`, `cat-file`, `log`, `diff`) and writes with `merge-tree --write-tree`,
+`commit-tree` and `update-ref`, as GitLab's Gitaly does. `update-ref` runs no
+receive hooks, which is why the sandbox's own merges pass the protected-branch
+hook that refuses every direct push.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_sandbox.errors import GitError
+
+ZERO_SHA = "0" * 40
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's well-known empty tree
+PROTECTED_FILE = "sandbox-protected-branches"
+
+# Variables a calling git (a hook, a test harness) may have set that would point
+# our commands at the wrong repository.
+_LEAKY_ENV = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+    "GIT_QUARANTINE_PATH",
+)
+
+# GitLab's message for a push to a protected branch, so clients see the same text.
+_REFUSAL = "You are not allowed to push code to protected branches on this project."
+_PRE_RECEIVE = f"""#!/bin/sh
+# Installed by the GitLab sandbox: refuses every push that changes a protected
+# branch, as GitLab does for a branch whose "Allowed to push" is "No one".
+# Merges through the API do not come through here (they use update-ref).
+status=0
+while read -r old new ref; do
+    branch=${{ref#refs/heads/}}
+    [ "$branch" = "$ref" ] && continue
+    [ -f {PROTECTED_FILE} ] || continue
+    while IFS= read -r pattern; do
+        [ -n "$pattern" ] || continue
+        case "$branch" in
+            $pattern)
+                echo "GitLab: {_REFUSAL}" >&2
+                status=1
+                ;;
+        esac
+    done < {PROTECTED_FILE}
+done
+exit $status
+"""
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for git subprocesses: ours, minus repository pointers, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if k not in _LEAKY_ENV}
+    env.update(extra or {})
+    return env
+
+
+def git(
+    repo: Path,
+    *args: str,
+    input_bytes: bytes | None = None,
+    ok_codes: Sequence[int] = (0,),
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `git --git-dir=repo args...`; raise GitError unless the exit code is in `ok_codes`."""
+    argv = ["git", f"--git-dir={repo}", *args]
+    done = subprocess.run(
+        argv, input=input_bytes, capture_output=True, env=clean_env(env), check=False
+    )
+    if done.returncode not in ok_codes:
+        raise GitError(
+            f"git failed (exit {done.returncode}): {' '.join(argv)}\n"
+            f"{done.stderr.decode(errors='replace').strip()}"
+        )
+    return done
+
+
+def out(repo: Path, *args: str, ok_codes: Sequence[int] = (0,)) -> str:
+    """Run git and return its stdout as text."""
+    return git(repo, *args, ok_codes=ok_codes).stdout.decode("utf-8", errors="replace")
+
+
+# ---- repository set-up -------------------------------------------------------------
+
+
+def init_bare(repo: Path, default_branch: str) -> None:
+    """Create a bare repository with the protected-branch hook installed."""
+    repo.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["git", "init", "--quiet", "--bare", f"--initial-branch={default_branch}", str(repo)],
+        capture_output=True,
+        env=clean_env(),
+        check=False,
+    )
+    if done.returncode != 0:
+        raise GitError(f"git init --bare {repo} failed: {done.stderr.decode().strip()}")
+    git(repo, "config", "http.receivepack", "true")
+    hook = repo / "hooks" / "pre-receive"
+    hook.write_text(_PRE_RECEIVE, encoding="utf-8")
+    hook.chmod(hook.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    write_protected(repo, [])
+
+
+def write_protected(repo: Path, patterns: Sequence[str]) -> None:
+    """Tell the pre-receive hook which branch names (glob patterns) are protected."""
+    (repo / PROTECTED_FILE).write_text("".join(f"{p}\n" for p in patterns), encoding="utf-8")
+
+
+def fetch_all(repo: Path, source: Path) -> None:
+    """Copy every branch and tag of `source` into `repo` (seeding: fetch runs no hooks)."""
+    git(
+        repo,
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        str(source),
+        "+refs/heads/*:refs/heads/*",
+        "+refs/tags/*:refs/tags/*",
+    )
+
+
+def set_head(repo: Path, branch: str) -> None:
+    """Point HEAD (what a clone checks out) at `branch`."""
+    git(repo, "symbolic-ref", "HEAD", f"refs/heads/{branch}")
+
+
+# ---- reading -----------------------------------------------------------------------
+
+
+def branches(repo: Path) -> dict[str, str]:
+    """Every branch name mapped to its head commit."""
+    text = out(repo, "for-each-ref", "--format=%(refname)%00%(objectname)", "refs/heads/")
+    result: dict[str, str] = {}
+    for line in text.splitlines():
+        ref, _, sha = line.partition("\0")
+        result[ref.removeprefix("refs/heads/")] = sha
+    return result
+
+
+def resolve(repo: Path, ref: str) -> str | None:
+    """The commit `ref` (branch, tag or sha) names, or None; branches win, as in GitLab."""
+    if not ref or ref.startswith("-"):
+        return None
+    for candidate in (f"refs/heads/{ref}", f"refs/tags/{ref}", ref):
+        done = git(
+            repo,
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            f"{candidate}^{{commit}}",
+            ok_codes=(0, 1, 128),
+        )
+        if done.returncode == 0:
+            return done.stdout.decode().strip()
+    return None
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One commit as `git log` reports it."""
+
+    sha: str
+    parents: list[str]
+    author_name: str
+    author_email: str
+    authored_date: str
+    committer_name: str
+    committer_email: str
+    committed_date: str
+    message: str
+
+
+_LOG_FORMAT = "%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%B%x1e"
+
+
+def log(
+    repo: Path,
+    revs: Sequence[str],
+    *,
+    path: str | None = None,
+    max_count: int | None = None,
+    reverse: bool = False,
+    first_parent: bool = False,
+    no_walk: bool = False,
+) -> list[Commit]:
+    """Commits reachable as `git log revs` lists them (newest first unless `reverse`).
+
+    With `no_walk`, exactly the commits named (one call for many branch tips).
+    """
+    args = ["log", f"--format={_LOG_FORMAT}"]
+    if no_walk:
+        args.append("--no-walk=unsorted")
+    if max_count is not None:
+        args.append(f"--max-count={max_count}")
+    if reverse:
+        args.append("--reverse")
+    if first_parent:
+        args.append("--first-parent")
+    args += [*revs, "--"]
+    if path:
+        args.append(path)
+    commits = []
+    for record in out(repo, *args).split("\x1e"):
+        record = record.lstrip("\n")
+        if not record:
+            continue
+        sha, parents, an, ae, ad, cn, ce, cd, message = record.split("\x1f", 8)
+        commits.append(Commit(sha, parents.split(), an, ae, ad, cn, ce, cd, message))
+    return commits
+
+
+def merged_into(repo: Path, sha: str) -> set[str]:
+    """The branches whose heads are reachable from `sha` (GitLab's `merged` flag)."""
+    text = out(repo, "for-each-ref", f"--merged={sha}", "--format=%(refname)", "refs/heads/")
+    return {line.removeprefix("refs/heads/") for line in text.splitlines()}
+
+
+def ls_tree(repo: Path, commit: str, path: str, recursive: bool) -> list[dict[str, str]]:
+    """Entries of the tree at `path` in `commit`, as GitLab's tree API lists them."""
+    spec = f"{commit}:{path.strip('/')}" if path.strip("/") else commit
+    args = ["ls-tree", "-z", *(["-r", "-t"] if recursive else []), spec]
+    done = git(repo, *args, ok_codes=(0, 128))
+    if done.returncode != 0:
+        return []
+    prefix = f"{path.strip('/')}/" if path.strip("/") else ""
+    entries = []
+    for entry in done.stdout.decode().split("\0"):
+        if not entry:
+            continue
+        meta, _, name = entry.partition("\t")
+        mode, kind, sha = meta.split()
+        entries.append(
+            {
+                "id": sha,
+                "name": name.rsplit("/", 1)[-1],
+                "type": kind,
+                "path": prefix + name,
+                "mode": mode,
+            }
+        )
+    return entries
+
+
+def read_file(repo: Path, commit: str, file_path: str) -> tuple[bytes, str, str] | None:
+    """The content, blob id and mode of `file_path` at `commit`, or None if absent."""
+    listing = out(repo, "ls-tree", "-z", commit, "--", file_path)
+    for entry in listing.split("\0"):
+        meta, _, name = entry.partition("\t")
+        if name == file_path and meta.split()[1] == "blob":
+            mode, _, blob = meta.split()
+            return git(repo, "cat-file", "blob", blob).stdout, blob, mode
+    return None
+
+
+def merge_base(repo: Path, a: str, b: str) -> str | None:
+    """The best common ancestor of two commits, or None when they share no history."""
+    done = git(repo, "merge-base", a, b, ok_codes=(0, 1))
+    return done.stdout.decode().strip() or None
+
+
+def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
+    """Whether `ancestor` is reachable from `descendant`."""
+    return (
+        git(repo, "merge-base", "--is-ancestor", ancestor, descendant, ok_codes=(0, 1)).returncode
+        == 0
+    )
+
+
+# ---- writing -----------------------------------------------------------------------
+
+
+def merge_tree(repo: Path, ours: str, theirs: str) -> tuple[str | None, list[str]]:
+    """Merge two commits without a worktree: (tree, []) or (None, conflicting paths)."""
+    done = git(
+        repo,
+        "merge-tree",
+        "--write-tree",
+        "--name-only",
+        "--no-messages",
+        ours,
+        theirs,
+        ok_codes=(0, 1),
+    )
+    lines = done.stdout.decode().splitlines()
+    if done.returncode == 0:
+        return lines[0], []
+    return None, sorted(set(lines[1:]))
+
+
+def commit_tree(
+    repo: Path, tree: str, parents: Sequence[str], message: str, identity: dict[str, str]
+) -> str:
+    """Write a commit object; `identity` holds the GIT_AUTHOR_* / GIT_COMMITTER_* variables."""
+    args = ["commit-tree", tree]
+    for parent in parents:
+        args += ["-p", parent]
+    done = git(repo, *args, input_bytes=message.encode(), env=identity)
+    return done.stdout.decode().strip()
+
+
+def write_tree(repo: Path, files: dict[str, bytes]) -> str:
+    """A tree holding `files` (flat names only: enough for a README)."""
+    lines = []
+    for name, content in sorted(files.items()):
+        blob = git(repo, "hash-object", "-w", "--stdin", input_bytes=content).stdout.decode()
+        lines.append(f"100644 blob {blob.strip()}\t{name}\n")
+    return git(repo, "mktree", input_bytes="".join(lines).encode()).stdout.decode().strip()
+
+
+def update_ref(repo: Path, branch: str, new: str, old: str | None = None) -> None:
+    """Move (or create) a branch; with `old`, only if it still points there."""
+    args = ["update-ref", f"refs/heads/{branch}", new]
+    if old is not None:
+        args.append(old)
+    git(repo, *args)
+
+
+def delete_branch(repo: Path, branch: str) -> None:
+    """Delete a branch (no hook runs: callers check protection themselves)."""
+    git(repo, "update-ref", "-d", f"refs/heads/{branch}")
+
+
+def valid_branch_name(name: str) -> bool:
+    """Whether git accepts `name` as a branch name."""
+    done = subprocess.run(
+        ["git", "check-ref-format", "--branch", name],
+        capture_output=True,
+        env=clean_env(),
+        check=False,
+    )
+    return done.returncode == 0 and not name.startswith("-")

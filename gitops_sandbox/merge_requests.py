@@ -1,0 +1,291 @@
+"""Merge requests: create, update, close/reopen, merge with a real git merge commit.
+
+GitLab's rules as the API documents them: one open MR per source/target pair
+(409), merge refused with 405 unless the MR is open and not a draft, 406 when git
+cannot merge it, 409 when `sha` is not the source head. Mergeability is computed
+from the branches at the time of asking (`git merge-tree`), so `has_conflicts` and
+`detailed_merge_status` follow pushes and other merges as GitLab's recheck does.
+Every state change emits the merge request webhook event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gitops_sandbox import events, gitrepo, mergeability, projects, shapes
+from gitops_sandbox.context import ADMIN_USER, Services
+from gitops_sandbox.errors import ApiError, GitError, missing, not_found
+from gitops_sandbox.state import now_iso
+
+MERGER_IDENTITY = projects.README_IDENTITY
+
+
+def find(data: dict[str, Any], project_id: int, iid: int) -> dict[str, Any]:
+    """The MR `!iid` of a project, or GitLab's 404."""
+    for mr in data["merge_requests"].values():
+        if mr["project_id"] == project_id and mr["iid"] == iid:
+            return mr
+    raise not_found()
+
+
+def of_project(data: dict[str, Any], project_id: int) -> list[dict[str, Any]]:
+    """The project's MRs, newest first (GitLab's default order)."""
+    mrs = [m for m in data["merge_requests"].values() if m["project_id"] == project_id]
+    return sorted(mrs, key=lambda m: m["id"], reverse=True)
+
+
+def to_json(svc: Services, rec: dict[str, Any], mr: dict[str, Any]) -> dict[str, Any]:
+    """The MR's REST representation."""
+    return shapes.merge_request(
+        svc.base_url, mr, rec["path_with_namespace"], mergeability.live(svc, rec, mr)
+    )
+
+
+def labels_param(value: Any) -> list[str]:
+    """Labels as given: a list or GitLab's comma-separated string; order kept, no blanks."""
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    return list(dict.fromkeys(s.strip() for s in items if str(s).strip()))
+
+
+def _check_open_duplicate(data: dict[str, Any], mr: dict[str, Any]) -> None:
+    for other in of_project(data, mr["project_id"]):
+        if (
+            other["state"] == "opened"
+            and other["id"] != mr.get("id")
+            and other["source_branch"] == mr["source_branch"]
+            and other["target_branch"] == mr["target_branch"]
+        ):
+            raise ApiError(
+                409,
+                {
+                    "message": [
+                        "Another open merge request already exists for this source branch: "
+                        f"!{other['iid']}"
+                    ]
+                },
+            )
+
+
+def create(svc: Services, ident: str | int, params: dict[str, Any]) -> dict[str, Any]:
+    """Open an MR (`POST /projects/:id/merge_requests`) and emit its `open` event."""
+    absent = [k for k in ("source_branch", "target_branch", "title") if not params.get(k)]
+    if absent:
+        raise missing(*absent)
+    with svc.state.transaction() as data:
+        rec = projects.get(data, ident)
+        source, target = str(params["source_branch"]), str(params["target_branch"])
+        if source == target:
+            raise ApiError(
+                422, {"message": ["You can't use same project/branch for source and target"]}
+            )
+        heads = gitrepo.branches(svc.repo_path(rec))
+        errors = [
+            f'{side} branch "{name}" does not exist'
+            for side, name in (("Source", source), ("Target", target))
+            if name not in heads
+        ]
+        if errors:
+            raise ApiError(422, {"message": errors})
+        now = now_iso()
+        mr = {
+            "id": 0,
+            "iid": rec["next_mr_iid"],
+            "project_id": rec["id"],
+            "title": str(params["title"]),
+            "description": params.get("description"),
+            "state": "opened",
+            "source_branch": source,
+            "target_branch": target,
+            "labels": labels_param(params.get("labels")),
+            "force_remove_source_branch": _bool(params.get("remove_source_branch")),
+            "squash": _bool(params.get("squash")),
+            "created_at": now,
+            "updated_at": now,
+            "last_source_sha": heads[source],
+            "user_notes_count": 0,
+        }
+        _check_open_duplicate(data, mr)
+        mr["id"] = svc.state.next_id("merge_request")
+        rec["next_mr_iid"] += 1
+        data["merge_requests"][str(mr["id"])] = mr
+        projects.touch(rec)
+        changes = {
+            k: {"previous": None, "current": mr[k]}
+            for k in ("title", "description", "source_branch", "target_branch")
+        }
+        changes["state_id"] = {"previous": None, "current": 1}
+        events.emit_merge_request(svc, data, rec, mr, "open", changes)
+        return mr
+
+
+def update(svc: Services, rec: dict[str, Any], iid: int, params: dict[str, Any]) -> dict[str, Any]:
+    """Edit an MR (`PUT .../merge_requests/:iid`); emits update, close or reopen."""
+    with svc.state.transaction() as data:
+        rec = projects.get(data, rec["id"])  # the live record, not a stale copy
+        mr = find(data, rec["id"], iid)
+        before = {k: mr[k] for k in ("title", "description", "labels", "target_branch")}
+        for key in ("title", "description"):
+            if key in params and params[key] is not None:
+                mr[key] = str(params[key])
+        if params.get("target_branch"):
+            if params["target_branch"] not in gitrepo.branches(svc.repo_path(rec)):
+                raise ApiError(
+                    422, {"message": [f'Target branch "{params["target_branch"]}" does not exist']}
+                )
+            mr["target_branch"] = str(params["target_branch"])
+        if "labels" in params:
+            mr["labels"] = labels_param(params["labels"])
+        removed = set(labels_param(params.get("remove_labels")))
+        mr["labels"] = [t for t in mr["labels"] if t not in removed]
+        mr["labels"] += [t for t in labels_param(params.get("add_labels")) if t not in mr["labels"]]
+        if "remove_source_branch" in params:
+            mr["force_remove_source_branch"] = _bool(params["remove_source_branch"])
+        changes: dict[str, Any] = {}
+        for key, old in before.items():
+            if mr[key] != old:
+                changes[key] = {"previous": old, "current": mr[key]}
+        if "labels" in changes:
+            changes["labels"] = {
+                side: [shapes.label(x) for x in projects.labels_for(svc, data, rec["id"], v)]
+                for side, v in changes["labels"].items()
+            }
+        action = _state_event(data, mr, params.get("state_event"), changes)
+        if changes or action != "update":
+            mr["updated_at"] = now_iso()
+            changes["updated_at"] = {"previous": None, "current": mr["updated_at"]}
+            projects.touch(rec)
+            events.emit_merge_request(svc, data, rec, mr, action, changes)
+        return mr
+
+
+def _state_event(
+    data: dict[str, Any], mr: dict[str, Any], event: Any, changes: dict[str, Any]
+) -> str:
+    if event == "close" and mr["state"] == "opened":
+        mr["state"], mr["closed_at"] = "closed", now_iso()
+        changes["state_id"] = {"previous": 1, "current": 2}
+        return "close"
+    if event == "reopen" and mr["state"] == "closed":
+        _check_open_duplicate(data, {**mr, "state": "opened"})
+        mr["state"], mr["closed_at"] = "opened", None
+        changes["state_id"] = {"previous": 2, "current": 1}
+        return "reopen"
+    return "update"
+
+
+def merge(svc: Services, rec: dict[str, Any], iid: int, params: dict[str, Any]) -> dict[str, Any]:
+    """Accept an MR (`PUT .../merge`): a `--no-ff` merge commit written on the target branch."""
+    with svc.state.transaction() as data:
+        rec = projects.get(data, rec["id"])  # the live record, not a stale copy
+        mr = find(data, rec["id"], iid)
+        status = mergeability.live(svc, rec, mr)
+        if mr["state"] != "opened" or status["detailed_merge_status"] == "draft_status":
+            raise ApiError(405, {"message": "405 Method Not Allowed"})
+        if status["detailed_merge_status"] != "mergeable":
+            raise ApiError(406, {"message": "Branch cannot be merged"})
+        if params.get("sha") and params["sha"] != status["sha"]:
+            raise ApiError(
+                409, {"message": f"SHA does not match HEAD of source branch: {status['sha']}"}
+            )
+        repo = svc.repo_path(rec)
+        refs = status["diff_refs"]
+        source_sha, target_sha = refs["head_sha"], refs["start_sha"]
+        tree, _ = gitrepo.merge_tree(repo, target_sha, source_sha)
+        message = params.get("merge_commit_message") or (
+            f"Merge branch '{mr['source_branch']}' into '{mr['target_branch']}'\n\n"
+            f"{mr['title']}\n\nSee merge request {rec['path_with_namespace']}!{mr['iid']}"
+        )
+        merge_sha = gitrepo.commit_tree(
+            repo, str(tree), [target_sha, source_sha], message.rstrip("\n") + "\n", MERGER_IDENTITY
+        )
+        try:
+            gitrepo.update_ref(repo, mr["target_branch"], merge_sha, target_sha)
+        except GitError as e:  # the target moved under us: GitLab would ask for a retry
+            raise ApiError(406, {"message": "Branch cannot be merged"}) from e
+        now = now_iso()
+        remove = params.get("should_remove_source_branch")
+        mr.update(
+            state="merged",
+            merged_at=now,
+            updated_at=now,
+            merge_commit_sha=merge_sha,
+            merged_head_sha=source_sha,
+            merged_base_sha=refs["base_sha"],
+            merged_start_sha=target_sha,
+            last_source_sha=source_sha,
+            should_remove_source_branch=None if remove is None else _bool(remove),
+        )
+        projects.touch(rec)
+        events.emit_push(svc, data, rec, mr["target_branch"], target_sha, merge_sha)
+        wants_removal = _bool(remove) if remove is not None else mr["force_remove_source_branch"]
+        if (
+            wants_removal
+            and not projects.is_protected(data, rec["id"], mr["source_branch"])
+            and mr["source_branch"] != rec["default_branch"]
+        ):
+            gitrepo.delete_branch(repo, mr["source_branch"])
+            events.emit_push(svc, data, rec, mr["source_branch"], source_sha, gitrepo.ZERO_SHA)
+        events.emit_merge_request(
+            svc,
+            data,
+            rec,
+            mr,
+            "merge",
+            {
+                "state_id": {"previous": 1, "current": 3},
+                "updated_at": {"previous": None, "current": now},
+            },
+        )
+        return mr
+
+
+def add_note(svc: Services, rec: dict[str, Any], iid: int, body: Any) -> dict[str, Any]:
+    """Comment on an MR (`POST .../notes`)."""
+    if not body:
+        raise missing("body")
+    with svc.state.transaction() as data:
+        rec = projects.get(data, rec["id"])  # the live record, not a stale copy
+        mr = find(data, rec["id"], iid)
+        now = now_iso()
+        note = {
+            "id": svc.state.next_id("note"),
+            "project_id": rec["id"],
+            "body": str(body),
+            "noteable_id": mr["id"],
+            "noteable_iid": mr["iid"],
+            "created_at": now,
+            "updated_at": now,
+            "author_id": ADMIN_USER["id"],
+        }
+        data["notes"][str(note["id"])] = note
+        mr["user_notes_count"] = mr.get("user_notes_count", 0) + 1
+        return note
+
+
+def on_push(svc: Services, rec: dict[str, Any], updates: dict[str, tuple[str, str]]) -> None:
+    """After a git push: push events, and `update` events (with `oldrev`) for open MRs."""
+    with svc.state.transaction() as data:
+        rec = projects.get(data, rec["id"])  # the live record, not a stale copy
+        for branch, (before, after) in sorted(updates.items()):
+            events.emit_push(svc, data, rec, branch, before, after)
+            if after == gitrepo.ZERO_SHA:
+                continue
+            for mr in of_project(data, rec["id"]):
+                if mr["state"] == "opened" and mr["source_branch"] == branch:
+                    mr["updated_at"], mr["last_source_sha"] = now_iso(), after
+                    events.emit_merge_request(
+                        svc,
+                        data,
+                        rec,
+                        mr,
+                        "update",
+                        {"updated_at": {"previous": None, "current": mr["updated_at"]}},
+                        oldrev=before,
+                    )
+        if any(after != gitrepo.ZERO_SHA for _, after in updates.values()):
+            projects.note_content(svc, rec)
+        projects.touch(rec)
+
+
+def _bool(value: Any) -> bool:
+    return value is True or str(value).lower() in ("true", "1", "yes")

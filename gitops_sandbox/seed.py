@@ -1,0 +1,148 @@
+"""The default content: `platform/k8s-deployments` and `apps/example-app`.
+
+The deployment repo is made the way a user makes one, by running
+`gitops-helper init-repo` as a subprocess: the sandbox stands in for GitLab and
+must not import the tool's own modules. The app repo is small and fixed here.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gitops_sandbox.errors import SandboxError
+from gitops_sandbox.gitrepo import clean_env
+
+if TYPE_CHECKING:
+    from gitops_sandbox.server import Sandbox
+
+DEPLOYMENTS = "platform/k8s-deployments"
+EXAMPLE_APP = "apps/example-app"
+DEFAULT_ENVS = ("dev", "stage", "prod")
+SEED_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Sandbox Seed",
+    "GIT_AUTHOR_EMAIL": "seed@sandbox.invalid",
+    "GIT_COMMITTER_NAME": "Sandbox Seed",
+    "GIT_COMMITTER_EMAIL": "seed@sandbox.invalid",
+}
+
+APP_CUE = """package deployments
+
+// App layer of example-app, owned by its team. gitopsPromote copies it into
+// k8s-deployments as services/apps/example-app.cue with each promotion.
+// Per-environment values (image tag, replicas, resources) live in each
+// environment's env.cue, not here.
+apps: "example-app": app: {
+\tdeployment: image: repository: "registry.example.com/example-app"
+\tport: 8080
+\tappEnvVars: [{name: "APP_NAME", value: "example-app"}]
+\treadinessProbe: httpGet: {path: "/ready", port: "http"}
+\tlivenessProbe: httpGet: {path: "/healthz", port: "http"}
+\tpodSecurityContext: runAsNonRoot: true
+}
+"""
+
+JENKINSFILE = """@Library('jenkins-gitops-helpers') _
+
+pipeline {
+    agent any
+    parameters {
+        string(name: 'IMAGE_TAG', defaultValue: '1.0.0', description: 'Image tag to promote')
+    }
+    stages {
+        stage('Build') {
+            steps {
+                sh "docker build -t registry.example.com/example-app:${params.IMAGE_TAG} ."
+                sh "docker push registry.example.com/example-app:${params.IMAGE_TAG}"
+            }
+        }
+        stage('Promote') {
+            steps {
+                gitopsPromote(app: 'example-app', image: 'registry.example.com/example-app', tag: env.IMAGE_TAG)
+            }
+        }
+    }
+}
+"""  # noqa: E501 - the call is kept on one line, as users write it
+
+
+def gitops_helper() -> str | None:
+    """The `gitops-helper` next to this Python (the venv's), else the one on PATH."""
+    beside = Path(sys.executable).parent / "gitops-helper"
+    if beside.exists() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("gitops-helper")
+
+
+def init_repo_available() -> bool:
+    """Whether `gitops-helper init-repo` exists (its `--help` succeeds)."""
+    exe = gitops_helper()
+    if exe is None:
+        return False
+    done = subprocess.run(
+        [exe, "init-repo", "--help"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+        timeout=60,
+    )
+    return done.returncode == 0
+
+
+def write_example_app(directory: Path) -> Path:
+    """Create the example app's git repo (`deployment/app.cue`, `Jenkinsfile`) on `main`."""
+    (directory / "deployment").mkdir(parents=True, exist_ok=True)
+    (directory / "deployment" / "app.cue").write_text(APP_CUE, encoding="utf-8")
+    (directory / "Jenkinsfile").write_text(JENKINSFILE, encoding="utf-8")
+    (directory / "README.md").write_text(
+        "# example-app\n\nA first-party app; its pipeline calls `gitopsPromote`.\n",
+        encoding="utf-8",
+    )
+    env = clean_env(SEED_IDENTITY)
+    for args in (
+        ["init", "--quiet", "--initial-branch=main"],
+        ["add", "--all"],
+        ["commit", "--quiet", "--no-verify", "-m", "Initial example-app"],
+    ):
+        subprocess.run(
+            ["git", "-C", str(directory), *args], env=env, check=True, capture_output=True
+        )
+    return directory
+
+
+def seed_default(sb: Sandbox, envs: Sequence[str] = DEFAULT_ENVS) -> dict[str, dict[str, Any]]:
+    """Seed `platform/k8s-deployments` (via `gitops-helper init-repo`) and `apps/example-app`."""
+    exe = gitops_helper()
+    if exe is None:
+        raise SandboxError(
+            "gitops-helper is not installed",
+            "install the project (make setup) so `gitops-helper` is on PATH",
+        )
+    with tempfile.TemporaryDirectory(prefix="sandbox-seed-") as tmp:
+        target = Path(tmp) / "k8s-deployments"
+        done = subprocess.run(
+            [exe, "init-repo", str(target), "--envs", ",".join(envs)],
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            check=False,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            raise SandboxError(
+                f"`gitops-helper init-repo` failed (exit {done.returncode}): "
+                f"{(done.stderr or done.stdout).strip()}",
+                "run `gitops-helper init-repo DIR` by hand to see the problem",
+            )
+        deployments = sb.create_project(DEPLOYMENTS, source_dir=target, protected=["main", *envs])
+        app = sb.create_project(
+            EXAMPLE_APP, source_dir=write_example_app(Path(tmp) / "app"), protected=["main"]
+        )
+    return {DEPLOYMENTS: deployments, EXAMPLE_APP: app}

@@ -1,0 +1,89 @@
+"""`gitops-helper sandbox up`: run a sandbox in the foreground until Ctrl-C.
+
+The CLI command calls `serve_forever`; it seeds a new state directory, prints
+where everything is and how to talk to it, and keeps the state directory so a
+restart with `--dir` finds the same projects, merge requests and jobs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from gitops_sandbox.seed import DEPLOYMENTS, seed_default
+from gitops_sandbox.server import Sandbox
+from gitops_sandbox.state import STATE_FILE
+
+
+def banner(sb: Sandbox) -> str:
+    """URLs, token and copy-paste examples for a running sandbox."""
+    return f"""\
+GitLab sandbox : {sb.gitlab_url}   (REST API v4 under {sb.url}/api/v4)
+Jenkins        : {sb.jenkins_url}   (user admin, password = the token)
+Token          : {sb.token}
+State          : {sb.state_dir}   (restart with --dir {sb.state_dir} to keep it)
+Admin          : {sb.url}/-/sandbox/deliveries, /-/sandbox/faults, /-/sandbox/jenkins/builds
+
+python-gitlab:
+    import gitlab
+    gl = gitlab.Gitlab("{sb.gitlab_url}", private_token="{sb.token}")
+    project = gl.projects.get("{DEPLOYMENTS}")
+    print(project.mergerequests.list(state="opened", get_all=True))
+
+curl:
+    curl -H "PRIVATE-TOKEN: {sb.token}" {sb.url}/api/v4/projects/{DEPLOYMENTS.replace("/", "%2F")}
+
+git:
+    git clone {sb.clone_url(DEPLOYMENTS)}
+"""
+
+
+def serve_forever(
+    state_dir: Path | None,
+    port: int,
+    token: str,
+    echo: Callable[[str], None],
+    *,
+    stop: threading.Event | None = None,
+) -> None:
+    """Start (seeding a new state dir), print the banner, serve until Ctrl-C (or `stop`)."""
+    root = Path(tempfile.mkdtemp(prefix="gitops-sandbox-")) if state_dir is None else state_dir
+    new = not (root / STATE_FILE).exists()
+    seeded = not new
+    try:
+        with Sandbox.start(state_dir=root, port=port, token=token) as sb:
+            if new:
+                echo(f"Seeding {root} ...")
+                seed_default(sb)
+                seeded = True
+            echo(banner(sb))
+            echo("Press Ctrl-C to stop.")
+            _wait(stop or threading.Event())
+            echo("Stopping the sandbox.")
+    finally:
+        if not seeded:  # half-seeded: forget it, so the next start seeds again
+            (root / STATE_FILE).unlink(missing_ok=True)
+            shutil.rmtree(root / "repos", ignore_errors=True)
+
+
+def run(state_dir: Path | None, port: int, token: str) -> None:
+    """`serve_forever` printing to stdout."""
+    serve_forever(state_dir, port, token, print)
+
+
+def _wait(stop: threading.Event) -> None:
+    """Wait for `stop`, Ctrl-C or SIGTERM (process managers stop with SIGTERM)."""
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main else None
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,201 @@
+"""Running a sandbox on a loopback port in a background thread: the Python API.
+
+`Sandbox.start()` binds 127.0.0.1 (port 0 picks a free one), serves with
+Werkzeug's threaded server (git fetches and API calls overlap: a webhook receiver
+may call the API back while a push is streaming), and `stop()` shuts the server,
+the webhook worker and, for a temporary state directory, the files down.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from gitops_sandbox import projects
+from gitops_sandbox.admin_api import list_deliveries
+from gitops_sandbox.app import create_app, shutdown_app
+from gitops_sandbox.context import Services
+from gitops_sandbox.errors import SandboxError
+
+HOST = "127.0.0.1"  # loopback only: the sandbox accepts one fixed token
+DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - a documented test credential, not a secret
+
+
+def _check_port(port: int) -> None:
+    """Fail with a clear error if the port is taken (Werkzeug would print and exit)."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            probe.bind((HOST, port))
+        except OSError as e:
+            raise SandboxError(
+                f"cannot listen on {HOST}:{port}: {e.strerror or e}",
+                "choose another port, or 0 for a free one",
+            ) from e
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log lines on stderr (tests and the demo have their own output)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Drop the access log line."""
+
+
+class Sandbox:
+    """A running sandbox; use as a context manager so it always stops."""
+
+    def __init__(
+        self, app: Flask, server: BaseWSGIServer, state_dir: Path, *, owns_dir: bool, token: str
+    ) -> None:
+        self.app = app
+        self.state_dir = state_dir
+        self.token = token
+        self.port = server.port
+        self.url = f"http://{HOST}:{self.port}"
+        self._server = server
+        self._owns_dir = owns_dir
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"sandbox-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    @classmethod
+    def start(
+        cls,
+        state_dir: Path | str | None = None,
+        port: int = 0,
+        token: str = DEFAULT_TOKEN,
+        *,
+        hook_timeout: float = 5.0,
+        hook_retry_delays: Sequence[float] = (0.2, 0.5, 1.0),
+        log_requests: bool = False,
+    ) -> Sandbox:
+        """Start a sandbox; without `state_dir`, in a temporary directory removed on stop."""
+        _check_port(port)
+        owns = state_dir is None
+        root = Path(tempfile.mkdtemp(prefix="gitops-sandbox-")) if owns else Path(str(state_dir))
+        root.mkdir(parents=True, exist_ok=True)
+        app = create_app(
+            root,
+            token,
+            settings={"hook_timeout": hook_timeout, "hook_retry_delays": tuple(hook_retry_delays)},
+        )
+        try:
+            server = make_server(
+                HOST,
+                port,
+                app,
+                threaded=True,
+                request_handler=None if log_requests else _QuietHandler,
+            )
+        except BaseException:
+            shutdown_app(app)
+            if owns:
+                shutil.rmtree(root, ignore_errors=True)
+            raise
+        svc: Services = app.extensions["sandbox"]
+        svc.external_url = f"http://{HOST}:{server.port}"
+        return cls(app, server, root, owns_dir=owns, token=token)
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop serving, stop webhook delivery, remove a temporary state directory."""
+        if self._thread is None:
+            return
+        self._server.shutdown()
+        self._thread.join()
+        self._server.server_close()
+        self._thread = None  # type: ignore[assignment]
+        shutdown_app(self.app)
+        if self._owns_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---- addresses ---------------------------------------------------------------------
+
+    @property
+    def gitlab_url(self) -> str:
+        """The base URL python-gitlab takes (`gitlab.Gitlab(sb.gitlab_url, private_token=...)`)."""
+        return self.url
+
+    @property
+    def jenkins_url(self) -> str:
+        """The URL python-jenkins takes (`jenkins.Jenkins(sb.jenkins_url, "admin", token)`)."""
+        return f"{self.url}/jenkins"
+
+    def clone_url(self, path_with_namespace: str, *, with_token: bool = True) -> str:
+        """A project's git URL, with `oauth2:TOKEN@` credentials unless told otherwise."""
+        auth = f"oauth2:{self.token}@" if with_token else ""
+        return f"http://{auth}{HOST}:{self.port}/{path_with_namespace}.git"
+
+    @property
+    def services(self) -> Services:
+        """The app's state, hook dispatcher and fault rules (for white-box checks)."""
+        svc: Services = self.app.extensions["sandbox"]
+        return svc
+
+    # ---- seeding and inspection --------------------------------------------------------
+
+    def create_project(
+        self,
+        path_with_namespace: str,
+        source_dir: Path | None = None,
+        protected: Sequence[str] = ("main",),
+        *,
+        default_branch: str = "main",
+    ) -> dict[str, Any]:
+        """Create a project, pushing every branch of `source_dir` (bypassing protection)."""
+        svc = self.services
+        rec = projects.create(
+            svc,
+            path_with_namespace,
+            source_dir=source_dir,
+            protected=protected,
+            default_branch=default_branch,
+        )
+        with svc.state.read() as data:
+            return projects.to_json(svc, data, rec)
+
+    def deliveries(self, **filters: Any) -> list[dict[str, Any]]:
+        """Recorded webhook deliveries (filters: hook_id, project_id, event, status)."""
+        with self.services.state.read() as data:
+            return [dict(d) for d in list_deliveries(data, filters)]
+
+    def wait_for_deliveries(self, timeout: float = 10.0) -> bool:
+        """Wait until no webhook delivery is pending."""
+        return self.services.hooks.wait_idle(timeout)
+
+    def jenkins_builds(self, job: str | None = None) -> list[dict[str, Any]]:
+        """Recorded Jenkins builds with their parameters."""
+        with self.services.state.read() as data:
+            return [
+                dict(b)
+                for j in data["jenkins"]["jobs"].values()
+                for b in j["builds"]
+                if job is None or b["job"] == job
+            ]

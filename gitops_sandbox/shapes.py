@@ -1,0 +1,329 @@
+"""JSON shapes of GitLab's API entities, field by field as GitLab documents them.
+
+Only the representation lives here; records come from `state.py` and git facts
+from `gitrepo.py`. Fields the sandbox has no notion of (pipelines, milestones,
+time tracking) are present with the value GitLab gives when the feature is unused,
+so clients that read them find them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gitops_sandbox.context import ADMIN_USER
+from gitops_sandbox.gitrepo import Commit
+from gitops_sandbox.mergeability import DRAFT_PREFIXES
+
+LABEL_COLORS = ("#6699cc", "#009966", "#dc143c", "#8fbc8f", "#cd5b45", "#ed9121", "#9400d3")
+STATE_IDS = {"opened": 1, "closed": 2, "merged": 3, "locked": 4}
+
+
+def user(base: str) -> dict[str, Any]:
+    """The one sandbox user (the token's owner), as `UserBasic`."""
+    return {
+        **ADMIN_USER,
+        "state": "active",
+        "locked": False,
+        "avatar_url": None,
+        "web_url": f"{base}/{ADMIN_USER['username']}",
+    }
+
+
+def current_user(base: str) -> dict[str, Any]:
+    """`GET /user`: the user plus the fields GitLab adds for the caller."""
+    return {
+        **user(base),
+        "is_admin": True,
+        "bio": "",
+        "created_at": "2024-01-01T00:00:00.000Z",
+        "public_email": None,
+        "bot": False,
+        "two_factor_enabled": False,
+        "can_create_project": True,
+        "can_create_group": True,
+    }
+
+
+def namespace(base: str, group: dict[str, Any]) -> dict[str, Any]:
+    """A group as a project's `namespace`."""
+    return {
+        "id": group["id"],
+        "name": group["name"],
+        "path": group["path"],
+        "kind": "group",
+        "full_path": group["full_path"],
+        "parent_id": None,
+        "avatar_url": None,
+        "web_url": f"{base}/groups/{group['full_path']}",
+    }
+
+
+def project(base: str, rec: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
+    """A project as `GET /projects/:id` returns it."""
+    path = rec["path_with_namespace"]
+    web = f"{base}/{path}"
+    api = f"{base}/api/v4/projects/{rec['id']}"
+    return {
+        "id": rec["id"],
+        "description": rec.get("description"),
+        "name": rec["name"],
+        "name_with_namespace": f"{group['name']} / {rec['name']}",
+        "path": rec["path"],
+        "path_with_namespace": path,
+        "created_at": rec["created_at"],
+        "last_activity_at": rec["last_activity_at"],
+        "default_branch": rec["default_branch"],
+        "tag_list": [],
+        "topics": [],
+        "ssh_url_to_repo": f"git@127.0.0.1:{path}.git",
+        "http_url_to_repo": f"{web}.git",
+        "web_url": web,
+        "readme_url": None,
+        "avatar_url": None,
+        "forks_count": 0,
+        "star_count": 0,
+        "namespace": namespace(base, group),
+        "visibility": "private",
+        "archived": False,
+        "empty_repo": rec.get("empty_repo", False),
+        "merge_method": "merge",
+        "squash_option": "default_off",
+        "merge_requests_enabled": True,
+        "only_allow_merge_if_pipeline_succeeds": False,
+        "only_allow_merge_if_all_discussions_are_resolved": False,
+        "remove_source_branch_after_merge": True,
+        "creator_id": ADMIN_USER["id"],
+        "open_issues_count": 0,
+        "_links": {
+            "self": api,
+            "issues": f"{api}/issues",
+            "merge_requests": f"{api}/merge_requests",
+            "repo_branches": f"{api}/repository/branches",
+            "labels": f"{api}/labels",
+            "events": f"{api}/events",
+            "members": f"{api}/members",
+        },
+    }
+
+
+def commit(base: str, project_path: str, c: Commit) -> dict[str, Any]:
+    """A commit as the Commits API returns it."""
+    title = c.message.split("\n", 1)[0]
+    return {
+        "id": c.sha,
+        "short_id": c.sha[:8],
+        "created_at": c.committed_date,
+        "parent_ids": c.parents,
+        "title": title,
+        "message": c.message,
+        "author_name": c.author_name,
+        "author_email": c.author_email,
+        "authored_date": c.authored_date,
+        "committer_name": c.committer_name,
+        "committer_email": c.committer_email,
+        "committed_date": c.committed_date,
+        "trailers": {},
+        "extended_trailers": {},
+        "web_url": f"{base}/{project_path}/-/commit/{c.sha}",
+    }
+
+
+def branch(
+    base: str, rec: dict[str, Any], name: str, c: Commit, *, protected: bool, merged: bool
+) -> dict[str, Any]:
+    """A branch as the Branches API returns it."""
+    return {
+        "name": name,
+        "merged": merged,
+        "protected": protected,
+        "default": name == rec["default_branch"],
+        "developers_can_push": False,
+        "developers_can_merge": False,
+        "can_push": not protected,
+        "web_url": f"{base}/{rec['path_with_namespace']}/-/tree/{name}",
+        "commit": commit(base, rec["path_with_namespace"], c),
+    }
+
+
+def label(rec: dict[str, Any]) -> dict[str, Any]:
+    """A project label (the webhook payload's label object carries these fields)."""
+    return {
+        "id": rec["id"],
+        "title": rec["title"],
+        "name": rec["title"],
+        "color": rec["color"],
+        "text_color": "#FFFFFF",
+        "description": None,
+        "project_id": rec["project_id"],
+        "group_id": None,
+        "template": False,
+        "type": "ProjectLabel",
+        "created_at": rec["created_at"],
+        "updated_at": rec["created_at"],
+    }
+
+
+def protected_branch(rec: dict[str, Any]) -> dict[str, Any]:
+    """A protected branch: nobody may push, maintainers may merge."""
+    return {
+        "id": rec["id"],
+        "name": rec["name"],
+        "push_access_levels": [
+            {
+                "id": rec["id"],
+                "access_level": 0,
+                "access_level_description": "No one",
+                "user_id": None,
+                "group_id": None,
+                "deploy_key_id": None,
+            }
+        ],
+        "merge_access_levels": [
+            {
+                "id": rec["id"],
+                "access_level": 40,
+                "access_level_description": "Maintainers",
+                "user_id": None,
+                "group_id": None,
+            }
+        ],
+        "unprotect_access_levels": [],
+        "allow_force_push": False,
+        "code_owner_approval_required": False,
+    }
+
+
+def hook(rec: dict[str, Any]) -> dict[str, Any]:
+    """A project hook; like GitLab, never shows the secret token."""
+    return {
+        "id": rec["id"],
+        "url": rec["url"],
+        "name": rec.get("name"),
+        "description": rec.get("description"),
+        "project_id": rec["project_id"],
+        "push_events": rec["push_events"],
+        "push_events_branch_filter": rec.get("push_events_branch_filter"),
+        "merge_requests_events": rec["merge_requests_events"],
+        "tag_push_events": rec.get("tag_push_events", False),
+        "note_events": rec.get("note_events", False),
+        "issues_events": False,
+        "confidential_issues_events": False,
+        "confidential_note_events": False,
+        "job_events": False,
+        "pipeline_events": False,
+        "wiki_page_events": False,
+        "deployment_events": False,
+        "releases_events": False,
+        "enable_ssl_verification": rec.get("enable_ssl_verification", True),
+        "alert_status": "executable",
+        "disabled_until": None,
+        "url_variables": [],
+        "created_at": rec["created_at"],
+    }
+
+
+def note(base: str, rec: dict[str, Any]) -> dict[str, Any]:
+    """A merge request note (comment)."""
+    return {
+        "id": rec["id"],
+        "type": None,
+        "body": rec["body"],
+        "attachment": None,
+        "author": user(base),
+        "created_at": rec["created_at"],
+        "updated_at": rec["updated_at"],
+        "system": rec.get("system", False),
+        "noteable_id": rec["noteable_id"],
+        "noteable_type": "MergeRequest",
+        "noteable_iid": rec["noteable_iid"],
+        "project_id": rec["project_id"],
+        "resolvable": False,
+        "confidential": False,
+        "internal": False,
+        "commands_changes": {},
+    }
+
+
+def merge_request(
+    base: str, rec: dict[str, Any], project_path: str, live: dict[str, Any]
+) -> dict[str, Any]:
+    """A merge request as `GET /projects/:id/merge_requests/:iid` returns it.
+
+    `live` carries what git decides at the time of asking: `sha`, `diff_refs`,
+    `has_conflicts`, `detailed_merge_status`, `changes_count`.
+    """
+    iid = rec["iid"]
+    merged = rec["state"] == "merged"
+    closed = rec["state"] == "closed"
+    who = user(base)
+    return {
+        "id": rec["id"],
+        "iid": iid,
+        "project_id": rec["project_id"],
+        "title": rec["title"],
+        "description": rec["description"],
+        "state": rec["state"],
+        "created_at": rec["created_at"],
+        "updated_at": rec["updated_at"],
+        "merged_by": who if merged else None,
+        "merge_user": who if merged else None,
+        "merged_at": rec.get("merged_at"),
+        "merge_after": None,
+        "prepared_at": rec["created_at"],
+        "closed_by": who if closed else None,
+        "closed_at": rec.get("closed_at"),
+        "target_branch": rec["target_branch"],
+        "source_branch": rec["source_branch"],
+        "user_notes_count": rec.get("user_notes_count", 0),
+        "upvotes": 0,
+        "downvotes": 0,
+        "author": who,
+        "assignees": [],
+        "assignee": None,
+        "reviewers": [],
+        "source_project_id": rec["project_id"],
+        "target_project_id": rec["project_id"],
+        "labels": list(rec["labels"]),
+        "draft": rec["title"].lower().startswith(DRAFT_PREFIXES),
+        "imported": False,
+        "imported_from": "none",
+        "work_in_progress": rec["title"].lower().startswith(DRAFT_PREFIXES),
+        "milestone": None,
+        "merge_when_pipeline_succeeds": False,
+        "merge_status": "cannot_be_merged" if live["has_conflicts"] else "can_be_merged",
+        "detailed_merge_status": live["detailed_merge_status"],
+        "sha": live["sha"],
+        "merge_commit_sha": rec.get("merge_commit_sha"),
+        "squash_commit_sha": None,
+        "discussion_locked": None,
+        "should_remove_source_branch": rec.get("should_remove_source_branch"),
+        "force_remove_source_branch": rec.get("force_remove_source_branch", False),
+        "allow_collaboration": False,
+        "allow_maintainer_to_push": False,
+        "reference": f"!{iid}",
+        "references": {"short": f"!{iid}", "relative": f"!{iid}", "full": f"{project_path}!{iid}"},
+        "web_url": f"{base}/{project_path}/-/merge_requests/{iid}",
+        "time_stats": {
+            "time_estimate": 0,
+            "total_time_spent": 0,
+            "human_time_estimate": None,
+            "human_total_time_spent": None,
+        },
+        "squash": bool(rec.get("squash", False)),
+        "squash_on_merge": bool(rec.get("squash", False)),
+        "task_completion_status": {"count": 0, "completed_count": 0},
+        "has_conflicts": live["has_conflicts"],
+        "blocking_discussions_resolved": True,
+        "approvals_before_merge": None,
+        "subscribed": True,
+        "changes_count": str(live["changes_count"]),
+        "latest_build_started_at": None,
+        "latest_build_finished_at": None,
+        "first_deployed_to_production_at": None,
+        "pipeline": None,
+        "head_pipeline": None,
+        "diff_refs": live["diff_refs"],
+        "merge_error": None,
+        "first_contribution": False,
+        "user": {"can_merge": True},
+    }
