@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from jenkins_helpers import git, render
 from jenkins_helpers.cue import get_engine
-from testing.deployrepo import append, copy_repo, make_scaffold
+from tests.helpers.deployrepo import append, copy_repo, make_scaffold
 
 APP_LAYER = """package deployments
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from jenkins_helpers import git
-from testing.deployrepo import copy_repo, make_scaffold
+from tests.helpers.deployrepo import copy_repo, make_scaffold
 
 
 @pytest.fixture(autouse=True, scope="session")

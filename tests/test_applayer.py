@@ -8,7 +8,7 @@ import pytest
 
 from jenkins_helpers import applayer
 from jenkins_helpers.errors import BadInput
-from testing.apprepo import app_cue
+from tests.helpers.apprepo import app_cue
 
 SHOWN = "deployment/app.cue"
 

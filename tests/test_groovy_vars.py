@@ -17,7 +17,7 @@ import gitlab
 import pytest
 
 from gitops_sandbox import DEPLOYMENTS, EXAMPLE_APP, Sandbox, seed_default
-from testing.groovy import (
+from tests.helpers.groovy import (
     ROOT,
     agent_path,
     cases,

@@ -21,7 +21,7 @@ from gitlab.v4.objects import Project
 
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
 from jenkins_helpers.promotion_mr import parse_trailer
-from testing.apprepo import app_cue, commit_app_cue, head, make_app_repo
+from tests.helpers.apprepo import app_cue, commit_app_cue, head, make_app_repo
 
 TOKEN = "promote-test-token-7f3a9c"  # noqa: S105 - the sandbox's test credential
 EXAMPLE_IMAGE = "registry.example.com/example-app"

@@ -12,8 +12,8 @@ from jenkins_helpers.errors import UserError
 from jenkins_helpers.promotion_mr import ImageRef
 from jenkins_helpers.settings import Environment
 from jenkins_helpers.validate import Finding
-from testing.apprepo import app_cue
-from testing.deployrepo import copy_repo
+from tests.helpers.apprepo import app_cue
+from tests.helpers.deployrepo import copy_repo
 
 DEV = Environment("dev", "dev", "dev")
 IMAGE = "registry.example.com/example-app"

@@ -10,7 +10,7 @@ import yaml
 from jenkins_helpers import git, render
 from jenkins_helpers.cue import get_engine
 from jenkins_helpers.errors import UserError
-from testing.deployrepo import append, copy_repo, replace_once
+from tests.helpers.deployrepo import append, copy_repo, replace_once
 
 
 def add_apps(repo: Path, count: int) -> None:

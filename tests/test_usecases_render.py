@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from testing.deployrepo import (
+from tests.helpers.deployrepo import (
     ENVS,
     append,
     container,

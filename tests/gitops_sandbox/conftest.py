@@ -8,9 +8,9 @@ from pathlib import Path
 import gitlab
 import pytest
 from gitlab.v4.objects import Project
-from sandbox_testing import ENVS, Receiver, deployments_repo
 
 from gitops_sandbox import Sandbox
+from tests.gitops_sandbox.sandbox_testing import ENVS, Receiver, deployments_repo
 
 DEPLOYMENTS = "platform/k8s-deployments"
 

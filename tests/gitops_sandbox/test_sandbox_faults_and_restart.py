@@ -12,9 +12,9 @@ import jenkins
 import pytest
 import requests
 from gitlab.v4.objects import Project
-from sandbox_testing import deployments_repo
 
 from gitops_sandbox import Sandbox
+from tests.gitops_sandbox.sandbox_testing import deployments_repo
 
 
 def _admin(sandbox: Sandbox, method: str, path: str, **kwargs: Any) -> requests.Response:

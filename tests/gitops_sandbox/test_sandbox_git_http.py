@@ -9,9 +9,9 @@ import git
 import pytest
 import requests
 from gitlab.v4.objects import Project
-from sandbox_testing import commit_files
 
 from gitops_sandbox import Sandbox
+from tests.gitops_sandbox.sandbox_testing import commit_files
 
 
 def _clone(sandbox: Sandbox, project: Project, dest: Path) -> git.Repo:

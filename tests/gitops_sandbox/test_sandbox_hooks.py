@@ -8,9 +8,9 @@ import gitlab
 import pytest
 import requests
 from gitlab.v4.objects import Project
-from sandbox_testing import Receiver
 
 from gitops_sandbox import Sandbox
+from tests.gitops_sandbox.sandbox_testing import Receiver
 
 SECRET = "hook-secret"  # noqa: S105 - a test value
 

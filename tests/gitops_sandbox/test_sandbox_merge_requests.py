@@ -8,9 +8,9 @@ import git
 import gitlab
 import pytest
 from gitlab.v4.objects import Project
-from sandbox_testing import commit_files
 
 from gitops_sandbox import Sandbox
+from tests.gitops_sandbox.sandbox_testing import commit_files
 
 
 def _branch_with_change(

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import gitlab
 import pytest
-from sandbox_testing import git
 
 import gitops_sandbox
 from gitops_sandbox import (
@@ -24,6 +23,7 @@ from gitops_sandbox import (
     write_example_app,
 )
 from gitops_sandbox.seed import APP_CUE
+from tests.gitops_sandbox.sandbox_testing import git
 
 TOKEN = "t0ken"  # noqa: S105 - a test value
 # The seeded app repository carries the same app layer as the documented example.

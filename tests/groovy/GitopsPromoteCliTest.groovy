@@ -1,4 +1,4 @@
-// gitopsPromote with the fake CLI (testing/fake_gitops_helper.py) first on the PATH:
+// gitopsPromote with the fake CLI (tests/helpers/fake_gitops_helper.py) first on the PATH:
 // how values reach the CLI, what the step returns and prints, how it fails.
 import groovy.json.JsonSlurper
 

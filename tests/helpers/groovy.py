@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GROOVY_TESTS = ROOT / "tests" / "groovy"
 FAKE_CLI = Path(__file__).resolve().parent / "fake_gitops_helper.py"
 REQUIREMENTS = ROOT / "resources" / "jenkins-gitops-helpers" / "requirements.txt"
