@@ -17,8 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jenkins_helpers import git, render
+from jenkins_helpers import git
 from jenkins_helpers.cue import get_engine
+from jenkins_helpers.deployrepo import render
 from tests.helpers.deployrepo import append, copy_repo, make_scaffold
 
 APP_LAYER = """package deployments

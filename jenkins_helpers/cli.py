@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import click
 
 from jenkins_helpers import __version__
-from jenkins_helpers.errors import BadInput, UserError
+from jenkins_helpers.errors import UserError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -108,7 +108,7 @@ def init_repo_command(directory: Path, envs: str, as_json: bool) -> None:
     Example:
       gitops-helper init-repo /tmp/k8s-deployments --envs dev,stage,prod
     """
-    from jenkins_helpers.scaffold import init_repo
+    from jenkins_helpers.deployrepo.scaffold import init_repo
 
     settings = init_repo(directory, [e.strip() for e in envs.split(",") if e.strip()])
     names = settings.names
@@ -371,11 +371,6 @@ def sandbox_up_command(state_dir: Path | None, port: int, token: str) -> None:
       gitops-helper sandbox up
       gitops-helper sandbox up --dir /tmp/sandbox --port 8929
     """
-    from gitops_sandbox import SandboxError, serve_forever
+    from jenkins_helpers.commands import sandbox
 
-    if len(token) < 8:
-        raise BadInput("--token must have at least 8 characters", hint="e.g. --token sandbox-token")
-    try:
-        serve_forever(state_dir, port, token, click.echo)
-    except SandboxError as e:  # the sandbox keeps its own error type: it imports nothing of ours
-        raise UserError(e.message, e.hint) from e
+    sandbox.up(state_dir, port, token)

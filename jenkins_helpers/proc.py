@@ -34,6 +34,13 @@ class CommandFailed(UserError):
     """A subprocess exited non-zero; the message names the command and its output."""
 
 
+class CommandTimedOut(CommandFailed):
+    """A subprocess ran longer than its timeout and was killed."""
+
+
+Process = subprocess.Popen[bytes]
+
+
 def run(
     args: Sequence[str | os.PathLike[str]],
     *,
@@ -59,7 +66,7 @@ def run(
     except FileNotFoundError as e:
         raise CommandFailed(f"command not found: {argv[0]}") from e
     except subprocess.TimeoutExpired as e:
-        raise CommandFailed(f"command timed out after {timeout}s: {mask(' '.join(argv))}") from e
+        raise CommandTimedOut(f"command timed out after {timeout}s: {mask(' '.join(argv))}") from e
     result = Result(done.returncode, done.stdout, done.stderr)
     if check and done.returncode != 0:
         raise CommandFailed(
@@ -69,3 +76,47 @@ def run(
             )
         )
     return result
+
+
+def start(
+    args: Sequence[str | os.PathLike[str]],
+    *,
+    output_fd: int,
+    pass_fds: Sequence[int] = (),
+    env: Mapping[str, str] | None = None,
+) -> Process:
+    """Start a long-lived process: stdin a pipe, stdout and stderr to `output_fd`, no shell."""
+    return subprocess.Popen(
+        [str(a) for a in args],
+        stdin=subprocess.PIPE,
+        stdout=output_fd,
+        stderr=output_fd,
+        pass_fds=tuple(pass_fds),
+        env=None if env is None else {**os.environ, **env},
+    )
+
+
+def exit_code(process: Process, timeout: float) -> int | None:
+    """Wait up to `timeout` seconds for `process` to end; its exit code, or None if it runs on."""
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def call(args: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str] | None = None) -> int:
+    """Run a command attached to our terminal until it ends; return its exit code.
+
+    Ctrl-C reaches the child too (same process group): we keep waiting while it stops.
+    """
+    argv = [str(a) for a in args]
+    try:
+        child = subprocess.Popen(argv, env=None if env is None else {**os.environ, **env})
+    except FileNotFoundError as e:
+        raise CommandFailed(f"command not found: {argv[0]}") from e
+    with child:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                continue

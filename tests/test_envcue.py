@@ -23,8 +23,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jenkins_helpers import cuetokens
-from jenkins_helpers.envcue import (
+from jenkins_helpers.cuesrc import tokens
+from jenkins_helpers.cuesrc.editor import (
     DELETE,
     CuePath,
     EditError,
@@ -342,7 +342,7 @@ apps: a: env: {
 
 def test_tokenizer_keeps_strings_whole() -> None:
     text = 'x: "a\\(f(("}" + ")")))b" // c }\ny: #"\\#(z) "q" }"# + \'b\'\n'
-    kinds = [(t.kind, t.text) for t in cuetokens.tokenize(text)]
+    kinds = [(t.kind, t.text) for t in tokens.tokenize(text)]
     assert kinds == [
         ("ident", "x"),
         ("punct", ":"),
@@ -357,7 +357,7 @@ def test_tokenizer_keeps_strings_whole() -> None:
         ("newline", "\n"),
         ("eof", ""),
     ]
-    assert [t.interpolated for t in cuetokens.tokenize(text) if t.kind == "string"] == [
+    assert [t.interpolated for t in tokens.tokenize(text) if t.kind == "string"] == [
         True,
         True,
         False,
@@ -681,13 +681,13 @@ def line_indent(text: str, offset: int) -> int:
 
 
 def app_order(text: str) -> list[str]:
-    tree = cuetokens.parse(text)
+    tree = tokens.parse(text)
     return [
         d.value.label
         for d in tree.decls
-        if isinstance(d, cuetokens.Field)
+        if isinstance(d, tokens.Field)
         and d.label == "apps"
-        and isinstance(d.value, cuetokens.Field)
+        and isinstance(d.value, tokens.Field)
     ]
 
 
@@ -698,8 +698,8 @@ PROPERTY = settings(max_examples=100, deadline=None, suppress_health_check=[Heal
 @given(env_files())
 def test_generated_files_read_back_their_model(gen: Generated) -> None:
     assert_model(gen.text, gen.model)
-    tokens = cuetokens.tokenize(gen.text)
-    for before, after in itertools.pairwise(tokens):
+    toks = tokens.tokenize(gen.text)
+    for before, after in itertools.pairwise(toks):
         assert gen.text[before.end : after.start].strip(" \t") == ""
 
 

@@ -36,7 +36,7 @@ def _promote_calls(text: str) -> list[set[str]]:
 def test_the_example_app_layer_is_the_scaffolds_catalog_entry() -> None:
     """What example-app's repo holds is what k8s-deployments' catalog carries for it."""
     example = (EXAMPLE / "deployment" / "app.cue").read_text()
-    catalog = ROOT / "jenkins_helpers/scaffold/repo/services/apps/example-app.cue"
+    catalog = ROOT / "jenkins_helpers/deployrepo/scaffold/repo/services/apps/example-app.cue"
     assert _cue_without_comments(example) == _cue_without_comments(catalog.read_text())
 
 

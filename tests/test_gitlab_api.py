@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from gitops_sandbox import Sandbox
-from jenkins_helpers import git, gitlab_api
+from jenkins_helpers import git, gitlab
 from jenkins_helpers.errors import BadInput, UserError
-from jenkins_helpers.gitlab_api import GitLab
+from jenkins_helpers.gitlab import GitLab
 from tests.helpers.apprepo import app_cue, make_app_repo
 
 TOKEN = "gitlab-api-test-token-91c2"  # noqa: S105 - the sandbox's test credential
@@ -39,7 +39,7 @@ def gl(sandbox: Sandbox) -> Iterator[GitLab]:
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retry without waiting, so fault tests stay quick."""
-    monkeypatch.setattr(gitlab_api, "RETRY_DELAYS", (0.01, 0.01, 0.01))
+    monkeypatch.setattr(gitlab, "RETRY_DELAYS", (0.01, 0.01, 0.01))
 
 
 def _fault(sandbox: Sandbox, **rule: object) -> None:

@@ -1,33 +1,85 @@
-"""One module per external system (STYLE.md): checked here rather than by memory."""
+"""Import boundaries (STYLE.md), checked here rather than by memory.
+
+One module per external system: only that module imports the library that talks
+to it. The sandbox stands in for GitLab and Jenkins, so it and the tool never
+import each other: a test passing against the sandbox proves the tool's real path.
+"""
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "jenkins_helpers"
-# Third-party package -> the one module (relative to jenkins_helpers/) allowed to import it.
-OWNERS = {"gitlab": "gitlab_api.py", "git": "git.py", "click": "cli.py"}
+ROOT = Path(__file__).resolve().parent.parent
+TOOL = ROOT / "jenkins_helpers"
+SANDBOX = ROOT / "gitops_sandbox"
+WEBHOOK = ROOT / "webhook"
+# Third-party package (or stdlib module) -> the one module allowed to import it.
+OWNERS = {
+    "click": "jenkins_helpers/cli.py",
+    "git": "jenkins_helpers/git.py",
+    "gitlab": "jenkins_helpers/gitlab.py",
+    "jenkins": "jenkins_helpers/jenkins.py",
+    "subprocess": "jenkins_helpers/proc.py",
+}
+SANDBOX_THIRD_PARTY = {"flask", "werkzeug", "markdown"}
 
 
-def _imported_packages(path: Path) -> set[str]:
-    """Top-level names of the absolute imports in `path`."""
+def _imports(path: Path) -> set[str]:
+    """Full dotted names of the absolute imports in `path`."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}: relative import"
+            names.add(node.module or "")
     return names
+
+
+def _top(names: set[str]) -> set[str]:
+    return {name.split(".")[0] for name in names}
+
+
+def _python_files(*dirs: Path) -> list[Path]:
+    return sorted(p for d in dirs for p in d.rglob("*.py"))
 
 
 @pytest.mark.parametrize("package", sorted(OWNERS))
 def test_only_the_owner_imports_the_package(package: str) -> None:
-    importers = sorted(
-        path.relative_to(PACKAGE).as_posix()
-        for path in PACKAGE.rglob("*.py")
-        if package in _imported_packages(path)
-    )
+    importers = [
+        path.relative_to(ROOT).as_posix()
+        for path in _python_files(TOOL, WEBHOOK)
+        if package in _top(_imports(path))
+    ]
     assert importers in ([], [OWNERS[package]])
+
+
+def test_only_the_cue_package_runs_node() -> None:
+    """node is started by the WASM engine and nowhere else (a string naming it is enough)."""
+    users = []
+    for path in _python_files(TOOL, WEBHOOK):
+        tree = ast.parse(path.read_text(), str(path))
+        strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
+        if strings & {"node", "NODE_BIN"}:
+            users.append(path.relative_to(ROOT).as_posix())
+    assert users == ["jenkins_helpers/cue/selection.py"]
+
+
+def test_the_tool_never_imports_the_sandbox() -> None:
+    for path in _python_files(TOOL, WEBHOOK):
+        assert "gitops_sandbox" not in _top(_imports(path)), f"{path} imports the sandbox"
+
+
+def test_the_sandbox_imports_nothing_of_the_tool() -> None:
+    """Only the standard library, Flask/Werkzeug, Markdown and itself."""
+    for path in _python_files(SANDBOX):
+        for name in _top(_imports(path)):
+            assert (
+                name == "gitops_sandbox"
+                or name in sys.stdlib_module_names
+                or name in SANDBOX_THIRD_PARTY
+            ), f"{path.relative_to(ROOT)} imports {name}: the sandbox stands alone"

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jenkins_helpers import applayer, envcue, git, promotion
+from jenkins_helpers import git, promotion
+from jenkins_helpers.cuesrc import applayer, editor
+from jenkins_helpers.deployrepo.checks import Finding
+from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.promotion_mr import ImageRef
-from jenkins_helpers.settings import Environment
-from jenkins_helpers.validate import Finding
 from tests.helpers.apprepo import app_cue
 from tests.helpers.deployrepo import copy_repo
 
@@ -47,7 +48,7 @@ def test_digest_is_set_then_removed_when_not_given(dev: Path) -> None:
     plan = promotion.prepare(dev, _request("1.5.1"))
     assert _image(dev) == f"{IMAGE}:1.5.1"
     env = (dev / "env.cue").read_text()
-    assert envcue.get_value(env, ("apps", "example-app", "env", "deployment", "image")) == {
+    assert editor.get_value(env, ("apps", "example-app", "env", "deployment", "image")) == {
         "tag": "1.5.1"
     }
     assert plan.old_image == ImageRef(IMAGE, "1.5.0", DIGEST)

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jenkins_helpers import git, render
+from jenkins_helpers import git
 from jenkins_helpers.cue import get_engine
+from jenkins_helpers.deployrepo import render
 from jenkins_helpers.errors import UserError
 from tests.helpers.deployrepo import append, copy_repo, replace_once
 

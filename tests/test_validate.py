@@ -10,9 +10,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from jenkins_helpers import validate
+from jenkins_helpers.deployrepo import checks
+from jenkins_helpers.deployrepo.checks import Finding, check_objects, load_manifests
 from jenkins_helpers.errors import BadInput, UserError
-from jenkins_helpers.validate import Finding, check_objects, load_manifests
 
 ENV = "dev"
 NS = "apps-dev"
@@ -191,7 +191,7 @@ def test_realistic_objects_are_clean():
 
 def test_every_object_passes_kubernetes_validate_itself():
     for _, obj in app_objects()[1:]:
-        kubernetes_validate.validate(obj, validate.DEFAULT_KUBERNETES_VERSION, strict=True)
+        kubernetes_validate.validate(obj, checks.DEFAULT_KUBERNETES_VERSION, strict=True)
 
 
 @pytest.mark.parametrize(
@@ -298,7 +298,7 @@ def test_matches_kubernetes_validate_verdicts():
     ]
     for obj in cases:
         try:
-            kubernetes_validate.validate(obj, validate.DEFAULT_KUBERNETES_VERSION, strict=True)
+            kubernetes_validate.validate(obj, checks.DEFAULT_KUBERNETES_VERSION, strict=True)
             expected = True
         except kubernetes_validate.ValidationError:
             expected = False

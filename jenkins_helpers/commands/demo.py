@@ -6,9 +6,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from jenkins_helpers import render
-from jenkins_helpers.deployrepo import DeploymentRepo, environment_tree
-from jenkins_helpers.scaffold import init_repo
+from jenkins_helpers.deployrepo import render
+from jenkins_helpers.deployrepo.checkout import DeploymentRepo, environment_tree
+from jenkins_helpers.deployrepo.scaffold import init_repo
 
 
 def run(echo: Callable[[str], None]) -> None:

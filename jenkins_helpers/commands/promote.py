@@ -12,12 +12,13 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jenkins_helpers import applayer, git, gitlab_api, inputs, promotion, promotion_mr
+from jenkins_helpers import git, gitlab, inputs, promotion, promotion_mr
+from jenkins_helpers.cuesrc import applayer
+from jenkins_helpers.deployrepo.settings import SETTINGS_FILE, Environment, Settings, parse_settings
 from jenkins_helpers.errors import UserError
-from jenkins_helpers.gitlab_api import GitLab, MergeRequest, Project
+from jenkins_helpers.gitlab import GitLab, MergeRequest, Project
 from jenkins_helpers.promotion import Plan, Request
 from jenkins_helpers.promotion_mr import ImageRef
-from jenkins_helpers.settings import SETTINGS_FILE, Environment, Settings, parse_settings
 
 DEFAULT_PROJECT = "platform/k8s-deployments"
 
@@ -90,7 +91,7 @@ def run(
         )
         with tempfile.TemporaryDirectory(prefix="gitops-promote-") as tmp:
             tree = Path(tmp) / "k8s-deployments"
-            auth = git.auth_env(proj.http_url_to_repo, gitlab_api.token_from_environment())
+            auth = git.auth_env(proj.http_url_to_repo, gitlab.token_from_environment())
             git.clone(proj.http_url_to_repo, tree, environment.branch, auth)
             plan = promotion.prepare(tree, Request(app, ref, environment, layer, origin, commit))
             target = _Target(gl, proj, environment, tree, auth, dry_run, build_url)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jenkins_helpers import render
-from jenkins_helpers.deployrepo import DeploymentRepo, environment_tree
-from jenkins_helpers.settings import Environment
+from jenkins_helpers.deployrepo import render
+from jenkins_helpers.deployrepo.checkout import DeploymentRepo, environment_tree
+from jenkins_helpers.deployrepo.settings import Environment
 
 
 @dataclass

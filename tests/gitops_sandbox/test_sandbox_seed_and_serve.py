@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import sys
 import threading
 import time
 from pathlib import Path
@@ -11,7 +9,6 @@ from pathlib import Path
 import gitlab
 import pytest
 
-import gitops_sandbox
 from gitops_sandbox import (
     DEPLOYMENTS,
     EXAMPLE_APP,
@@ -91,28 +88,6 @@ def test_serve_forever_prints_urls_and_serves(tmp_path: Path) -> None:
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
-
-
-ALLOWED_THIRD_PARTY = {"flask", "werkzeug", "git"}
-
-
-def test_sandbox_imports_nothing_of_the_tool() -> None:
-    package_dir = Path(gitops_sandbox.__file__).parent
-    for module in sorted(package_dir.glob("*.py")):
-        tree = ast.parse(module.read_text(), filename=str(module))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                assert node.level == 0, f"{module.name}: relative import"
-                names = [node.module or ""]
-            else:
-                continue
-            for name in names:
-                top = name.split(".")[0]
-                assert top == "gitops_sandbox" or top in sys.stdlib_module_names or (
-                    top in ALLOWED_THIRD_PARTY
-                ), f"{module.name} imports {name}: the sandbox stands alone"
 
 
 def test_busy_port_is_a_clear_error(sandbox: Sandbox) -> None:

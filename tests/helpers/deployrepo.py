@@ -8,8 +8,9 @@ from typing import Any
 
 import yaml
 
-from jenkins_helpers import git, render
-from jenkins_helpers.scaffold import init_repo
+from jenkins_helpers import git
+from jenkins_helpers.deployrepo import render
+from jenkins_helpers.deployrepo.scaffold import init_repo
 
 ENVS = ("dev", "stage", "prod")
 

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from jenkins_helpers import envcue, git
+from jenkins_helpers import git
+from jenkins_helpers.cuesrc import editor
+from jenkins_helpers.deployrepo.settings import Environment, Settings, load_settings
 from jenkins_helpers.errors import UserError
-from jenkins_helpers.settings import Environment, Settings, load_settings
 
 ENV_FILE = "env.cue"
 APPS_DIR = "services/apps"
@@ -35,7 +36,7 @@ def env_name_of(tree: Path) -> str | None:
     path = tree / ENV_FILE
     if not path.is_file():
         return None
-    name = envcue.get_value(path.read_text(), ("environment", "name"))
+    name = editor.get_value(path.read_text(), ("environment", "name"))
     if not isinstance(name, str):
         raise UserError(f"{path}: `environment: name:` must be a string literal")
     return name

@@ -15,9 +15,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from jenkins_helpers import envcue, inputs
-from jenkins_helpers.cuetokens import CueSyntaxError, Expr, Field, ListLit, Other, Struct, parse
-from jenkins_helpers.cuetokens import position as _position
+from jenkins_helpers import inputs
+from jenkins_helpers.cuesrc import editor
+from jenkins_helpers.cuesrc.tokens import CueSyntaxError, Expr, Field, ListLit, Other, Struct, parse
+from jenkins_helpers.cuesrc.tokens import position as _position
 from jenkins_helpers.errors import BadInput
 
 APP_FILE = "deployment/app.cue"
@@ -105,7 +106,7 @@ def _walk_decls(
             found |= _walk_field(decl, path, app, source, shown, problems)
         elif decl.kind != "package" or path:
             what = {"embed": "an embedded value", "ellipsis": "`...`"}.get(decl.kind, decl.kind)
-            inside = f" inside {envcue.dotted(path)}" if path else ""
+            inside = f" inside {editor.dotted(path)}" if path else ""
             problems.append(f"{where}: {what}{inside} is not allowed")
     return found
 
@@ -121,7 +122,7 @@ def _walk_field(
     here = (*path, field.label)
     if field.hidden or field.marker or field.label != expected:
         kind = ("definition " if field.label.startswith("#") else "hidden field ") * field.hidden
-        problems.append(f"{where}: defines {kind}{envcue.dotted(here)}{field.marker}")
+        problems.append(f"{where}: defines {kind}{editor.dotted(here)}{field.marker}")
         return False
     if len(here) == len(_LAYER_LABELS):
         return True  # the app layer itself: its content is CUE's (and the schema's) to judge
@@ -132,12 +133,12 @@ def _walk_field(
         return _walk_decls(value.decls, here, app, source, shown, problems)
     kind = "a list" if isinstance(value, ListLit) else "an expression"
     if isinstance(value, Expr | ListLit):
-        problems.append(f"{where}: {envcue.dotted(here)} is {kind}, expected a struct")
+        problems.append(f"{where}: {editor.dotted(here)} is {kind}, expected a struct")
     return False
 
 
 def _at(path: tuple[str, ...]) -> str:
-    return envcue.dotted(path) if path else "the top level"
+    return editor.dotted(path) if path else "the top level"
 
 
 def _repository(source: str, app: str, shown: str) -> str | None:
@@ -147,8 +148,8 @@ def _repository(source: str, app: str, shown: str) -> str | None:
     so a file without one is refused here rather than by a puzzling CUE error.
     """
     try:
-        value = envcue.get_value(source, ("apps", app, "app", "deployment", "image", "repository"))
-    except envcue.EditError:
+        value = editor.get_value(source, ("apps", app, "app", "deployment", "image", "repository"))
+    except editor.EditError:
         return None  # an expression: CUE decides, and the render check sees the result
     if value is None:
         raise BadInput(

@@ -7,10 +7,16 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from jenkins_helpers import git, render
+from jenkins_helpers import git
 from jenkins_helpers.cue import CueEngine
+from jenkins_helpers.deployrepo import render
+from jenkins_helpers.deployrepo.settings import (
+    SETTINGS_FILE,
+    Environment,
+    Settings,
+    default_settings,
+)
 from jenkins_helpers.errors import BadInput
-from jenkins_helpers.settings import SETTINGS_FILE, Environment, Settings, default_settings
 
 # Distinct settings per environment, by position in the promotion order:
 # the first is a small dev, the last a production-sized one.
@@ -61,7 +67,7 @@ def init_repo(target: Path, env_names: list[str], engine: CueEngine | None = Non
 
 
 def _lay_down(target: Path, settings: Settings, engine: CueEngine | None) -> None:
-    template = resources.files("jenkins_helpers") / "scaffold"
+    template = resources.files("jenkins_helpers.deployrepo") / "scaffold"
     with resources.as_file(template) as source:
         shutil.copytree(source / "repo", target, dirs_exist_ok=True)
         env_template = Template((source / "env.cue.tmpl").read_text())

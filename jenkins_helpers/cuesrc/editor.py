@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from jenkins_helpers.cuetokens import (
+from jenkins_helpers.cuesrc.tokens import (
     CueFile,
     CueSyntaxError,
     Expr,

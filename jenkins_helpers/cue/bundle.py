@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from jenkins_helpers import cuetokens
+from jenkins_helpers.cuesrc import tokens
 
 BUNDLE_NAME = "gitops_bundle.cue"
 MIN_FILES = 8  # below this the loader's per-file cost does not matter
@@ -185,10 +185,10 @@ def _body(source: str) -> tuple[str, str, int] | None:
     if source.startswith("\ufeff"):
         return None
     try:
-        parsed = cuetokens.parse(source)
-    except cuetokens.CueSyntaxError:
+        parsed = tokens.parse(source)
+    except tokens.CueSyntaxError:
         return None  # let CUE report it against the real file
-    if not parsed.decls or not isinstance(parsed.decls[0], cuetokens.Other):
+    if not parsed.decls or not isinstance(parsed.decls[0], tokens.Other):
         return None
     clause = parsed.decls[0]
     words = _words(source[clause.start : clause.end])
@@ -198,7 +198,7 @@ def _body(source: str) -> tuple[str, str, int] | None:
     if name == "_" or name.startswith("#"):
         return None
     for decl in parsed.decls[1:]:
-        if not isinstance(decl, cuetokens.Field):
+        if not isinstance(decl, tokens.Field):
             return None  # import, let, attribute, embedding, comprehension, `...`
         # The label up to the value: `X=label:` declares an alias scoped to its file.
         label = _words(source[decl.start : decl.value.start])
@@ -209,9 +209,9 @@ def _body(source: str) -> tuple[str, str, int] | None:
     return name, body, source.count("\n", 0, clause.start) + 1
 
 
-def _words(source: str) -> list[cuetokens.Token]:
+def _words(source: str) -> list[tokens.Token]:
     """The tokens of `source` other than comments, newlines and the end."""
-    return [t for t in cuetokens.tokenize(source) if t.kind not in ("comment", "newline", "eof")]
+    return [t for t in tokens.tokenize(source) if t.kind not in ("comment", "newline", "eof")]
 
 
 def _mirror(module_root: Path, target_dir: Path, temp: Path, bundled: set[str]) -> None:

