@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jenkins_helpers.commands.render import targets
-from jenkins_helpers.cue import CueError, get_engine
-from jenkins_helpers.deployrepo import checks, render
+from jenkins_helpers.deployrepo import checks
 from jenkins_helpers.deployrepo.checkout import DeploymentRepo, environment_tree
 
 
@@ -29,18 +28,7 @@ def run(repo_dir: Path, env: str | None) -> list[EnvValidation]:
     results = []
     for target in targets(repo, env):
         with environment_tree(repo, target) as (tree, in_checkout):
-            findings = _cue_findings(tree)
-            manifests = checks.load_manifests(tree, target.name)
-            findings += checks.check_objects(
-                manifests, env=target.name, namespace=target.namespace
-            )
-            results.append(EnvValidation(target.name, in_checkout, len(manifests), findings))
+            findings = checks.check_environment(tree, target)
+            manifests = len(checks.load_manifests(tree, target.name))
+            results.append(EnvValidation(target.name, in_checkout, manifests, findings))
     return results
-
-
-def _cue_findings(tree: Path) -> list[checks.Finding]:
-    try:
-        get_engine().vet([render.CUE_PACKAGE], cwd=tree, concrete=True)
-    except CueError as e:
-        return [checks.Finding("error", "env.cue", "cue-vet", e.message)]
-    return []

@@ -1,33 +1,37 @@
-"""Edit env.cue by CUE path, changing only the bytes of the targeted value (DESIGN.md 4).
+"""Edit env.cue by CUE path, changing only the bytes of the targeted value (docs/ARCHITECTURE.md).
 
 env.cue is written by people and by the tool, and two merge requests editing two
 apps must merge cleanly in git. So an edit replaces exactly the value's tokens, or
 inserts one field, and keeps every other byte: comments, alignment, other apps. What
 cannot be edited safely (a value that is an expression, a path defined in several
 places, a file that does not parse) is refused with an EditError, never guessed.
-The caller re-evaluates the result with CUE (`edit_file(verify=...)`).
+The caller re-evaluates the result with CUE.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import math
-import os
-import re
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from jenkins_helpers.cuesrc.literals import (
+    CuePath,
+    EditError,
+    format_value,
+    inline_value,
+    label_chain,
+    label_text,
+    literal_value,
+    same_value,
+    unify,
+)
 from jenkins_helpers.cuesrc.tokens import (
     CueFile,
     CueSyntaxError,
     Expr,
     Field,
-    ListLit,
     Node,
     Other,
     Struct,
@@ -36,17 +40,7 @@ from jenkins_helpers.cuesrc.tokens import (
     string_value,
     tokenize,
 )
-from jenkins_helpers.errors import UserError
-
-CuePath = tuple[str, ...]
-_IDENT = re.compile(r"[A-Za-z$][A-Za-z0-9_$]*")
-_KEYWORDS = {"true", "false", "null", "if", "for", "in", "let", "import", "package", "_"}
-_MULTIPLIERS = {p: 1000**n for n, p in enumerate("KMGTP", 1)}
-_MULTIPLIERS |= {p + "i": 1024**n for n, p in enumerate("KMGTP", 1)}
-
-
-class EditError(UserError):
-    """env.cue cannot be edited safely as asked; the message names the path and position."""
+from jenkins_helpers.files import write_atomically
 
 
 class _Delete:
@@ -65,7 +59,7 @@ class _Hit:
 
 def dotted(path: CuePath) -> str:
     """The path as CUE selector text, for messages: apps."example-app".env."""
-    return ".".join(_label(part) for part in path)
+    return ".".join(label_text(part) for part in path)
 
 
 def parse_path(text: str) -> CuePath:
@@ -141,13 +135,13 @@ def _descend(
             _descend(value, unit, rest[1:], hits, blocked)
     elif isinstance(value, Struct):
         _find_in(value.decls, rest, hits, blocked)
-    elif isinstance(value, Expr) and not _is_literal(value):
+    elif isinstance(value, Expr) and not _isliteral_value(value):
         blocked.append(field)
 
 
-def _is_literal(node: Node) -> bool:
+def _isliteral_value(node: Node) -> bool:
     try:
-        _literal(node, "")
+        literal_value(node, "")
     except EditError:
         return False
     return True
@@ -164,95 +158,6 @@ def _blocked_error(source: str, blocked: list[Field]) -> EditError:
     )
 
 
-# --- literals ---------------------------------------------------------------------------
-
-
-def _literal(node: Node, source: str) -> Any:
-    """The Python value of a literal node; EditError for anything CUE would compute."""
-    if isinstance(node, Field):
-        if node.label is None or node.marker == "!":
-            raise _not_literal(source, node.start, node.end)
-        if node.hidden or node.marker == "?":  # not part of the exported value
-            return {}
-        return {node.label: _literal(node.value, source)}
-    if isinstance(node, Struct):
-        result: dict[str, Any] = {}
-        for decl in node.decls:
-            if not (isinstance(decl, Other) and decl.kind in ("ellipsis", "attribute")):
-                result = _unify(result, _literal(decl, source), source, decl.start)
-        return result
-    if isinstance(node, ListLit):
-        return [_literal(item, source) for item in node.items]
-    if isinstance(node, Expr):
-        return _scalar(node, source)
-    raise _not_literal(source, node.start, node.end)
-
-
-def _scalar(node: Expr, source: str) -> Any:
-    toks = node.tokens
-    sign = 1
-    if len(toks) == 2 and toks[0].is_punct("-", "+") and toks[1].kind == "number":
-        sign, toks = (-1 if toks[0].text == "-" else 1), toks[1:]
-    if len(toks) != 1:
-        raise _not_literal(source, node.start, node.end)
-    tok = toks[0]
-    try:
-        if tok.kind == "number":
-            return sign * _number(tok.text)
-        if tok.kind == "string" and not tok.interpolated and sign == 1:
-            return string_value(tok.text)
-    except ValueError as e:
-        raise EditError(f"cannot read the value at {position(source, tok.start)}: {e}") from e
-    constants = {"true": True, "false": False, "null": None}
-    if tok.kind == "ident" and tok.text in constants and sign == 1:
-        return constants[tok.text]
-    raise _not_literal(source, node.start, node.end)
-
-
-def _number(text: str) -> int | float:
-    digits = text.replace("_", "")
-    if digits[:2].lower() in ("0x", "0o", "0b"):
-        return int(digits, 0)
-    suffix = next((s for s in ("Ki", "Mi", "Gi", "Ti", "Pi", *"KMGTP") if digits.endswith(s)), "")
-    if suffix:
-        try:
-            scaled = Decimal(digits[: -len(suffix)]) * _MULTIPLIERS[suffix]
-        except InvalidOperation as e:
-            raise ValueError(f"bad number {text!r}") from e
-        return int(scaled)
-    if any(c in digits for c in ".eE"):
-        return float(digits)
-    if len(digits) > 1 and digits[0] == "0":
-        raise ValueError(f"bad number {text!r}")
-    return int(digits)
-
-
-def _not_literal(source: str, start: int, end: int) -> EditError:
-    text = source[start:end]
-    shown = text if len(text) <= 40 and "\n" not in text else text[:40].split("\n")[0] + "..."
-    return EditError(
-        f"the value at {position(source, start)} is not a literal: {shown}",
-        hint="the tool only edits literal values; change this one by hand",
-    )
-
-
-def _unify(a: Any, b: Any, source: str, offset: int) -> Any:
-    """Merge two literal values the way CUE unifies them, or refuse on a conflict."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        merged = dict(a)
-        for key, value in b.items():
-            merged[key] = _unify(merged[key], value, source, offset) if key in a else value
-        return merged
-    if _same(a, b):
-        return a
-    raise EditError(f"conflicting values at {position(source, offset)}: {a!r} and {b!r}")
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal as CUE values: 1, 1.0 and true differ; key order does not matter."""
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-
-
 # --- public read API ---------------------------------------------------------------------
 
 
@@ -266,61 +171,15 @@ def get_value(source: str, path: CuePath) -> Any | None:
             if blocked:
                 raise _blocked_error(source, blocked)
             return None
-        value = _literal(hits[0].field.value, source)
+        value = literal_value(hits[0].field.value, source)
         for hit in hits[1:]:
-            value = _unify(value, _literal(hit.field.value, source), source, hit.field.start)
+            value = unify(value, literal_value(hit.field.value, source), source, hit.field.start)
         return value
 
 
 def _check_path(path: CuePath) -> None:
     if not path or not all(isinstance(part, str) for part in path):
         raise EditError(f"bad CUE path {path!r}: expected a non-empty tuple of labels")
-
-
-# --- formatting ----------------------------------------------------------------------------
-
-
-def _label(name: str) -> str:
-    """A label as written: quoted unless it is a plain identifier (not hidden, not a keyword)."""
-    if not isinstance(name, str):
-        raise EditError(f"cannot write the label {name!r} in CUE: labels must be strings")
-    if _IDENT.fullmatch(name) and name not in _KEYWORDS:
-        return name
-    return json.dumps(name, ensure_ascii=False)
-
-
-def _chain(labels: CuePath) -> str:
-    return ": ".join(_label(part) for part in labels)
-
-
-def format_value(value: Any, indent: int) -> str:
-    """A CUE literal; a non-empty dict spans lines, indented with tabs like `cue fmt`."""
-    if isinstance(value, dict) and value:
-        inner = "\t" * (indent + 1)
-        fields = "".join(
-            f"{inner}{_label(k)}: {format_value(v, indent + 1)}\n" for k, v in value.items()
-        )
-        return "{\n" + fields + "\t" * indent + "}"
-    return _inline(value)
-
-
-def _inline(value: Any) -> str:
-    """A CUE literal on one line, for lists and for insertions inside one-line structs."""
-    if value is None or isinstance(value, bool):
-        return json.dumps(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise EditError(f"cannot write {value!r} in CUE", hint="use a finite number")
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_inline(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_label(k)}: {_inline(v)}" for k, v in value.items()) + "}"
-    raise EditError(f"cannot write a {type(value).__name__} in CUE: {value!r}")
 
 
 # --- text helpers ---------------------------------------------------------------------------
@@ -407,7 +266,7 @@ def set_value(source: str, path: CuePath, value: Any) -> str:
 
 def _replace(source: str, field: Field, value: Any) -> str:
     node = field.value
-    if _same(_literal(node, source), value):
+    if same_value(literal_value(node, source), value):
         return source
     text = format_value(value, _indent(source, field.start))
     return source[: node.start] + text + source[node.end :]
@@ -425,12 +284,12 @@ def _insert(tree: CueFile, path: CuePath, value: Any) -> str:
             if isinstance(node, Struct):
                 return _insert_into_struct(source, node, path[depth:], value)
             # A label chain `image: tag: "1.0.0"` becomes `image: {tag: "1.0.0", new: 1}`.
-            added = f", {_chain(path[depth:])}: {_inline(value)}}}"
+            added = f", {label_chain(path[depth:])}: {inline_value(value)}}}"
             chain = source[node.start : node.end]
             return f"{source[: node.start]}{{{chain}{added}{source[node.end :]}"
         if blocked:
             raise _blocked_error(source, blocked)
-    return _insert_block(source, len(source), f"{_chain(path)}: {format_value(value, 0)}")
+    return _insert_block(source, len(source), f"{label_chain(path)}: {format_value(value, 0)}")
 
 
 def _container(source: str, prefix: CuePath, hits: list[_Hit]) -> Struct | Field:
@@ -440,7 +299,7 @@ def _container(source: str, prefix: CuePath, hits: list[_Hit]) -> Struct | Field
             if isinstance(hit.field.value, kind):
                 return hit.field.value
     field = hits[0].field
-    if isinstance(field.value, Expr) and not _is_literal(field.value):
+    if isinstance(field.value, Expr) and not _isliteral_value(field.value):
         raise _blocked_error(source, [field])
     raise EditError(
         f"cannot add a field below {dotted(prefix)} at {position(source, field.start)}: "
@@ -454,7 +313,7 @@ def _insert_into_struct(source: str, struct: Struct, rest: CuePath, value: Any) 
     close = struct.end - 1
     line = _line_start(source, close)
     if line <= struct.start or source[line:close].strip():
-        text = f"{_chain(rest)}: {_inline(value)}"
+        text = f"{label_chain(rest)}: {inline_value(value)}"
         if struct.decls:
             end = struct.decls[-1].end
             return f"{source[:end]}, {text}{source[end:]}"
@@ -464,7 +323,8 @@ def _insert_into_struct(source: str, struct: Struct, rest: CuePath, value: Any) 
         last = struct.decls[-1]
         before = source[_line_start(source, last.start) : last.start]
         prefix = prefix if before.strip() else before
-    text = f"{prefix}{_chain(rest)}: {format_value(value, prefix.count(chr(9)))}\n"
+    depth = prefix.count("\t")
+    text = f"{prefix}{label_chain(rest)}: {format_value(value, depth)}\n"
     return source[:line] + text + source[line:]
 
 
@@ -473,7 +333,7 @@ def _insert_app(tree: CueFile, path: CuePath, value: Any) -> str:
     rest = path[3:]
     body = format_value(value, 0)
     if rest:
-        body = f"{{\n\t{_chain(rest)}: {format_value(value, 1)}\n}}"
+        body = f"{{\n\t{label_chain(rest)}: {format_value(value, 1)}\n}}"
     blocks = [
         d
         for d in tree.decls
@@ -484,7 +344,7 @@ def _insert_app(tree: CueFile, path: CuePath, value: Any) -> str:
         pos = _doc_start(tree, later[0].start)
     else:
         pos = _next_line(tree.source, blocks[-1].end) if blocks else len(tree.source)
-    return _insert_block(tree.source, pos, f"{_chain(path[:3])}: {body}")
+    return _insert_block(tree.source, pos, f"{label_chain(path[:3])}: {body}")
 
 
 # --- deleting -----------------------------------------------------------------------------
@@ -552,16 +412,10 @@ def _drop_lines(source: str, start: int, end: int) -> str:
 # --- files --------------------------------------------------------------------------------
 
 
-def edit_file(
-    path: Path,
-    edits: Sequence[tuple[CuePath, Any]],
-    *,
-    verify: Callable[[str], Any] | None = None,
-) -> bool:
-    """Apply `edits` (a value or DELETE per path), verify, and write only if the text changed.
+def edit_file(path: Path, edits: Sequence[tuple[CuePath, Any]]) -> bool:
+    """Apply `edits` (a value or DELETE per path); write only if the text changed.
 
-    `verify(new_text)` runs even when nothing changed, so a caller can always check
-    the evaluated result; it raises to stop the write.
+    Callers re-evaluate the result with CUE: the editor keeps bytes, CUE judges values.
     """
     path = Path(path)
     try:
@@ -574,25 +428,7 @@ def edit_file(
             new = delete_path(new, cue_path) if value is DELETE else set_value(new, cue_path, value)
     except EditError as e:
         raise EditError(f"{path}: {e.message}", e.hint) from e
-    if verify is not None:
-        verify(new)
     if new == old:
         return False
-    _write_atomically(path, new)
+    write_atomically(path, new)
     return True
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write via a temp file and os.replace: a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, path.stat().st_mode & 0o7777)  # mkstemp makes it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

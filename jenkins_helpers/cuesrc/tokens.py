@@ -44,7 +44,8 @@ class Token:
 def position(source: str, offset: int) -> str:
     """`line:col` (both 1-based) of `offset`, for messages."""
     line = source.count("\n", 0, offset) + 1
-    return f"{line}:{offset - source.rfind(chr(10), 0, offset)}"
+    column = offset - source.rfind("\n", 0, offset)
+    return f"{line}:{column}"
 
 
 class _Lexer:

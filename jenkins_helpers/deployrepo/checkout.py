@@ -9,11 +9,9 @@ from pathlib import Path
 
 from jenkins_helpers import git
 from jenkins_helpers.cuesrc import editor
+from jenkins_helpers.deployrepo.layout import ENV_FILE
 from jenkins_helpers.deployrepo.settings import Environment, Settings, load_settings
 from jenkins_helpers.errors import UserError
-
-ENV_FILE = "env.cue"
-APPS_DIR = "services/apps"
 
 
 @dataclass(frozen=True)
@@ -60,7 +58,16 @@ def environment_tree(repo: DeploymentRepo, env: Environment) -> Iterator[tuple[P
             hint=f"check out the {env.name} environment's branch: git switch {env.branch}",
         )
     with git.worktree(repo.root, env.branch) as tree:
-        found = env_name_of(tree)
-        if found != env.name:
-            raise UserError(f"branch {env.branch!r} holds env.cue of {found!r}, not {env.name!r}")
+        require_env(tree, env)
         yield tree, False
+
+
+def require_env(tree: Path, env: Environment) -> None:
+    """Refuse a tree whose env.cue is not `env`'s: gitops.yaml names the wrong branch."""
+    found = env_name_of(tree)
+    if found != env.name:
+        raise UserError(
+            f"branch {env.branch!r} holds env.cue of {found or 'no environment'}, "
+            f"not of {env.name!r}",
+            "check the branches in gitops.yaml",
+        )

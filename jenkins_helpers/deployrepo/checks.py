@@ -24,6 +24,9 @@ import referencing
 import yaml
 
 from jenkins_helpers import inputs
+from jenkins_helpers.cue import CueError, get_engine
+from jenkins_helpers.deployrepo import layout
+from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import BadInput, UserError
 
 # The oldest Kubernetes every allowed kubernetes-validate (>=1.30, pyproject) ships
@@ -105,10 +108,30 @@ def check_objects(
     return sorted(findings, key=lambda f: (f.path, f.severity, f.rule, f.message))
 
 
+def vet(tree: Path) -> None:
+    """`cue vet -c` of every app's package: CueError names what does not evaluate."""
+    get_engine().vet([layout.CUE_PACKAGE], cwd=tree, concrete=True)
+
+
+def check_environment(tree: Path, env: Environment) -> list[Finding]:
+    """Everything `validate` checks for `env` in `tree`: CUE, then every manifest."""
+    findings = []
+    try:
+        vet(tree)
+    except CueError as e:
+        findings.append(Finding("error", layout.ENV_FILE, "cue-vet", e.message))
+    return findings + check_manifests(tree, env)
+
+
+def check_manifests(tree: Path, env: Environment) -> list[Finding]:
+    """The schema and policy findings of `env`'s rendered manifests in `tree`."""
+    return check_objects(load_manifests(tree, env.name), env=env.name, namespace=env.namespace)
+
+
 def load_manifests(repo: Path, env: str) -> list[tuple[str, dict]]:
     """Read every manifest of `env` as (repo-relative path, object), sorted by path."""
     root = repo.resolve()
-    base = inputs.repo_path(root, f"manifests/{env}")
+    base = inputs.repo_path(root, layout.env_manifests(env))
     if not base.is_dir():
         raise UserError(
             f"no manifests for environment {env!r}: {base} is not a directory",
@@ -401,7 +424,7 @@ def _check_application(path: str, app: dict, env: str, namespace: str) -> list[F
     source = _get(app, "spec", "source", "path")
     if not (
         isinstance(source, str)
-        and re.fullmatch(rf"manifests/{re.escape(env)}/[^/]+", source)
+        and re.fullmatch(rf"{re.escape(layout.env_manifests(env))}/[^/]+", source)
         and ".." not in source
     ):
         findings.append(
@@ -410,7 +433,7 @@ def _check_application(path: str, app: dict, env: str, namespace: str) -> list[F
                 path,
                 "argocd-path",
                 f"{label}: spec.source.path is {source!r}, expected "
-                f"'manifests/{env}/<app>' of this environment",
+                f"'{layout.app_manifests(env, '<app>')}' of this environment",
             )
         )
     return findings + _check_sync_policy(path, app)

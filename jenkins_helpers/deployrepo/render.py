@@ -6,9 +6,7 @@ byte-for-byte reproducible, so a stale or hand-edited manifest shows up as a dif
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,12 +15,10 @@ import yaml
 
 from jenkins_helpers import inputs
 from jenkins_helpers.cue import CueEngine, get_engine
+from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.errors import UserError
+from jenkins_helpers.files import write_atomically
 
-MANIFESTS_DIR = "manifests"
-# The package holding every app: it includes the repo root's files (platform
-# wiring, env.cue) and services/apps/*.cue. See the deployment repo's README.
-CUE_PACKAGE = "./services/apps"
 _OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
@@ -40,7 +36,9 @@ class RenderResult:
 
 def evaluate(repo: Path, engine: CueEngine | None = None) -> dict[str, list[dict[str, Any]]]:
     """Every app's Kubernetes objects in the checked-out environment: ONE CUE export."""
-    objects = (engine or get_engine()).export([CUE_PACKAGE], cwd=repo, expression="objects")
+    objects = (engine or get_engine()).export(
+        [layout.CUE_PACKAGE], cwd=repo, expression="objects"
+    )
     if not isinstance(objects, dict):
         raise UserError(f"CUE `objects` in {repo} is not a struct of apps")
     return objects
@@ -52,21 +50,21 @@ def manifest_files(env: str, objects: dict[str, list[dict[str, Any]]]) -> dict[s
     for app in sorted(objects):
         inputs.app_name(app)  # it becomes a directory name: no path tricks
         for obj in objects[app]:
-            path = f"{MANIFESTS_DIR}/{env}/{app}/{_file_name(app, obj)}"
+            path = _file_name(env, app, obj)
             if path in files:
                 raise UserError(f"two objects of app {app!r} would both be written to {path}")
             files[path] = to_yaml(obj)
     return files
 
 
-def _file_name(app: str, obj: dict[str, Any]) -> str:
+def _file_name(env: str, app: str, obj: dict[str, Any]) -> str:
     kind = obj.get("kind")
     name = (obj.get("metadata") or {}).get("name")
     if not isinstance(kind, str) or not isinstance(name, str) or not _OBJECT_NAME.match(name):
         raise UserError(
             f"app {app!r} has an object without a valid kind and metadata.name: {obj!r:.200}"
         )
-    return f"{kind.lower()}-{name}.yaml"
+    return layout.manifest_file(env, app, kind, name)
 
 
 class _ManifestDumper(yaml.SafeDumper):
@@ -102,7 +100,7 @@ def to_yaml(obj: Any) -> str:
 
 def existing_files(repo: Path, env: str) -> dict[str, str]:
     """The manifest files committed (or present) for `env`: relative path -> text."""
-    root = repo / MANIFESTS_DIR / env
+    root = repo / layout.env_manifests(env)
     if not root.is_dir():
         return {}
     return {
@@ -124,10 +122,10 @@ def render(repo: Path, env: str, engine: CueEngine | None = None) -> RenderResul
     written = [p for p in sorted(expected) if actual.get(p) != expected[p]]
     removed = sorted(actual.keys() - expected.keys())
     for rel in written:
-        _write_atomically(repo / rel, expected[rel])
+        write_atomically(repo / rel, expected[rel])
     for rel in removed:
         (repo / rel).unlink()
-    _remove_empty_dirs(repo / MANIFESTS_DIR / env)
+    _remove_empty_dirs(repo / layout.env_manifests(env))
     return RenderResult(env, expected, written, removed)
 
 
@@ -142,18 +140,6 @@ def compare(
 def check(repo: Path, env: str, engine: CueEngine | None = None) -> list[str]:
     """Manifest paths that are stale or hand-edited in `repo` (nothing is written)."""
     return compare(repo, env, engine)[1]
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".yaml")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _remove_empty_dirs(root: Path) -> None:
