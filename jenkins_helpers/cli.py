@@ -1,13 +1,15 @@
 """The `gitops-helper` command line: the only module that imports click.
 
-Each command turns its options into arguments, calls one library function and
-prints the result, as text or (with --json) as one JSON document.
+Each command turns its options into arguments, calls its module's `run` in
+`commands/`, and prints the result: as one JSON document with --json, else through
+the module's `show`. `error_boundary` is the one place errors become exit codes.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import tempfile
 import traceback
@@ -20,7 +22,10 @@ from typing import Any, TypeVar
 import click
 
 from jenkins_helpers import __version__
+from jenkins_helpers.commands import Printer
+from jenkins_helpers.deployrepo.settings import DEFAULT_PROJECT
 from jenkins_helpers.errors import UserError
+from jenkins_helpers.proc import mask
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,6 +43,11 @@ ENV_OPTION = click.option(
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
 
+def echo(text: str, *, err: bool = False) -> None:
+    """The printer handed to each command's `show`."""
+    click.echo(text, err=err)
+
+
 def error_boundary(func: F) -> F:
     """Turn our errors into `error:`/`hint:` lines and exit codes; log anything unexpected."""
 
@@ -53,20 +63,29 @@ def error_boundary(func: F) -> F:
         except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
             raise
         except Exception as e:
-            log = Path(tempfile.gettempdir()) / "gitops-helper-crash.log"
-            log.write_text(traceback.format_exc())
-            click.echo(f"error: unexpected {type(e).__name__}: {e} (traceback in {log})", err=True)
+            log = _crash_log(traceback.format_exc())
+            click.echo(
+                mask(f"error: unexpected {type(e).__name__}: {e} (traceback in {log})"), err=True
+            )
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
 
-def emit(as_json: bool, data: Any, text: Callable[[], None]) -> None:
-    """Print `data` as JSON, or call `text` to print it for people."""
+def _crash_log(text: str) -> str:
+    """Write a traceback to a new private file (never one planted in a shared temp dir)."""
+    fd, path = tempfile.mkstemp(prefix="gitops-helper-crash-", suffix=".log")  # mode 0600
+    with os.fdopen(fd, "w", encoding="utf-8") as log:
+        log.write(mask(text))
+    return path
+
+
+def emit(as_json: bool, data: Any, show: Callable[[Printer], None]) -> None:
+    """Print `data` as JSON, or let the command's `show` print it for people."""
     if as_json:
         click.echo(json.dumps(_plain(data), indent=2, sort_keys=True))
     else:
-        text()
+        show(echo)
 
 
 def _plain(data: Any) -> Any:
@@ -108,18 +127,10 @@ def init_repo_command(directory: Path, envs: str, as_json: bool) -> None:
     Example:
       gitops-helper init-repo /tmp/k8s-deployments --envs dev,stage,prod
     """
-    from jenkins_helpers.deployrepo.scaffold import init_repo
+    from jenkins_helpers.commands import init_repo
 
-    settings = init_repo(directory, [e.strip() for e in envs.split(",") if e.strip()])
-    names = settings.names
-    emit(
-        as_json,
-        {"directory": str(directory), "environments": names},
-        lambda: click.echo(
-            f"created {directory}: branch {settings.main_branch} (platform layer and apps) "
-            f"and {', '.join(names)} (env.cue and manifests)"
-        ),
-    )
+    result = init_repo.run(directory, envs)
+    emit(as_json, result, lambda out: init_repo.show(result, out))
 
 
 @main.command("render")
@@ -143,31 +154,9 @@ def render_command(repo_dir: Path, env: str | None, check: bool, as_json: bool) 
     from jenkins_helpers.commands import render
 
     results = render.run(repo_dir, env, check)
-    emit(as_json, results, lambda: _print_renders(results))
+    emit(as_json, results, lambda out: render.show(results, out))
     if any(r.stale for r in results):
         sys.exit(1)
-
-
-def _print_renders(results: list[Any]) -> None:
-    for r in results:
-        where = "checkout" if r.in_checkout else "branch, not checked out"
-        if r.stale:
-            click.echo(f"{r.env} ({where}): {len(r.stale)} manifest file(s) differ from the CUE:")
-            for path in r.stale:
-                click.echo(f"  {path}")
-            click.echo(
-                "hint: run `gitops-helper render` on a checkout of the branch and commit the result"
-            )
-        elif r.written or r.removed:
-            click.echo(
-                f"{r.env}: {r.files} files, {len(r.written)} written, {len(r.removed)} removed"
-            )
-            for path in r.written:
-                click.echo(f"  wrote   {path}")
-            for path in r.removed:
-                click.echo(f"  removed {path}")
-        else:
-            click.echo(f"{r.env} ({where}): {r.files} manifest files, up to date")
 
 
 @main.command("validate")
@@ -189,18 +178,9 @@ def validate_command(repo_dir: Path, env: str | None, as_json: bool) -> None:
     from jenkins_helpers.commands import validate
 
     results = validate.run(repo_dir, env)
-    emit(as_json, results, lambda: _print_validations(results))
+    emit(as_json, results, lambda out: validate.show(results, out))
     if any(r.errors for r in results):
         sys.exit(1)
-
-
-def _print_validations(results: list[Any]) -> None:
-    for r in results:
-        errors = len(r.errors)
-        warnings = len(r.findings) - errors
-        click.echo(f"{r.env}: {r.manifests} manifests, {errors} error(s), {warnings} warning(s)")
-        for f in r.findings:
-            click.echo(f"  {f.severity}: {f.path}: [{f.rule}] {f.message}")
 
 
 @main.command("promote")
@@ -229,7 +209,7 @@ def _print_validations(results: list[Any]) -> None:
 )
 @click.option(
     "--project",
-    default="platform/k8s-deployments",
+    default=DEFAULT_PROJECT,
     show_default=True,
     envvar="GITOPS_PROJECT",
     help="GitLab path of the deployment repository. Env: GITOPS_PROJECT.",
@@ -297,35 +277,7 @@ def promote_command(
         dry_run=dry_run,
         build_url=build_url,
     )
-    emit(as_json, result, lambda: _print_promotion(result))
-
-
-def _print_promotion(r: Any) -> None:
-    click.echo(_promotion_headline(r))
-    if r.branch:
-        click.echo(f"  branch {r.branch} -> {r.env} of {r.project}")
-    if r.changes and (r.status != "noop" or r.dry_run):
-        click.echo(f"  {len(r.changes)} file(s) changed:")
-        for c in r.changes:
-            click.echo(f"    {c.status:<8} {c.path} (+{c.added} -{c.removed})")
-    for iid in r.superseded:
-        click.echo(f"  {'would close' if r.dry_run else 'closed'} merge request !{iid}")
-    for warning in r.warnings:  # each starts with its severity
-        click.echo(warning, err=True)
-    if r.dry_run and r.app_layer_diff:
-        click.echo("\napp layer diff:\n" + r.app_layer_diff.rstrip())
-
-
-def _promotion_headline(r: Any) -> str:
-    what = f"{r.app} {r.tag} to {r.env}"
-    mr = f"merge request !{r.mr_iid}" if r.mr_iid else "a merge request"
-    if r.status == "noop":
-        if r.mr_iid is None:
-            return f"noop: {r.env} already runs {r.app} {r.tag}; nothing to promote"
-        return f"noop: {mr} already promotes {what}\n  {r.mr_url}"
-    if r.dry_run:
-        return f"dry run: would {r.status.removesuffix('d')} {mr} to promote {what}"
-    return f"{r.status} {mr}: promote {what}\n  {r.mr_url}"
+    emit(as_json, result, lambda out: promote.show(result, out))
 
 
 @main.command("demo")
@@ -339,7 +291,7 @@ def demo_command() -> None:
     """
     from jenkins_helpers.commands import demo
 
-    demo.run(click.echo)
+    demo.run(echo)
 
 
 @main.group("sandbox")

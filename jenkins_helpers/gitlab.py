@@ -141,8 +141,9 @@ class GitLab:
         title: str,
         description: str,
         labels: Sequence[str],
-    ) -> MergeRequest:
-        """Open an MR; if one is already open for `source` (a concurrent run), update that one."""
+    ) -> tuple[MergeRequest, bool]:
+        """Open an MR, and say True; if one is already open for `source` (a concurrent
+        run opened it first), update that one instead, and say False."""
         project = self._project(path)
         data = {
             "source_branch": source,
@@ -170,10 +171,11 @@ class GitLab:
                     f"GitLab refused to open a merge request {source} -> {target} "
                     f"in {path}: it says one exists, but none is open"
                 ) from None
-            return self.update_merge_request(
+            updated = self.update_merge_request(
                 path, open_ones[0].iid, title=title, description=description, labels=labels
             )
-        return _merge_request(mr)
+            return updated, False
+        return _merge_request(mr), True
 
     def update_merge_request(
         self, path: str, iid: int, *, title: str, description: str, labels: Sequence[str]

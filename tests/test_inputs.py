@@ -182,18 +182,8 @@ def test_bad_value_is_shown_truncated():
     assert len(error.message) < 400
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        f"sha256:{SHA}",
-        f"sha512:{SHA * 2}",
-        "multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8",
-        "sha384:" + "ab" * 48,
-        "blake3:" + "a" * 64,
-    ],
-)
-def test_image_digest_good(value):
-    assert inputs.image_digest(value) == value
+def test_image_digest_good():
+    assert inputs.image_digest(f"sha256:{SHA}") == f"sha256:{SHA}"
 
 
 @pytest.mark.parametrize(
@@ -206,6 +196,9 @@ def test_image_digest_good(value):
         f"sha256:{SHA.upper()}",
         f"SHA256:{SHA}",
         f"sha512:{SHA}",
+        f"sha512:{SHA * 2}",  # the platform schema pins sha256 only
+        "md5:" + "a" * 32,
+        "blake3:" + "a" * 64,
         f"sha256:{SHA}\n",
         f"sha256:{SHA[:-1]}{CYRILLIC_A}",
         ":abc",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jenkins_helpers.commands import Printer
 from jenkins_helpers.deployrepo import render
 from jenkins_helpers.deployrepo.checkout import DeploymentRepo, environment_tree
 from jenkins_helpers.deployrepo.settings import Environment
@@ -45,3 +46,22 @@ def run(repo_dir: Path, env: str | None, check: bool) -> list[EnvRender]:
                     EnvRender(target.name, True, len(done.files), done.written, done.removed)
                 )
     return results
+
+
+def show(results: list[EnvRender], out: Printer) -> None:
+    """Per environment: written and removed files, or the stale ones."""
+    for r in results:
+        where = "checkout" if r.in_checkout else "branch, not checked out"
+        if r.stale:
+            out(f"{r.env} ({where}): {len(r.stale)} manifest file(s) differ from the CUE:")
+            for path in r.stale:
+                out(f"  {path}")
+            out("hint: run `gitops-helper render` on a checkout of the branch, commit the result")
+        elif r.written or r.removed:
+            out(f"{r.env}: {r.files} files, {len(r.written)} written, {len(r.removed)} removed")
+            for path in r.written:
+                out(f"  wrote   {path}")
+            for path in r.removed:
+                out(f"  removed {path}")
+        else:
+            out(f"{r.env} ({where}): {r.files} manifest files, up to date")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jenkins_helpers.commands import Printer
 from jenkins_helpers.commands.render import targets
 from jenkins_helpers.deployrepo import checks
 from jenkins_helpers.deployrepo.checkout import DeploymentRepo, environment_tree
@@ -32,3 +33,13 @@ def run(repo_dir: Path, env: str | None) -> list[EnvValidation]:
             manifests = len(checks.load_manifests(tree, target.name))
             results.append(EnvValidation(target.name, in_checkout, manifests, findings))
     return results
+
+
+def show(results: list[EnvValidation], out: Printer) -> None:
+    """Per environment: counts, then every finding."""
+    for r in results:
+        errors = len(r.errors)
+        warnings = len(r.findings) - errors
+        out(f"{r.env}: {r.manifests} manifests, {errors} error(s), {warnings} warning(s)")
+        for f in r.findings:
+            out(f"  {f.severity}: {f.path}: [{f.rule}] {f.message}")

@@ -67,7 +67,7 @@ def require_env(tree: Path, env: Environment) -> None:
     found = env_name_of(tree)
     if found != env.name:
         raise UserError(
-            f"branch {env.branch!r} holds env.cue of {found or 'no environment'}, "
+            f"branch {env.branch!r} holds env.cue of {found or 'no environment'!r}, "
             f"not of {env.name!r}",
             "check the branches in gitops.yaml",
         )

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from jenkins_helpers import inputs
 from jenkins_helpers.errors import BadInput, UserError
 
 SETTINGS_FILE = "gitops.yaml"
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Where the deployment repository lives on GitLab unless --project / GITOPS_PROJECT says.
+DEFAULT_PROJECT = "platform/k8s-deployments"
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,8 @@ class Settings:
 
     def environment(self, name: str) -> Environment:
         """The environment called `name`; BadInput naming the known ones otherwise."""
-        for env in self.environments:
-            if env.name == name:
-                return env
-        raise BadInput(
-            f"unknown environment {name!r}",
-            hint=f"environments of this repository (gitops.yaml): {', '.join(self.names)}",
-        )
+        name = inputs.environment(name, self.names)
+        return next(env for env in self.environments if env.name == name)
 
     def to_yaml(self) -> str:
         envs = [
@@ -59,13 +56,14 @@ class Settings:
 def default_settings(env_names: list[str]) -> Settings:
     """Settings for environments named `env_names`, each on a branch and namespace of its name."""
     for name in env_names:
-        _check_name(name, "environment name")
+        inputs.environment_name(name)
     if len(set(env_names)) != len(env_names) or not env_names:
         raise BadInput(
             f"environments must be distinct and at least one: {env_names!r}",
             hint="for example --envs dev,stage,prod",
         )
-    return Settings("main", tuple(Environment(n, n, n) for n in env_names))
+    settings = Settings("main", tuple(Environment(n, n, n) for n in env_names))
+    return _distinct_branches(settings, "--envs")
 
 
 def load_settings(repo: Path) -> Settings:
@@ -99,19 +97,35 @@ def _parse(data: object, path: Path | str) -> Settings:
     for item in data["environments"]:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise UserError(f"{path}: every environment needs a `name`: {item!r}")
-        name = _check_name(item["name"], f"{path}: environment name")
-        branch = str(item.get("branch", name))
-        namespace = _check_name(str(item.get("namespace", name)), f"{path}: namespace")
+        name = _checked(inputs.environment_name, item["name"], path)
+        branch = _checked(inputs.branch_name, item.get("branch", name), path)
+        namespace = _checked(
+            lambda v: inputs.dns_label(v, "namespace", "use the Kubernetes namespace"),
+            item.get("namespace", name),
+            path,
+        )
         envs.append(Environment(name, branch, namespace))
     if not envs or len({e.name for e in envs}) != len(envs):
         raise UserError(f"{path}: environments must be distinct and at least one")
-    return Settings(str(data.get("mainBranch", "main")), tuple(envs))
+    main = _checked(inputs.branch_name, data.get("mainBranch", "main"), path)
+    return _distinct_branches(Settings(main, tuple(envs)), path)
 
 
-def _check_name(value: str, what: str) -> str:
-    if not _NAME.match(value):
+def _distinct_branches(settings: Settings, where: Path | str) -> Settings:
+    """Every environment needs its own branch, and none may be the main branch."""
+    branches = [settings.main_branch, *(e.branch for e in settings.environments)]
+    if len(set(branches)) != len(branches):
         raise BadInput(
-            f"{what} {value!r} is not a DNS-1123 label",
-            hint="use lowercase letters, digits and '-', first and last with a letter or digit",
+            f"{where}: the main branch and the environments' branches must all differ: "
+            f"{', '.join(branches)}",
+            "each environment deploys from its own branch; main holds the platform layer",
         )
-    return value
+    return settings
+
+
+def _checked(check: Callable[[object], str], value: object, where: Path | str) -> str:
+    """Run an inputs check on a value of gitops.yaml, naming the file in the error."""
+    try:
+        return check(value)
+    except BadInput as e:
+        raise BadInput(f"{where}: {e.message}", e.hint) from e

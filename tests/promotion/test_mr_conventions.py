@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from jenkins_helpers import promotion_mr
 from jenkins_helpers.git import FileChange
-from jenkins_helpers.promotion_mr import ImageRef, Setting, Trailer, TrailerError, parse_trailer
+from jenkins_helpers.promotion import description, naming
+from jenkins_helpers.promotion.model import ImageRef, Setting
+from jenkins_helpers.promotion.trailer import Trailer, TrailerError, parse_trailer
 
 DIGEST = "sha256:" + "0f" * 32
 
@@ -89,18 +90,18 @@ def test_malformed_trailers_are_errors(body: str, message: str) -> None:
 
 
 def test_names_and_labels() -> None:
-    assert promotion_mr.source_branch("dev", "example-app") == "promote/dev/example-app"
-    assert promotion_mr.title("example-app", "1.4.2", "dev") == "Promote example-app 1.4.2 to dev"
-    assert promotion_mr.labels("example-app", "dev") == [
+    assert naming.source_branch("dev", "example-app") == "promote/dev/example-app"
+    assert naming.title("example-app", "1.4.2", "dev") == "Promote example-app 1.4.2 to dev"
+    assert naming.labels("example-app", "dev") == (
         "gitops",
         "promotion",
         "app::example-app",
         "env::dev",
-    ]
-    assert promotion_mr.superseded_note(7) == "Superseded by !7"
+    )
+    assert naming.superseded_note(7) == "Superseded by !7"
 
 
-def _content(**overrides: object) -> promotion_mr.Content:
+def _content(**overrides: object) -> description.Content:
     values: dict = {
         "app": "example-app",
         "env": "dev",
@@ -122,11 +123,11 @@ def _content(**overrides: object) -> promotion_mr.Content:
         "trailer": _trailer(),
         "build_url": "https://jenkins.example.com/job/example-app/12",
     }
-    return promotion_mr.Content(**(values | overrides))
+    return description.Content(**(values | overrides))
 
 
 def test_description_shows_image_diffs_kept_settings_build_and_trailer() -> None:
-    text = promotion_mr.description(_content())
+    text = description.render(_content())
     assert "| tag | `1.4.1` | `1.4.2` |" in text
     assert f"| digest | - | `{DIGEST}` |" in text
     assert "```diff\n@@ -1 +1 @@\n-\tport: 8080\n+\tport: 9090\n```" in text
@@ -141,7 +142,7 @@ def test_description_shows_image_diffs_kept_settings_build_and_trailer() -> None
 
 
 def test_description_of_a_new_app_and_an_unchanged_layer() -> None:
-    text = promotion_mr.description(
+    text = description.render(
         _content(old_image=None, app_layer_diff="", kept=[], build_url=None)
     )
     assert "example-app is new in dev: its env.cue entry gets the image only." in text
@@ -150,5 +151,5 @@ def test_description_of_a_new_app_and_an_unchanged_layer() -> None:
 
 
 def test_a_diff_with_backticks_gets_a_longer_fence() -> None:
-    text = promotion_mr.description(_content(app_layer_diff="+// ```cue\n"))
+    text = description.render(_content(app_layer_diff="+// ```cue\n"))
     assert "````diff\n+// ```cue\n````" in text

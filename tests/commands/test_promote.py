@@ -20,7 +20,7 @@ import yaml
 from gitlab.v4.objects import Project
 
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
-from jenkins_helpers.promotion_mr import parse_trailer
+from jenkins_helpers.promotion import parse_trailer
 from tests.helpers.apprepo import app_cue, commit_app_cue, head, make_app_repo
 
 TOKEN = "promote-test-token-7f3a9c"  # noqa: S105 - the sandbox's test credential
@@ -112,7 +112,7 @@ def test_first_run_opens_an_mr_rerun_is_noop_new_tag_updates_it(
         "env",
         "app",
         "tag",
-        "changed_files",
+        "changes",
     }
     assert first["status"] == "created"
     assert (first["branch"], first["project"], first["env"], first["app"], first["tag"]) == (
@@ -122,7 +122,7 @@ def test_first_run_opens_an_mr_rerun_is_noop_new_tag_updates_it(
         "example-app",
         "1.1.0",
     )
-    assert "env.cue" in first["changed_files"]
+    assert "env.cue" in [c["path"] for c in first["changes"]]
     mr = project.mergerequests.get(first["mr_iid"])
     assert first["mr_url"] == mr.web_url
     assert (mr.title, mr.target_branch) == ("Promote example-app 1.1.0 to dev", "dev")
@@ -207,7 +207,7 @@ def test_new_app_gets_app_file_env_entry_and_manifests_and_supersedes(
         str(repo),
     )
     assert result["status"] == "created" and result["superseded"] == [stray]
-    changed = set(result["changed_files"])
+    changed = {c["path"] for c in result["changes"]}
     assert {
         "env.cue",
         "services/apps/user-service.cue",

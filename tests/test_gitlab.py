@@ -68,18 +68,20 @@ def test_project_and_files(gl: GitLab, sandbox: Sandbox) -> None:
 
 def test_merge_request_lifecycle(gl: GitLab) -> None:
     labels = ["promotion", "app::demo", "env::dev"]
-    mr = gl.create_merge_request(
+    mr, created = gl.create_merge_request(
         PROJECT, source="feature", target="main", title="T1", description="d1", labels=labels
     )
+    assert created
     assert (mr.title, mr.labels, mr.state, mr.source_branch) == (
         "T1",
         tuple(labels),
         "opened",
         "feature",
     )
-    again = gl.create_merge_request(
+    again, created = gl.create_merge_request(
         PROJECT, source="feature", target="main", title="T2", description="d2", labels=labels
     )
+    assert not created, "409: a concurrent run opened it; this one only updated it"
     assert (again.iid, again.title, again.description) == (mr.iid, "T2", "d2"), "409: updated"
     found = gl.merge_requests(PROJECT, labels=["app::demo", "env::dev"], target_branch="main")
     assert [m.iid for m in found] == [mr.iid]

@@ -1,0 +1,162 @@
+"""`promote`: an app's new build, from its CI to an MR on the first environment.
+
+Order matters: every input is checked before the first network call, the
+environment is changed and validated in a throw-away clone, and only a change that
+validates is pushed (to `promote/<env>/<app>`) and proposed (docs/PROMOTION.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jenkins_helpers import git, inputs
+from jenkins_helpers.cue import CueError
+from jenkins_helpers.cuesrc import applayer
+from jenkins_helpers.deployrepo.settings import Environment
+from jenkins_helpers.errors import UserError
+from jenkins_helpers.promotion import description, naming, sources, target
+from jenkins_helpers.promotion.model import ImageRef, Status
+from jenkins_helpers.promotion.plan import AppChange, Explain, Plan, apply_versions
+from jenkins_helpers.promotion.publish import Change, publish
+from jenkins_helpers.promotion.trailer import Trailer
+
+
+@dataclass(frozen=True)
+class BuildPromotion:
+    """What `promote` did: the CLI prints it, the Jenkins step reads its JSON."""
+
+    status: Status
+    mr_iid: int | None
+    mr_url: str | None
+    branch: str | None  # None when the environment already has this version
+    project: str
+    env: str
+    app: str
+    tag: str
+    digest: str | None
+    dry_run: bool
+    superseded: list[int] = field(default_factory=list)  # MRs closed (dry run: to close)
+    warnings: list[str] = field(default_factory=list)
+    changes: list[git.FileChange] = field(default_factory=list)
+    app_layer_diff: str = ""
+
+
+def promote_build(
+    *,
+    app: str,
+    image: str,
+    tag: str,
+    digest: str | None,
+    app_repo: Path,
+    env: str | None,
+    project: str,
+    gitlab_url: str | None,
+    dry_run: bool = False,
+    build_url: str | None = None,
+) -> BuildPromotion:
+    """Promote `app`'s image `image:tag` and its deployment/app.cue to `env` (default: first)."""
+    app = inputs.app_name(app)
+    ref = ImageRef(
+        inputs.image_repository(image),
+        inputs.image_tag(tag),
+        inputs.image_digest(digest) if digest is not None else None,
+    )
+    project = inputs.project_path(project)
+    env = inputs.environment_name(env) if env is not None else None
+    build_url = inputs.server_url(build_url, "build URL") if build_url else None
+    build = sources.from_app_repo(app_repo, app, ref)
+    with target.connect(project, gitlab_url) as deployment:
+        settings = deployment.settings
+        environment = settings.environments[0] if env is None else settings.environment(env)
+        # From here on the environment exists: what follows may fail, never on input.
+        with deployment.checkout(environment.branch) as clone:
+            plan = apply_versions(
+                clone.tree, environment, [build.version], explain=_explainer(build)
+            )
+            outcome = publish(clone, build_change(plan, build, build_url), dry_run=dry_run)
+    (change,) = plan.apps
+    return BuildPromotion(
+        status=outcome.status,
+        mr_iid=outcome.mr_iid,
+        mr_url=outcome.mr_url,
+        branch=outcome.branch,
+        project=project,
+        env=environment.name,
+        app=app,
+        tag=ref.tag,
+        digest=ref.digest,
+        dry_run=dry_run,
+        superseded=list(outcome.superseded),
+        warnings=list(plan.warnings),
+        changes=list(plan.changes),
+        app_layer_diff=change.app_layer_diff,
+    )
+
+
+def build_change(plan: Plan, build: sources.Build, build_url: str | None) -> Change:
+    """The MR that proposes a build's plan: title, labels, description and trailer."""
+    (app,) = plan.apps
+    env = plan.env.name
+    trailer = Trailer(
+        target_env=env,
+        apps={app.app: app.image},
+        app_repo=build.origin,
+        app_commit=build.commit,
+        app_layer_sha256=app.app_layer_sha256,
+    )
+    return Change(
+        source_branch=naming.source_branch(env, app.app),
+        title=naming.title(app.app, app.image.tag, env),
+        description=description.render(_content(plan, app, trailer, build_url)),
+        labels=naming.labels(app.app, env),
+        identity=naming.identity_labels(app.app, env),
+        commit_message=_commit_message(app, plan.env, build, build_url),
+        files=plan.changes,
+    )
+
+
+def _content(
+    plan: Plan, app: AppChange, trailer: Trailer, build_url: str | None
+) -> description.Content:
+    return description.Content(
+        app=app.app,
+        env=plan.env.name,
+        image=app.image,
+        old_image=app.old_image,
+        app_file=app.app_file,
+        app_layer_diff=app.app_layer_diff,
+        changes=plan.changes,
+        kept=app.kept,
+        trailer=trailer,
+        build_url=build_url,
+        warnings=plan.warnings,
+    )
+
+
+def _commit_message(
+    app: AppChange, env: Environment, build: sources.Build, build_url: str | None
+) -> str:
+    lines = [
+        naming.title(app.app, app.image.tag, env.name),
+        "",
+        f"Image: {app.image.ref}",
+        f"App layer: deployment/app.cue of {build.origin} at {build.commit or 'no commit'}",
+    ]
+    if build_url:
+        lines.append(f"Build: {build_url}")
+    return "\n".join(lines) + "\n"
+
+
+def _explainer(build: sources.Build) -> Explain:
+    """CUE errors of the new state, pointed at the app repo's own deployment/app.cue."""
+
+    def explain(error: CueError, env: Environment) -> UserError:
+        return UserError(
+            f"{build.version.app}'s app layer does not evaluate with the platform layer of "
+            f"{env.name}:\n{applayer.map_positions(error.message, build.layer)}",
+            f"fix {build.layer.shown}; if it needs a platform change, promote that to "
+            f"{env.name} first",
+        )
+
+    return explain

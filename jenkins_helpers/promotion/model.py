@@ -1,0 +1,53 @@
+"""The promotion vocabulary: images, app versions, kept settings and outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+# What publishing did: opened an MR, replaced an open one's content, or nothing to do.
+Status = Literal["created", "updated", "noop"]
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """A container image as env.cue pins it: repository, tag and optional digest."""
+
+    repository: str
+    tag: str
+    digest: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """`repository:tag[@digest]`, exactly as the rendered Deployment names it."""
+        return f"{self.repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
+
+
+@dataclass(frozen=True)
+class AppVersion:
+    """An app as a build or an environment has it: what a promotion copies into the target."""
+
+    app: str
+    app_file: str  # the text of services/apps/<app>.cue
+    image: ImageRef
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One env.cue value a promotion keeps, for the MR's 'kept' table."""
+
+    path: str  # e.g. resources.limits.cpu
+    value: Any
+    scope: str  # where it is set: `apps."x".env` or `environment.defaults`
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `publish` did (in a dry run: would do) with one proposed change."""
+
+    status: Status
+    branch: str | None  # None: the target already has the change, no branch needed
+    mr_iid: int | None
+    mr_url: str | None
+    superseded: tuple[int, ...] = ()  # other open MRs of the same unit, closed
+    dry_run: bool = False

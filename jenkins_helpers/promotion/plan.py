@@ -1,0 +1,234 @@
+"""Planning: apply app versions to a clone of the target environment, check, and stage.
+
+For each app it writes the app layer (`services/apps/<app>.cue`) and sets the image
+in env.cue with the structural editor, so every env-owned setting stays as it is.
+Then it renders and validates the environment as it would be after the merge and
+stages the result. Nothing here talks to GitLab: `publish` proposes what it staged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jenkins_helpers import git
+from jenkins_helpers.cue import CueError
+from jenkins_helpers.cuesrc import editor
+from jenkins_helpers.deployrepo import checks, layout, render
+from jenkins_helpers.deployrepo.checkout import require_env
+from jenkins_helpers.deployrepo.settings import Environment
+from jenkins_helpers.errors import UserError
+from jenkins_helpers.files import write_atomically
+from jenkins_helpers.promotion.model import AppVersion, ImageRef, Setting
+
+# Turns a CUE error of the new state into the message the user should see.
+Explain = Callable[[CueError, Environment], UserError]
+
+
+@dataclass(frozen=True)
+class AppChange:
+    """One app's part of a plan: its image before and after, its app-layer diff, what stayed."""
+
+    app: str
+    image: ImageRef
+    old_image: ImageRef | None  # None: the app is new in the environment
+    app_file: str  # services/apps/<app>.cue
+    app_layer_diff: str  # empty when the app layer did not change
+    app_layer_sha256: str
+    kept: tuple[Setting, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A change staged in a clone of the target branch, rendered and validated."""
+
+    env: Environment
+    apps: tuple[AppChange, ...]
+    changes: tuple[git.FileChange, ...]
+    warnings: tuple[str, ...]
+
+
+def apply_versions(
+    tree: Path, env: Environment, versions: Sequence[AppVersion], *, explain: Explain | None = None
+) -> Plan:
+    """Apply `versions` in `tree` (a checkout of `env`'s branch), check them, and stage.
+
+    Raises UserError, with nothing staged, when the environment would not evaluate
+    or validate afterwards; `explain` words CUE errors for the caller's user.
+    """
+    require_env(tree, env)
+    env_file = tree / layout.ENV_FILE
+    old_env = env_file.read_text("utf-8")
+    before = _errors(_findings(tree, env))
+    olds = {v.app: _old_image(old_env, _read(tree / layout.app_file(v.app)), v) for v in versions}
+    for version in versions:
+        write_atomically(tree / layout.app_file(version.app), version.app_file)
+    editor.edit_file(env_file, [e for v in versions for e in image_edits(v.app, v.image)])
+    files = _evaluate(tree, env, versions, explain or _default_explain)
+    for version in versions:
+        _check_image(files, env, version)
+    warnings = _blocking(_findings(tree, env), before, env, versions)
+    changes = tuple(git.stage_all(tree))
+    changed = {c.path for c in changes}
+    apps = tuple(
+        AppChange(
+            app=v.app,
+            image=v.image,
+            old_image=olds[v.app],
+            app_file=layout.app_file(v.app),
+            app_layer_diff=git.staged_diff(tree, [layout.app_file(v.app)])
+            if layout.app_file(v.app) in changed
+            else "",
+            app_layer_sha256=hashlib.sha256(v.app_file.encode("utf-8")).hexdigest(),
+            kept=kept_settings(old_env, v.app),
+        )
+        for v in versions
+    )
+    return Plan(env, apps, changes, tuple(warnings))
+
+
+def image_edits(app: str, image: ImageRef) -> list[tuple[editor.CuePath, Any]]:
+    """env.cue edits for the image: the tag, and the digest (removed when none is given)."""
+    base = ("apps", app, "env", "deployment", "image")
+    return [
+        ((*base, "tag"), image.tag),
+        ((*base, "digest"), image.digest if image.digest else editor.DELETE),
+    ]
+
+
+def _read(path: Path) -> str:
+    return path.read_text("utf-8") if path.is_file() else ""
+
+
+def _default_explain(error: CueError, env: Environment) -> UserError:
+    return UserError(
+        f"{env.name} would not evaluate after this promotion:\n{error.message}",
+        f"if the apps need a platform change, promote the platform layer to {env.name} first",
+    )
+
+
+def _evaluate(
+    tree: Path, env: Environment, versions: Sequence[AppVersion], explain: Explain
+) -> dict[str, str]:
+    """Render the environment (one CUE export) and vet it."""
+    try:
+        result = render.render(tree, env.name)
+        checks.vet(tree)
+    except CueError as e:
+        raise explain(e, env) from e
+    return result.files
+
+
+def _check_image(files: dict[str, str], env: Environment, version: AppVersion) -> None:
+    """The rendered Deployment must run exactly the promoted image: repository, tag, digest.
+
+    The app layer is CUE and could compute its repository; only the rendered
+    result says what would really run, so that is what is compared.
+    """
+    path = layout.deployment_file(env.name, version.app)
+    if path not in files:
+        raise UserError(f"rendering {env.name} produced no Deployment for {version.app} ({path})")
+    containers = yaml.safe_load(files[path])["spec"]["template"]["spec"]["containers"]
+    image = containers[0]["image"]
+    if image != version.image.ref:
+        raise UserError(
+            f"{version.app} in {env.name} would run {image!r}, "
+            f"not the promoted {version.image.ref!r}",
+            f"the app layer or {env.name}'s env.cue sets `deployment: image:` to something "
+            "else; make the app layer's repository the promoted one",
+        )
+
+
+def _findings(tree: Path, env: Environment) -> list[checks.Finding]:
+    if not (tree / layout.env_manifests(env.name)).is_dir():
+        return []
+    return checks.check_manifests(tree, env)
+
+
+def _errors(findings: list[checks.Finding]) -> set[tuple[str, str, str]]:
+    return {(f.path, f.rule, f.message) for f in findings if f.severity == "error"}
+
+
+def _blocking(
+    findings: list[checks.Finding],
+    before: set[tuple[str, str, str]],
+    env: Environment,
+    versions: Sequence[AppVersion],
+) -> list[str]:
+    """Raise on errors this promotion brings; return warnings (and errors it only inherits).
+
+    An error that was already on the environment branch, in another app's files,
+    does not stop these apps: its owners fix it by their own MR.
+    """
+    own = tuple(layout.app_manifests(env.name, v.app) + "/" for v in versions)
+    blocking, warnings = [], []
+    for f in findings:
+        line = f"{f.path}: [{f.rule}] {f.message}"
+        inherited = (f.path, f.rule, f.message) in before and not f.path.startswith(own)
+        if f.severity == "error" and not inherited:
+            blocking.append(line)
+        elif f.path.startswith(own) or f.severity == "error":
+            warnings.append(f"{f.severity}: {line}" + (" (already on the branch)" * inherited))
+    if blocking:
+        what = ", ".join(f"{v.app} {v.image.tag}" for v in versions)
+        raise UserError(
+            f"{env.name} would not validate with {what}:\n  " + "\n  ".join(blocking),
+            "fix the app layer (deployment/app.cue) or the environment; rules: docs/VALIDATION.md",
+        )
+    return warnings
+
+
+def _old_image(env_text: str, app_text: str, version: AppVersion) -> ImageRef | None:
+    """The image the app had in the environment, or None if it had no entry there."""
+    base = ("apps", version.app)
+    try:
+        entry = editor.get_value(env_text, (*base, "env"))
+        image = editor.get_value(env_text, (*base, "env", "deployment", "image")) or {}
+        repository = editor.get_value(
+            app_text, (*base, "app", "deployment", "image", "repository")
+        )
+    except editor.EditError:
+        return None
+    if entry is None:
+        return None
+    image = image if isinstance(image, dict) else {}
+    tag, digest = image.get("tag"), image.get("digest")
+    return ImageRef(
+        str(image.get("repository") or repository or version.image.repository),
+        str(tag or "-"),
+        str(digest) if digest else None,
+    )
+
+
+def kept_settings(env_text: str, app: str) -> tuple[Setting, ...]:
+    """The env.cue values the promotion leaves alone: the app's own, then the environment's."""
+    scopes = [
+        (("apps", app, "env"), f'apps."{app}".env'),
+        (("environment", "defaults"), "environment.defaults"),
+    ]
+    kept: list[Setting] = []
+    for path, scope in scopes:
+        try:
+            value = editor.get_value(env_text, path)
+        except editor.EditError:
+            continue  # an expression the editor cannot read: not shown, never changed
+        for key, leaf in _flatten(value or {}, ()):
+            if path[0] == "apps" and key in (
+                ("deployment", "image", "tag"),
+                ("deployment", "image", "digest"),
+            ):
+                continue
+            kept.append(Setting(".".join(key), leaf, scope))
+    return tuple(kept)
+
+
+def _flatten(value: Any, prefix: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
+    """Leaves of nested structs as (path, value); lists stay whole."""
+    if isinstance(value, dict) and (value or not prefix):
+        return [leaf for k, v in value.items() for leaf in _flatten(v, (*prefix, k))]
+    return [(prefix, value)]

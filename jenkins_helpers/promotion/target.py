@@ -1,0 +1,70 @@
+"""The deployment project on GitLab, and clones of its branches to change and propose.
+
+Every flow (a build's promotion, environment to environment, hotfix, rollback,
+onboarding...) connects once, reads `gitops.yaml` from the default branch, clones
+the branch it targets into a temporary directory, changes it there, and hands the
+clone to `publish`. The token reaches git only through its environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from jenkins_helpers import git, gitlab
+from jenkins_helpers.deployrepo.settings import SETTINGS_FILE, Settings, parse_settings
+from jenkins_helpers.errors import UserError
+from jenkins_helpers.gitlab import GitLab, Project
+
+
+@dataclass(frozen=True)
+class Target:
+    """A clone of one branch of the deployment project: where a change is made."""
+
+    gl: GitLab
+    project: Project
+    branch: str
+    tree: Path
+    auth: Mapping[str, str]  # git's environment carrying the token
+
+
+@dataclass(frozen=True)
+class DeploymentProject:
+    """The deployment repository on GitLab, with its settings (environments, branches)."""
+
+    gl: GitLab
+    project: Project
+    settings: Settings
+
+    @contextlib.contextmanager
+    def checkout(self, branch: str) -> Iterator[Target]:
+        """A fresh shallow clone of `branch`, removed afterwards."""
+        with tempfile.TemporaryDirectory(prefix="gitops-target-") as tmp:
+            tree = Path(tmp) / "k8s-deployments"
+            url = self.project.http_url_to_repo
+            auth = git.auth_env(url, gitlab.token_from_environment())
+            git.clone(url, tree, branch, auth)
+            yield Target(self.gl, self.project, branch, tree, auth)
+
+
+@contextlib.contextmanager
+def connect(project: str, gitlab_url: str | None) -> Iterator[DeploymentProject]:
+    """Connect to GitLab (GITLAB_URL / GITLAB_TOKEN) and read the project's gitops.yaml."""
+    with GitLab.from_environment(gitlab_url) as gl:
+        found = gl.project(project)
+        yield DeploymentProject(gl, found, read_settings(gl, found))
+
+
+def read_settings(gl: GitLab, project: Project) -> Settings:
+    """gitops.yaml from the default branch: the environments and their branches."""
+    text = gl.file_text(project.path, SETTINGS_FILE, project.default_branch)
+    where = f"{project.path}:{project.default_branch}:{SETTINGS_FILE}"
+    if text is None:
+        raise UserError(
+            f"{where} not found: is {project.path} a deployment repository?",
+            "create one with `gitops-helper init-repo`, or pass --project",
+        )
+    return parse_settings(text, where)

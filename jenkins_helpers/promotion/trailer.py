@@ -1,0 +1,109 @@
+"""The trailer: what a promotion MR moves, as JSON in an HTML comment ending its description.
+
+It is the contract between the commands that open promotion MRs and the webhook
+that acts on them once merged (docs/PROMOTION.md): change it only together with
+that document and a new `version`. The webhook imports only this module to read it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from jenkins_helpers.errors import UserError
+from jenkins_helpers.promotion.model import ImageRef
+
+TRAILER_VERSION = 1
+TRAILER_TAG = "gitops-promotion"
+_TRAILER = re.compile(r"<!--\s*" + TRAILER_TAG + r"\s+(\{.*?\})\s*-->", re.DOTALL)
+
+
+class TrailerError(UserError):
+    """A promotion trailer is present but not one we can read."""
+
+
+@dataclass(frozen=True)
+class Trailer:
+    """What a promotion MR moves, machine-readable: the webhook acts on this after the merge."""
+
+    target_env: str
+    apps: dict[str, ImageRef]
+    unit: str = "app"
+    source_env: str | None = None  # None: from an app's CI, not from another environment
+    app_repo: str | None = None
+    app_commit: str | None = None
+    app_layer_sha256: str | None = None
+    version: int = TRAILER_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["apps"] = {name: asdict(image) for name, image in sorted(self.apps.items())}
+        return data
+
+    def to_comment(self) -> str:
+        """The HTML comment (invisible in GitLab) that ends the MR description."""
+        text = json.dumps(self.to_json(), sort_keys=True, separators=(", ", ": "))
+        # JSON escapes for <, > and &: nothing inside can close the comment early.
+        for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
+            text = text.replace(char, escaped)
+        return f"<!-- {TRAILER_TAG} {text} -->"
+
+
+def parse_trailer(description: str | None) -> Trailer | None:
+    """The trailer of an MR description (the last one if edited in twice); None without one."""
+    found = _TRAILER.findall(description or "")
+    if not found:
+        return None
+    try:
+        data = json.loads(found[-1])
+    except json.JSONDecodeError as e:
+        raise TrailerError(f"the {TRAILER_TAG} trailer is not valid JSON: {e}") from e
+    return _trailer(data)
+
+
+def _trailer(data: Any) -> Trailer:
+    if not isinstance(data, dict):
+        raise TrailerError(f"the {TRAILER_TAG} trailer is not a JSON object")
+    if data.get("version") != TRAILER_VERSION:
+        raise TrailerError(
+            f"{TRAILER_TAG} trailer version {data.get('version')!r} is not supported "
+            f"(this gitops-helper reads version {TRAILER_VERSION})",
+            "upgrade gitops-helper to the version that wrote the merge request",
+        )
+    apps = data.get("apps")
+    if not isinstance(apps, dict) or not apps:
+        raise TrailerError(f"the {TRAILER_TAG} trailer has no `apps`")
+    return Trailer(
+        target_env=_text(data, "target_env"),
+        apps={_str(name, "apps key"): _image(name, image) for name, image in apps.items()},
+        unit=_text(data, "unit"),
+        source_env=_text(data, "source_env", optional=True),
+        app_repo=_text(data, "app_repo", optional=True),
+        app_commit=_text(data, "app_commit", optional=True),
+        app_layer_sha256=_text(data, "app_layer_sha256", optional=True),
+    )
+
+
+def _image(name: str, image: Any) -> ImageRef:
+    if not isinstance(image, dict):
+        raise TrailerError(f"the {TRAILER_TAG} trailer's apps.{name} is not an object")
+    return ImageRef(
+        repository=_text(image, "repository"),
+        tag=_text(image, "tag"),
+        digest=_text(image, "digest", optional=True),
+    )
+
+
+def _text(data: dict[str, Any], key: str, *, optional: bool = False) -> Any:
+    value = data.get(key)
+    if value is None and optional:
+        return None
+    return _str(value, key)
+
+
+def _str(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise TrailerError(f"the {TRAILER_TAG} trailer's {key} is {value!r}, expected a string")
+    return value
