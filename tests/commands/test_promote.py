@@ -16,6 +16,7 @@ from typing import Any
 
 import gitlab
 import pytest
+import requests
 import yaml
 from gitlab.v4.objects import Project
 
@@ -415,3 +416,34 @@ def test_two_apps_promoted_concurrently_both_merge(
         "example-app": f"{EXAMPLE_IMAGE}:1.3.0",
         "postgres": "docker.io/library/postgres:16.6",
     }
+
+
+# --- a failed MR update is repaired by the rerun ---------------------------------------------
+
+
+def test_rerun_repairs_an_mr_whose_update_failed(
+    sandbox: Sandbox, project: Project, tmp_path: Path
+) -> None:
+    """The branch moved to 5.0.4 but the MR still said 5.0.3: the rerun makes them agree."""
+    repo = make_app_repo(
+        tmp_path / "example-app", app_cue("example-app", EXAMPLE_IMAGE, *EXAMPLE_FIELDS)
+    )
+    first = promote_json(sandbox, *example_args(repo, "5.0.3"))
+    admin = {"PRIVATE-TOKEN": sandbox.token}
+    rule = {"method": "PUT", "path_prefix": "/api/v4/projects/", "status": 500, "count": None}
+    requests.post(f"{sandbox.url}/-/sandbox/faults", json=rule, headers=admin, timeout=10)
+    try:
+        failed = promote(sandbox, *example_args(repo, "5.0.4"))
+    finally:
+        requests.delete(f"{sandbox.url}/-/sandbox/faults", headers=admin, timeout=10)
+    assert failed.returncode == 1 and "HTTP 500" in failed.stderr
+    stale = project.mergerequests.get(first["mr_iid"])
+    assert stale.title == "Promote example-app 5.0.3 to dev", "the update failed"
+
+    repaired = promote_json(sandbox, *example_args(repo, "5.0.4"))
+    assert (repaired["status"], repaired["mr_iid"]) == ("updated", first["mr_iid"])
+    mr = project.mergerequests.get(first["mr_iid"])
+    trailer = parse_trailer(mr.description)
+    assert mr.title == "Promote example-app 5.0.4 to dev"
+    assert trailer is not None and trailer.apps["example-app"].tag == "5.0.4"
+    assert promote_json(sandbox, *example_args(repo, "5.0.4"))["status"] == "noop"
