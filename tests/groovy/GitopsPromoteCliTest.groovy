@@ -82,11 +82,13 @@ cases.test('returns the CLI\'s JSON as a plain, serializable map') {
     PipelineHarness h = harness('result')
     Map result = h.run('gitopsPromote', valid).value
     assert result == [app: 'example-app', branch: 'promote/dev/example-app',
-                      changed_files: ['services/apps/example-app.cue', 'env.cue'], env: 'dev',
+                      changes: [[path: 'env.cue', status: 'modified', added: 1, removed: 1]],
+                      digest: null, dry_run: false, env: 'dev', warnings: [],
                       mr_iid: 12, mr_url: 'https://gitlab.example.com/platform/k8s-deployments/-/merge_requests/12',
                       project: 'platform/k8s-deployments', status: 'created', tag: '1.0.1']
     assert result.getClass() == LinkedHashMap
-    assert result.changed_files.getClass() == ArrayList
+    assert result.changes.getClass() == ArrayList
+    assert result.changes[0].getClass() == LinkedHashMap
     PipelineHarness.assertSerializable(result)
 }
 
@@ -150,6 +152,7 @@ cases.test('the token is bound only around the promote call') {
 
 cases.test('bad input (CLI exit 2) fails the step with a clear error, the CLI\'s error in the log') {
     PipelineHarness h = harness('exit-2')
+    h.agentEnv.GITOPS_FAKE_BAD_INPUT = "invalid tag 'not a tag'"
     def outcome = h.run('gitopsPromote', valid + [tag: 'not a tag'])
     assert outcome.error.contains('gitops-helper rejected the input for promoting example-app not a tag (exit 2, bad input)')
     assert h.log.contains("error: invalid tag 'not a tag'")
@@ -192,6 +195,7 @@ cases.test('the token never appears in the build log, errors, description or res
     assertNoToken(failed, failure.error)
 
     PipelineHarness bad = harness('no-leak-bad')
+    bad.agentEnv.GITOPS_FAKE_BAD_INPUT = 'invalid image tag'
     def rejected = bad.run('gitopsPromote', valid + [tag: '$GITLAB_TOKEN'])
     assert rejected.error
     assertNoToken(bad, rejected.error)

@@ -1,5 +1,5 @@
 // Shell injection through any argument stays inert: the value reaches the CLI
-// verbatim (which rejects what is not valid), and no command in it runs.
+// verbatim, and no command in it runs. (The real CLI rejects what is not valid.)
 import groovy.json.JsonSlurper
 
 Cases cases = new Cases()
@@ -26,7 +26,7 @@ payloads.each { String key, String payload ->
         File record = new File(h.workspace.parentFile, "inject-${key}.jsonl")
         record.delete()
         h.agentEnv.GITOPS_FAKE_RECORD = record.path
-        def outcome = h.run('gitopsPromote', valid + [(key): payload])
+        h.run('gitopsPromote', valid + [(key): payload])
 
         List<File> markers = []
         [h.workspace, h.workspace.parentFile, new File(System.getProperty('user.dir'))].each { dir ->
@@ -35,10 +35,7 @@ payloads.each { String key, String payload ->
         assert markers.isEmpty(): "a payload ran: ${markers.unique()}"
         List<String> argv = new JsonSlurper().parseText(record.readLines()[0]).argv
         assert argv.any { it.endsWith(payload) }: "the value did not reach the CLI verbatim: ${argv}"
-        if (key in ['tag', 'app', 'image', 'digest']) {
-            assert outcome.error?.contains('(exit 2, bad input)')
-            assert h.currentBuild.description == null
-        }
+        // Whether the CLI then refuses the value is its own test (tests/test_inputs.py).
     }
 }
 
