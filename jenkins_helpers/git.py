@@ -134,7 +134,7 @@ def clone(url: str, dest: Path, branch: str, env: Mapping[str, str]) -> None:
 def remote_branch_sha(path: Path, branch: str, env: Mapping[str, str]) -> str | None:
     """The commit `branch` points at on the remote `origin`, or None if it does not exist."""
     with _git_errors(f"git ls-remote (branch {branch})"):
-        out = _repo(path).git.ls_remote("origin", f"refs/heads/{branch}", env=dict(env))
+        out = str(_repo(path).git.ls_remote("origin", f"refs/heads/{branch}", env=dict(env)))
     return out.split()[0] if out.strip() else None
 
 
@@ -146,7 +146,7 @@ def fetch_branch(path: Path, branch: str, env: Mapping[str, str]) -> str:
         repo.git.fetch(
             "--depth=1", "--no-tags", "origin", f"+refs/heads/{branch}:{ref}", env=dict(env)
         )
-        return repo.git.rev_parse("--verify", ref)
+        return str(repo.git.rev_parse("--verify", ref))
 
 
 def push_branch(path: Path, branch: str, expected: str | None, env: Mapping[str, str]) -> None:
@@ -208,7 +208,8 @@ def stage_all(path: Path) -> list[FileChange]:
 
 def staged_diff(path: Path, files: list[str]) -> str:
     """The unified diff of the staged `files` against HEAD."""
-    return _repo(path).git.diff("--cached", "--no-color", "--no-renames", "HEAD", "--", *files)
+    repo = _repo(path)
+    return str(repo.git.diff("--cached", "--no-color", "--no-renames", "HEAD", "--", *files))
 
 
 def commit_staged(path: Path, message: str) -> str:
@@ -234,12 +235,7 @@ def _identity_env(repo: git.Repo) -> dict[str, str]:
 
 def tree_id(path: Path, rev: str) -> str:
     """The tree object of `rev`: equal trees mean equal content, whatever the history."""
-    return _repo(path).git.rev_parse("--verify", f"{rev}^{{tree}}")
-
-
-def head_commit(path: Path) -> str:
-    """The commit id checked out in `path`."""
-    return _repo(path).head.commit.hexsha
+    return str(_repo(path).git.rev_parse("--verify", f"{rev}^{{tree}}"))
 
 
 def source_of(path: Path) -> tuple[str, str | None]:

@@ -278,7 +278,7 @@ class _Conflict(Exception):
 
 
 def _message(e: gitlab.exceptions.GitlabError) -> str:
-    text = e.error_message
+    text: object = e.error_message  # a list when GitLab answers {"message": [...]}
     if isinstance(text, list | tuple):
         text = "; ".join(str(t) for t in text)
     return str(text)[:500]

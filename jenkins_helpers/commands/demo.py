@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from jenkins_helpers.deployrepo import render
 from jenkins_helpers.deployrepo.checkout import DeploymentRepo, environment_tree
@@ -32,7 +33,7 @@ def run(echo: Callable[[str], None]) -> None:
                 echo("  " + _summary(app, objs))
 
 
-def _summary(app: str, objects: list[dict]) -> str:
+def _summary(app: str, objects: list[dict[str, Any]]) -> str:
     deployment = next(o for o in objects if o["kind"] == "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     limits = container["resources"]["limits"]

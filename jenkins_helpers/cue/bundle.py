@@ -165,10 +165,10 @@ def _plan(target_dir: Path) -> tuple[str, list[_Part]] | None:
             source = (target_dir / name).read_bytes().decode()
         except UnicodeDecodeError:
             return None
-        body = _body(source)
-        if body is None:
+        parsed = _body(source)
+        if parsed is None:
             return None
-        file_package, body, package_line = body
+        file_package, body, package_line = parsed
         if package not in (None, file_package):
             return None
         package = file_package

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jenkins_helpers import inputs
-from jenkins_helpers.cuesrc import editor
+from jenkins_helpers.cuesrc import editor, literals
 from jenkins_helpers.cuesrc.tokens import CueSyntaxError, Expr, Field, ListLit, Other, Struct, parse
 from jenkins_helpers.cuesrc.tokens import position as _position
 from jenkins_helpers.errors import BadInput
@@ -149,7 +149,7 @@ def _repository(source: str, app: str, shown: str) -> str | None:
     """
     try:
         value = editor.get_value(source, ("apps", app, "app", "deployment", "image", "repository"))
-    except editor.EditError:
+    except literals.EditError:
         return None  # an expression: CUE decides, and the render check sees the result
     if value is None:
         raise BadInput(

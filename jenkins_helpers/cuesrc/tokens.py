@@ -427,7 +427,8 @@ class _Parser:
 
     def _opaque(self) -> Expr:
         """Tokens up to a `,`, a closing bracket, or a newline CUE treats as a comma."""
-        begin, stack, last = self.i, [], None
+        begin, last = self.i, None
+        stack: list[Token] = []
         while True:
             tok = self.tok
             if not stack:

@@ -75,6 +75,7 @@ _BATCH_KINDS = frozenset({"Job", "CronJob"})
 _RESOURCE_KEYS = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory")
 
 Severity = Literal["error", "warning"]
+Manifest = dict[str, Any]  # one parsed Kubernetes object
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class Finding:
 
 
 def check_objects(
-    objects: Iterable[tuple[str, dict]],
+    objects: Iterable[tuple[str, Any]],  # parsed YAML: not always a mapping
     *,
     env: str,
     namespace: str,
@@ -128,7 +129,7 @@ def check_manifests(tree: Path, env: Environment) -> list[Finding]:
     return check_objects(load_manifests(tree, env.name), env=env.name, namespace=env.namespace)
 
 
-def load_manifests(repo: Path, env: str) -> list[tuple[str, dict]]:
+def load_manifests(repo: Path, env: str) -> list[tuple[str, Manifest]]:
     """Read every manifest of `env` as (repo-relative path, object), sorted by path."""
     root = repo.resolve()
     base = inputs.repo_path(root, layout.env_manifests(env))
@@ -146,7 +147,7 @@ def load_manifests(repo: Path, env: str) -> list[tuple[str, dict]]:
     return sorted(loaded, key=lambda item: item[0])
 
 
-def _load_one(file: Path, relative: str) -> dict:
+def _load_one(file: Path, relative: str) -> Manifest:
     hint = "the renderer writes exactly one object per file; re-render, or fix the file by hand"
     try:
         documents = [doc for doc in yaml.safe_load_all(file.read_text("utf-8")) if doc is not None]
@@ -175,7 +176,7 @@ def _get(obj: Any, *keys: str | int) -> Any:
     return obj
 
 
-def _label(obj: dict) -> str:
+def _label(obj: Manifest) -> str:
     name = _get(obj, "metadata", "name") or "<unnamed>"
     return f"{obj.get('kind') or '<no kind>'} {name}"
 
@@ -188,7 +189,7 @@ def _field(path: Iterable[str | int]) -> str:
     return text or "(top level)"
 
 
-def _is_application(obj: dict) -> bool:
+def _is_application(obj: Manifest) -> bool:
     return obj.get("kind") == "Application" and str(obj.get("apiVersion", "")).startswith(
         "argoproj.io/"
     )
@@ -252,12 +253,13 @@ def _application_validator() -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(json.loads(text.read_text()))
 
 
-def _schema_messages(validator: jsonschema.protocols.Validator, obj: dict) -> Iterator[str]:
+def _schema_messages(validator: jsonschema.protocols.Validator, obj: Manifest) -> Iterator[str]:
     """One message per schema violation, naming the field; unknown fields by their own path."""
     for error in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.path))):
         where = list(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            known = set(error.schema.get("properties", {}))
+            schema = error.schema if isinstance(error.schema, dict) else {}
+            known = set(schema.get("properties", {}))
             for extra in sorted(set(error.instance) - known):
                 yield f"unknown field {_field([*where, extra])}"
         else:
@@ -268,13 +270,15 @@ def _explain(error: jsonschema.ValidationError) -> str:
     """jsonschema's message, made readable where it only says 'not valid under any'."""
     if error.validator not in ("oneOf", "anyOf"):
         return error.message
-    types = [t for sub in error.validator_value for t in _as_list(sub.get("type")) if t != "null"]
+    subs = error.validator_value if isinstance(error.validator_value, list) else []
+    types = [t for sub in subs for t in _as_list(sub.get("type")) if t != "null"]
     if types:  # Kubernetes' int-or-string and quantity fields
         return f"{error.instance!r} is not one of the types {', '.join(dict.fromkeys(types))}"
-    return error.schema.get("description") or error.message
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    return str(schema.get("description") or error.message)
 
 
-def _as_list(value: object) -> list:
+def _as_list(value: object) -> list[Any]:
     return value if isinstance(value, list) else [value] if value else []
 
 
@@ -283,7 +287,7 @@ def _shorten(message: str, limit: int = 300) -> str:
     return message if len(message) <= limit else message[:limit] + "..."
 
 
-def _check_schema(path: str, obj: dict, kubernetes_version: str) -> list[Finding]:
+def _check_schema(path: str, obj: Manifest, kubernetes_version: str) -> list[Finding]:
     api_version, kind = obj.get("apiVersion"), obj.get("kind")
     if not isinstance(api_version, str) or not isinstance(kind, str):
         return [
@@ -309,7 +313,7 @@ def _check_schema(path: str, obj: dict, kubernetes_version: str) -> list[Finding
 # --- Kubernetes objects ------------------------------------------------------------------
 
 
-def _check_k8s_object(path: str, obj: dict, namespace: str, version: str) -> list[Finding]:
+def _check_k8s_object(path: str, obj: Manifest, namespace: str, version: str) -> list[Finding]:
     findings = _check_schema(path, obj, version)
     actual = _get(obj, "metadata", "namespace")
     if obj.get("kind") not in CLUSTER_SCOPED_KINDS and actual != namespace:
@@ -325,7 +329,7 @@ def _check_k8s_object(path: str, obj: dict, namespace: str, version: str) -> lis
     return findings + _check_pod_spec(path, obj)
 
 
-def _containers(pod: dict, prefix: str) -> Iterator[tuple[str, dict, bool]]:
+def _containers(pod: Manifest, prefix: str) -> Iterator[tuple[str, Manifest, bool]]:
     """Yield (field path, container, is_init) for every container of a pod spec."""
     for key in ("initContainers", "containers"):
         for index, container in enumerate(_get(pod, key) or []):
@@ -333,10 +337,10 @@ def _containers(pod: dict, prefix: str) -> Iterator[tuple[str, dict, bool]]:
                 yield f"{prefix}.{key}[{index}]", container, key == "initContainers"
 
 
-def _check_pod_spec(path: str, obj: dict) -> list[Finding]:
+def _check_pod_spec(path: str, obj: Manifest) -> list[Finding]:
     keys = POD_SPEC_PATHS.get(obj.get("kind", ""))
     pod = _get(obj, *keys) if keys else None
-    if not isinstance(pod, dict):
+    if keys is None or not isinstance(pod, dict):
         return []
     findings = []
     pod_non_root = _get(pod, "securityContext", "runAsNonRoot")
@@ -349,7 +353,7 @@ def _check_pod_spec(path: str, obj: dict) -> list[Finding]:
 
 
 def _container_problems(
-    container: dict, pod_non_root: object, serves: bool
+    container: Manifest, pod_non_root: object, serves: bool
 ) -> Iterator[tuple[Severity, str, str]]:
     """Problems of one container; `serves` is False for init containers and batch pods."""
     image = container.get("image")
@@ -395,7 +399,7 @@ def _image_problem(image: str) -> str | None:
 # --- ArgoCD Applications -----------------------------------------------------------------
 
 
-def _check_application(path: str, app: dict, env: str, namespace: str) -> list[Finding]:
+def _check_application(path: str, app: Manifest, env: str, namespace: str) -> list[Finding]:
     label = _label(app)
     findings = [
         Finding("error", path, "argocd-schema", f"{label}: {message}")
@@ -439,7 +443,7 @@ def _check_application(path: str, app: dict, env: str, namespace: str) -> list[F
     return findings + _check_sync_policy(path, app)
 
 
-def _check_sync_policy(path: str, app: dict) -> list[Finding]:
+def _check_sync_policy(path: str, app: Manifest) -> list[Finding]:
     automated = _get(app, "spec", "syncPolicy", "automated")
     label = _label(app)
     on = isinstance(automated, dict) and automated.get("enabled") is not False
@@ -469,7 +473,7 @@ def _check_sync_policy(path: str, app: dict) -> list[Finding]:
 # --- across files ------------------------------------------------------------------------
 
 
-def _check_duplicates(objects: list[tuple[str, dict]]) -> list[Finding]:
+def _check_duplicates(objects: list[tuple[str, Any]]) -> list[Finding]:
     """Two files defining the same object would make ArgoCD apply one over the other."""
     first_seen: dict[tuple[object, object, object], str] = {}
     findings = []

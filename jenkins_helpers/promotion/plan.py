@@ -18,7 +18,7 @@ import yaml
 
 from jenkins_helpers import git
 from jenkins_helpers.cue import CueError
-from jenkins_helpers.cuesrc import editor
+from jenkins_helpers.cuesrc import editor, literals
 from jenkins_helpers.deployrepo import checks, layout, render
 from jenkins_helpers.deployrepo.checkout import require_env
 from jenkins_helpers.deployrepo.settings import Environment
@@ -92,7 +92,7 @@ def apply_versions(
     return Plan(env, apps, changes, tuple(warnings))
 
 
-def image_edits(app: str, image: ImageRef) -> list[tuple[editor.CuePath, Any]]:
+def image_edits(app: str, image: ImageRef) -> list[tuple[literals.CuePath, Any]]:
     """env.cue edits for the image: the tag, and the digest (removed when none is given)."""
     base = ("apps", app, "env", "deployment", "image")
     return [
@@ -192,7 +192,7 @@ def _old_image(env_text: str, app_text: str, version: AppVersion) -> ImageRef | 
         repository = editor.get_value(
             app_text, (*base, "app", "deployment", "image", "repository")
         )
-    except editor.EditError:
+    except literals.EditError:
         return None
     if entry is None:
         return None
@@ -215,7 +215,7 @@ def kept_settings(env_text: str, app: str) -> tuple[Setting, ...]:
     for path, scope in scopes:
         try:
             value = editor.get_value(env_text, path)
-        except editor.EditError:
+        except literals.EditError:
             continue  # an expression the editor cannot read: not shown, never changed
         for key, leaf in _flatten(value or {}, ()):
             if path[0] == "apps" and key in (

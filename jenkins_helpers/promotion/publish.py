@@ -52,6 +52,7 @@ def publish(target: Target, change: Change, *, dry_run: bool = False) -> Outcome
         target.tree, git.fetch_branch(target.tree, change.source_branch, target.auth)
     ) == git.tree_id(target.tree, "HEAD")
     status: Status
+    mr: MergeRequest | None
     if ours is not None and pushed and _agrees(ours, change):
         status, mr = "noop", ours
     elif dry_run:

