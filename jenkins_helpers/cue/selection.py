@@ -58,7 +58,7 @@ def _workers_from_env() -> int:
 
 
 def create_engine() -> CueEngine:
-    """Pick an engine from the environment (see module docstring and DESIGN.md section 3)."""
+    """Pick an engine from the environment (see the module docstring)."""
     forced = os.environ.get("GITOPS_CUE_ENGINE", "").strip().lower()
     if forced not in ("", "binary", "wasm"):
         raise UserError(

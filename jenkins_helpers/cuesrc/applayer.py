@@ -2,7 +2,7 @@
 
 The file is the app team's, but it is evaluated inside the deployment repository,
 where one stray declaration could change another app, an environment or the
-platform (DESIGN.md section 3). So before it is merged it must declare nothing but
+platform. So before it is merged it must declare nothing but
 `apps: "<app>": app: ...` under `package deployments`; this is decided on its
 syntax tree (cuetokens), which knows strings, comments and label chains, never by
 pattern matching on lines. Whether its values fit the platform's schema is CUE's

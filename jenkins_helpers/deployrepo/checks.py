@@ -31,7 +31,7 @@ from jenkins_helpers.errors import BadInput, UserError
 
 # The oldest Kubernetes every allowed kubernetes-validate (>=1.30, pyproject) ships
 # schemas for. Conservative: what validates here is accepted by newer API servers too
-# for the stable kinds we render. Repo settings can ask for the cluster's own version.
+# for the stable kinds we render.
 DEFAULT_KUBERNETES_VERSION = "1.30"
 ARGOCD_NAMESPACE = "argocd"
 ARGOCD_API_VERSION = "argoproj.io/v1alpha1"

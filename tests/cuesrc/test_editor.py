@@ -1,6 +1,6 @@
 """Tests for jenkins_helpers.envcue: byte-exact edits of env.cue by CUE path.
 
-Unit tests pin the behaviour on the DESIGN.md sample; property tests generate env.cue
+Unit tests pin the behaviour on the scaffold's env.cue shape; property tests generate env.cue
 files (comments, tricky strings, label chains, split declarations) together with the
 value CUE would export, and check that an edit changes only the targeted bytes.
 """
@@ -574,7 +574,7 @@ def _body(w: _Writer, path: CuePath, body: dict[str, Any], indent: int) -> None:
 
 @st.composite
 def env_files(draw: Any) -> Generated:
-    """A random env.cue of the DESIGN.md shape and the value CUE exports for it."""
+    """A random env.cue of the scaffold's shape and the value CUE exports for it."""
     environment = draw(BODIES)
     apps = draw(st.dictionaries(st.sampled_from(APP_NAMES), BODIES, min_size=1, max_size=3))
     w = _Writer(draw)
