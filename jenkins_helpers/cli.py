@@ -25,7 +25,7 @@ from jenkins_helpers import __version__
 from jenkins_helpers.commands import Printer
 from jenkins_helpers.deployrepo.settings import DEFAULT_PROJECT
 from jenkins_helpers.errors import UserError
-from jenkins_helpers.proc import mask
+from jenkins_helpers.secrets import mask
 
 F = TypeVar("F", bound=Callable[..., Any])
 

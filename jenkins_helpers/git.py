@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import git
 
 from jenkins_helpers.errors import UserError
-from jenkins_helpers.proc import mask
+from jenkins_helpers.secrets import clean_url, mask
 
 # Used only when neither git's config nor the environment gives an identity (a bare CI agent).
 FALLBACK_IDENTITY = {"name": "gitops-helper", "email": "gitops-helper@noreply.invalid"}
@@ -105,14 +105,6 @@ def auth_env(url: str, token: str) -> dict[str, str]:
     }
 
 
-def without_credentials(url: str) -> str:
-    """`url` without any `user:password@`, so it can be shown or written down."""
-    parts = urlsplit(url)
-    if not parts.scheme or "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
 @contextlib.contextmanager
 def _git_errors(what: str) -> Iterator[None]:
     """Turn a failed git command into a UserError that says what we were doing."""
@@ -125,7 +117,7 @@ def _git_errors(what: str) -> Iterator[None]:
 
 def clone(url: str, dest: Path, branch: str, env: Mapping[str, str]) -> None:
     """A shallow clone of only `branch` (the environment branch a promotion targets)."""
-    with _git_errors(f"git clone of {without_credentials(url)} (branch {branch})"):
+    with _git_errors(f"git clone of {clean_url(url)} (branch {branch})"):
         git.Repo.clone_from(
             url, dest, env=dict(env), depth=1, single_branch=True, branch=branch, no_tags=True
         ).close()
@@ -253,4 +245,4 @@ def source_of(path: Path) -> tuple[str, str | None]:
         except ValueError:  # a repository without commits
             commit = None
         url = next((r.url for r in repo.remotes if r.name == "origin"), None)
-        return (without_credentials(url) if url else str(path.resolve())), commit
+        return (clean_url(url) if url else str(path.resolve())), commit

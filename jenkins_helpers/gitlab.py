@@ -18,9 +18,9 @@ import gitlab
 import requests
 from gitlab.v4.objects import Project as _GlProject
 
-from jenkins_helpers import __version__, inputs
+from jenkins_helpers import __version__, inputs, secrets
 from jenkins_helpers.errors import BadInput, UserError
-from jenkins_helpers.proc import mask
+from jenkins_helpers.secrets import mask
 
 T = TypeVar("T")
 # Pauses before each retry of a transient failure: about 7 s in all, long enough to
@@ -54,7 +54,7 @@ class MergeRequest:
 
 def token_from_environment() -> str:
     """GITLAB_TOKEN: the only way the token comes in (a flag would show in `ps` and logs)."""
-    token = os.environ.get("GITLAB_TOKEN", "").strip()
+    token = secrets.checked_token(os.environ.get("GITLAB_TOKEN", ""), "GITLAB_TOKEN")
     if not token:
         raise BadInput("GITLAB_TOKEN is not set", TOKEN_HINT)
     return token

@@ -9,18 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jenkins_helpers.errors import UserError
-
-# Values of these environment variables are masked in every message we build.
-SECRET_ENV_VARS = ("GITLAB_TOKEN", "JENKINS_TOKEN", "WEBHOOK_SECRET", "SANDBOX_TOKEN")
-
-
-def mask(text: str) -> str:
-    """Replace every known secret in `text` by `*****`."""
-    for name in SECRET_ENV_VARS:
-        secret = os.environ.get(name)
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "*****")
-    return text
+from jenkins_helpers.secrets import mask
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
+import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from jenkins_helpers import git
+from jenkins_helpers import cli, git
+from jenkins_helpers.commands import render
 from tests.helpers.deployrepo import copy_repo, replace_once
 
 
@@ -83,17 +88,20 @@ def test_render_on_a_checkout_writes_and_check_fails_on_stale(
         (["render", "--env", "qa"], "unknown environment 'qa'"),
         (["validate", "--env", "staging"], "unknown environment 'staging'"),
         (["init-repo", "{dir}/new", "--envs", "Dev,prod"], "not a DNS-1123 label"),
+        (["init-repo", "{dir}/new", "--envs", "main,prod"], "branches must all differ: main, main"),
+        (["init-repo", "{dir}/afile/new"], "cannot create the repository at"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(
     template: Path, tmp_path: Path, args: list[str], message: str
 ) -> None:
     repo = copy_repo(template, tmp_path / "repo")
+    (tmp_path / "afile").write_text("a file, not a directory\n")
     args = [a.replace("{dir}", str(tmp_path)) for a in args]
     result = gitops(*args) if args[0] == "init-repo" else gitops(*args, "--repo", str(repo))
     assert result.returncode == 2
     assert message in result.stderr
-    assert "hint:" in result.stderr
+    assert "hint:" in result.stderr and "unexpected" not in result.stderr
     assert not (tmp_path / "new").exists()
 
 
@@ -113,3 +121,29 @@ def test_outside_a_deployment_repo(tmp_path: Path) -> None:
     result = gitops("render", "--repo", str(tmp_path))
     assert result.returncode == 1
     assert "not a deployment repository" in result.stderr
+
+
+def test_an_unexpected_error_leaves_a_private_crash_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never through a planted symlink, never with the token in it."""
+    token = "crash-test-token-3b9f"  # noqa: S105 - made up
+    monkeypatch.setenv("GITLAB_TOKEN", token)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    (tmp_path / "gitops-helper-crash.log").symlink_to(victim)
+
+    def broken(*args: object) -> None:
+        raise RuntimeError(f"boom with {token}")
+
+    monkeypatch.setattr(render, "run", broken)
+    result = CliRunner().invoke(cli.main, ["render", "--repo", str(tmp_path)])
+    assert result.exit_code == 1
+    assert victim.read_text() == "keep me\n"
+    match = re.search(r"traceback in (\S+)\)", result.output)
+    assert match, result.output
+    log = Path(match.group(1))
+    assert log.parent == tmp_path and stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert "RuntimeError" in log.read_text()
+    assert token not in log.read_text() + result.output

@@ -43,12 +43,6 @@ def test_commit_without_any_identity_uses_the_fallback(
     )
 
 
-def test_credentials_never_leave_a_url() -> None:
-    assert git.without_credentials("https://u:secret@h.example/a.git") == "https://h.example/a.git"
-    assert git.without_credentials("/work/app") == "/work/app"
-    assert git.without_credentials("git@h.example:a/b.git") == "git@h.example:a/b.git"
-
-
 def test_source_of_a_plain_directory_and_a_checkout(tmp_path: Path) -> None:
     assert git.source_of(tmp_path) == (str(tmp_path.resolve()), None)
     git.init(tmp_path, "main")

@@ -8,8 +8,12 @@ than struct and list literals stay opaque token ranges: envcue.py refuses to edi
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+# Deeper structs, lists or label chains are refused (hand-written CUE is a few levels deep).
+MAX_NESTING = 100
 OPEN = {"(": ")", "[": "]", "{": "}"}
 CLOSE = {v: k for k, v in OPEN.items()}
 _MULTI_PUNCT = ("...", "&&", "||", "==", "!=", "<=", ">=", "=~", "!~", "_|_")
@@ -52,6 +56,7 @@ class _Lexer:
     def __init__(self, source: str) -> None:
         self.src = source
         self.pos = 0
+        self.nesting = 0
 
     def tokens(self) -> list[Token]:
         out = [self.next()]
@@ -141,12 +146,16 @@ class _Lexer:
 
     def _skip_interpolation(self, start: int) -> int:
         """Return the offset after the `)` closing an interpolation begun at `start`."""
+        self.nesting += 1  # strings in interpolations in strings...: lexed recursively
+        if self.nesting > MAX_NESTING:
+            raise CueSyntaxError(f"nested more than {MAX_NESTING} levels deep", start)
         self.pos, depth = start, 1
         while depth:
             tok = self.next()
             if tok.kind == "eof":
                 raise CueSyntaxError("interpolation \\( not closed", start - 2)
             depth += tok.is_punct("(") - tok.is_punct(")")
+        self.nesting -= 1
         return self.pos
 
     def _attribute(self, i: int) -> Token:
@@ -285,6 +294,22 @@ class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
         self.toks = tokens
         self.i = 0
+        self.depth = 0
+
+    @contextlib.contextmanager
+    def _nested(self) -> Iterator[None]:
+        """One level deeper (a struct, a list, a label of a chain): refuse absurd depths.
+
+        Hand-written files are a few levels deep; a hostile one 1000 deep would
+        otherwise end in a RecursionError here or in every reader of the tree.
+        """
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise CueSyntaxError(f"nested more than {MAX_NESTING} levels deep", self.tok.start)
+        try:
+            yield
+        finally:
+            self.depth -= 1
 
     @property
     def tok(self) -> Token:
@@ -369,7 +394,8 @@ class _Parser:
         marker = self.toks[colon - 1].text if self.toks[colon - 1].is_punct("?", "!") else ""
         self.i = colon + 1
         self._skip_newlines()
-        value: Node = self._field() if self._label_end(self.i) is not None else self._value()
+        with self._nested():
+            value: Node = self._field() if self._label_end(self.i) is not None else self._value()
         end = value.end
         while self.tok.kind == "attr":
             end = self.tok.end
@@ -381,7 +407,8 @@ class _Parser:
         """A struct or list literal if the value is exactly one, else an opaque Expr."""
         begin = self.i
         if self.tok.is_punct("{", "["):
-            node = self._struct() if self.tok.is_punct("{") else self._list()
+            with self._nested():
+                node = self._struct() if self.tok.is_punct("{") else self._list()
             if self.tok.kind in ("newline", "eof", "attr") or self.tok.is_punct(",", "}", "]", ")"):
                 return node
             self.i = begin

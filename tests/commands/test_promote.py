@@ -6,6 +6,7 @@ could meet. Use cases E1, E2 and F1 (docs/PROMOTION.md, USE_CASES.md).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import gitlab
 import pytest
@@ -447,3 +449,46 @@ def test_rerun_repairs_an_mr_whose_update_failed(
     assert mr.title == "Promote example-app 5.0.4 to dev"
     assert trailer is not None and trailer.apps["example-app"].tag == "5.0.4"
     assert promote_json(sandbox, *example_args(repo, "5.0.4"))["status"] == "noop"
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+
+def _token_forms(token: str) -> list[str]:
+    basic = base64.b64encode(f"oauth2:{token}".encode()).decode()
+    return [token, quote(token, safe=""), basic]
+
+
+def test_no_form_of_the_token_leaves_the_run(
+    sandbox: Sandbox, project: Project, tmp_path: Path
+) -> None:
+    """The app repo's origin carries the token (userinfo and query); GitLab echoes it back."""
+    repo = make_app_repo(
+        tmp_path / "example-app", app_cue("example-app", EXAMPLE_IMAGE, *EXAMPLE_FIELDS)
+    )
+    origin = f"https://oauth2:{TOKEN}@gitlab.example.com/apps/example-app.git?private_token={TOKEN}"
+    subprocess.run(["git", "remote", "add", "origin", origin], cwd=repo, check=True)
+    result = promote(sandbox, *example_args(repo, "7.0.1"), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    mr = project.mergerequests.get(data["mr_iid"])
+    app_file = project.files.raw(
+        file_path="services/apps/example-app.cue", ref=data["branch"]
+    ).decode()
+    commit = project.commits.get(data["branch"]).message
+    trailer = parse_trailer(mr.description)
+    assert trailer is not None
+    assert trailer.app_repo == "https://gitlab.example.com/apps/example-app.git"
+    for form in _token_forms(TOKEN):
+        for where in (result.stdout, result.stderr, mr.description, app_file, commit):
+            assert form not in where
+
+    admin = {"PRIVATE-TOKEN": sandbox.token}
+    echo = {"message": f"401 token {TOKEN} rejected (Basic {_token_forms(TOKEN)[2]})"}
+    rule = {"method": "GET", "path_prefix": "/api/v4/", "status": 400, "count": 1, "body": echo}
+    requests.post(f"{sandbox.url}/-/sandbox/faults", json=rule, headers=admin, timeout=10)
+    failed = promote(sandbox, *example_args(repo, "7.0.2"))
+    requests.delete(f"{sandbox.url}/-/sandbox/faults", headers=admin, timeout=10)
+    assert failed.returncode == 1 and "HTTP 400" in failed.stderr
+    for form in _token_forms(TOKEN):
+        assert form not in failed.stdout + failed.stderr

@@ -55,13 +55,19 @@ def init_repo(target: Path, env_names: list[str], engine: CueEngine | None = Non
         raise BadInput(f"{target} already exists and is not empty", hint="pass a new directory")
     created = not target.exists()
     try:
+        target.mkdir(parents=True, exist_ok=True)
         _lay_down(target, settings, engine)
-    except BaseException:
+    except BaseException as e:
         if created:
             shutil.rmtree(target, ignore_errors=True)
-        else:
+        elif target.is_dir():
             for child in target.iterdir():
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
+        if isinstance(e, PermissionError | NotADirectoryError | FileExistsError):
+            raise BadInput(
+                f"cannot create the repository at {target}: {e.strerror or e}",
+                "pass a directory you can write to",
+            ) from e
         raise
     return settings
 
