@@ -19,9 +19,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import git
 
-from jenkins_helpers.errors import UserError
+from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.secrets import clean_url, mask
 
+DEFAULT_TIMEOUT = 120
 # Used only when neither git's config nor the environment gives an identity (a bare CI agent).
 FALLBACK_IDENTITY = {"name": "gitops-helper", "email": "gitops-helper@noreply.invalid"}
 
@@ -105,40 +106,82 @@ def auth_env(url: str, token: str) -> dict[str, str]:
     }
 
 
+def network_timeout() -> float:
+    """Seconds a git network command may take (GITOPS_GIT_TIMEOUT, default 120).
+
+    A stalled server must not hang a promotion, or a Jenkins agent, forever.
+    """
+    raw = os.environ.get("GITOPS_GIT_TIMEOUT", "").strip() or str(DEFAULT_TIMEOUT)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0
+    if not seconds > 0:
+        raise BadInput(
+            f"GITOPS_GIT_TIMEOUT must be a number of seconds, got {raw!r}",
+            f"unset it for the default ({DEFAULT_TIMEOUT} s), or set e.g. 300",
+        )
+    return seconds
+
+
 @contextlib.contextmanager
-def _git_errors(what: str) -> Iterator[None]:
+def _git_errors(what: str, timeout: float | None = None) -> Iterator[None]:
     """Turn a failed git command into a UserError that says what we were doing."""
     try:
         yield
     except git.GitCommandError as e:
         stderr = (e.stderr or "").strip().removeprefix("stderr:").strip().strip("'")
+        if timeout is not None and "did not complete in" in stderr:
+            raise UserError(
+                mask(f"{what} timed out after {timeout:g} s"),
+                "check that GitLab is reachable and answering; GITOPS_GIT_TIMEOUT sets the limit",
+            ) from e
         raise UserError(mask(f"{what} failed: {stderr or e}")) from e
+
+
+def _network(runner: git.Git, command: str, *args: str, env: Mapping[str, str], what: str) -> str:
+    """Run a git command that talks to the server, with the network timeout."""
+    timeout = network_timeout()
+    with _git_errors(what, timeout):
+        call = getattr(runner, command)
+        return str(call(*args, env=dict(env), kill_after_timeout=timeout))
 
 
 def clone(url: str, dest: Path, branch: str, env: Mapping[str, str]) -> None:
     """A shallow clone of only `branch` (the environment branch a promotion targets)."""
-    with _git_errors(f"git clone of {clean_url(url)} (branch {branch})"):
-        git.Repo.clone_from(
-            url, dest, env=dict(env), depth=1, single_branch=True, branch=branch, no_tags=True
-        ).close()
+    args = ["--quiet", "--depth=1", "--single-branch", "--no-tags", "--branch", branch]
+    what = f"git clone of {clean_url(url)} (branch {branch})"
+    _network(git.Git(str(dest.parent)), "clone", *args, "--", url, str(dest), env=env, what=what)
 
 
 def remote_branch_sha(path: Path, branch: str, env: Mapping[str, str]) -> str | None:
     """The commit `branch` points at on the remote `origin`, or None if it does not exist."""
-    with _git_errors(f"git ls-remote (branch {branch})"):
-        out = str(_repo(path).git.ls_remote("origin", f"refs/heads/{branch}", env=dict(env)))
+    out = _network(
+        _repo(path).git,
+        "ls_remote",
+        "origin",
+        f"refs/heads/{branch}",
+        env=env,
+        what=f"git ls-remote (branch {branch})",
+    )
     return out.split()[0] if out.strip() else None
 
 
 def fetch_branch(path: Path, branch: str, env: Mapping[str, str]) -> str:
     """Fetch the tip of `branch` from origin (shallow); return its commit id."""
     ref = f"refs/remotes/origin/{branch}"
-    with _git_errors(f"git fetch (branch {branch})"):
-        repo = _repo(path)
-        repo.git.fetch(
-            "--depth=1", "--no-tags", "origin", f"+refs/heads/{branch}:{ref}", env=dict(env)
-        )
-        return str(repo.git.rev_parse("--verify", ref))
+    repo = _repo(path)
+    _network(
+        repo.git,
+        "fetch",
+        "--depth=1",
+        "--no-tags",
+        "origin",
+        f"+refs/heads/{branch}:{ref}",
+        env=env,
+        what=f"git fetch (branch {branch})",
+    )
+    return str(repo.git.rev_parse("--verify", ref))
 
 
 def push_branch(path: Path, branch: str, expected: str | None, env: Mapping[str, str]) -> None:
@@ -149,15 +192,22 @@ def push_branch(path: Path, branch: str, expected: str | None, env: Mapping[str,
     """
     lease = f"--force-with-lease=refs/heads/{branch}:{expected or ''}"
     try:
-        _repo(path).git.push("origin", lease, f"HEAD:refs/heads/{branch}", env=dict(env))
-    except git.GitCommandError as e:
-        stderr = mask(str(e.stderr or ""))
-        if "stale info" in stderr or "fetch first" in stderr or "rejected" in stderr:
+        _network(
+            _repo(path).git,
+            "push",
+            "origin",
+            lease,
+            f"HEAD:refs/heads/{branch}",
+            env=env,
+            what=f"git push of {branch}",
+        )
+    except UserError as e:
+        if any(word in e.message for word in ("stale info", "fetch first", "rejected")):
             raise UserError(
                 f"branch {branch} changed on the server while this promotion ran",
                 "another promotion of the same app and environment ran at the same time; rerun",
             ) from e
-        raise UserError(mask(f"git push of {branch} failed: {stderr.strip() or e}")) from e
+        raise
 
 
 # --- local: changes, commits -------------------------------------------------------------

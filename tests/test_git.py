@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from jenkins_helpers import git
+from jenkins_helpers.errors import BadInput
 
 
 def test_stage_all_reports_status_and_line_counts(tmp_path: Path) -> None:
@@ -49,3 +50,10 @@ def test_source_of_a_plain_directory_and_a_checkout(tmp_path: Path) -> None:
     commit = git.commit_all(tmp_path, "first")
     git._repo(tmp_path).create_remote("origin", "https://oauth2:t0k@h.example/apps/a.git")
     assert git.source_of(tmp_path) == ("https://h.example/apps/a.git", commit)
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5"])
+def test_a_bad_network_timeout_is_bad_input(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITOPS_GIT_TIMEOUT", value)
+    with pytest.raises(BadInput, match="GITOPS_GIT_TIMEOUT must be a number of seconds"):
+        git.network_timeout()

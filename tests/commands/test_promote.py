@@ -492,3 +492,49 @@ def test_no_form_of_the_token_leaves_the_run(
     assert failed.returncode == 1 and "HTTP 400" in failed.stderr
     for form in _token_forms(TOKEN):
         assert form not in failed.stdout + failed.stderr
+
+
+# --- a stalled git server -----------------------------------------------------------------------
+
+
+def test_a_stalled_push_times_out_and_leaves_no_clone(
+    sandbox: Sandbox, project: Project, tmp_path: Path
+) -> None:
+    repo = make_app_repo(tmp_path / "stall-app", app_cue("stall-app", "r.example.com/stall-app"))
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    admin = {"PRIVATE-TOKEN": sandbox.token}
+    stall = {"method": "POST", "path_prefix": f"/{DEPLOYMENTS}.git/git-receive-pack", "delay": 8}
+    requests.post(
+        f"{sandbox.url}/-/sandbox/faults", json={**stall, "count": 1}, headers=admin, timeout=10
+    )
+    env = {**os.environ, "GITLAB_URL": sandbox.gitlab_url, "GITLAB_TOKEN": sandbox.token}
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "jenkins_helpers",
+                "promote",
+                "--app",
+                "stall-app",
+                "--image",
+                "r.example.com/stall-app",
+                "--tag",
+                "1.0.0",
+                "--app-repo",
+                str(repo),
+            ],
+            env={**env, "GITOPS_GIT_TIMEOUT": "2", "TMPDIR": str(tmp)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        requests.delete(f"{sandbox.url}/-/sandbox/faults", headers=admin, timeout=10)
+    assert done.returncode == 1, done.stderr
+    assert "error: git push of promote/dev/stall-app timed out after 2 s" in done.stderr
+    assert "GITOPS_GIT_TIMEOUT" in done.stderr
+    assert list(tmp.iterdir()) == [], "the temporary clone is removed"
+    assert not open_mrs(project, "stall-app")
