@@ -117,6 +117,15 @@ def test_validate_fails_on_a_policy_error(template: Path, tmp_path: Path) -> Non
     assert "latest" in result.stdout
 
 
+def test_a_cue_syntax_error_names_the_file_and_line(template: Path, tmp_path: Path) -> None:
+    repo = copy_repo(template, tmp_path / "repo")
+    git.switch(repo, "dev")
+    replace_once(repo / "env.cue", 'tag: "1.0.0"', 'tag: "1.0.0')
+    result = gitops("render", "--repo", str(repo))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: env.cue:16:26: string not terminated\n")
+
+
 def test_outside_a_deployment_repo(tmp_path: Path) -> None:
     result = gitops("render", "--repo", str(tmp_path))
     assert result.returncode == 1

@@ -18,6 +18,7 @@ from typing import Any
 
 from jenkins_helpers.cuesrc.literals import (
     CuePath,
+    CueTextError,
     EditError,
     format_value,
     inline_value,
@@ -97,9 +98,9 @@ def _parse(source: str) -> CueFile:
     try:
         return parse(source)
     except CueSyntaxError as e:
-        raise EditError(
-            f"cannot read CUE at {position(source, e.offset)}: {e.message}",
-            hint="fix the file (`cue fmt` shows CUE's own message), then retry",
+        raise CueTextError(
+            f"{position(source, e.offset)}: {e.message}",
+            hint="fix the file (`gitops-helper cue fmt FILE` shows CUE's own message), then retry",
         ) from e
 
 
@@ -238,6 +239,8 @@ def _about(path: CuePath) -> Iterator[None]:
     """Prefix any EditError raised inside with the path it concerns."""
     try:
         yield
+    except CueTextError:
+        raise  # about the whole file, whatever path was asked for
     except EditError as e:
         raise EditError(f"{dotted(path)}: {e.message}", e.hint) from e
 
@@ -426,6 +429,8 @@ def edit_file(path: Path, edits: Sequence[tuple[CuePath, Any]]) -> bool:
     try:
         for cue_path, value in edits:
             new = delete_path(new, cue_path) if value is DELETE else set_value(new, cue_path, value)
+    except CueTextError as e:
+        raise e.in_file(str(path)) from e
     except EditError as e:
         raise EditError(f"{path}: {e.message}", e.hint) from e
     if new == old:

@@ -36,6 +36,18 @@ class EditError(UserError):
     """CUE text cannot be read or edited safely as asked; the message names path and position."""
 
 
+class CueTextError(EditError):
+    """The text is not CUE we can read (a syntax error): about the file, not about a path.
+
+    `message` is `line:col: what`, as CUE itself reports positions; `in_file` adds
+    the file's name in front, so the user sees `env.cue:16:26: string not terminated`.
+    """
+
+    def in_file(self, name: str) -> CueTextError:
+        """The same error, prefixed with the file's name."""
+        return CueTextError(f"{name}:{self.message}", self.hint)
+
+
 def literal_value(node: Node, source: str) -> Any:
     """The Python value of a literal node; EditError for anything CUE would compute."""
     if isinstance(node, Field):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jenkins_helpers import git
 from jenkins_helpers.cuesrc import editor
+from jenkins_helpers.cuesrc.literals import CueTextError
 from jenkins_helpers.deployrepo.layout import ENV_FILE
 from jenkins_helpers.deployrepo.settings import Environment, Settings, load_settings
 from jenkins_helpers.errors import UserError
@@ -34,7 +35,10 @@ def env_name_of(tree: Path) -> str | None:
     path = tree / ENV_FILE
     if not path.is_file():
         return None
-    name = editor.get_value(path.read_text(), ("environment", "name"))
+    try:
+        name = editor.get_value(path.read_text(), ("environment", "name"))
+    except CueTextError as e:
+        raise e.in_file(ENV_FILE) from e
     if not isinstance(name, str):
         raise UserError(f"{path}: `environment: name:` must be a string literal")
     return name

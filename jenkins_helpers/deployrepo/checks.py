@@ -73,6 +73,9 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
 # Run-to-completion pods are never behind a Service, so a readiness probe means nothing.
 _BATCH_KINDS = frozenset({"Job", "CronJob"})
 _RESOURCE_KEYS = ("requests.cpu", "requests.memory", "limits.cpu", "limits.memory")
+_PROBES = ("readinessProbe", "livenessProbe", "startupProbe")
+# What a probe runs; the API server rejects a probe with none of them.
+_PROBE_HANDLERS = ("httpGet", "exec", "tcpSocket", "grpc")
 
 Severity = Literal["error", "warning"]
 Manifest = dict[str, Any]  # one parsed Kubernetes object
@@ -375,6 +378,11 @@ def _container_problems(
         )
     if serves and "readinessProbe" not in container:
         yield "warning", "readiness-probe", "has no readinessProbe"
+    for probe in _PROBES:
+        spec = container.get(probe)
+        if isinstance(spec, dict) and not any(h in spec for h in _PROBE_HANDLERS):
+            handlers = ", ".join(_PROBE_HANDLERS)
+            yield "error", "probe-handler", f"{probe} has no handler (one of {handlers})"
     non_root = _get(security, "runAsNonRoot")
     if (pod_non_root if non_root is None else non_root) is not True:
         yield (

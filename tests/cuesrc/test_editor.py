@@ -294,13 +294,17 @@ def test_setting_below_a_scalar_is_refused() -> None:
         set_value(SAMPLE, ("apps", "postgres", "env", "replicas", "max"), 3)
 
 
-def test_syntax_errors_name_the_position() -> None:
+def test_syntax_errors_name_the_position_and_the_file(tmp_path: Path) -> None:
     broken = SAMPLE.replace('tag: "16.4"', 'tag: "16.4')
-    with pytest.raises(EditError, match=r"cannot read CUE at 24:26: string not terminated"):
+    with pytest.raises(EditError, match=r"^24:26: string not terminated$"):
         set_value(broken, EXAMPLE_TAG, "2")
-    with pytest.raises(EditError, match="at 5:1: expected a value, found '}'"):
+    with pytest.raises(EditError, match="^5:1: expected a value, found '}'$"):
         get_value("a: {\n\tb: 1\n}\n\n}\n", ("a",))
-    with pytest.raises(EditError, match=r"at 1:10: expected ',' or newline, found '\]'"):
+    env_cue = tmp_path / "env.cue"
+    env_cue.write_text(broken)
+    with pytest.raises(EditError, match=rf"^{env_cue}:24:26: string not terminated$"):
+        edit_file(env_cue, [(EXAMPLE_TAG, "2")])
+    with pytest.raises(EditError, match=r"^1:10: expected ',' or newline, found '\]'"):
         get_value("a: [{b: 1]\n", ("a",))
 
 

@@ -216,6 +216,8 @@ def test_every_object_passes_kubernetes_validate_itself():
             "error",
         ),
         (f"{CONTAINER}.readinessProbe", DELETE, "readiness-probe", "warning"),
+        (f"{CONTAINER}.readinessProbe.httpGet", DELETE, "probe-handler", "error"),
+        (f"{CONTAINER}.livenessProbe.httpGet", DELETE, "probe-handler", "error"),
         ("spec.template.spec.securityContext.runAsNonRoot", False, "run-as-non-root", "warning"),
         ("spec.template.spec.securityContext", DELETE, "run-as-non-root", "warning"),
     ],
