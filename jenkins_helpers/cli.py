@@ -48,6 +48,19 @@ def echo(text: str, *, err: bool = False) -> None:
     click.echo(text, err=err)
 
 
+class _Masked(logging.Formatter):
+    """Progress and warnings on stderr, as `gitops-helper: ...`, secrets masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask(super().format(record))
+
+
+def _log_to_stderr() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Masked("gitops-helper: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+
+
 def error_boundary(func: F) -> F:
     """Turn our errors into `error:`/`hint:` lines and exit codes; log anything unexpected."""
 
@@ -107,7 +120,7 @@ def main() -> None:
       gitops-helper render --repo /tmp/k8s-deployments --env prod
       gitops-helper validate --repo /tmp/k8s-deployments
     """
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _log_to_stderr()
 
 
 @main.command("init-repo")

@@ -8,10 +8,13 @@ and says what to check. The token is never put in a message.
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
+import ssl
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import gitlab
@@ -23,6 +26,7 @@ from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.secrets import mask
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 # Pauses before each retry of a transient failure: about 7 s in all, long enough to
 # ride out a GitLab restart behind a load balancer, short enough for a CI step.
 RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
@@ -52,31 +56,52 @@ class MergeRequest:
     sha: str | None = None  # head commit of the source branch
 
 
-def token_from_environment() -> str:
-    """GITLAB_TOKEN: the only way the token comes in (a flag would show in `ps` and logs)."""
-    token = secrets.checked_token(os.environ.get("GITLAB_TOKEN", ""), "GITLAB_TOKEN")
-    if not token:
-        raise BadInput("GITLAB_TOKEN is not set", TOKEN_HINT)
-    return token
+@dataclass(frozen=True)
+class Access:
+    """Where GitLab is and the token that reaches it."""
+
+    url: str
+    token: str = field(repr=False)
+
+
+def access_from_environment(url: str | None = None) -> Access:
+    """The server from `url` or GITLAB_URL, the token from GITLAB_TOKEN (never a flag).
+
+    Every missing setting is named in one error, so a new user fixes them in one go.
+    """
+    url = url or os.environ.get("GITLAB_URL", "").strip()
+    raw_token = os.environ.get("GITLAB_TOKEN", "")
+    missing = []
+    if not url:
+        missing.append(
+            "GITLAB_URL (or --gitlab-url): the GitLab server, e.g. https://gitlab.example.com"
+        )
+    if not raw_token.strip():
+        missing.append(f"GITLAB_TOKEN: {TOKEN_HINT}")
+    if missing:
+        raise BadInput(
+            "missing settings:\n  " + "\n  ".join(missing),
+            "set them in the environment; on Jenkins, GITLAB_URL as a global property and "
+            "the token as a Secret text credential (docs: vars/gitopsPromote.txt)",
+        )
+    return Access(
+        inputs.server_url(url, "GitLab URL"), secrets.checked_token(raw_token, "GITLAB_TOKEN")
+    )
 
 
 class GitLab:
     """A GitLab server, authenticated with one token."""
 
-    def __init__(self, url: str, token: str) -> None:
-        self.url = url
+    def __init__(self, access: Access) -> None:
+        self.access = access
+        self.url = access.url
         self._gl = gitlab.Gitlab(
-            url, private_token=token, timeout=TIMEOUT, user_agent=f"gitops-helper/{__version__}"
+            access.url,
+            private_token=access.token,
+            timeout=TIMEOUT,
+            user_agent=f"gitops-helper/{__version__}",
         )
         self._projects: dict[str, _GlProject] = {}
-
-    @classmethod
-    def from_environment(cls, url: str | None = None) -> GitLab:
-        """The server from `url` or GITLAB_URL, the token from GITLAB_TOKEN (never a flag)."""
-        url = url or os.environ.get("GITLAB_URL")
-        if not url:
-            raise BadInput("no GitLab server given", "pass --gitlab-url or set GITLAB_URL")
-        return cls(inputs.server_url(url, "GitLab URL"), token_from_environment())
 
     def close(self) -> None:
         """Close the HTTP session."""
@@ -219,6 +244,7 @@ class GitLab:
     ) -> T:
         """Run one API call, retrying transient failures; translate the rest."""
         for attempt in range(len(RETRY_DELAYS) + 1):
+            last = attempt == len(RETRY_DELAYS)
             try:
                 return func()
             except (
@@ -226,20 +252,32 @@ class GitLab:
                 requests.Timeout,
                 gitlab.exceptions.GitlabConnectionError,
             ) as e:
-                if attempt == len(RETRY_DELAYS):
+                reason = _unreachable_reason(e)
+                if last:
                     raise UserError(
-                        mask(f"cannot reach GitLab at {self.url} while {what}: {e}"),
+                        f"cannot reach GitLab at {self.url} ({reason}) while {what}",
                         "check --gitlab-url / GITLAB_URL and the network; then rerun",
                     ) from e
+                problem = f"GitLab at {self.url} not reachable ({reason})"
             except gitlab.exceptions.GitlabError as e:
                 code = e.response_code or 0
                 if code == 404 and missing_ok:
                     raise _Missing from e
                 if code == 409 and conflict_ok:
                     raise _Conflict from e
-                if code < 500 or attempt == len(RETRY_DELAYS):
+                if code < 500 or last:
                     raise self._translate(e, what, project) from e
-            time.sleep(RETRY_DELAYS[attempt])
+                problem = f"GitLab answered HTTP {code}"
+            delay = RETRY_DELAYS[attempt]
+            log.warning(
+                "%s while %s; retrying in %g s (%d/%d)",
+                problem,
+                what,
+                delay,
+                attempt + 1,
+                len(RETRY_DELAYS),
+            )
+            time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _translate(
@@ -275,6 +313,29 @@ class _Missing(Exception):
 
 class _Conflict(Exception):
     """A 409 the caller handles itself."""
+
+
+def _unreachable_reason(error: BaseException) -> str:
+    """Why a connection failed, in a few words (urllib3's own text is a paragraph)."""
+    seen: set[int] = set()
+    stack: list[BaseException] = [error]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(e, socket.gaierror):
+            return "host not found"
+        if isinstance(e, ssl.SSLError):
+            return "TLS handshake failed"
+        if isinstance(e, TimeoutError | requests.Timeout):
+            return f"no answer within {TIMEOUT:g} s"
+        stack += [x for x in (e.__cause__, e.__context__) if x is not None]
+        stack += [a for a in e.args if isinstance(a, BaseException)]
+        stack += [r for r in (getattr(e, "reason", None),) if isinstance(r, BaseException)]
+    return "connection failed"
 
 
 def _message(e: gitlab.exceptions.GitlabError) -> str:

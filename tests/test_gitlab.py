@@ -12,7 +12,7 @@ import requests
 from gitops_sandbox import Sandbox
 from jenkins_helpers import git, gitlab
 from jenkins_helpers.errors import BadInput, UserError
-from jenkins_helpers.gitlab import GitLab
+from jenkins_helpers.gitlab import Access, GitLab
 from tests.helpers.apprepo import app_cue, make_app_repo
 
 TOKEN = "gitlab-api-test-token-91c2"  # noqa: S105 - the sandbox's test credential
@@ -32,7 +32,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 @pytest.fixture
 def gl(sandbox: Sandbox) -> Iterator[GitLab]:
     """Our client for the sandbox."""
-    with GitLab(sandbox.gitlab_url, TOKEN) as client:
+    with GitLab(Access(sandbox.gitlab_url, TOKEN)) as client:
         yield client
 
 
@@ -106,31 +106,44 @@ def test_lasting_failures_end_in_a_clear_error(
 
 
 def test_bad_token_and_unknown_project(sandbox: Sandbox) -> None:
-    with GitLab(sandbox.gitlab_url, "wrong-token") as bad, pytest.raises(UserError) as err:
+    with GitLab(Access(sandbox.gitlab_url, "wrong-token")) as bad, pytest.raises(UserError) as err:
         bad.project(PROJECT)
     assert err.value.message.startswith("GitLab rejected the token (GITLAB_TOKEN)")
-    with GitLab(sandbox.gitlab_url, TOKEN) as gl, pytest.raises(UserError) as err:
+    with GitLab(Access(sandbox.gitlab_url, TOKEN)) as gl, pytest.raises(UserError) as err:
         gl.project("apps/nope")
     assert err.value.message == f"GitLab project apps/nope not found at {sandbox.gitlab_url}"
 
 
-def test_unreachable_server(fast_retries: None) -> None:
-    with GitLab("http://127.0.0.1:1", TOKEN) as gl, pytest.raises(UserError) as err:
+def test_unreachable_server_says_why_and_shows_progress(
+    fast_retries: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    with GitLab(Access("http://127.0.0.1:1", TOKEN)) as gl, pytest.raises(UserError) as err:
         gl.project(PROJECT)
-    assert err.value.message.startswith("cannot reach GitLab at http://127.0.0.1:1")
+    assert err.value.message == (
+        "cannot reach GitLab at http://127.0.0.1:1 (connection refused) "
+        f"while reading project {PROJECT}"
+    )
+    retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert retries[0] == (
+        f"GitLab at http://127.0.0.1:1 not reachable (connection refused) while reading project "
+        f"{PROJECT}; retrying in 0.01 s (1/3)"
+    )
+    assert len(retries) == 3
 
 
 def test_configuration_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITLAB_URL", raising=False)
     monkeypatch.delenv("GITLAB_TOKEN", raising=False)
-    with pytest.raises(BadInput, match="no GitLab server given"):
-        GitLab.from_environment()
-    with pytest.raises(BadInput, match="GITLAB_TOKEN is not set"):
-        GitLab.from_environment("https://gitlab.example.com")
-    monkeypatch.setenv("GITLAB_TOKEN", TOKEN)
+    with pytest.raises(BadInput) as err:
+        gitlab.access_from_environment()
+    assert err.value.message.startswith("missing settings:\n  GITLAB_URL (or --gitlab-url)")
+    assert "\n  GITLAB_TOKEN: " in err.value.message, "both named in one run"
+    monkeypatch.setenv("GITLAB_TOKEN", f" {TOKEN}\n")
     with pytest.raises(BadInput, match="must not contain credentials"):
-        GitLab.from_environment("https://user:pw@gitlab.example.com")
-    GitLab.from_environment("https://gitlab.example.com/").close()
+        gitlab.access_from_environment("https://user:pw@gitlab.example.com")
+    access = gitlab.access_from_environment("https://gitlab.example.com/")
+    assert (access.url, access.token) == ("https://gitlab.example.com", TOKEN)
+    assert TOKEN not in repr(access)
 
 
 # --- git over HTTPS with the token in the environment ------------------------------------------

@@ -56,8 +56,9 @@ def read(app_repo: Path, app: str) -> AppLayer:
         source = path.read_bytes().decode("utf-8")
     except FileNotFoundError as e:
         raise BadInput(
-            f"{shown} not found",
-            "an app promoted by gitops-helper keeps its app layer in deployment/app.cue",
+            f"{APP_FILE} not found in {app_repo.resolve()} (the app repository, --app-repo)",
+            "run the step in the app's checkout, or pass --app-repo DIR (gitopsPromote: "
+            "appRepoDir); the app layer lives in deployment/app.cue",
         ) from e
     except (OSError, UnicodeDecodeError) as e:
         raise BadInput(f"cannot read {shown}: {e}") from e
@@ -79,6 +80,7 @@ def check(source: str, app: str, shown: str) -> None:
     if [source[d.start : d.end].split() for d in packages] != [["package", PACKAGE]]:
         where = _position(source, packages[0].start) if packages else "1:1"
         problems.append(f"{shown}:{where}: the file must start with `package {PACKAGE}`")
+    _same_app(tree.decls, app, shown)
     found = _walk_decls(tree.decls, (), app, source, shown, problems)
     if not found and not problems:
         problems.append(f'{shown}: defines nothing under apps."{app}".app')
@@ -87,6 +89,23 @@ def check(source: str, app: str, shown: str) -> None:
             f'{shown} may define only the app layer of {app} (apps: "{app}": app: {{...}}):\n  '
             + "\n  ".join(problems),
             _HINT,
+        )
+
+
+def _same_app(decls: list[Field | Other], app: str, shown: str) -> None:
+    """A file that defines exactly one other app is a misspelt --app, not an intrusion."""
+    named = set()
+    for decl in decls:
+        if isinstance(decl, Field) and decl.label == "apps":
+            value = decl.value
+            fields = [value] if isinstance(value, Field) else getattr(value, "decls", [])
+            named |= {f.label for f in fields if isinstance(f, Field) and f.label}
+    if len(named) == 1 and app not in named:
+        (other,) = named
+        raise BadInput(
+            f"{shown} defines the app layer of {other!r}, but the app promoted is {app!r}: "
+            "the names differ",
+            f"promote it as --app {other} (gitopsPromote: app: '{other}'), or rename it in {shown}",
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jenkins_helpers import git, inputs
+from jenkins_helpers import git, gitlab, inputs
 from jenkins_helpers.cue import CueError
 from jenkins_helpers.cuesrc import applayer
 from jenkins_helpers.deployrepo.settings import Environment
@@ -65,8 +65,9 @@ def promote_build(
     project = inputs.project_path(project)
     env = inputs.environment_name(env) if env is not None else None
     build_url = inputs.server_url(build_url, "build URL") if build_url else None
+    access = gitlab.access_from_environment(gitlab_url)
     build = sources.from_app_repo(app_repo, app, ref)
-    with target.connect(project, gitlab_url) as deployment:
+    with target.connect(project, access) as deployment:
         settings = deployment.settings
         environment = settings.environments[0] if env is None else settings.environment(env)
         # From here on the environment exists: what follows may fail, never on input.

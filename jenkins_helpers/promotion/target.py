@@ -14,10 +14,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from jenkins_helpers import git, gitlab
+from jenkins_helpers import git
 from jenkins_helpers.deployrepo.settings import SETTINGS_FILE, Settings, parse_settings
 from jenkins_helpers.errors import UserError
-from jenkins_helpers.gitlab import GitLab, Project
+from jenkins_helpers.gitlab import Access, GitLab, Project
 
 
 @dataclass(frozen=True)
@@ -45,15 +45,15 @@ class DeploymentProject:
         with tempfile.TemporaryDirectory(prefix="gitops-target-") as tmp:
             tree = Path(tmp) / "k8s-deployments"
             url = self.project.http_url_to_repo
-            auth = git.auth_env(url, gitlab.token_from_environment())
+            auth = git.auth_env(url, self.gl.access.token)
             git.clone(url, tree, branch, auth)
             yield Target(self.gl, self.project, branch, tree, auth)
 
 
 @contextlib.contextmanager
-def connect(project: str, gitlab_url: str | None) -> Iterator[DeploymentProject]:
-    """Connect to GitLab (GITLAB_URL / GITLAB_TOKEN) and read the project's gitops.yaml."""
-    with GitLab.from_environment(gitlab_url) as gl:
+def connect(project: str, access: Access) -> Iterator[DeploymentProject]:
+    """Connect to GitLab and read the deployment project's gitops.yaml."""
+    with GitLab(access) as gl:
         found = gl.project(project)
         yield DeploymentProject(gl, found, read_settings(gl, found))
 

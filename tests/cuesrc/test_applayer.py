@@ -109,9 +109,24 @@ def test_syntax_error_has_file_line_col() -> None:
     assert message == f"{SHOWN}:4:1: expected '}}', found end of file"
 
 
+def test_a_misspelt_app_name_says_the_names_differ() -> None:
+    with pytest.raises(BadInput) as err:
+        applayer.check(
+            'package deployments\napps: "example-app": app: port: 1\n', "exmaple-app", SHOWN
+        )
+    assert err.value.message == (
+        f"{SHOWN} defines the app layer of 'example-app', but the app promoted is "
+        "'exmaple-app': the names differ"
+    )
+    assert err.value.hint is not None and "--app example-app" in err.value.hint
+
+
 def test_read_requires_the_file_and_an_image_repository(tmp_path: Path) -> None:
-    with pytest.raises(BadInput, match=r"deployment/app\.cue not found"):
+    with pytest.raises(BadInput) as err:
         applayer.read(tmp_path, "example-app")
+    assert err.value.message == (
+        f"deployment/app.cue not found in {tmp_path.resolve()} (the app repository, --app-repo)"
+    )
     (tmp_path / "deployment").mkdir()
     (tmp_path / "deployment" / "app.cue").write_text(
         'package deployments\napps: "example-app": app: port: 1\n'

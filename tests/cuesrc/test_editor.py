@@ -298,7 +298,7 @@ def test_syntax_errors_name_the_position_and_the_file(tmp_path: Path) -> None:
     broken = SAMPLE.replace('tag: "16.4"', 'tag: "16.4')
     with pytest.raises(EditError, match=r"^24:26: string not terminated$"):
         set_value(broken, EXAMPLE_TAG, "2")
-    with pytest.raises(EditError, match="^5:1: expected a value, found '}'$"):
+    with pytest.raises(EditError, match=r"^5:1: expected a value, found '}'$"):
         get_value("a: {\n\tb: 1\n}\n\n}\n", ("a",))
     env_cue = tmp_path / "env.cue"
     env_cue.write_text(broken)

@@ -11,6 +11,7 @@ from gitlab.v4.objects import Project
 
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
 from jenkins_helpers import git
+from jenkins_helpers.gitlab import Access
 from jenkins_helpers.promotion import (
     Change,
     DeploymentProject,
@@ -34,11 +35,9 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
-def deployment(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[DeploymentProject]:
-    """The tool's connection to k8s-deployments, as GITLAB_URL and GITLAB_TOKEN give it."""
-    monkeypatch.setenv("GITLAB_URL", sandbox.gitlab_url)
-    monkeypatch.setenv("GITLAB_TOKEN", sandbox.token)
-    with connect(DEPLOYMENTS, None) as found:
+def deployment(sandbox: Sandbox) -> Iterator[DeploymentProject]:
+    """The tool's connection to k8s-deployments."""
+    with connect(DEPLOYMENTS, Access(sandbox.gitlab_url, sandbox.token)) as found:
         yield found
 
 
