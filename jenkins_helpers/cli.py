@@ -293,6 +293,28 @@ def promote_command(
     emit(as_json, result, lambda out: promote.show(result, out))
 
 
+@main.command(
+    "cue", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, required=True)
+@error_boundary
+def cue_command(args: tuple[str, ...]) -> None:
+    """Run the cue CLI on the engine the tool uses (the binary, or the embedded CUE).
+
+    Every CUE command the tool runs can be rerun this way to see CUE's own output,
+    also where no cue binary is installed. Runs in the current directory.
+
+    \b
+    Examples:
+      gitops-helper cue version
+      gitops-helper cue vet -c ./services/apps
+      gitops-helper cue export ./services/apps -e 'objects."example-app"'
+    """
+    from jenkins_helpers.commands import cue
+
+    sys.exit(cue.run(list(args), echo))
+
+
 @main.command("demo")
 @error_boundary
 def demo_command() -> None:

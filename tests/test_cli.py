@@ -126,6 +126,23 @@ def test_a_cue_syntax_error_names_the_file_and_line(template: Path, tmp_path: Pa
     assert result.stderr.startswith("error: env.cue:16:26: string not terminated\n")
 
 
+def test_cue_runs_on_the_tools_engine_and_hints_point_at_it(
+    template: Path, tmp_path: Path
+) -> None:
+    """Hints say `gitops-helper cue ...`: it works where no cue binary is installed."""
+    repo = copy_repo(template, tmp_path / "repo")
+    git.switch(repo, "dev")
+    ok = gitops("cue", "vet", "-c", "./services/apps", cwd=repo)
+    assert (ok.returncode, ok.stderr) == (0, "")
+    replace_once(repo / "env.cue", "replicas: 1\n\tresources", 'replicas: "one"\n\tresources')
+    failed = gitops("cue", "vet", "-c", "./services/apps", cwd=repo)
+    assert failed.returncode == 1 and 'conflicting values "one" and int' in failed.stderr
+    render = gitops("render", "--repo", str(repo))
+    assert render.returncode == 1
+    rerun = "gitops-helper cue export --out json -e objects ./services/apps"
+    assert f"hint: to reproduce, run `{rerun}` in {repo}" in render.stderr
+
+
 def test_outside_a_deployment_repo(tmp_path: Path) -> None:
     result = gitops("render", "--repo", str(tmp_path))
     assert result.returncode == 1

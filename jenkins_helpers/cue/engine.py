@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import json
+import shlex
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +26,11 @@ class CueTimeout(CueError):
 
 
 def command_text(args: Sequence[str]) -> str:
-    return "cue " + " ".join(args)
+    """`gitops-helper cue ARGS`: the command a user reruns to see CUE's own output.
+
+    It runs on whichever engine is in use, so it works where no `cue` binary is installed.
+    """
+    return "gitops-helper cue " + " ".join(shlex.quote(a) for a in args)
 
 
 class CueEngine(abc.ABC):
@@ -57,7 +62,7 @@ class CueEngine(abc.ABC):
             # Never hand back part of a result: a cut export once rendered 6 of 10 apps.
             raise CueError(
                 f"`{command_text(args)}` printed invalid JSON ({len(stdout)} characters): {e}",
-                hint=f"run the command in {cwd} to see its output",
+                hint=f"run `{command_text(args)}` in {cwd} to see its output",
             ) from e
 
     def vet(
@@ -88,10 +93,15 @@ class CueEngine(abc.ABC):
         if code != 0:
             details = stderr.strip() or stdout.strip() or f"exit code {code}"
             raise CueError(
-                f"CUE evaluation failed: {command_text(args)}\n{details}",
-                hint=f"paths are relative to {cwd}; run the same command there to reproduce",
+                f"CUE evaluation failed: cue {' '.join(args)}\n{details}",
+                hint=f"to reproduce, run `{command_text(args)}` in {cwd}",
             )
         return stdout
+
+    def run(self, args: Sequence[str], cwd: Path, timeout: float = 600.0) -> tuple[int, str, str]:
+        """Run any `cue` command as the CLI would; (exit code, stdout, stderr), never raising
+        for CUE's own failures."""
+        return self._run(list(args), Path(cwd).resolve(), timeout)
 
     @abc.abstractmethod
     def _run(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:

@@ -73,7 +73,7 @@ def check(source: str, app: str, shown: str) -> None:
     except CueSyntaxError as e:
         raise BadInput(
             f"{shown}:{_position(source, e.offset)}: {e.message}",
-            "fix the syntax; `cue vet` on the file shows CUE's own message",
+            "fix the syntax; `gitops-helper cue vet FILE` shows CUE's own message",
         ) from e
     problems: list[str] = []
     packages = [d for d in tree.decls if isinstance(d, Other) and d.kind == "package"]
