@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jenkins_helpers import proc
-from jenkins_helpers.cue.engine import CueEngine, CueError, CueTimeout, command_text
+from jenkins_helpers.cue.engine import CueEngine, CueError, CueTimeout, shown
 
 
 class BinaryEngine(CueEngine):
@@ -23,7 +23,7 @@ class BinaryEngine(CueEngine):
         except proc.CommandFailed as e:
             if isinstance(e, proc.CommandTimedOut):
                 raise CueTimeout(
-                    f"CUE evaluation timed out after {timeout:g}s: {command_text(args)} (in {cwd})"
+                    f"CUE evaluation timed out after {timeout:g}s: {shown(args)} (in {cwd})"
                 ) from e
             raise CueError(e.message, hint="check CUE_BIN or the cue on PATH") from e
         return result.returncode, result.stdout, result.stderr

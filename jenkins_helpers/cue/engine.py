@@ -25,6 +25,11 @@ class CueTimeout(CueError):
     """An evaluation ran longer than its timeout and was stopped."""
 
 
+def shown(args: Sequence[str]) -> str:
+    """`cue ARGS`, as messages name the command that failed."""
+    return "cue " + " ".join(args)
+
+
 def command_text(args: Sequence[str]) -> str:
     """`gitops-helper cue ARGS`: the command a user reruns to see CUE's own output.
 
@@ -61,7 +66,7 @@ class CueEngine(abc.ABC):
         except json.JSONDecodeError as e:
             # Never hand back part of a result: a cut export once rendered 6 of 10 apps.
             raise CueError(
-                f"`{command_text(args)}` printed invalid JSON ({len(stdout)} characters): {e}",
+                f"`{shown(args)}` printed invalid JSON ({len(stdout)} characters): {e}",
                 hint=f"run `{command_text(args)}` in {cwd} to see its output",
             ) from e
 
@@ -86,14 +91,14 @@ class CueEngine(abc.ABC):
         """Count the call, run it, and turn a failure into a CueError; return stdout."""
         cwd = Path(cwd).resolve()
         if not cwd.is_dir():
-            raise CueError(f"cannot run `{command_text(args)}`: directory not found: {cwd}")
+            raise CueError(f"cannot run `{shown(args)}`: directory not found: {cwd}")
         with self._calls_lock:
             self.calls += 1
         code, stdout, stderr = self._run(args, cwd, timeout)
         if code != 0:
             details = stderr.strip() or stdout.strip() or f"exit code {code}"
             raise CueError(
-                f"CUE evaluation failed: cue {' '.join(args)}\n{details}",
+                f"CUE evaluation failed: {shown(args)}\n{details}",
                 hint=f"to reproduce, run `{command_text(args)}` in {cwd}",
             )
         return stdout

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from jenkins_helpers import proc
 from jenkins_helpers.cue import bundle
-from jenkins_helpers.cue.engine import CueEngine, CueError, CueTimeout, command_text
+from jenkins_helpers.cue.engine import CueEngine, CueError, CueTimeout, shown
 
 SERVER_JS = Path(__file__).with_name("cue_server.js")
 DEFAULT_WORKERS = 2
@@ -224,14 +224,14 @@ class WasmEngine(CueEngine):
             # The evaluation blocks node's only thread: killing the process is the only stop.
             worker.stop()
             raise CueTimeout(
-                f"CUE evaluation timed out after {timeout:g}s: {command_text(args)} (in {cwd})",
+                f"CUE evaluation timed out after {timeout:g}s: {shown(args)} (in {cwd})",
                 hint="the CUE evaluation may loop or be very large; try the command yourself",
             ) from None
         except _WorkerDied as e:
             reason = f"{e}; {worker.describe_exit()}"
             worker.stop()
             raise CueError(
-                f"the CUE engine (node) failed while running {command_text(args)}: {reason}",
+                f"the CUE engine (node) failed while running {shown(args)}: {reason}",
                 hint="rerun; if it keeps failing, run `npm ci` or install the cue binary",
             ) from e
         finally:
