@@ -146,6 +146,21 @@ Map runPromote(Map settings) {
 }
 
 @NonCPS
+static boolean hasControlCharacter(String value) {
+    return value.toCharArray().any { char c -> c < (' ' as char) || c == ('\u007f' as char) }
+}
+
+// A value as messages show it: control characters escaped, at most 60 characters.
+@NonCPS
+static String printable(String value) {
+    String escaped = value.collect { String c ->
+        char ch = c as char
+        (ch < (' ' as char) || ch == ('\u007f' as char)) ? String.format('\\u%04x', (int) ch) : c
+    }.join('')
+    return escaped.length() > 60 ? escaped.substring(0, 60) + '...' : escaped
+}
+
+@NonCPS
 String argumentProblem(Map config, Map defaults) {
     Map given = config == null ? [:] : config
     List<String> unknown = given.keySet().collect { it.toString() }.findAll { !defaults.containsKey(it) }.sort()
@@ -169,7 +184,12 @@ String argumentProblem(Map config, Map defaults) {
             }
         } else if (value != null && !(value instanceof CharSequence)) {
             return "gitopsPromote: argument '${key}' must be a string, got ${value.getClass().simpleName} " +
-                   "'${value}'; quote it: ${key}: '${value}'"
+                   "'${printable(value.toString())}'; quote it: ${key}: '${printable(value.toString())}'"
+        } else if (value != null && hasControlCharacter(value.toString())) {
+            // A newline in a value would let it write its own lines into the build log
+            // (a forged "created !99"), through set -x or this step's messages.
+            return "gitopsPromote: argument '${key}' contains a control character (newline, " +
+                   "carriage return, tab...): '${printable(value.toString())}'"
         }
     }
     if (given.containsKey('credentialsId') && !given.credentialsId?.toString()?.trim()) {

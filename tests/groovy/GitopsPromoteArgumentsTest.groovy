@@ -70,6 +70,19 @@ cases.test('an empty credentialsId is refused') {
     assert rejected(valid + [credentialsId: '']).contains("argument 'credentialsId' is empty")
 }
 
+['app', 'image', 'tag', 'digest', 'env', 'project', 'appRepoDir', 'gitlabUrl', 'credentialsId'].each { String key ->
+    cases.test("a control character in ${key} is refused before anything is echoed") {
+        String forged = '1.0.1\r\ngitopsPromote: example-app 9.9.9 -> prod: !99 created'
+        PipelineHarness h = PipelineHarness.forTest("control-${key}")
+        def outcome = h.run('gitopsPromote', valid + [(key): forged])
+        assert outcome.error.contains("argument '${key}' contains a control character")
+        assert outcome.error.contains('1.0.1\\u000d\\u000agitopsPromote: example-app 9.9.9')
+        assert !outcome.error.contains('\n') && !outcome.error.contains('\r')
+        assert h.shCalls.isEmpty()
+        assert !h.log.readLines().any { it.startsWith('gitopsPromote: example-app 9.9.9') }
+    }
+}
+
 cases.test('outside a node (no workspace) the step says so') {
     PipelineHarness h = PipelineHarness.forTest('no-node')
     h.agentEnv.remove('WORKSPACE')
