@@ -6,7 +6,6 @@ Repository and merge request endpoints live in `gitlab_repository.py` and
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 from urllib.parse import urlparse
 
@@ -210,7 +209,6 @@ def create_hook(pid: str) -> Response:
             "tag_push_events": False,
             "note_events": False,
             "enable_ssl_verification": True,
-            "uuid": str(uuid.uuid4()),
             "created_at": now_iso(),
         }
         _hook_fields(p, hook)
