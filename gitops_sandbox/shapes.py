@@ -283,7 +283,7 @@ def merge_request(
         "reviewers": [],
         "source_project_id": rec["project_id"],
         "target_project_id": rec["project_id"],
-        "labels": list(rec["labels"]),
+        "labels": sorted(rec["labels"]),  # merge_request_basic.rb: titles, sorted
         "draft": rec["title"].lower().startswith(DRAFT_PREFIXES),
         "imported": False,
         "imported_from": "none",
