@@ -13,10 +13,10 @@ from flask import Blueprint, Response
 
 from gitops_sandbox import projects, shapes
 from gitops_sandbox.api_util import (
+    authenticate_api,
     json_response,
     paginate,
     params,
-    require_token,
     search,
     to_bool,
 )
@@ -28,9 +28,9 @@ bp = Blueprint("gitlab", __name__, url_prefix="/api/v4")
 
 
 @bp.before_request
-def _authenticate() -> None:
-    """Every API call needs the token, as on a private GitLab instance."""
-    require_token()
+def _authenticate() -> Response | None:
+    """The token, or an anonymous caller who sees no project (`authenticate_api`)."""
+    return authenticate_api()
 
 
 @bp.get("/user")

@@ -11,10 +11,10 @@ from flask import Blueprint, Response
 
 from gitops_sandbox import merge_requests, mergeability, mr_params, projects, shapes
 from gitops_sandbox.api_util import (
+    authenticate_api,
     json_response,
     paginate,
     params,
-    require_token,
     search,
 )
 from gitops_sandbox.context import Services, services
@@ -26,9 +26,9 @@ bp = Blueprint(
 
 
 @bp.before_request
-def _authenticate() -> None:
-    """Every API call needs the token."""
-    require_token()
+def _authenticate() -> Response | None:
+    """The token, or an anonymous caller who sees no project (`authenticate_api`)."""
+    return authenticate_api()
 
 
 def _filtered(mrs: list[dict[str, Any]], p: dict[str, Any]) -> list[dict[str, Any]]:
