@@ -20,6 +20,7 @@ from gitops_sandbox import (
     admin_api,
     git_http,
     gitlab_api,
+    gitlab_commits,
     gitlab_merge_requests,
     gitlab_repository,
     jenkins_api,
@@ -95,6 +96,7 @@ def create_app(
     for blueprint in (
         gitlab_api.bp,
         gitlab_repository.bp,
+        gitlab_commits.bp,
         gitlab_merge_requests.bp,
         git_http.bp,
         jenkins_api.bp,

@@ -21,9 +21,7 @@ def test_bad_token_is_401_with_gitlabs_body(sandbox: Sandbox) -> None:
     assert err.value.error_message == "401 Unauthorized"
 
 
-def test_without_a_token_private_projects_do_not_exist(
-    sandbox: Sandbox, project: Project
-) -> None:
+def test_without_a_token_private_projects_do_not_exist(sandbox: Sandbox, project: Project) -> None:
     """GitLab hides a private project from anonymous callers: 404, not 401."""
     with gitlab.Gitlab(sandbox.gitlab_url) as anonymous:
         assert anonymous.projects.list(get_all=True) == []
