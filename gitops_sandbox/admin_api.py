@@ -29,8 +29,10 @@ def _authenticate() -> None:
 
 @bp.get("/health")
 def health() -> Response:
-    """Readiness: the server answers."""
-    return json_response({"status": "ok"})
+    """The sandbox takes traffic (seeding done); GitLab's own probe is `/-/readiness`."""
+    if services().ready.is_set():
+        return json_response({"status": "ok"})
+    return json_response({"status": "starting"}, 503)
 
 
 def list_deliveries(data: dict[str, Any], filters: dict[str, Any]) -> list[dict[str, Any]]:

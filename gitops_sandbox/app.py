@@ -23,6 +23,7 @@ from gitops_sandbox import (
     gitlab_commits,
     gitlab_merge_requests,
     gitlab_repository,
+    health,
     jenkins_api,
     jenkins_builds,
 )
@@ -69,7 +70,8 @@ def create_app(
 ) -> Flask:
     """Build a sandbox app whose state (JSON and bare repos) lives in `state_dir`.
 
-    `settings` may hold `external_url`, `hook_timeout` and `hook_retry_delays`.
+    `settings` may hold `external_url`, `hook_timeout`, `hook_retry_delays` and
+    `ready` (default True; False holds traffic with 503 until `svc.ready` is set).
     """
     options = dict(settings or {})
     app = Flask(__name__)
@@ -93,7 +95,10 @@ def create_app(
     )
     app.extensions["sandbox"] = svc
     app.url_map.converters["enc"] = EncodedConverter
+    if options.get("ready", True):
+        svc.ready.set()
     for blueprint in (
+        health.bp,
         gitlab_api.bp,
         gitlab_repository.bp,
         gitlab_commits.bp,
@@ -104,6 +109,7 @@ def create_app(
         admin_api.bp,
     ):
         app.register_blueprint(blueprint)
+    app.before_request(health.gate)  # first: nothing else runs before the sandbox is ready
     app.before_request(_inject_faults)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -6,6 +6,7 @@ importing the app factory (which imports them).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,8 @@ class Services:
     token: str
     external_url: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    # Set once seeding is done; until then every request but the probes gets 503.
+    ready: threading.Event = field(default_factory=threading.Event)
 
     @property
     def base_url(self) -> str:

@@ -50,16 +50,22 @@ def serve_forever(
     *,
     stop: threading.Event | None = None,
 ) -> None:
-    """Start (seeding a new state dir), print the banner, serve until Ctrl-C (or `stop`)."""
+    """Start (seeding a new state dir), print the banner, serve until Ctrl-C (or `stop`).
+
+    The banner comes only once the sandbox is ready (seeded): what it names exists.
+    """
     root = Path(tempfile.mkdtemp(prefix="gitops-sandbox-")) if state_dir is None else state_dir
     new = not (root / STATE_FILE).exists()
     seeded = not new
     try:
-        with Sandbox.start(state_dir=root, port=port, token=token) as sb:
+        with Sandbox.start(state_dir=root, port=port, token=token, ready=not new) as sb:
             if new:
-                echo(f"Seeding {root} ...")
+                # The port is open: requests get 503 (and /-/readiness says so) until
+                # the projects exist, so nobody sees a seeded project missing.
+                echo(f"Seeding {root} ... ({sb.url} answers 503 until ready)")
                 seed_default(sb)
                 seeded = True
+                sb.mark_ready()
             echo(banner(sb))
             echo("Press Ctrl-C to stop.")
             _wait(stop or threading.Event())

@@ -83,8 +83,13 @@ class Sandbox:
         hook_timeout: float = 5.0,
         hook_retry_delays: Sequence[float] = (0.2, 0.5, 1.0),
         log_requests: bool = False,
+        ready: bool = True,
     ) -> Sandbox:
-        """Start a sandbox; without `state_dir`, in a temporary directory removed on stop."""
+        """Start a sandbox; without `state_dir`, in a temporary directory removed on stop.
+
+        With `ready=False` the port is open but every request except the health
+        probes answers 503 until `mark_ready()` (seeding happens in between).
+        """
         _check_port(port)
         owns = state_dir is None
         root = Path(tempfile.mkdtemp(prefix="gitops-sandbox-")) if owns else Path(str(state_dir))
@@ -92,7 +97,11 @@ class Sandbox:
         app = create_app(
             root,
             token,
-            settings={"hook_timeout": hook_timeout, "hook_retry_delays": tuple(hook_retry_delays)},
+            settings={
+                "hook_timeout": hook_timeout,
+                "hook_retry_delays": tuple(hook_retry_delays),
+                "ready": ready,
+            },
         )
         try:
             server = make_server(
@@ -135,6 +144,10 @@ class Sandbox:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def mark_ready(self) -> None:
+        """Take traffic: `/-/readiness` turns 200 and requests stop getting 503."""
+        self.services.ready.set()
 
     # ---- addresses ---------------------------------------------------------------------
 
