@@ -26,6 +26,7 @@ from gitops_sandbox import (
     health,
     jenkins_api,
     jenkins_builds,
+    web_pages,
 )
 from gitops_sandbox.api_util import RAW_PATH_KEY, EncodedConverter, json_response
 from gitops_sandbox.context import GITLAB_VERSION, Services, services
@@ -107,6 +108,7 @@ def create_app(
         jenkins_api.bp,
         jenkins_builds.bp,
         admin_api.bp,
+        web_pages.bp,  # last: its catch-all project route must not shadow the others
     ):
         app.register_blueprint(blueprint)
     app.before_request(health.gate)  # first: nothing else runs before the sandbox is ready
