@@ -88,9 +88,32 @@ def clear_faults() -> Response:
     return Response(status=204)
 
 
+@bp.post("/jenkins/builds/wait")
+def wait_for_builds() -> Response:
+    """Block until no build is queued or running (or `timeout` seconds pass: 504)."""
+    idle = services().builds.wait_idle(float(params().get("timeout", 60)))
+    return json_response({"idle": idle}, 200 if idle else 504)
+
+
+@bp.get("/jenkins/config")
+def jenkins_config() -> Response:
+    """How the sandbox's Jenkins is set up: libraries, credential ids (never values), env."""
+    svc = services()
+    settings = svc.builds.settings
+    return json_response(
+        {
+            "libraries": {name: str(path) for name, path in settings.libraries.items()},
+            "credentials": sorted(settings.credential_store(svc.token)),
+            "env": settings.global_env(svc.base_url),
+            "agent_path": settings.agent_env(svc.token)["PATH"],
+            "executors": settings.executors,
+        }
+    )
+
+
 @bp.get("/jenkins/builds")
 def jenkins_builds() -> Response:
-    """Every recorded Jenkins build with its parameters (filter: `job`)."""
+    """Every Jenkins build with its parameters and outcome (filter: `job`)."""
     job_filter = params().get("job")
     with services().state.read() as data:
         builds = [
