@@ -7,6 +7,7 @@ real GitLab; the tool under test never calls them. Token required, like the API.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,12 @@ def resend(delivery_id: int) -> Response:
 @bp.post("/deliveries/wait")
 def wait() -> Response:
     """Block until no delivery is pending (or `timeout` seconds pass)."""
-    idle = services().hooks.wait_idle(float(params().get("timeout", 10)))
+    return _waited(services().hooks.wait_idle, 10)
+
+
+def _waited(wait: Callable[[float], bool], default: float) -> Response:
+    """Block on `wait` for `timeout` seconds: 200 `{"idle": true}`, or 504 if still busy."""
+    idle = wait(float(params().get("timeout", default)))
     return json_response({"idle": idle}, 200 if idle else 504)
 
 
@@ -91,8 +97,7 @@ def clear_faults() -> Response:
 @bp.post("/jenkins/builds/wait")
 def wait_for_builds() -> Response:
     """Block until no build is queued or running (or `timeout` seconds pass: 504)."""
-    idle = services().builds.wait_idle(float(params().get("timeout", 60)))
-    return json_response({"idle": idle}, 200 if idle else 504)
+    return _waited(services().builds.wait_idle, 60)
 
 
 @bp.get("/jenkins/config")

@@ -60,6 +60,7 @@ class BuildRunner:
         self._running: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
         self._aborted: set[tuple[str, int]] = set()
         self._workspaces: set[Path] = set()
+        self._stopping = threading.Event()
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -87,7 +88,11 @@ class BuildRunner:
             self._threads.append(thread)
 
     def stop(self) -> None:
-        """Abort running builds (their processes are killed), stop the executors."""
+        """Abort running builds (their processes are killed), stop the executors.
+
+        Builds still waiting in the queue stay there: the next start runs them.
+        """
+        self._stopping.set()
         with self._lock:
             running = list(self._running)
         for job, number in running:
@@ -174,7 +179,7 @@ class BuildRunner:
     def _work(self, slot: int) -> None:
         while True:
             queue_id = self._queue.get()
-            if queue_id is None:
+            if queue_id is None or self._stopping.is_set():
                 return
             try:
                 self._build(slot, queue_id)
@@ -185,8 +190,11 @@ class BuildRunner:
         """Leave the queue: the next build number, a build record that is building."""
         with self._state.transaction() as data:
             item = data["jenkins"]["queue"].get(str(queue_id))
-            job = item and data["jenkins"]["jobs"].get(item["job"])
-            if not item or item.get("cancelled") or item.get("number") is not None or not job:
+            if not item or item.get("cancelled") or item.get("number") is not None:
+                return None
+            job = data["jenkins"]["jobs"].get(item["job"])
+            if not job:  # deleted while its build waited
+                item["cancelled"] = True
                 return None
             number = job["next_build_number"]
             job["next_build_number"] += 1
@@ -194,8 +202,8 @@ class BuildRunner:
                 "number": number,
                 "queue_id": queue_id,
                 "job": item["job"],
-                "parameters": item["parameters"],
-                "submitted": item["submitted"],
+                "parameters": item.get("parameters", []),
+                "submitted": item.get("submitted", {}),
                 "timestamp": now_ms(),
                 "building": True,
                 "result": None,
@@ -269,7 +277,10 @@ class BuildRunner:
 
     def _groovy(self, exe: str, job: str, number: int, spec: dict[str, Any], log: IO[bytes]) -> int:
         """Run one build's groovy process, its output appended to the log as it comes."""
-        jvm_env = groovy_cli.environment(self.settings.agent_env(self._token))
+        # The JVM (and Debian's groovy launcher script) run with the sandbox's own PATH;
+        # the pipeline's steps get the agent's environment from the spec.
+        jvm_env = {**self.settings.agent_env(self._token), "PATH": os.environ.get("PATH", "")}
+        jvm_env = groovy_cli.environment(jvm_env)
         proc = subprocess.Popen(
             [exe, "-cp", groovy_cli.classpath(), str(RUN_BUILD)],
             stdin=subprocess.PIPE,

@@ -170,12 +170,12 @@ def queue_item(
     waiting = build is None and not item.get("cancelled")
     body: dict[str, Any] = {
         "_class": "hudson.model.Queue$WaitingItem" if waiting else "hudson.model.Queue$LeftItem",
-        "actions": actions(item["parameters"]),
+        "actions": actions(item.get("parameters", [])),
         "blocked": False,
         "buildable": waiting,
         "id": item["id"],
-        "inQueueSince": item["in_queue_since"],
-        "params": "".join(f"\n{p['name']}={p['value']}" for p in item["parameters"]),
+        "inQueueSince": item.get("in_queue_since", 0),
+        "params": "".join(f"\n{p['name']}={p['value']}" for p in item.get("parameters", [])),
         "stuck": False,
         "url": f"queue/item/{item['id']}/",
         "why": "Waiting for next available executor" if waiting else None,

@@ -11,6 +11,7 @@ escaped (`mdrender`, `html.escape`).
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, abort
@@ -87,15 +88,20 @@ def merge_request(path: str, iid: int) -> Response:
     return page(mr["title"], rec, "".join(body))
 
 
+def _at(path: str, ref: str) -> tuple[dict[str, Any], Path, str]:
+    """The project, its repository and the commit `ref` names (404 if none)."""
+    rec = _project(path)
+    repo = services().repo_path(rec)
+    sha = gitrepo.resolve(repo, ref)
+    if sha is None:
+        abort(404)
+    return rec, repo, sha
+
+
 @bp.get("/<path:path>/-/commit/<sha>")
 def commit(path: str, sha: str) -> Response:
     """A commit: message, author, parents, diff against the first parent."""
-    svc = services()
-    rec = _project(path)
-    repo = svc.repo_path(rec)
-    resolved = gitrepo.resolve(repo, sha)
-    if resolved is None:
-        abort(404)
+    rec, repo, resolved = _at(path, sha)
     c = gitrepo.log(repo, [resolved], max_count=1)[0]
     parents = ", ".join(_link(rec, f"commit/{p}", p[:8]) for p in c.parents) or "none"
     body = (
@@ -111,12 +117,7 @@ def commit(path: str, sha: str) -> Response:
 @bp.get("/<path:path>/-/tree/<path:ref>")
 def tree(path: str, ref: str) -> Response:
     """The files of a branch (or any ref)."""
-    svc = services()
-    rec = _project(path)
-    repo = svc.repo_path(rec)
-    sha = gitrepo.resolve(repo, ref)
-    if sha is None:
-        abort(404)
+    rec, repo, sha = _at(path, ref)
     entries = [e for e in gitrepo.ls_tree(repo, sha, "", True) if e["type"] == "blob"]
     items = "".join(f"<li><code>{html.escape(e['path'])}</code></li>" for e in entries)
     head = f"<p>{html.escape(ref)} at {_link(rec, f'commit/{sha}', sha[:8])}</p>"

@@ -188,22 +188,12 @@ class BuildRun extends PipelineHarness {
     }
 
     @Override
-    Object withEnv(List overrides, Closure body) {
+    protected Object inStep(String step, Map<String, String> scope, Closure body) {
         open(null)
         try {
-            return super.withEnv(overrides, body)
+            return inScope(scope, body)
         } finally {
-            close('withEnv')
-        }
-    }
-
-    @Override
-    Object withCredentials(List bindings, Closure body) {
-        open(null)
-        try {
-            return super.withCredentials(bindings, body)
-        } finally {
-            close('withCredentials')
+            close(step)
         }
     }
 

@@ -246,7 +246,7 @@ class PipelineHarness {
             }
             scope[text.substring(0, split)] = text.substring(split + 1)
         }
-        return inScope(scope, body)
+        return inStep('withEnv', scope, body)
     }
 
     Map string(Map args) {
@@ -258,7 +258,7 @@ class PipelineHarness {
         bindings.each { Map binding ->
             scope[binding.variable] = secret(binding.credentialsId?.toString())
         }
-        return inScope(scope, body)
+        return inStep('withCredentials', scope, body)
     }
 
     /** A Secret text credential's value, from now on masked in the console. */
@@ -311,6 +311,11 @@ class PipelineHarness {
     File resolve(String path) {
         File file = new File(path)
         return file.absolute ? file : new File(cwd, path)
+    }
+
+    /** The body of a block step (withEnv, withCredentials) with its variables set. */
+    protected Object inStep(String step, Map<String, String> scope, Closure body) {
+        return inScope(scope, body)
     }
 
     protected Object inScope(Map<String, String> scope, Closure body) {

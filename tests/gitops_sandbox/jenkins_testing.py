@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import jenkins
+
+from gitops_sandbox import Sandbox
 
 PARAMETER = """
         <hudson.model.StringParameterDefinition>
@@ -83,3 +87,15 @@ def started(server: jenkins.Jenkins, queue_id: int, timeout: float = 60) -> int:
             return int(executable["number"])
         time.sleep(0.05)
     raise AssertionError(f"queue item {queue_id} never started")
+
+
+@contextmanager
+def jenkins_client(sandbox: Sandbox) -> Iterator[jenkins.Jenkins]:
+    """python-jenkins logged in as admin with the sandbox token; its session closed after."""
+    client = jenkins.Jenkins(
+        sandbox.jenkins_url, username="admin", password=sandbox.token, timeout=30
+    )
+    try:
+        yield client
+    finally:
+        client._session.close()

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import git
-from gitlab.v4.objects import Project
+from gitlab.v4.objects import Project, ProjectMergeRequest
 
 from gitops_sandbox import Sandbox
 from tests.gitops_sandbox.sandbox_testing import Receiver, commit_files
@@ -19,6 +19,17 @@ ISO_FORM = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 def _bodies(receiver: Receiver, event: str) -> list[dict]:
     return [r.body for r in receiver.requests if r.headers["X-Gitlab-Event"] == event]
+
+
+def _hooked_mr(
+    project: Project, receiver: Receiver, branch: str, events: str
+) -> ProjectMergeRequest:
+    """A hook for `events` only (push off), then an MR from a new branch `branch` into dev."""
+    project.hooks.create({"url": receiver.url, events: True, "push_events": False})
+    project.branches.create({"branch": branch, "ref": "main"})
+    return project.mergerequests.create(
+        {"source_branch": branch, "target_branch": "dev", "title": branch.title()}
+    )
 
 
 def test_push_lists_each_commits_paths_and_only_new_commits(
@@ -57,11 +68,7 @@ def test_push_lists_each_commits_paths_and_only_new_commits(
 def test_merge_request_changes_as_gitlab_writes_them(
     sandbox: Sandbox, project: Project, receiver: Receiver
 ) -> None:
-    project.hooks.create({"url": receiver.url, "merge_requests_events": True, "push_events": False})
-    project.branches.create({"branch": "feat", "ref": "main"})
-    mr = project.mergerequests.create(
-        {"source_branch": "feat", "target_branch": "dev", "title": "Feat"}
-    )
+    mr = _hooked_mr(project, receiver, "feat", "merge_requests_events")
     mr.description = "first words"
     mr.save()
     mr.labels = ["b", "a"]
@@ -88,11 +95,7 @@ def test_merge_request_changes_as_gitlab_writes_them(
 def test_merge_request_notes_are_delivered_as_note_events(
     sandbox: Sandbox, project: Project, receiver: Receiver
 ) -> None:
-    project.hooks.create({"url": receiver.url, "note_events": True, "push_events": False})
-    project.branches.create({"branch": "talk", "ref": "main"})
-    mr = project.mergerequests.create(
-        {"source_branch": "talk", "target_branch": "dev", "title": "Talk"}
-    )
+    mr = _hooked_mr(project, receiver, "talk", "note_events")
     note = mr.notes.create({"body": "/promote please"})
     assert sandbox.wait_for_deliveries()
 

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from gitops_sandbox import Sandbox
+from tests.gitops_sandbox.jenkins_testing import jenkins_client
 
 CONFIG = """<?xml version='1.1' encoding='UTF-8'?>
 <flow-definition plugin="workflow-job">
@@ -38,11 +39,8 @@ CONFIG = """<?xml version='1.1' encoding='UTF-8'?>
 @pytest.fixture
 def server(sandbox: Sandbox) -> Iterator[jenkins.Jenkins]:
     """A python-jenkins client logged in as admin with the sandbox token."""
-    client = jenkins.Jenkins(
-        sandbox.jenkins_url, username="admin", password=sandbox.token, timeout=10
-    )
-    yield client
-    client._session.close()
+    with jenkins_client(sandbox) as client:
+        yield client
 
 
 def test_version_whoami_and_bad_password(sandbox: Sandbox, server: jenkins.Jenkins) -> None:

@@ -11,7 +11,13 @@ import pytest
 import requests
 
 from gitops_sandbox import Sandbox, groovy_cli
-from tests.gitops_sandbox.jenkins_testing import inline_job, library, scm_job, started
+from tests.gitops_sandbox.jenkins_testing import (
+    inline_job,
+    jenkins_client,
+    library,
+    scm_job,
+    started,
+)
 from tests.gitops_sandbox.sandbox_testing import make_repo
 
 pytestmark = pytest.mark.skipif(
@@ -64,11 +70,8 @@ def jenkins_sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 
 @pytest.fixture
 def server(jenkins_sandbox: Sandbox) -> Iterator[jenkins.Jenkins]:
-    client = jenkins.Jenkins(
-        jenkins_sandbox.jenkins_url, username="admin", password=jenkins_sandbox.token, timeout=30
-    )
-    yield client
-    client._session.close()
+    with jenkins_client(jenkins_sandbox) as client:
+        yield client
 
 
 def test_pipeline_builds_run_and_end_success_or_failure(
