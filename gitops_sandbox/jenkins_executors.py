@@ -282,7 +282,7 @@ class BuildRunner:
         jvm_env = {**self.settings.agent_env(self._token), "PATH": os.environ.get("PATH", "")}
         jvm_env = groovy_cli.environment(jvm_env)
         proc = subprocess.Popen(
-            [exe, "-cp", groovy_cli.classpath(), str(RUN_BUILD)],
+            [exe, "-cp", groovy_cli.runner_classpath(), str(RUN_BUILD)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
