@@ -337,8 +337,11 @@ class BuildRunner:
             self._aborted.discard((job, number))
 
     def _finish_broken(self, queue_id: int, message: str) -> None:
-        with self._state.read() as data:
+        """A sandbox bug broke the build: it ends FAILURE (or, not started, leaves the queue)."""
+        with self._state.transaction() as data:
             item = data["jenkins"]["queue"].get(str(queue_id)) or {}
+            if item and item.get("number") is None:
+                item["cancelled"] = True
         if item.get("number") is not None:
             self._append(
                 item["job"], item["number"], f"ERROR: {message}\nFinished: FAILURE\n".encode()
