@@ -3,7 +3,8 @@
 The sandbox has its own small command line (argparse: it depends on nothing of the
 tool); `gitops-helper sandbox up` runs this as a child process, as it would start
 any other server. The token comes from SANDBOX_TOKEN, never from the command line
-(where `ps` would show it).
+(where `ps` would show it); so do Jenkins credentials (`--credential ID=ENV_VAR`
+names the variable holding the secret).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 from gitops_sandbox.errors import SandboxError
+from gitops_sandbox.jenkins_config import pairs
 from gitops_sandbox.serve import serve_forever
 
 DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - the documented demo credential
@@ -27,13 +29,55 @@ def main(argv: list[str] | None = None) -> int:
     up = commands.add_parser("up", help="start the sandbox, seeded on first start")
     up.add_argument("--dir", type=Path, help="state directory (default: a new temp dir)")
     up.add_argument("--port", type=int, default=8929, help="port on 127.0.0.1 (0: any free)")
+    up.add_argument(
+        "--library",
+        action="append",
+        metavar="NAME=DIR",
+        help="Jenkins Global Pipeline Library for @Library('NAME') _: DIR has vars/ (repeatable)",
+    )
+    up.add_argument(
+        "--credential",
+        action="append",
+        metavar="ID=ENV_VAR",
+        help="Jenkins Secret text credential ID, its value read from the environment "
+        "variable ENV_VAR, never from the command line (repeatable; "
+        "gitlab-api-token is the sandbox token unless given)",
+    )
+    up.add_argument(
+        "--jenkins-env",
+        action="append",
+        metavar="NAME=VALUE",
+        help="Jenkins global environment property (repeatable; GITLAB_URL is the sandbox's "
+        "URL unless given)",
+    )
+    up.add_argument(
+        "--agent-path",
+        metavar="PATH",
+        help="PATH of Jenkins builds (default: this Python's directory, then $PATH)",
+    )
+    up.add_argument("--executors", type=int, default=2, help="builds run at once (default 2)")
     args = parser.parse_args(argv)
     token = os.environ.get("SANDBOX_TOKEN") or DEFAULT_TOKEN
     if len(token) < MIN_TOKEN_CHARS:
         print(f"error: SANDBOX_TOKEN needs {MIN_TOKEN_CHARS} characters or more", file=sys.stderr)
         return 2
     try:
-        serve_forever(args.dir, args.port, token, lambda text: print(text, flush=True))
+        secrets = {}
+        for cred_id, var in pairs(args.credential, "--credential").items():
+            if var not in os.environ:
+                raise SandboxError(f"--credential {cred_id}: ${var} is not set", f"export {var}")
+            secrets[cred_id] = os.environ[var]
+        serve_forever(
+            args.dir,
+            args.port,
+            token,
+            lambda text: print(text, flush=True),
+            libraries={k: Path(v) for k, v in pairs(args.library, "--library").items()},
+            credentials=secrets,
+            jenkins_env=pairs(args.jenkins_env, "--jenkins-env"),
+            agent_path=args.agent_path,
+            executors=args.executors,
+        )
     except SandboxError as e:
         print(f"error: {e.message}", file=sys.stderr)
         if e.hint:

@@ -7,6 +7,7 @@ real GitLab; the tool under test never calls them. Token required, like the API.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,10 @@ def _authenticate() -> None:
 
 @bp.get("/health")
 def health() -> Response:
-    """Readiness: the server answers."""
-    return json_response({"status": "ok"})
+    """The sandbox takes traffic (seeding done); GitLab's own probe is `/-/readiness`."""
+    if services().ready.is_set():
+        return json_response({"status": "ok"})
+    return json_response({"status": "starting"}, 503)
 
 
 def list_deliveries(data: dict[str, Any], filters: dict[str, Any]) -> list[dict[str, Any]]:
@@ -63,7 +66,12 @@ def resend(delivery_id: int) -> Response:
 @bp.post("/deliveries/wait")
 def wait() -> Response:
     """Block until no delivery is pending (or `timeout` seconds pass)."""
-    idle = services().hooks.wait_idle(float(params().get("timeout", 10)))
+    return _waited(services().hooks.wait_idle, 10)
+
+
+def _waited(wait: Callable[[float], bool], default: float) -> Response:
+    """Block on `wait` for `timeout` seconds: 200 `{"idle": true}`, or 504 if still busy."""
+    idle = wait(float(params().get("timeout", default)))
     return json_response({"idle": idle}, 200 if idle else 504)
 
 
@@ -86,9 +94,31 @@ def clear_faults() -> Response:
     return Response(status=204)
 
 
+@bp.post("/jenkins/builds/wait")
+def wait_for_builds() -> Response:
+    """Block until no build is queued or running (or `timeout` seconds pass: 504)."""
+    return _waited(services().builds.wait_idle, 60)
+
+
+@bp.get("/jenkins/config")
+def jenkins_config() -> Response:
+    """How the sandbox's Jenkins is set up: libraries, credential ids (never values), env."""
+    svc = services()
+    settings = svc.builds.settings
+    return json_response(
+        {
+            "libraries": {name: str(path) for name, path in settings.libraries.items()},
+            "credentials": sorted(settings.credential_store(svc.token)),
+            "env": settings.global_env(svc.base_url),
+            "agent_path": settings.agent_env(svc.token)["PATH"],
+            "executors": settings.executors,
+        }
+    )
+
+
 @bp.get("/jenkins/builds")
 def jenkins_builds() -> Response:
-    """Every recorded Jenkins build with its parameters (filter: `job`)."""
+    """Every Jenkins build with its parameters and outcome (filter: `job`)."""
     job_filter = params().get("job")
     with services().state.read() as data:
         builds = [

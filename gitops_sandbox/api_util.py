@@ -71,6 +71,25 @@ def require_token() -> None:
         raise ApiError(401, {"message": "401 Unauthorized"})
 
 
+def authenticate_api() -> Response | None:
+    """The API's access rule: the token, or an anonymous caller who sees no project.
+
+    A wrong token is 401. Without any token GitLab serves the public part of the
+    instance: every sandbox project is private, so a project's routes answer
+    `404 Project Not Found` (GitLab does not reveal that a private project
+    exists), the project list is empty, and everything else is 401.
+    """
+    if presented_token() is not None:
+        require_token()
+        return None
+    path = request.environ.get(RAW_PATH_KEY) or request.path
+    if request.method == "GET" and path.rstrip("/") == "/api/v4/projects":
+        return paginate([], lambda p: p)
+    if path.startswith("/api/v4/projects/"):
+        raise ApiError(404, {"message": "404 Project Not Found"})
+    raise ApiError(401, {"message": "401 Unauthorized"})
+
+
 def params() -> dict[str, Any]:
     """Query, form and JSON parameters merged (JSON wins), as Grape sees them."""
     merged: dict[str, Any] = {}

@@ -20,16 +20,21 @@ from gitops_sandbox import (
     admin_api,
     git_http,
     gitlab_api,
+    gitlab_commits,
     gitlab_merge_requests,
     gitlab_repository,
+    health,
     jenkins_api,
     jenkins_builds,
+    web_pages,
 )
 from gitops_sandbox.api_util import RAW_PATH_KEY, EncodedConverter, json_response
 from gitops_sandbox.context import GITLAB_VERSION, Services, services
 from gitops_sandbox.errors import ApiError, GitError
 from gitops_sandbox.faults import Faults, default_body
 from gitops_sandbox.hooks import HookDispatcher
+from gitops_sandbox.jenkins_config import JenkinsSettings
+from gitops_sandbox.jenkins_executors import BuildRunner
 from gitops_sandbox.state import State
 
 log = logging.getLogger(__name__)
@@ -68,7 +73,9 @@ def create_app(
 ) -> Flask:
     """Build a sandbox app whose state (JSON and bare repos) lives in `state_dir`.
 
-    `settings` may hold `external_url`, `hook_timeout` and `hook_retry_delays`.
+    `settings` may hold `external_url`, `hook_timeout`, `hook_retry_delays`, `ready`
+    (default True; False holds traffic with 503 until `svc.ready` is set) and
+    `jenkins` (a `JenkinsSettings`: libraries, credentials, environment, agent PATH).
     """
     options = dict(settings or {})
     app = Flask(__name__)
@@ -82,38 +89,53 @@ def create_app(
         timeout=float(options.get("hook_timeout", 5.0)),
         retry_delays=options.get("hook_retry_delays", (0.2, 0.5, 1.0)),
     )
+    builds = BuildRunner(
+        state, options.get("jenkins") or JenkinsSettings(), token, lambda: svc.base_url
+    )
     svc = Services(
         state=state,
         hooks=hooks,
         faults=Faults(),
+        builds=builds,
         token=token,
         external_url=options.get("external_url"),
         settings=options,
     )
     app.extensions["sandbox"] = svc
     app.url_map.converters["enc"] = EncodedConverter
+    if options.get("ready", True):
+        svc.ready.set()
     for blueprint in (
+        health.bp,
         gitlab_api.bp,
         gitlab_repository.bp,
+        gitlab_commits.bp,
         gitlab_merge_requests.bp,
         git_http.bp,
         jenkins_api.bp,
         jenkins_builds.bp,
         admin_api.bp,
+        web_pages.bp,  # last: its catch-all project route must not shadow the others
     ):
         app.register_blueprint(blueprint)
+    app.before_request(health.gate)  # first: nothing else runs before the sandbox is ready
     app.before_request(_inject_faults)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(GitError, _git_error)
     app.wsgi_app = RawApiPath(app.wsgi_app)  # type: ignore[method-assign]
     hooks.start()
+    builds.start()
     return app
 
 
 def shutdown_app(app: Flask) -> None:
-    """Stop the app's webhook worker (pending deliveries resume on the next start)."""
+    """Stop the app's Jenkins executors (running builds end ABORTED) and webhook worker.
+
+    Pending deliveries and queued builds resume on the next start.
+    """
     svc: Services = app.extensions["sandbox"]
+    svc.builds.stop()
     svc.hooks.stop()
 
 

@@ -6,6 +6,7 @@ importing the app factory (which imports them).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from gitops_sandbox.state import State
 if TYPE_CHECKING:
     from gitops_sandbox.faults import Faults
     from gitops_sandbox.hooks import HookDispatcher
+    from gitops_sandbox.jenkins_executors import BuildRunner
 
 ADMIN_USER = {
     "id": 1,
@@ -30,14 +32,17 @@ JENKINS_VERSION = "2.462.3"
 
 @dataclass
 class Services:
-    """State, hook delivery, fault injection and settings of one sandbox."""
+    """State, hook delivery, fault injection, Jenkins' executors and settings of one sandbox."""
 
     state: State
     hooks: HookDispatcher
     faults: Faults
+    builds: BuildRunner
     token: str
     external_url: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    # Set once seeding is done; until then every request but the probes gets 503.
+    ready: threading.Event = field(default_factory=threading.Event)
 
     @property
     def base_url(self) -> str:

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from gitops_sandbox.gitrepo import out
 
+# Gitlab::Git::Diff::SIZE_LIMIT: a file's diff above this is `too_large` and sent empty.
+SIZE_LIMIT = 100 * 1024
+
 
 def diff(repo: Path, base: str, head: str) -> list[dict[str, object]]:
     """The changes from `base` to `head` as GitLab's diff objects (one per file)."""
@@ -33,6 +36,7 @@ def diff(repo: Path, base: str, head: str) -> list[dict[str, object]]:
     result: list[dict[str, object]] = []
     for index, (a_mode, b_mode, status, old, new) in enumerate(entries):
         text = chunks[index] if index < len(chunks) else ""
+        too_large = len(text.encode()) > SIZE_LIMIT
         result.append(
             {
                 "old_path": old,
@@ -43,10 +47,23 @@ def diff(repo: Path, base: str, head: str) -> list[dict[str, object]]:
                 "renamed_file": status == "R",
                 "deleted_file": status == "D",
                 "generated_file": False,
-                "diff": text,
+                # The API asks for expanded diffs, so only a too large one is cut.
+                "collapsed": False,
+                "too_large": too_large,
+                "diff": "" if too_large else text,
             }
         )
     return result
+
+
+def stats(repo: Path, base: str, head: str) -> dict[str, int]:
+    """Lines added and deleted from `base` to `head` (a commit's `stats`; binaries count 0)."""
+    additions = deletions = 0
+    for line in out(repo, "diff", "--numstat", "--no-renames", base, head).splitlines():
+        added, deleted, _ = line.split("\t", 2)
+        additions += int(added) if added.isdigit() else 0
+        deletions += int(deleted) if deleted.isdigit() else 0
+    return {"additions": additions, "deletions": deletions, "total": additions + deletions}
 
 
 def _split_patch(patch: str) -> list[str]:

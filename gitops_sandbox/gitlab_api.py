@@ -6,7 +6,6 @@ Repository and merge request endpoints live in `gitlab_repository.py` and
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 from urllib.parse import urlparse
 
@@ -14,10 +13,10 @@ from flask import Blueprint, Response
 
 from gitops_sandbox import projects, shapes
 from gitops_sandbox.api_util import (
+    authenticate_api,
     json_response,
     paginate,
     params,
-    require_token,
     search,
     to_bool,
 )
@@ -29,9 +28,9 @@ bp = Blueprint("gitlab", __name__, url_prefix="/api/v4")
 
 
 @bp.before_request
-def _authenticate() -> None:
-    """Every API call needs the token, as on a private GitLab instance."""
-    require_token()
+def _authenticate() -> Response | None:
+    """The token, or an anonymous caller who sees no project (`authenticate_api`)."""
+    return authenticate_api()
 
 
 @bp.get("/user")
@@ -210,7 +209,6 @@ def create_hook(pid: str) -> Response:
             "tag_push_events": False,
             "note_events": False,
             "enable_ssl_verification": True,
-            "uuid": str(uuid.uuid4()),
             "created_at": now_iso(),
         }
         _hook_fields(p, hook)

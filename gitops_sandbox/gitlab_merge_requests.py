@@ -9,15 +9,16 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from gitops_sandbox import merge_requests, mergeability, projects, shapes
+from gitops_sandbox import merge_requests, mergeability, mr_params, projects, shapes
 from gitops_sandbox.api_util import (
+    authenticate_api,
     json_response,
     paginate,
     params,
-    require_token,
     search,
 )
 from gitops_sandbox.context import Services, services
+from gitops_sandbox.mr_params import labels_param
 
 bp = Blueprint(
     "gitlab_merge_requests", __name__, url_prefix="/api/v4/projects/<enc:pid>/merge_requests"
@@ -25,12 +26,13 @@ bp = Blueprint(
 
 
 @bp.before_request
-def _authenticate() -> None:
-    """Every API call needs the token."""
-    require_token()
+def _authenticate() -> Response | None:
+    """The token, or an anonymous caller who sees no project (`authenticate_api`)."""
+    return authenticate_api()
 
 
 def _filtered(mrs: list[dict[str, Any]], p: dict[str, Any]) -> list[dict[str, Any]]:
+    mr_params.check_list(p)
     state = p.get("state") or "all"
     if state != "all":
         mrs = [m for m in mrs if m["state"] == state]
@@ -46,10 +48,10 @@ def _filtered(mrs: list[dict[str, Any]], p: dict[str, Any]) -> list[dict[str, An
     elif labels == "Any":
         mrs = [m for m in mrs if m["labels"]]
     elif labels:
-        wanted = merge_requests.labels_param(labels)
+        wanted = labels_param(labels)
         mrs = [m for m in mrs if all(label in m["labels"] for label in wanted)]
     if p.get("not[labels]"):
-        unwanted = merge_requests.labels_param(p["not[labels]"])
+        unwanted = labels_param(p["not[labels]"])
         mrs = [m for m in mrs if not any(label in m["labels"] for label in unwanted)]
     mrs = search(mrs, p.get("search"), lambda m: (m["title"], m["description"]))
     order = p.get("order_by") or "created_at"

@@ -14,7 +14,14 @@ from typing import Any
 from flask import Blueprint, Response
 
 from gitops_sandbox import gitdiff, gitrepo, merge_requests, projects, shapes
-from gitops_sandbox.api_util import json_response, paginate, params, require_token, search
+from gitops_sandbox.api_util import (
+    authenticate_api,
+    json_response,
+    paginate,
+    params,
+    search,
+    to_bool,
+)
 from gitops_sandbox.context import Services, services
 from gitops_sandbox.errors import ApiError, bad_request, missing, not_found
 
@@ -22,9 +29,9 @@ bp = Blueprint("gitlab_repository", __name__, url_prefix="/api/v4/projects/<enc:
 
 
 @bp.before_request
-def _authenticate() -> None:
-    """Every API call needs the token."""
-    require_token()
+def _authenticate() -> Response | None:
+    """The token, or an anonymous caller who sees no project (`authenticate_api`)."""
+    return authenticate_api()
 
 
 def _project(svc: Services, pid: str) -> tuple[dict[str, Any], Path]:
@@ -224,13 +231,24 @@ def list_commits(pid: str) -> Response:
 
 @bp.get("/commits/<enc:ref>")
 def get_commit(pid: str, ref: str) -> Response:
-    """One commit by sha, branch or tag."""
+    """One commit by sha, branch or tag, with `stats` unless `stats=false`."""
     svc = services()
     rec, repo = _project(svc, pid)
     commit = gitrepo.log(repo, [_commit(repo, ref)], max_count=1)[0]
+    with_stats = to_bool(params().get("stats"), default=True)
+    return json_response(commit_detail(svc, rec, repo, commit, with_stats=with_stats))
+
+
+def commit_detail(
+    svc: Services, rec: dict[str, Any], repo: Path, commit: gitrepo.Commit, *, with_stats: bool
+) -> dict[str, Any]:
+    """GitLab's CommitDetail: the commit, `stats` (against the first parent), status."""
     body = shapes.commit(svc.base_url, rec["path_with_namespace"], commit)
-    body.update(status=None, last_pipeline=None, project_id=rec["id"])
-    return json_response(body)
+    if with_stats:
+        parent = commit.parents[0] if commit.parents else gitrepo.EMPTY_TREE
+        body["stats"] = gitdiff.stats(repo, parent, commit.sha)
+    body.update(status=None, project_id=rec["id"], last_pipeline=None)
+    return body
 
 
 @bp.get("/commits/<enc:ref>/diff")

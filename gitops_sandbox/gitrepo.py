@@ -222,6 +222,22 @@ def log(
     return commits
 
 
+def changed_paths(repo: Path, commit: Commit) -> dict[str, list[str]]:
+    """The paths a commit adds, modifies and removes against its first parent.
+
+    No rename detection: a moved file is a removal and an addition, so every path a
+    receiver may care about shows up by name.
+    """
+    base = commit.parents[0] if commit.parents else EMPTY_TREE
+    text = out(repo, "diff-tree", "-r", "-z", "--no-renames", "--name-status", base, commit.sha)
+    fields = [f for f in text.split("\0") if f]
+    found: dict[str, list[str]] = {"added": [], "modified": [], "removed": []}
+    kinds = {"A": "added", "D": "removed"}
+    for status, path in zip(fields[::2], fields[1::2], strict=True):
+        found[kinds.get(status[0], "modified")].append(path)
+    return found
+
+
 def merged_into(repo: Path, sha: str) -> set[str]:
     """The branches whose heads are reachable from `sha` (GitLab's `merged` flag)."""
     text = out(repo, "for-each-ref", f"--merged={sha}", "--format=%(refname)", "refs/heads/")

@@ -4,7 +4,9 @@ Why a worker: GitLab delivers from background jobs, never inside the request tha
 caused the event, so a receiver that calls back into the API while handling a
 hook must not deadlock the sender. One worker keeps events of a project in the
 order they happened. Each delivery gets an `Idempotency-Key` that stays the same
-on every retry and on a resend, and an event UUID shared by the hooks of one event.
+on every retry and on a resend, and an event UUID shared by the hooks of one event;
+every request (each attempt, each resend) carries a new `X-Gitlab-Webhook-UUID`, as
+GitLab's WebHookService generates one per request.
 Retries happen on connection errors, timeouts, 429 and 5xx; other 4xx answers
 mean a misconfigured receiver and are not retried (GITLAB_WEBHOOK.md).
 """
@@ -141,11 +143,12 @@ class HookDispatcher:
                 return
             hook = data["hooks"].get(str(rec["hook_id"]))
             url, body = rec["url"], json.dumps(rec["body"]).encode()
-            headers = self._headers(rec, hook)
-        shown = {k: ("[REDACTED]" if k == "X-Gitlab-Token" else v) for k, v in headers.items()}
+            token = (hook or {}).get("token")
         for attempt in range(len(self.retry_delays) + 1):
             if attempt and self._stopping.wait(self.retry_delays[attempt - 1]):
                 return  # stopping: leave it pending for the next start
+            headers = self._headers(rec, token)
+            shown = {k: ("[REDACTED]" if k == "X-Gitlab-Token" else v) for k, v in headers.items()}
             result = self._post(url, headers, body)
             result["attempt"] = attempt + 1
             code = result.get("status_code")
@@ -158,18 +161,19 @@ class HookDispatcher:
                 return
             self._finish(delivery_id, "pending", result, shown)
 
-    def _headers(self, rec: dict[str, Any], hook: dict[str, Any] | None) -> dict[str, str]:
+    def _headers(self, rec: dict[str, Any], token: str | None) -> dict[str, str]:
+        """The request headers of one attempt: a fresh `X-Gitlab-Webhook-UUID` every time."""
         headers = {
             "Content-Type": "application/json",
             "User-Agent": self._user_agent,
             "X-Gitlab-Event": rec["event"],
             "X-Gitlab-Event-UUID": rec["event_uuid"],
-            "X-Gitlab-Webhook-UUID": (hook or {}).get("uuid", ""),
+            "X-Gitlab-Webhook-UUID": str(uuid.uuid4()),
             "X-Gitlab-Instance": self._instance_url(),
             "Idempotency-Key": rec["idempotency_key"],
         }
-        if hook and hook.get("token"):
-            headers["X-Gitlab-Token"] = hook["token"]
+        if token:
+            headers["X-Gitlab-Token"] = token
         return headers
 
     def _post(self, url: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """The Jenkins endpoints python-jenkins uses, under `/jenkins/`: auth, jobs, config.xml.
 
-Jobs are stored with their config.xml (parameter definitions are read from it);
-builds are in `jenkins_builds.py`. Auth is HTTP basic, user `admin`, password the
-sandbox token; every answer carries `X-Jenkins` (python-jenkins' get_version).
+Jobs are stored with their config.xml (parameter definitions are read from it,
+and the pipeline definition when a build starts: `jenkins_jobs.py`); builds are
+in `jenkins_builds.py`, JSON shapes in `jenkins_shapes.py`. Auth is HTTP basic,
+user `admin`, password the sandbox token; every answer carries `X-Jenkins`
+(python-jenkins' get_version).
 """
 
 from __future__ import annotations
@@ -10,27 +12,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, request
 
+from gitops_sandbox import jenkins_jobs, jenkins_shapes
 from gitops_sandbox.api_util import json_response
 from gitops_sandbox.context import JENKINS_VERSION, services
+from gitops_sandbox.jenkins_shapes import USER
 from gitops_sandbox.state import now_iso
 
 bp = Blueprint("jenkins", __name__, url_prefix="/jenkins")
-USER = "admin"
-_WORKFLOW = "org.jenkinsci.plugins.workflow.job."
-_CLASSES = {
-    "flow-definition": f"{_WORKFLOW}WorkflowJob",
-    "project": "hudson.model.FreeStyleProject",
-}
-RUN_CLASSES = {
-    f"{_WORKFLOW}WorkflowJob": f"{_WORKFLOW}WorkflowRun",
-    "hudson.model.FreeStyleProject": "hudson.model.FreeStyleBuild",
-}
 
 
 def text(body: str, status: int) -> Response:
@@ -76,27 +69,12 @@ def _jobs() -> dict[str, Any]:
     return jobs
 
 
-def _parse(config: bytes) -> tuple[str, str | None, list[dict[str, Any]]] | Response:
-    """The job class, description and parameter definitions of a config.xml."""
+def _parse(config: bytes) -> jenkins_jobs.Job | Response:
+    """The job class, description and parameters of a config.xml, or Jenkins' 500."""
     try:
-        root = ET.fromstring(config)  # noqa: S314 - loopback test clients only
-    except ET.ParseError as e:
-        return text(f"Failed to parse config.xml: {e}\n", 500)
-    params = []
-    for prop in root.iter("hudson.model.ParametersDefinitionProperty"):
-        for definition in prop.iter():
-            name = definition.findtext("name")
-            if definition.tag.endswith("ParameterDefinition") and name:
-                params.append(
-                    {
-                        "name": name,
-                        "type": definition.tag.rsplit(".", 1)[-1],
-                        "default": definition.findtext("defaultValue") or "",
-                        "description": definition.findtext("description") or "",
-                    }
-                )
-    cls = _CLASSES.get(root.tag, root.tag)
-    return cls, root.findtext("description"), params
+        return jenkins_jobs.parse(config)
+    except jenkins_jobs.ConfigError as e:
+        return text(f"{e}\n", 500)
 
 
 @bp.get("/")
@@ -110,7 +88,12 @@ def info() -> Response:
     """The controller's overview with the job list."""
     with services().state.read():
         jobs = [
-            {"_class": j["class"], "name": n, "url": url("job", n), "color": color(j)}
+            {
+                "_class": j["class"],
+                "name": n,
+                "url": url("job", n),
+                "color": jenkins_shapes.color(j),
+            }
             for n, j in sorted(_jobs().items())
         ]
     view = {"_class": "hudson.model.AllView", "name": "all", "url": url()}
@@ -121,7 +104,7 @@ def info() -> Response:
             "mode": "NORMAL",
             "nodeDescription": "the Jenkins controller's built-in node",
             "nodeName": "",
-            "numExecutors": 0,
+            "numExecutors": services().builds.settings.executors,
             "description": None,
             "jobs": jobs,
             "overallLoad": {},
@@ -168,10 +151,13 @@ def whoami() -> Response:
 
 @bp.post("/createItem")
 def create_item() -> Response:
-    """Create a job from the config.xml body (`?name=`); 400 if the name is taken."""
+    """Create a job from the config.xml body (`?name=`); 400 if the name is taken or unsafe."""
     name = request.args.get("name", "")
-    if not name or "/" in name:
-        return text("No name is specified (folders are not emulated)\n", 400)
+    problem = jenkins_jobs.check_name(name)
+    if problem:
+        resp = text(f"{problem}\n", 400)
+        resp.headers["X-Error"] = problem
+        return resp
     parsed = _parse(request.get_data())
     if isinstance(parsed, Response):
         return parsed
@@ -180,11 +166,10 @@ def create_item() -> Response:
             resp = text(f"A job already exists with the name '{name}'\n", 400)
             resp.headers["X-Error"] = f"A job already exists with the name '{name}'"
             return resp
-        cls, description, params = parsed
         _jobs()[name] = {
-            "class": cls,
-            "description": description,
-            "parameters": params,
+            "class": parsed.cls,
+            "description": parsed.description,
+            "parameters": parsed.parameters,
             "config_xml": request.get_data(as_text=True),
             "disabled": False,
             "next_build_number": 1,
@@ -230,7 +215,8 @@ def set_config(name: str) -> Response:
         job = find_job(name)
         if job is None:
             return missing()
-        job["class"], job["description"], job["parameters"] = parsed
+        job["class"], job["description"] = parsed.cls, parsed.description
+        job["parameters"] = parsed.parameters
         job["config_xml"] = request.get_data(as_text=True)
     return text("", 200)
 
@@ -238,9 +224,20 @@ def set_config(name: str) -> Response:
 @bp.post("/job/<name>/doDelete")
 def delete_job(name: str) -> Response:
     """Delete the job; Jenkins answers with a redirect to the dashboard."""
-    with services().state.transaction():
+    svc = services()
+    with svc.state.read():
+        job = find_job(name)
+        running = [b["number"] for b in (job or {}).get("builds", []) if b.get("building")]
+    for number in running:
+        svc.builds.abort(name, number)
+    with svc.state.transaction() as data:
         if _jobs().pop(name, None) is None:
             return missing()
+        queue = data["jenkins"]["queue"]
+        for item in queue.values():
+            if item["job"] == name and item.get("number") is None:
+                item["cancelled"] = True
+    svc.builds.forget(name)
     return Response(status=302, headers={"Location": url()})
 
 
@@ -255,81 +252,19 @@ def toggle(name: str, action: str) -> Response:
     return Response(status=302, headers={"Location": url("job", name)})
 
 
-def color(job: dict[str, Any]) -> str:
-    return "disabled" if job["disabled"] else ("notbuilt" if not job["builds"] else "grey")
-
-
-def build_ref(job: dict[str, Any], name: str, build: dict[str, Any] | None) -> Any:
-    if build is None:
-        return None
-    return {
-        "_class": RUN_CLASSES.get(job["class"], "hudson.model.Run"),
-        "number": build["number"],
-        "url": url("job", name, str(build["number"])),
-    }
+def waiting_item(data: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The job's queue item still waiting for an executor, as a job shows it."""
+    for item in sorted(data["jenkins"]["queue"].values(), key=lambda i: i["id"]):
+        if item["job"] == name and item.get("number") is None and not item.get("cancelled"):
+            return jenkins_shapes.queue_item(item, find_job(name), None, url)
+    return None
 
 
 @bp.get("/job/<name>/api/json")
 def job_info(name: str) -> Response:
-    """The job: builds, parameter definitions, next build number."""
-    with services().state.read():
+    """The job: builds, the last ones of each kind, parameter definitions, next build number."""
+    with services().state.read() as data:
         job = find_job(name)
         if job is None:
             return missing()
-        builds = sorted(job["builds"], key=lambda b: b["number"], reverse=True)
-        last = builds[0] if builds else None
-        definitions = [
-            {
-                "_class": f"hudson.model.{p['type']}",
-                "defaultParameterValue": {
-                    "_class": "hudson.model.StringParameterValue",
-                    "name": p["name"],
-                    "value": p["default"],
-                },
-                "description": p["description"],
-                "name": p["name"],
-                "type": p["type"],
-            }
-            for p in job["parameters"]
-        ]
-        return json_response(
-            {
-                "_class": job["class"],
-                "actions": [],
-                "description": job["description"],
-                "displayName": name,
-                "fullDisplayName": name,
-                "fullName": name,
-                "name": name,
-                "url": url("job", name),
-                "buildable": not job["disabled"],
-                "builds": [build_ref(job, name, b) for b in builds],
-                "color": color(job),
-                "firstBuild": build_ref(job, name, builds[-1] if builds else None),
-                "healthReport": [],
-                "inQueue": False,
-                "keepDependencies": False,
-                "lastBuild": build_ref(job, name, last),
-                "lastCompletedBuild": build_ref(job, name, last),
-                "lastFailedBuild": None,
-                "lastStableBuild": None,
-                "lastSuccessfulBuild": None,
-                "lastUnstableBuild": None,
-                "lastUnsuccessfulBuild": build_ref(job, name, last),
-                "nextBuildNumber": job["next_build_number"],
-                "property": (
-                    [
-                        {
-                            "_class": "hudson.model.ParametersDefinitionProperty",
-                            "parameterDefinitions": definitions,
-                        }
-                    ]
-                    if definitions
-                    else []
-                ),
-                "queueItem": None,
-                "concurrentBuild": False,
-                "disabled": job["disabled"],
-                "resumeBlocked": False,
-            }
-        )
+        return json_response(jenkins_shapes.job(name, job, url, waiting_item(data, name)))

@@ -1,31 +1,42 @@
-"""Jenkins builds: trigger (recording parameters), queue items, build info.
+"""Jenkins builds: trigger, the queue, build info, console text, stop.
 
-Nothing runs: a triggered build leaves the queue at once as build #n with result
-`NOT_BUILT`, carrying the parameters Jenkins would have passed (the job's declared
-ones, defaults filled in, undeclared ones dropped, as Jenkins does since
-SECURITY-170). The admin endpoint `/-/sandbox/jenkins/builds` lists them.
+A trigger puts an item in the queue (201, `Location: .../queue/item/<n>/`) with
+the parameters Jenkins would pass: the job's declared ones, defaults filled in,
+undeclared ones dropped (as Jenkins does since SECURITY-170). An executor takes
+it (`jenkins_executors.py`) and the item then points at build #n. The console is
+`.../<n>/consoleText` (whole) or `.../<n>/logText/progressiveText?start=<bytes>`
+(from an offset, with `X-Text-Size` and `X-More-Data` while the build runs).
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Blueprint, Response, request
 
-from gitops_sandbox import jenkins_api
+from gitops_sandbox import jenkins_api, jenkins_shapes
 from gitops_sandbox.api_util import json_response
 from gitops_sandbox.context import services
-from gitops_sandbox.jenkins_api import RUN_CLASSES, USER
+from gitops_sandbox.jenkins_api import find_job, missing, text, url
+from gitops_sandbox.jenkins_executors import now_ms
 
 bp = Blueprint("jenkins_builds", __name__, url_prefix="/jenkins")
 bp.before_request(jenkins_api.authenticate)
 bp.after_request(jenkins_api.identify)
+# Jenkins' permalinks: /job/<name>/lastBuild/... names a build by what it is.
+PERMALINKS = {
+    "lastBuild": lambda b: True,
+    "lastCompletedBuild": lambda b: not b.get("building"),
+    "lastSuccessfulBuild": lambda b: b.get("result") == "SUCCESS",
+    "lastStableBuild": lambda b: b.get("result") == "SUCCESS",
+    "lastFailedBuild": lambda b: b.get("result") == "FAILURE",
+    "lastUnsuccessfulBuild": lambda b: not b.get("building") and b.get("result") != "SUCCESS",
+}
 
 
 @bp.post("/job/<name>/<any(build, buildWithParameters):kind>")
 def trigger(name: str, kind: str) -> Response:
-    """Queue a build, recording its parameters; answer 201 with the queue item's Location."""
+    """Queue a build with its parameters; 201 with the queue item's Location."""
     submitted = {
         k: v
         for k, v in {**request.form, **request.args}.items()
@@ -33,131 +44,146 @@ def trigger(name: str, kind: str) -> Response:
     }
     svc = services()
     with svc.state.transaction() as data:
-        job = jenkins_api.find_job(name)
+        job = find_job(name)
         if job is None:
-            return jenkins_api.missing()
+            return missing()
         if job["disabled"]:
-            return jenkins_api.text(f"{name} is disabled\n", 409)
+            return text(f"{name} is disabled\n", 409)
         if kind == "buildWithParameters" and not job["parameters"]:
-            return jenkins_api.text(f"{name} is not parameterized\n", 400)
-        parameters = [
-            {"name": p["name"], "value": submitted.get(p["name"], p["default"])}
-            for p in job["parameters"]
-        ]
+            return text(f"{name} is not parameterized\n", 400)
         queue_id = svc.state.next_id("jenkins_queue")
-        build = {
-            "number": job["next_build_number"],
-            "queue_id": queue_id,
-            "parameters": parameters,
-            "submitted": submitted,
-            "timestamp": int(time.time() * 1000),
-            "job": name,
-        }
-        job["next_build_number"] += 1
-        job["builds"].append(build)
         data["jenkins"]["queue"][str(queue_id)] = {
             "id": queue_id,
             "job": name,
-            "number": build["number"],
-        }
-    return Response(
-        status=201, headers={"Location": jenkins_api.url("queue", "item", str(queue_id))}
-    )
-
-
-def _actions(build: dict[str, Any]) -> list[dict[str, Any]]:
-    actions: list[dict[str, Any]] = [
-        {
-            "_class": "hudson.model.CauseAction",
-            "causes": [
-                {
-                    "_class": "hudson.model.Cause$UserIdCause",
-                    "shortDescription": f"Started by user {USER}",
-                    "userId": USER,
-                    "userName": USER,
-                }
+            "number": None,
+            "cancelled": False,
+            "in_queue_since": now_ms(),
+            "submitted": submitted,
+            "parameters": [
+                {"name": p["name"], "value": submitted.get(p["name"], p["default"])}
+                for p in job["parameters"]
             ],
         }
-    ]
-    if build["parameters"]:
-        actions.insert(
-            0,
-            {
-                "_class": "hudson.model.ParametersAction",
-                "parameters": [
-                    {"_class": "hudson.model.StringParameterValue", **p}
-                    for p in build["parameters"]
-                ],
-            },
-        )
-    return actions
+    svc.builds.enqueue(queue_id)
+    return Response(status=201, headers={"Location": url("queue", "item", str(queue_id))})
 
 
-def _find_build(name: str, number: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    job = jenkins_api.find_job(name)
-    for build in (job or {}).get("builds", []):
-        if build["number"] == number:
-            return job, build  # type: ignore[return-value]
-    return None
+def _find_build(job: dict[str, Any] | None, number: int) -> dict[str, Any] | None:
+    return next((b for b in (job or {}).get("builds", []) if b["number"] == number), None)
+
+
+def _resolve(name: str, ref: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The job and the build `ref` names: a number or a permalink (lastBuild, ...)."""
+    job = find_job(name)
+    if job is None:
+        return None
+    if ref.isdigit():
+        build = _find_build(job, int(ref))
+    else:
+        matching = [b for b in job["builds"] if ref in PERMALINKS and PERMALINKS[ref](b)]
+        build = max(matching, key=lambda b: b["number"]) if matching else None
+    return (job, build) if build else None
+
+
+@bp.get("/queue/api/json")
+def queue_list() -> Response:
+    """The items waiting for an executor (python-jenkins' get_queue_info)."""
+    with services().state.read() as data:
+        items = [
+            jenkins_shapes.queue_item(i, find_job(i["job"]), None, url)
+            for i in sorted(data["jenkins"]["queue"].values(), key=lambda i: i["id"])
+            if i.get("number") is None and not i.get("cancelled")
+        ]
+    return json_response({"_class": "hudson.model.Queue", "discoverableItems": [], "items": items})
 
 
 @bp.get("/queue/item/<int:queue_id>/api/json")
 def queue_item(queue_id: int) -> Response:
-    """A queue item; it has always left the queue, pointing at its build."""
+    """A queue item: waiting, or left the queue for its build (or cancelled)."""
     with services().state.read() as data:
         item = data["jenkins"]["queue"].get(str(queue_id))
-        found = item and _find_build(item["job"], item["number"])
-        if not found:
-            return jenkins_api.missing()
-        job, build = found
-        return json_response(
-            {
-                "_class": "hudson.model.Queue$LeftItem",
-                "actions": _actions(build),
-                "blocked": False,
-                "buildable": False,
-                "id": queue_id,
-                "inQueueSince": build["timestamp"],
-                "params": "".join(f"\n{p['name']}={p['value']}" for p in build["parameters"]),
-                "stuck": False,
-                "url": f"queue/item/{queue_id}/",
-                "why": None,
-                "cancelled": False,
-                "task": {
-                    "_class": job["class"],
-                    "name": item["job"],
-                    "url": jenkins_api.url("job", item["job"]),
-                    "color": jenkins_api.color(job),
-                },
-                "executable": jenkins_api.build_ref(job, item["job"], build),
-            }
-        )
+        if item is None:
+            return missing()
+        job = find_job(item["job"])
+        build = _find_build(job, item["number"]) if item.get("number") else None
+        return json_response(jenkins_shapes.queue_item(item, job, build, url))
 
 
-@bp.get("/job/<name>/<int:number>/api/json")
-def build_info(name: str, number: int) -> Response:
-    """A recorded build: parameters and cause; `NOT_BUILT`, since nothing runs here."""
+@bp.post("/queue/cancelItem")
+def cancel_item() -> Response:
+    """Take a waiting item out of the queue (python-jenkins' cancel_queue)."""
+    queue_id = request.args.get("id", "")
+    with services().state.transaction() as data:
+        item = data["jenkins"]["queue"].get(queue_id)
+        if item is None:
+            return missing()
+        if item.get("number") is None:
+            item["cancelled"] = True
+    return Response(status=302, headers={"Location": url("queue")})
+
+
+@bp.get("/job/<name>/<ref>/")
+def build_page(name: str, ref: str) -> Response:
+    """The build's page (where Stop redirects): only its status matters to API clients."""
     with services().state.read():
-        found = _find_build(name, number)
+        found = _resolve(name, ref)
+    return text(f"{name} #{found[1]['number']}\n", 200) if found else missing()
+
+
+@bp.get("/job/<name>/<ref>/api/json")
+def build_info(name: str, ref: str) -> Response:
+    """A build: parameters, cause, `building`, `result` (null until it ends), description."""
+    with services().state.read():
+        found = _resolve(name, ref)
         if not found:
-            return jenkins_api.missing()
+            return missing()
         job, build = found
-        return json_response(
-            {
-                "_class": RUN_CLASSES.get(job["class"], "hudson.model.Run"),
-                "actions": _actions(build),
-                "building": False,
-                "inProgress": False,
-                "description": "recorded by the sandbox, not run",
-                "displayName": f"#{number}",
-                "duration": 0,
-                "estimatedDuration": -1,
-                "fullDisplayName": f"{name} #{number}",
-                "id": str(number),
-                "number": number,
-                "queueId": build["queue_id"],
-                "result": "NOT_BUILT",
-                "timestamp": build["timestamp"],
-                "url": jenkins_api.url("job", name, str(number)),
-            }
-        )
+        return json_response(jenkins_shapes.build(job, name, build, url))
+
+
+def _log(name: str, ref: str) -> tuple[bytes, bool] | None:
+    """A build's console so far, and whether it is still building."""
+    svc = services()
+    with svc.state.read():
+        found = _resolve(name, ref)
+        if not found:
+            return None
+        _, build = found
+        building, number = bool(build.get("building")), build["number"]
+    path = svc.builds.log_path(name, number)
+    return (path.read_bytes() if path.exists() else b""), building
+
+
+@bp.get("/job/<name>/<ref>/consoleText")
+def console_text(name: str, ref: str) -> Response:
+    """The whole console (python-jenkins' get_build_console_output)."""
+    found = _log(name, ref)
+    if found is None:
+        return missing()
+    return Response(found[0], mimetype="text/plain", content_type="text/plain; charset=utf-8")
+
+
+@bp.get("/job/<name>/<ref>/logText/progressiveText")
+def progressive_text(name: str, ref: str) -> Response:
+    """The console from byte `start`; `X-Text-Size` says where to go on, `X-More-Data` if so."""
+    found = _log(name, ref)
+    if found is None:
+        return missing()
+    content, building = found
+    start = request.args.get("start", "0")
+    offset = int(start) if start.isdigit() else 0
+    headers = {"X-Text-Size": str(len(content))}
+    if building:
+        headers["X-More-Data"] = "true"
+    return Response(content[offset:], headers=headers, content_type="text/plain; charset=utf-8")
+
+
+@bp.post("/job/<name>/<int:number>/stop")
+def stop(name: str, number: int) -> Response:
+    """Abort a running build (Jenkins' Stop): it ends ABORTED."""
+    svc = services()
+    with svc.state.read():
+        if not _find_build(find_job(name), number):
+            return missing()
+    svc.builds.abort(name, number)
+    return Response(status=302, headers={"Location": url("job", name, str(number))})

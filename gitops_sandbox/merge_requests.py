@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_sandbox import events, gitrepo, mergeability, projects, shapes
+from gitops_sandbox import events, gitrepo, mergeability, mr_params, projects, shapes
 from gitops_sandbox.context import ADMIN_USER, Services
 from gitops_sandbox.errors import ApiError, GitError, missing, not_found
+from gitops_sandbox.hook_payloads import label_attrs
+from gitops_sandbox.mr_params import labels_param, to_bool
+from gitops_sandbox.push_events import emit_push
 from gitops_sandbox.state import now_iso
 
 MERGER_IDENTITY = projects.README_IDENTITY
@@ -39,12 +42,6 @@ def to_json(svc: Services, rec: dict[str, Any], mr: dict[str, Any]) -> dict[str,
     return shapes.merge_request(
         svc.base_url, mr, rec["path_with_namespace"], mergeability.live(svc, rec, mr)
     )
-
-
-def labels_param(value: Any) -> list[str]:
-    """Labels as given: a list or GitLab's comma-separated string; order kept, no blanks."""
-    items = value if isinstance(value, list) else str(value or "").split(",")
-    return list(dict.fromkeys(s.strip() for s in items if str(s).strip()))
 
 
 def _check_open_duplicate(data: dict[str, Any], mr: dict[str, Any]) -> None:
@@ -97,8 +94,8 @@ def create(svc: Services, ident: str | int, params: dict[str, Any]) -> dict[str,
             "source_branch": source,
             "target_branch": target,
             "labels": labels_param(params.get("labels")),
-            "force_remove_source_branch": _bool(params.get("remove_source_branch")),
-            "squash": _bool(params.get("squash")),
+            "force_remove_source_branch": to_bool(params.get("remove_source_branch")),
+            "squash": to_bool(params.get("squash")),
             "created_at": now,
             "updated_at": now,
             "last_source_sha": heads[source],
@@ -109,17 +106,22 @@ def create(svc: Services, ident: str | int, params: dict[str, Any]) -> dict[str,
         rec["next_mr_iid"] += 1
         data["merge_requests"][str(mr["id"])] = mr
         projects.touch(rec)
+        # A new record: every attribute changes from nothing.
         changes = {
             k: {"previous": None, "current": mr[k]}
-            for k in ("title", "description", "source_branch", "target_branch")
+            for k in ("id", "iid", "title", "description", "source_branch", "target_branch")
         }
         changes["state_id"] = {"previous": None, "current": 1}
+        changes["author_id"] = {"previous": None, "current": ADMIN_USER["id"]}
+        changes["created_at"] = {"previous": None, "current": now}
+        changes["updated_at"] = {"previous": None, "current": now}
         events.emit_merge_request(svc, data, rec, mr, "open", changes)
         return mr
 
 
 def update(svc: Services, rec: dict[str, Any], iid: int, params: dict[str, Any]) -> dict[str, Any]:
     """Edit an MR (`PUT .../merge_requests/:iid`); emits update, close or reopen."""
+    mr_params.check_update(params)
     with svc.state.transaction() as data:
         rec = projects.get(data, rec["id"])  # the live record, not a stale copy
         mr = find(data, rec["id"], iid)
@@ -139,23 +141,38 @@ def update(svc: Services, rec: dict[str, Any], iid: int, params: dict[str, Any])
         mr["labels"] = [t for t in mr["labels"] if t not in removed]
         mr["labels"] += [t for t in labels_param(params.get("add_labels")) if t not in mr["labels"]]
         if "remove_source_branch" in params:
-            mr["force_remove_source_branch"] = _bool(params["remove_source_branch"])
+            mr["force_remove_source_branch"] = to_bool(params["remove_source_branch"])
         changes: dict[str, Any] = {}
         for key, old in before.items():
             if mr[key] != old:
                 changes[key] = {"previous": old, "current": mr[key]}
         if "labels" in changes:
             changes["labels"] = {
-                side: [shapes.label(x) for x in projects.labels_for(svc, data, rec["id"], v)]
+                side: [label_attrs(x) for x in projects.labels_for(svc, data, rec["id"], v)]
                 for side, v in changes["labels"].items()
             }
+        edited = "title" in changes or "description" in changes
         action = _state_event(data, mr, params.get("state_event"), changes)
         if changes or action != "update":
-            mr["updated_at"] = now_iso()
-            changes["updated_at"] = {"previous": None, "current": mr["updated_at"]}
+            _touch(mr, changes, edited=edited)
             projects.touch(rec)
             events.emit_merge_request(svc, data, rec, mr, action, changes)
         return mr
+
+
+def _touch(mr: dict[str, Any], changes: dict[str, Any], *, edited: bool = False) -> None:
+    """A user changed the MR: `updated_at` (and who, when it is new) move, into `changes`.
+
+    GitLab lists only the attributes that changed, each as `{previous, current}`.
+    """
+    now = now_iso()
+    moved = {"updated_at": now, "updated_by_id": ADMIN_USER["id"]}
+    if edited:
+        moved.update(last_edited_at=now, last_edited_by_id=ADMIN_USER["id"])
+    for key, value in moved.items():
+        if mr.get(key) != value:
+            changes[key] = {"previous": mr.get(key), "current": value}
+            mr[key] = value
 
 
 def _state_event(
@@ -202,40 +219,30 @@ def merge(svc: Services, rec: dict[str, Any], iid: int, params: dict[str, Any]) 
             gitrepo.update_ref(repo, mr["target_branch"], merge_sha, target_sha)
         except GitError as e:  # the target moved under us: GitLab would ask for a retry
             raise ApiError(406, {"message": "Branch cannot be merged"}) from e
-        now = now_iso()
+        changes: dict[str, Any] = {"state_id": {"previous": 1, "current": 3}}
+        _touch(mr, changes)
         remove = params.get("should_remove_source_branch")
         mr.update(
             state="merged",
-            merged_at=now,
-            updated_at=now,
+            merged_at=mr["updated_at"],
             merge_commit_sha=merge_sha,
             merged_head_sha=source_sha,
             merged_base_sha=refs["base_sha"],
             merged_start_sha=target_sha,
             last_source_sha=source_sha,
-            should_remove_source_branch=None if remove is None else _bool(remove),
+            should_remove_source_branch=None if remove is None else to_bool(remove),
         )
         projects.touch(rec)
-        events.emit_push(svc, data, rec, mr["target_branch"], target_sha, merge_sha)
-        wants_removal = _bool(remove) if remove is not None else mr["force_remove_source_branch"]
+        emit_push(svc, data, rec, mr["target_branch"], target_sha, merge_sha)
+        wants_removal = to_bool(remove) if remove is not None else mr["force_remove_source_branch"]
         if (
             wants_removal
             and not projects.is_protected(data, rec["id"], mr["source_branch"])
             and mr["source_branch"] != rec["default_branch"]
         ):
             gitrepo.delete_branch(repo, mr["source_branch"])
-            events.emit_push(svc, data, rec, mr["source_branch"], source_sha, gitrepo.ZERO_SHA)
-        events.emit_merge_request(
-            svc,
-            data,
-            rec,
-            mr,
-            "merge",
-            {
-                "state_id": {"previous": 1, "current": 3},
-                "updated_at": {"previous": None, "current": now},
-            },
-        )
+            emit_push(svc, data, rec, mr["source_branch"], source_sha, gitrepo.ZERO_SHA)
+        events.emit_merge_request(svc, data, rec, mr, "merge", changes)
         return mr
 
 
@@ -259,6 +266,7 @@ def add_note(svc: Services, rec: dict[str, Any], iid: int, body: Any) -> dict[st
         }
         data["notes"][str(note["id"])] = note
         mr["user_notes_count"] = mr.get("user_notes_count", 0) + 1
+        events.emit_note(svc, data, rec, mr, note)
         return note
 
 
@@ -267,25 +275,15 @@ def on_push(svc: Services, rec: dict[str, Any], updates: dict[str, tuple[str, st
     with svc.state.transaction() as data:
         rec = projects.get(data, rec["id"])  # the live record, not a stale copy
         for branch, (before, after) in sorted(updates.items()):
-            events.emit_push(svc, data, rec, branch, before, after)
+            emit_push(svc, data, rec, branch, before, after)
             if after == gitrepo.ZERO_SHA:
                 continue
             for mr in of_project(data, rec["id"]):
                 if mr["state"] == "opened" and mr["source_branch"] == branch:
-                    mr["updated_at"], mr["last_source_sha"] = now_iso(), after
-                    events.emit_merge_request(
-                        svc,
-                        data,
-                        rec,
-                        mr,
-                        "update",
-                        {"updated_at": {"previous": None, "current": mr["updated_at"]}},
-                        oldrev=before,
-                    )
+                    now = now_iso()
+                    changes = {"updated_at": {"previous": mr["updated_at"], "current": now}}
+                    mr["updated_at"], mr["last_source_sha"] = now, after
+                    events.emit_merge_request(svc, data, rec, mr, "update", changes, oldrev=before)
         if any(after != gitrepo.ZERO_SHA for _, after in updates.values()):
             projects.note_content(svc, rec)
         projects.touch(rec)
-
-
-def _bool(value: Any) -> bool:
-    return value is True or str(value).lower() in ("true", "1", "yes")

@@ -13,6 +13,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from gitops_sandbox.seed import DEPLOYMENTS, seed_default
 from gitops_sandbox.server import Sandbox
@@ -21,12 +22,17 @@ from gitops_sandbox.state import STATE_FILE
 
 def banner(sb: Sandbox) -> str:
     """URLs, token and copy-paste examples for a running sandbox."""
+    settings = sb.services.builds.settings
+    libraries = ", ".join(f"{n}={p}" for n, p in settings.libraries.items()) or "none"
+    credentials = ", ".join(sorted(settings.credential_store(sb.token)))
     return f"""\
 GitLab sandbox : {sb.gitlab_url}   (REST API v4 under {sb.url}/api/v4)
 Jenkins        : {sb.jenkins_url}   (user admin, password = the token)
 Token          : {sb.token}
 State          : {sb.state_dir}   (restart with --dir {sb.state_dir} to keep it)
 Admin          : {sb.url}/-/sandbox/deliveries, /-/sandbox/faults, /-/sandbox/jenkins/builds
+Libraries      : {libraries}   (for @Library('name') _)
+Credentials    : {credentials}   (Jenkins Secret text)
 
 python-gitlab:
     import gitlab
@@ -49,17 +55,26 @@ def serve_forever(
     echo: Callable[[str], None],
     *,
     stop: threading.Event | None = None,
+    **jenkins: Any,
 ) -> None:
-    """Start (seeding a new state dir), print the banner, serve until Ctrl-C (or `stop`)."""
+    """Start (seeding a new state dir), print the banner, serve until Ctrl-C (or `stop`).
+
+    The banner comes only once the sandbox is ready (seeded): what it names exists.
+    `jenkins` holds `Sandbox.start`'s Jenkins keywords (`libraries`, `credentials`,
+    `jenkins_env`, `agent_path`, `executors`).
+    """
     root = Path(tempfile.mkdtemp(prefix="gitops-sandbox-")) if state_dir is None else state_dir
     new = not (root / STATE_FILE).exists()
     seeded = not new
     try:
-        with Sandbox.start(state_dir=root, port=port, token=token) as sb:
+        with Sandbox.start(state_dir=root, port=port, token=token, ready=not new, **jenkins) as sb:
             if new:
-                echo(f"Seeding {root} ...")
+                # The port is open: requests get 503 (and /-/readiness says so) until
+                # the projects exist, so nobody sees a seeded project missing.
+                echo(f"Seeding {root} ... ({sb.url} answers 503 until ready)")
                 seed_default(sb)
                 seeded = True
+                sb.mark_ready()
             echo(banner(sb))
             echo("Press Ctrl-C to stop.")
             _wait(stop or threading.Event())

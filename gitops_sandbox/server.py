@@ -12,7 +12,7 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,6 +25,7 @@ from gitops_sandbox.admin_api import list_deliveries
 from gitops_sandbox.app import create_app, shutdown_app
 from gitops_sandbox.context import Services
 from gitops_sandbox.errors import SandboxError
+from gitops_sandbox.jenkins_config import JenkinsSettings
 
 HOST = "127.0.0.1"  # loopback only: the sandbox accepts one fixed token
 DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - a documented test credential, not a secret
@@ -83,8 +84,30 @@ class Sandbox:
         hook_timeout: float = 5.0,
         hook_retry_delays: Sequence[float] = (0.2, 0.5, 1.0),
         log_requests: bool = False,
+        ready: bool = True,
+        libraries: Mapping[str, Path | str] | None = None,
+        credentials: Mapping[str, str] | None = None,
+        jenkins_env: Mapping[str, str] | None = None,
+        agent_path: str | None = None,
+        executors: int = 2,
     ) -> Sandbox:
-        """Start a sandbox; without `state_dir`, in a temporary directory removed on stop."""
+        """Start a sandbox; without `state_dir`, in a temporary directory removed on stop.
+
+        With `ready=False` the port is open but every request except the health
+        probes answers 503 until `mark_ready()` (seeding happens in between).
+        The Jenkins side (`jenkins_config.JenkinsSettings`): `libraries` (name ->
+        directory with vars/, for `@Library('name') _`), `credentials` (Secret
+        text by id; `gitlab-api-token` is the token unless given), `jenkins_env`
+        (global environment; `GITLAB_URL` is the sandbox's URL unless given),
+        `agent_path` (the builds' PATH) and `executors`.
+        """
+        jenkins = JenkinsSettings(
+            libraries={name: Path(path) for name, path in (libraries or {}).items()},
+            credentials=dict(credentials or {}),
+            env=dict(jenkins_env or {}),
+            agent_path=agent_path,
+            executors=executors,
+        )
         _check_port(port)
         owns = state_dir is None
         root = Path(tempfile.mkdtemp(prefix="gitops-sandbox-")) if owns else Path(str(state_dir))
@@ -92,7 +115,12 @@ class Sandbox:
         app = create_app(
             root,
             token,
-            settings={"hook_timeout": hook_timeout, "hook_retry_delays": tuple(hook_retry_delays)},
+            settings={
+                "hook_timeout": hook_timeout,
+                "hook_retry_delays": tuple(hook_retry_delays),
+                "ready": ready,
+                "jenkins": jenkins,
+            },
         )
         try:
             server = make_server(
@@ -135,6 +163,10 @@ class Sandbox:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def mark_ready(self) -> None:
+        """Take traffic: `/-/readiness` turns 200 and requests stop getting 503."""
+        self.services.ready.set()
 
     # ---- addresses ---------------------------------------------------------------------
 
@@ -190,8 +222,12 @@ class Sandbox:
         """Wait until no webhook delivery is pending."""
         return self.services.hooks.wait_idle(timeout)
 
+    def wait_for_builds(self, timeout: float = 60.0) -> bool:
+        """Wait until no Jenkins build is queued or running."""
+        return self.services.builds.wait_idle(timeout)
+
     def jenkins_builds(self, job: str | None = None) -> list[dict[str, Any]]:
-        """Recorded Jenkins builds with their parameters."""
+        """Jenkins builds with their parameters, `building`, `result`, `description`."""
         with self.services.state.read() as data:
             return [
                 dict(b)

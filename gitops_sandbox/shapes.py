@@ -13,6 +13,7 @@ from typing import Any
 from gitops_sandbox.context import ADMIN_USER
 from gitops_sandbox.gitrepo import Commit
 from gitops_sandbox.mergeability import DRAFT_PREFIXES
+from gitops_sandbox.project_settings import SETTINGS
 
 LABEL_COLORS = ("#6699cc", "#009966", "#dc143c", "#8fbc8f", "#cd5b45", "#ed9121", "#9400d3")
 STATE_IDS = {"opened": 1, "closed": 2, "merged": 3, "locked": 4}
@@ -86,14 +87,9 @@ def project(base: str, rec: dict[str, Any], group: dict[str, Any]) -> dict[str, 
         "visibility": "private",
         "archived": False,
         "empty_repo": rec.get("empty_repo", False),
-        "merge_method": "merge",
-        "squash_option": "default_off",
-        "merge_requests_enabled": True,
-        "only_allow_merge_if_pipeline_succeeds": False,
-        "only_allow_merge_if_all_discussions_are_resolved": False,
-        "remove_source_branch_after_merge": True,
         "creator_id": ADMIN_USER["id"],
-        "open_issues_count": 0,
+        "updated_at": rec["last_activity_at"],
+        **SETTINGS,
         "_links": {
             "self": api,
             "issues": f"{api}/issues",
@@ -214,10 +210,20 @@ def hook(rec: dict[str, Any]) -> dict[str, Any]:
         "wiki_page_events": False,
         "deployment_events": False,
         "releases_events": False,
+        "feature_flag_events": False,
+        "milestone_events": False,
+        "emoji_events": False,
+        "resource_access_token_events": False,
+        "resource_deploy_token_events": False,
+        "vulnerability_events": False,
+        "repository_update_events": False,
         "enable_ssl_verification": rec.get("enable_ssl_verification", True),
         "alert_status": "executable",
         "disabled_until": None,
         "url_variables": [],
+        "branch_filter_strategy": "wildcard",
+        "custom_webhook_template": None,
+        "custom_headers": [],
         "created_at": rec["created_at"],
     }
 
@@ -283,7 +289,7 @@ def merge_request(
         "reviewers": [],
         "source_project_id": rec["project_id"],
         "target_project_id": rec["project_id"],
-        "labels": list(rec["labels"]),
+        "labels": sorted(rec["labels"]),  # merge_request_basic.rb: titles, sorted
         "draft": rec["title"].lower().startswith(DRAFT_PREFIXES),
         "imported": False,
         "imported_from": "none",

@@ -14,9 +14,11 @@ import tomllib
 from pathlib import Path
 
 import gitlab
+import jenkins
 import pytest
 
 from gitops_sandbox import DEPLOYMENTS, EXAMPLE_APP, Sandbox, seed_default
+from tests.gitops_sandbox.jenkins_testing import scm_job, started
 from tests.helpers.groovy import (
     ROOT,
     agent_path,
@@ -164,3 +166,51 @@ def test_end_to_end_against_the_sandbox(tmp_path: Path) -> None:
     assert "gitopsPromote: example-app 1.0.1 -> " in build_log
     assert TOKEN not in build_log
     assert not list(tmp_path.rglob("marker"))
+
+
+FAKE_DOCKER = '#!/bin/sh\necho "fake docker $*"\n'
+
+
+def test_a_jenkins_job_runs_the_example_apps_jenkinsfile_against_the_sandbox(
+    tmp_path: Path,
+) -> None:
+    """python-jenkins creates a job for apps/example-app's Jenkinsfile; the build promotes.
+
+    The sandbox's Jenkins runs the Jenkinsfile (declarative, @Library, gitopsPromote)
+    on the runner these tests use, with this repository as the library and the real
+    CLI on the agent's PATH; docker is a stand-in that prints what it would do.
+    """
+    exe = _real_cli()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    with Sandbox.start(
+        token=TOKEN,
+        libraries={"jenkins-gitops-helpers": ROOT},
+        agent_path=agent_path(bin_dir, exe.parent),
+    ) as sb:
+        seed_default(sb)
+        server = jenkins.Jenkins(sb.jenkins_url, username="admin", password=TOKEN, timeout=30)
+        url = sb.clone_url(EXAMPLE_APP, with_token=False)
+        server.create_job("example-app", scm_job(url))
+        first = started(server, server.build_job("example-app"))
+        assert sb.wait_for_builds(300)
+        console = server.get_build_console_output("example-app", first)
+        assert server.get_build_info("example-app", first)["result"] == "SUCCESS", console
+        assert "fake docker push registry.example.com/example-app:1.0.0" in console
+
+        # The Jenkinsfile's parameters are the job's now: promote 1.0.1 with them.
+        second = started(server, server.build_job("example-app", {"IMAGE_TAG": "1.0.1"}))
+        assert sb.wait_for_builds(300)
+        info = server.get_build_info("example-app", second)
+        console = server.get_build_console_output("example-app", second)
+        assert info["result"] == "SUCCESS", console
+        server._session.close()
+        with gitlab.Gitlab(sb.gitlab_url, private_token=TOKEN) as gl:
+            mrs = gl.projects.get(DEPLOYMENTS).mergerequests.list(state="opened", get_all=True)
+    (mr,) = [m for m in mrs if "1.0.1" in m.title]
+    assert f"gitopsPromote: example-app 1.0.1 -> {mr.target_branch}: !{mr.iid}" in console
+    assert mr.web_url in console
+    assert info["description"].startswith(f"example-app 1.0.1 -> {mr.target_branch}: !{mr.iid}")
+    assert TOKEN not in console

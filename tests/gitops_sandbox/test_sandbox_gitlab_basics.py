@@ -21,12 +21,21 @@ def test_bad_token_is_401_with_gitlabs_body(sandbox: Sandbox) -> None:
     assert err.value.error_message == "401 Unauthorized"
 
 
-def test_no_token_is_401(sandbox: Sandbox) -> None:
-    with (
-        gitlab.Gitlab(sandbox.gitlab_url) as anonymous,
-        pytest.raises(gitlab.GitlabAuthenticationError),
-    ):
-        anonymous.projects.list(get_all=True)
+def test_without_a_token_private_projects_do_not_exist(sandbox: Sandbox, project: Project) -> None:
+    """GitLab hides a private project from anonymous callers: 404, not 401."""
+    with gitlab.Gitlab(sandbox.gitlab_url) as anonymous:
+        assert anonymous.projects.list(get_all=True) == []
+        with pytest.raises(gitlab.GitlabGetError) as err:
+            anonymous.projects.get(project.path_with_namespace)
+        assert (err.value.response_code, err.value.error_message) == (
+            404,
+            "404 Project Not Found",
+        )
+        with pytest.raises(gitlab.GitlabHttpError) as err:
+            anonymous.http_get(f"/projects/{project.id}/merge_requests")
+        assert err.value.response_code == 404
+        with pytest.raises(gitlab.GitlabAuthenticationError):
+            anonymous.auth()
 
 
 def test_user_with_private_token_and_with_bearer(sandbox: Sandbox, gl: gitlab.Gitlab) -> None:
@@ -110,6 +119,14 @@ def test_commits_list_get_and_compare(project: Project) -> None:
     assert [c.title for c in history] == ["stage env", "Initial commit"]
     one = project.commits.get(history[0].id)
     assert one.parent_ids == [history[1].id]
+    assert one.stats == {"additions": 1, "deletions": 0, "total": 1}
+    assert "stats" not in project.commits.get(history[0].id, stats=False).attributes
+    (diff,) = one.diff()
+    assert (diff["new_path"], diff["collapsed"], diff["too_large"]) == (
+        "envs/stage/env.cue",
+        False,
+        False,
+    )
     compared = project.repository_compare("main", "prod")
     assert [c["title"] for c in compared["commits"]] == ["prod env"]
     assert [d["new_path"] for d in compared["diffs"]] == ["envs/prod/env.cue"]

@@ -67,7 +67,9 @@ def test_merge_events_are_shaped_like_gitlabs(
     for name in ("X-Gitlab-Event-UUID", "X-Gitlab-Webhook-UUID", "Idempotency-Key"):
         uuid.UUID(headers[name])
     assert len({r.headers["Idempotency-Key"] for r in receiver.requests}) == 3
-    assert len({r.headers["X-Gitlab-Webhook-UUID"] for r in receiver.requests}) == 1
+    # GitLab sends a new webhook UUID with every request: a receiver deduplicating on it
+    # must still see all three deliveries of this one hook.
+    assert len({r.headers["X-Gitlab-Webhook-UUID"] for r in receiver.requests}) == 3
 
     body = merged.body
     assert (body["object_kind"], body["event_type"]) == ("merge_request", "merge_request")
@@ -105,6 +107,7 @@ def test_failed_delivery_is_retried_with_the_same_idempotency_key(
     assert len(receiver.requests) == 3
     assert len({r.headers["Idempotency-Key"] for r in receiver.requests}) == 1
     assert len({r.headers["X-Gitlab-Event-UUID"] for r in receiver.requests}) == 1
+    assert len({r.headers["X-Gitlab-Webhook-UUID"] for r in receiver.requests}) == 3
     assert receiver.requests[0].body == receiver.requests[2].body
     (delivery,) = sandbox.deliveries()
     assert delivery["status"] == "delivered"
@@ -118,7 +121,11 @@ def test_failed_delivery_is_retried_with_the_same_idempotency_key(
     )
     assert reply.status_code == 202
     assert sandbox.wait_for_deliveries()
-    assert receiver.requests[3].headers["Idempotency-Key"] == delivery["idempotency_key"]
+    resent = receiver.requests[3].headers
+    assert resent["Idempotency-Key"] == delivery["idempotency_key"]
+    assert resent["X-Gitlab-Webhook-UUID"] not in {
+        r.headers["X-Gitlab-Webhook-UUID"] for r in receiver.requests[:3]
+    }
 
 
 def test_client_errors_are_not_retried(

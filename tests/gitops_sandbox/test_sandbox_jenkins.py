@@ -1,4 +1,7 @@
-"""The Jenkins side through python-jenkins: jobs, reconfiguration, parameterised builds."""
+"""The Jenkins side through python-jenkins: jobs, reconfiguration, parameters, job kinds.
+
+Pipeline builds that really run are in test_sandbox_jenkins_builds.py.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import pytest
 import requests
 
 from gitops_sandbox import Sandbox
+from tests.gitops_sandbox.jenkins_testing import jenkins_client
 
 CONFIG = """<?xml version='1.1' encoding='UTF-8'?>
 <flow-definition plugin="workflow-job">
@@ -35,11 +39,8 @@ CONFIG = """<?xml version='1.1' encoding='UTF-8'?>
 @pytest.fixture
 def server(sandbox: Sandbox) -> Iterator[jenkins.Jenkins]:
     """A python-jenkins client logged in as admin with the sandbox token."""
-    client = jenkins.Jenkins(
-        sandbox.jenkins_url, username="admin", password=sandbox.token, timeout=10
-    )
-    yield client
-    client._session.close()
+    with jenkins_client(sandbox) as client:
+        yield client
 
 
 def test_version_whoami_and_bad_password(sandbox: Sandbox, server: jenkins.Jenkins) -> None:
@@ -68,10 +69,15 @@ def test_job_lifecycle_and_parameterised_build(sandbox: Sandbox, server: jenkins
     assert [d["name"] for d in definitions] == ["IMAGE_TAG", "TARGET_ENV"]
 
     queue_id = server.build_job("example-app", {"IMAGE_TAG": "1.0.42", "SNEAKY": "x"})
+    assert sandbox.wait_for_builds()
     item = server.get_queue_item(queue_id)
     assert item["executable"]["number"] == 1
     build = server.get_build_info("example-app", 1)
-    assert build["result"] == "NOT_BUILT" and build["building"] is False
+    # A Pipeline job without a pipeline definition cannot run, as on Jenkins.
+    assert build["result"] == "FAILURE" and build["building"] is False
+    assert "ERROR: the job has no pipeline definition" in server.get_build_console_output(
+        "example-app", 1
+    )
     assert server.get_job_info("example-app")["lastBuild"]["number"] == 1
 
     reported = requests.get(
@@ -91,14 +97,16 @@ def test_job_lifecycle_and_parameterised_build(sandbox: Sandbox, server: jenkins
         server.get_job_config("example-app")
 
 
-def test_unparameterised_job(server: jenkins.Jenkins) -> None:
+def test_unparameterised_job(sandbox: Sandbox, server: jenkins.Jenkins) -> None:
     server.create_job("plain", "<project><description/></project>")
     assert server.get_job_info("plain")["_class"] == "hudson.model.FreeStyleProject"
     server.disable_job("plain")
     assert server.get_job_info("plain")["disabled"] is True
     server.enable_job("plain")
     assert server.get_job_info("plain")["buildable"] is True
-    assert server.build_job("plain") >= 1
+    server.build_job("plain")
+    assert sandbox.wait_for_builds()
+    assert server.get_build_info("plain", 1)["result"] == "NOT_BUILT"  # freestyle steps: not run
     with pytest.raises(requests.HTTPError, match="400"):  # "plain is not parameterized"
         server.build_job("plain", {"X": "1"})
     with pytest.raises(jenkins.JenkinsException):

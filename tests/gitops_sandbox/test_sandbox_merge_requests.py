@@ -40,7 +40,7 @@ def test_create_get_and_duplicate_409(sandbox: Sandbox, project: Project, tmp_pa
         }
     )
     assert (mr.iid, mr.state, mr.sha) == (1, "opened", sha)
-    assert mr.labels == ["promotion", "env::dev"]
+    assert mr.labels == ["env::dev", "promotion"]  # GitLab sorts them by title
     assert mr.web_url == f"{sandbox.url}/platform/k8s-deployments/-/merge_requests/1"
     assert mr.detailed_merge_status == "mergeable" and mr.has_conflicts is False
     assert mr.author["username"] == "root" and mr.merge_commit_sha is None
@@ -204,3 +204,25 @@ def test_pagination_over_many_merge_requests(project: Project) -> None:
     assert len({m.iid for m in everything}) == 22
     lazily = list(project.mergerequests.list(state="opened", iterator=True, per_page=5))
     assert [m.iid for m in lazily] == [m.iid for m in everything]
+
+
+def test_parameters_outside_gitlabs_values_are_400(gl: gitlab.Gitlab, project: Project) -> None:
+    project.branches.create({"branch": "checked", "ref": "main"})
+    mr = project.mergerequests.create(
+        {"source_branch": "checked", "target_branch": "dev", "title": "checked"}
+    )
+    with pytest.raises(gitlab.GitlabListError) as err:
+        project.mergerequests.list(state="bogus", get_all=True)
+    assert (err.value.response_code, err.value.error_message) == (
+        400,
+        "state does not have a valid value",
+    )
+    path = f"/projects/{project.id}/merge_requests/{mr.iid}"
+    with pytest.raises(gitlab.GitlabHttpError) as err:
+        gl.http_put(path, post_data={})
+    assert err.value.response_code == 400
+    assert "at least one parameter must be provided" in str(err.value.error_message)
+    with pytest.raises(gitlab.GitlabHttpError) as err:
+        gl.http_put(path, post_data={"state_event": "merge"})
+    assert err.value.error_message == "state_event does not have a valid value"
+    assert project.mergerequests.get(mr.iid).state == "opened"

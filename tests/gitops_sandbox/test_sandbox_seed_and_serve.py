@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import gitlab
 import pytest
+import requests
 
 from gitops_sandbox import (
     DEPLOYMENTS,
@@ -94,3 +99,84 @@ def test_busy_port_is_a_clear_error(sandbox: Sandbox) -> None:
     with pytest.raises(SandboxError, match="cannot listen") as err:
         Sandbox.start(port=sandbox.port)
     assert err.value.hint
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _status(url: str, **headers: str) -> int | str:
+    try:
+        return requests.get(url, headers=headers, timeout=5).status_code
+    except requests.ConnectionError:
+        return "refused"
+
+
+@pytest.mark.skipif(not init_repo_available(), reason="seeding needs `gitops-helper init-repo`")
+def test_up_holds_traffic_with_503_until_seeded(tmp_path: Path) -> None:
+    """`python -m gitops_sandbox up`: refused or 503, then 200; never a seeded project's 404."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "gitops_sandbox", "up", "--port", str(port), "--dir", str(tmp_path)],
+        env={**os.environ, "SANDBOX_TOKEN": TOKEN * 3},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(child.stdout or []), daemon=True)
+    reader.start()
+    seen: list[tuple[bool, int | str, int | str]] = []  # (banner printed, readiness, project)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and child.poll() is None:
+            banner = any("Press Ctrl-C" in line for line in lines)
+            ready = _status(f"{url}/-/readiness")
+            project = _status(
+                f"{url}/api/v4/projects/{DEPLOYMENTS.replace('/', '%2F')}",
+                **{"PRIVATE-TOKEN": TOKEN * 3},
+            )
+            seen.append((banner, ready, project))
+            if project == 200 and banner:
+                break
+            time.sleep(0.05)
+        health = _status(f"{url}/-/health")
+    finally:
+        child.terminate()
+        child.wait(30)
+        reader.join(10)
+        if child.stdout:
+            child.stdout.close()
+    output = "".join(lines)
+    assert seen[-1][1:] == (200, 200), output
+    projects = [p for _, _, p in seen]
+    assert set(projects) <= {"refused", 503, 200}, projects
+    assert 503 in projects and projects[projects.index(200) :] == [200] * projects.count(200)
+    readiness = [r for _, r, _ in seen if r != "refused"]
+    assert readiness[0] == 503 and readiness[readiness.index(200) :].count(503) == 0
+    assert not any(banner and ready == 503 for banner, ready, _ in seen), "banner before ready"
+    assert health == 200
+    assert child.returncode == 0, output
+
+
+def test_probes_answer_as_gitlabs(tmp_path: Path) -> None:
+    """health_check.md: /-/health, /-/liveness, /-/readiness (503 until ready)."""
+    with Sandbox.start(state_dir=tmp_path / "state", ready=False) as sb:
+        auth = {"PRIVATE-TOKEN": sb.token}
+        waiting = requests.get(f"{sb.url}/-/readiness", timeout=5)
+        assert waiting.status_code == 503
+        assert waiting.json()["status"] == "failed"
+        assert waiting.json()["master_check"][0]["status"] == "failed"
+        assert requests.get(f"{sb.url}/api/v4/projects", headers=auth, timeout=5).status_code == 503
+        assert requests.get(f"{sb.url}/jenkins/", timeout=5).status_code == 503
+        health = requests.get(f"{sb.url}/-/health", timeout=5)
+        assert (health.status_code, health.text) == (200, "GitLab OK")
+        liveness = requests.get(f"{sb.url}/-/liveness", timeout=5)
+        assert (liveness.status_code, liveness.json()) == (200, {"status": "ok"})
+        sb.mark_ready()
+        ready = requests.get(f"{sb.url}/-/readiness", timeout=5)
+        assert ready.json() == {"status": "ok", "master_check": [{"status": "ok"}]}
+        assert requests.get(f"{sb.url}/api/v4/projects", headers=auth, timeout=5).json() == []

@@ -1,8 +1,9 @@
 """Run the Groovy tests of vars/ (tests/groovy/) and build what they need.
 
 Groovy is Debian's `groovy` 2.4 (the line Jenkins runs), installed by `make test`.
-Debian's launcher runs /usr/lib/jvm/default-java (package default-jre-headless)
-unless JAVA_HOME is set; without either, JAVA_HOME is taken from `java` on PATH.
+The tests run on the pipeline runner the sandbox's Jenkins uses
+(gitops_sandbox/jenkins_runner/: PipelineHarness and its stubs of Jenkins'
+classes), found and started through `gitops_sandbox.groovy_cli`.
 """
 
 from __future__ import annotations
@@ -12,36 +13,21 @@ import hashlib
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from gitops_sandbox import groovy_cli
+
 ROOT = Path(__file__).resolve().parents[2]
 GROOVY_TESTS = ROOT / "tests" / "groovy"
 FAKE_CLI = Path(__file__).resolve().parent / "fake_gitops_helper.py"
 REQUIREMENTS = ROOT / "resources" / "jenkins-gitops-helpers" / "requirements.txt"
 PACKAGE = "jenkins-gitops-helpers"
-DEFAULT_JAVA = Path("/usr/lib/jvm/default-java")
 # Variables of the developer's shell that would change what the steps under test do.
 _NOT_INHERITED = ("GITLAB_", "GITOPS_", "PIP_", "VIRTUAL_ENV", "GROOVY_TEST_", "PYTHONPATH")
-
-
-def groovy() -> str | None:
-    """The `groovy` launcher on PATH, if any."""
-    return shutil.which("groovy")
-
-
-def java_home() -> str | None:
-    """JAVA_HOME for Groovy: the one set, else Debian's default-java, else `java` on PATH's."""
-    if os.environ.get("JAVA_HOME"):
-        return os.environ["JAVA_HOME"]
-    if (DEFAULT_JAVA / "bin" / "java").exists():
-        return None  # Debian's launcher finds it
-    java = shutil.which("java")
-    return str(Path(java).resolve().parent.parent) if java else None
 
 
 def agent_path(*first: Path) -> str:
@@ -57,23 +43,21 @@ def run_groovy_test(
     script: str, work: Path, *, agent_path: str, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run tests/groovy/<script> with the harness on the classpath; never raises on failure."""
-    exe = groovy()
+    exe = groovy_cli.groovy()
     if exe is None:
         raise AssertionError("no groovy on PATH: run `make test`, which installs Debian's groovy")
-    child = {k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED)}
-    home = java_home()
-    if home:
-        child["JAVA_HOME"] = home
+    child = groovy_cli.environment(
+        {k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED)}
+    )
     child.update(
         GROOVY_TEST_LIBRARY=str(ROOT),
         GROOVY_TEST_WORK=str(work),
         GROOVY_TEST_AGENT_PATH=agent_path,
         **(env or {}),
     )
-    classpath = os.pathsep.join([str(GROOVY_TESTS), str(GROOVY_TESTS / "stubs")])
     work.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
-        [exe, "-cp", classpath, str(GROOVY_TESTS / script)],
+        [exe, "-cp", groovy_cli.classpath(GROOVY_TESTS), str(GROOVY_TESTS / script)],
         cwd=work,
         env=child,
         capture_output=True,

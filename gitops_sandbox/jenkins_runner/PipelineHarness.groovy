@@ -4,20 +4,25 @@ import java.util.concurrent.TimeUnit
 
 /**
  * Just enough of a Jenkins pipeline run to execute a shared library's vars/ steps
- * under real Groovy, with real shell commands.
+ * under real Groovy, with real shell commands. One runner for two users: the Groovy
+ * tests of vars/ (tests/groovy/, through PipelineHarness.forTest) and the sandbox's
+ * Jenkins, whose BuildRun extends this class with the pipeline-level steps.
  *
  * Steps bound: sh (bash -c through ProcessBuilder; `set -xe` first unless the script
  * has a shebang, as Jenkins runs `sh -xe`; throws AbortException("script returned exit
  * code N") like Jenkins), withEnv (Jenkins' override rules: empty value unsets, PATH+X
  * prepends), withCredentials + string(...) (values from `credentials`), error, echo,
- * libraryResource (resources/), writeFile, readFile, fileExists, isUnix, env,
- * currentBuild.
+ * libraryResource (resources/ of the libraries), writeFile, readFile, fileExists,
+ * isUnix, env, currentBuild; and every vars/<name>.groovy of the libraries as a step.
  *
- * The build log records everything echoed or printed by sh, UNMASKED: Jenkins
- * would mask credentials, so a test here sees whether a secret is printed at all.
+ * The build log (`log`) records everything echoed or printed by sh, UNMASKED: Jenkins
+ * would mask credentials, so a test here sees whether a secret is printed at all. The
+ * console stream (`console`, the sandbox's consoleText) masks bound secrets with ****,
+ * as Jenkins does.
  */
 class PipelineHarness {
-    final File libraryRoot
+    /** Library roots (each with vars/ and resources/), searched in order. */
+    final List<File> libraryRoots
     final File workspace
     /** The agent's environment, before withEnv and withCredentials. */
     final Map<String, String> agentEnv = new LinkedHashMap<String, String>()
@@ -29,14 +34,25 @@ class PipelineHarness {
     /** The command a script runs under; the script is the last argument. */
     List<String> shell = ['bash', '-c']
     long shTimeoutSeconds = 600
+    /** Where the log is streamed as it grows, with secrets masked; null: nowhere. */
+    PrintStream console
+    /** The directory sh runs in and relative paths resolve against (dir { } moves it). */
+    File cwd
 
     private final StringBuilder buildLog = new StringBuilder()
     private final List<Map<String, String>> scopes = []
+    private final Set<String> secrets = new LinkedHashSet<String>()
+    private final Map<String, Script> loaded = [:]
 
     PipelineHarness(File libraryRoot, File workspace, Map<String, String> agentEnv) {
-        this.libraryRoot = libraryRoot.canonicalFile
+        this([libraryRoot], workspace, agentEnv)
+    }
+
+    PipelineHarness(List<File> libraryRoots, File workspace, Map<String, String> agentEnv) {
+        this.libraryRoots = libraryRoots.collect { it.canonicalFile }
         this.workspace = workspace.canonicalFile
         this.workspace.mkdirs()
+        this.cwd = this.workspace
         this.agentEnv.putAll(agentEnv)
         this.agentEnv.WORKSPACE = this.workspace.path
     }
@@ -66,17 +82,59 @@ class PipelineHarness {
         return value
     }
 
-    /** vars/<name>.groovy compiled as Jenkins does: a Script whose unknown calls are the steps. */
-    Script load(String name) {
-        Binding binding = new Binding()
-        binding.setVariable('env', new Env(this))
-        binding.setVariable('currentBuild', currentBuild)
+    File getLibraryRoot() {
+        return libraryRoots ? libraryRoots[0] : null
+    }
+
+    /** The steps a script sees, by name (BuildRun adds the pipeline-level ones). */
+    protected Map<String, Closure> steps() {
+        Map<String, Closure> found = [:]
         ['sh', 'withEnv', 'withCredentials', 'string', 'error', 'echo', 'libraryResource',
          'writeFile', 'readFile', 'fileExists', 'isUnix'].each { step ->
-            binding.setVariable(step, this.&"$step")
+            found[step] = this.&"$step"
         }
+        return found
+    }
+
+    /** The names of the libraries' vars/*.groovy, which scripts call as steps. */
+    List<String> libraryStepNames() {
+        Set<String> names = new TreeSet<String>()
+        libraryRoots.each { root ->
+            new File(root, 'vars').listFiles()?.each { file ->
+                if (file.name.endsWith('.groovy')) {
+                    names << file.name[0..-8]
+                }
+            }
+        }
+        return names as List<String>
+    }
+
+    /** Fill a script's binding: env, currentBuild, the steps and the library steps. */
+    void bind(Binding binding) {
+        binding.setVariable('env', new Env(this))
+        binding.setVariable('currentBuild', currentBuild)
+        libraryStepNames().each { name ->
+            binding.setVariable(name, { Object[] args -> load(name).invokeMethod('call', args) })
+        }
+        steps().each { name, step -> binding.setVariable(name, step) }
+    }
+
+    /** vars/<name>.groovy compiled as Jenkins does: a Script whose unknown calls are the steps. */
+    Script load(String name) {
+        Script cached = loaded[name]
+        if (cached != null) {
+            return cached
+        }
+        File source = libraryRoots.collect { new File(it, "vars/${name}.groovy") }.find { it.isFile() }
+        if (source == null) {
+            throw new IllegalArgumentException("No vars/${name}.groovy in ${libraryRoots}")
+        }
+        Binding binding = new Binding()
+        bind(binding)
         GroovyShell shell = new GroovyShell(PipelineHarness.classLoader, binding)
-        return shell.parse(new File(libraryRoot, "vars/${name}.groovy"))
+        Script script = shell.parse(source)
+        loaded[name] = script
+        return script
     }
 
     /** Call a step; an AbortException (error, a failed sh) is returned as `error`, as a build failure. */
@@ -95,10 +153,22 @@ class PipelineHarness {
     }
 
     void log(Object text) {
-        buildLog.append(text.toString())
-        if (!text.toString().endsWith('\n')) {
-            buildLog.append('\n')
+        String line = text.toString()
+        if (!line.endsWith('\n')) {
+            line += '\n'
         }
+        buildLog.append(line)
+        if (console != null) {
+            console.print(mask(line))
+            console.flush()
+        }
+    }
+
+    /** Jenkins' masking: every secret bound so far shows as ****. */
+    String mask(String text) {
+        String masked = text
+        secrets.each { secret -> masked = masked.replace(secret, '****') }
+        return masked
     }
 
     /** The environment a step sees now: the agent's, then each open scope (outermost first). */
@@ -109,7 +179,7 @@ class PipelineHarness {
     }
 
     // EnvVars.override: `PATH+X=dir` prepends to PATH, an empty value removes the variable.
-    private static void override(Map<String, String> env, String key, String value) {
+    protected static void override(Map<String, String> env, String key, String value) {
         int plus = key.indexOf('+')
         if (plus > 0) {
             String real = key.substring(0, plus)
@@ -135,7 +205,7 @@ class PipelineHarness {
         Map<String, String> env = environment()
         String effective = script.startsWith('#!') ? script : "set -xe\n${script}"
         ProcessBuilder builder = new ProcessBuilder(shell + [effective])
-        builder.directory(workspace)
+        builder.directory(cwd)
         builder.environment().clear()
         builder.environment().putAll(env)
         builder.redirectErrorStream(!returnStdout)
@@ -176,7 +246,7 @@ class PipelineHarness {
             }
             scope[text.substring(0, split)] = text.substring(split + 1)
         }
-        return inScope(scope, body)
+        return inStep('withEnv', scope, body)
     }
 
     Map string(Map args) {
@@ -186,13 +256,19 @@ class PipelineHarness {
     Object withCredentials(List bindings, Closure body) {
         Map<String, String> scope = new LinkedHashMap<String, String>()
         bindings.each { Map binding ->
-            String secret = credentials[binding.credentialsId]
-            if (secret == null) {
-                throw new AbortException("Could not find credentials entry with ID '${binding.credentialsId}'")
-            }
-            scope[binding.variable] = secret
+            scope[binding.variable] = secret(binding.credentialsId?.toString())
         }
-        return inScope(scope, body)
+        return inStep('withCredentials', scope, body)
+    }
+
+    /** A Secret text credential's value, from now on masked in the console. */
+    String secret(String credentialsId) {
+        String value = credentials[credentialsId]
+        if (value == null) {
+            throw new AbortException("Could not find credentials entry with ID '${credentialsId}'")
+        }
+        secrets << value
+        return value
     }
 
     void error(String message) {
@@ -208,8 +284,8 @@ class PipelineHarness {
     }
 
     String libraryResource(String path) {
-        File file = new File(libraryRoot, "resources/${path}")
-        if (!file.isFile()) {
+        File file = libraryRoots.collect { new File(it, "resources/${path}") }.find { it.isFile() }
+        if (file == null) {
             throw new AbortException("No such library resource ${path} could be found.")
         }
         return file.getText('UTF-8')
@@ -234,10 +310,15 @@ class PipelineHarness {
 
     File resolve(String path) {
         File file = new File(path)
-        return file.absolute ? file : new File(workspace, path)
+        return file.absolute ? file : new File(cwd, path)
     }
 
-    private Object inScope(Map<String, String> scope, Closure body) {
+    /** The body of a block step (withEnv, withCredentials) with its variables set. */
+    protected Object inStep(String step, Map<String, String> scope, Closure body) {
+        return inScope(scope, body)
+    }
+
+    protected Object inScope(Map<String, String> scope, Closure body) {
         scopes << scope
         try {
             return body.call()
@@ -273,12 +354,24 @@ class PipelineHarness {
         void setProperty(String name, Object value) {
             harness.agentEnv[name] = value?.toString()
         }
+
+        /** `env.getEnvironment()`, as Jenkins' EnvActionImpl offers it. */
+        Map<String, String> getEnvironment() {
+            return harness.environment()
+        }
     }
 
     static class CurrentBuild {
+        int number
         String description
         String displayName
         String result
+        String absoluteUrl
+
+        /** SUCCESS until something sets `result` (Jenkins' currentResult). */
+        String getCurrentResult() {
+            return result ?: 'SUCCESS'
+        }
     }
 
     static class Outcome {

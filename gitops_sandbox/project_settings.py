@@ -1,0 +1,106 @@
+"""The settings a GitLab project reports that the sandbox has no feature behind.
+
+`GET /projects/:id` (openapi_v2.yaml, `API_Entities_ProjectWithAccess`;
+lib/api/entities/project.rb) reports every feature's access level and the CI,
+merge and e-mail settings. The sandbox runs none of those features; it reports
+the values a new private project on GitLab 17 has, so a client reading a field
+finds it with a value GitLab would give.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ENABLED = "enabled"
+_FEATURES = (
+    "issues",
+    "repository",
+    "merge_requests",
+    "forking",
+    "wiki",
+    "builds",
+    "snippets",
+    "analytics",
+    "releases",
+    "environments",
+    "feature_flags",
+    "infrastructure",
+    "monitor",
+    "model_experiments",
+    "model_registry",
+    "package_registry",
+)
+
+SETTINGS: dict[str, Any] = {
+    **{f"{feature}_access_level": _ENABLED for feature in _FEATURES},
+    "pages_access_level": "private",
+    "container_registry_access_level": "disabled",
+    "security_and_compliance_access_level": "private",
+    "packages_enabled": True,
+    "resolve_outdated_diff_discussions": False,
+    "repository_object_format": "sha1",
+    "issues_enabled": True,
+    "merge_requests_enabled": True,
+    "wiki_enabled": True,
+    "jobs_enabled": True,
+    "snippets_enabled": True,
+    "container_registry_enabled": False,
+    "service_desk_enabled": False,
+    "service_desk_address": None,
+    "can_create_merge_request_in": True,
+    "emails_disabled": False,
+    "emails_enabled": True,
+    "show_diff_preview_in_email": True,
+    "shared_runners_enabled": True,
+    "lfs_enabled": True,
+    "import_type": None,
+    "import_status": "none",
+    "description_html": "",
+    "ci_default_git_depth": 20,
+    "ci_delete_pipelines_in_seconds": None,
+    "ci_forward_deployment_enabled": True,
+    "ci_forward_deployment_rollback_allowed": True,
+    "ci_job_token_scope_enabled": False,
+    "ci_separated_caches": True,
+    "ci_allow_fork_pipelines_to_run_in_parent_project": True,
+    "ci_id_token_sub_claim_components": ["project_path", "ref_type", "ref"],
+    "build_git_strategy": "fetch",
+    "keep_latest_artifact": True,
+    "restrict_user_defined_variables": False,
+    "ci_pipeline_variables_minimum_override_role": "developer",
+    "runner_token_expiration_interval": None,
+    "group_runners_enabled": True,
+    "resource_group_default_process_mode": "unordered",
+    "auto_cancel_pending_pipelines": _ENABLED,
+    "build_timeout": 3600,
+    "auto_devops_enabled": False,
+    "auto_devops_deploy_strategy": "continuous",
+    "ci_push_repository_for_job_token_allowed": False,
+    "ci_config_path": "",
+    "public_jobs": True,
+    "shared_with_groups": [],
+    "only_allow_merge_if_pipeline_succeeds": False,
+    "allow_merge_on_skipped_pipeline": False,
+    "request_access_enabled": True,
+    "only_allow_merge_if_all_discussions_are_resolved": False,
+    "remove_source_branch_after_merge": True,
+    "printing_merge_request_link_enabled": True,
+    "merge_method": "merge",
+    "merge_request_title_regex": None,
+    "merge_request_title_regex_description": None,
+    "squash_option": "default_off",
+    "enforce_auth_checks_on_uploads": True,
+    "suggestion_commit_message": None,
+    "merge_commit_template": None,
+    "squash_commit_template": None,
+    "issue_branch_template": None,
+    "warn_about_potentially_unwanted_characters": True,
+    "autoclose_referenced_issues": True,
+    "max_artifacts_size": None,
+    "open_issues_count": 0,
+    # The token's owner is an administrator: Owner (50) of every project.
+    "permissions": {
+        "project_access": {"access_level": 50, "notification_level": 3},
+        "group_access": None,
+    },
+}
