@@ -15,7 +15,6 @@ from gitops_sandbox.errors import SandboxError
 from gitops_sandbox.seed import (
     DEPLOYMENTS,
     EXAMPLE_APP,
-    init_repo_available,
     seed_default,
     write_example_app,
 )
@@ -29,7 +28,6 @@ __all__ = [
     "SandboxError",
     "banner",
     "create_app",
-    "init_repo_available",
     "run",
     "seed_default",
     "serve_forever",

@@ -80,22 +80,6 @@ def gitops_helper() -> str | None:
     return shutil.which("gitops-helper")
 
 
-def init_repo_available() -> bool:
-    """Whether `gitops-helper init-repo` exists (its `--help` succeeds)."""
-    exe = gitops_helper()
-    if exe is None:
-        return False
-    done = subprocess.run(
-        [exe, "init-repo", "--help"],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        check=False,
-        timeout=60,
-    )
-    return done.returncode == 0
-
-
 def write_example_app(directory: Path) -> Path:
     """Create the example app's git repo (`deployment/app.cue`, `Jenkinsfile`) on `main`."""
     (directory / "deployment").mkdir(parents=True, exist_ok=True)

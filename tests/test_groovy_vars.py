@@ -15,7 +15,6 @@ from pathlib import Path
 
 import gitlab
 import jenkins
-import pytest
 
 from gitops_sandbox import DEPLOYMENTS, EXAMPLE_APP, Sandbox, seed_default
 from tests.gitops_sandbox.jenkins_testing import scm_job, started
@@ -115,14 +114,6 @@ def _real_cli() -> Path:
 def test_end_to_end_against_the_sandbox(tmp_path: Path) -> None:
     """The step runs the real CLI against the sandbox; afterwards the MR exists in GitLab."""
     exe = _real_cli()
-    probe = subprocess.run(
-        [str(exe), "promote", "--help"], capture_output=True, text=True, check=False
-    )
-    if probe.returncode != 0:
-        pytest.skip(
-            "`gitops-helper promote --help` fails, so the real promote command is not there "
-            f"yet: {(probe.stderr or probe.stdout).strip().splitlines()[-1:]}"
-        )
     work = tmp_path / "work"
     out = tmp_path / "out"
     out.mkdir()

@@ -10,7 +10,7 @@ import jenkins
 import pytest
 import requests
 
-from gitops_sandbox import Sandbox, groovy_cli
+from gitops_sandbox import Sandbox
 from tests.gitops_sandbox.jenkins_testing import (
     inline_job,
     jenkins_client,
@@ -19,10 +19,6 @@ from tests.gitops_sandbox.jenkins_testing import (
     started,
 )
 from tests.gitops_sandbox.sandbox_testing import make_repo
-
-pytestmark = pytest.mark.skipif(
-    groovy_cli.groovy() is None, reason=f"no groovy: {groovy_cli.INSTALL_HINT}"
-)
 
 GREET = """
 def call(Map config = [:]) {

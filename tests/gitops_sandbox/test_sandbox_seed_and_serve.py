@@ -19,7 +19,6 @@ from gitops_sandbox import (
     EXAMPLE_APP,
     Sandbox,
     SandboxError,
-    init_repo_available,
     seed_default,
     serve_forever,
     write_example_app,
@@ -48,11 +47,6 @@ def test_example_app_repo(tmp_path: Path) -> None:
     assert git(repo, "branch", "--show-current").strip() == "main"
 
 
-@pytest.mark.skipif(
-    not init_repo_available(),
-    reason="`gitops-helper init-repo` is not available yet (being written in "
-    "parallel); seeding runs it as a subprocess and is not faked",
-)
 def test_seed_default(sandbox: Sandbox, gl: gitlab.Gitlab) -> None:
     seeded = seed_default(sandbox)
     assert set(seeded) == {DEPLOYMENTS, EXAMPLE_APP}
@@ -114,7 +108,6 @@ def _status(url: str, **headers: str) -> int | str:
         return "refused"
 
 
-@pytest.mark.skipif(not init_repo_available(), reason="seeding needs `gitops-helper init-repo`")
 def test_up_holds_traffic_with_503_until_seeded(tmp_path: Path) -> None:
     """`python -m gitops_sandbox up`: refused or 503, then 200; never a seeded project's 404."""
     port = _free_port()
