@@ -136,3 +136,23 @@ def test_an_env_layer_without_an_image_renders_alike_on_both_engines(
     deployment = files["manifests/dev/pinned/deployment-pinned.yaml"]
     assert f"image: registry.example.com/pinned@sha256:{'a' * 64}\n" in deployment
     assert files == render.manifest_files("dev", render.evaluate(repo, wasm))
+
+
+@pytest.mark.parametrize(
+    ("file", "text"),
+    [
+        ("services/apps/example-app.cue", '\napps: "example-app": app: replicas: "two"\n'),
+        ("env.cue", '\napps: "example-app": env: deployment: image: digest: "sha256:abc"\n'),
+        ("env.cue", "\nenvironment: defaults: debugPort: 0\n"),
+    ],
+    ids=["app-layer", "env-layer", "environment-defaults"],
+)
+def test_an_invalid_value_in_any_layer_is_an_error(
+    checkouts: dict[str, Path], engine: CueEngine, tmp_path: Path, file: str, text: str
+) -> None:
+    """Not skipped: current CUE's `x != _|_` is false for an invalid x."""
+    repo = copy_repo(checkouts["dev"], tmp_path / "repo")
+    append(repo / file, text)
+    with pytest.raises(CueError) as error:
+        render.evaluate(repo, engine)
+    assert f"./{file}:" in error.value.message
