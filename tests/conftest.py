@@ -64,6 +64,15 @@ def engine(request: pytest.FixtureRequest) -> CueEngine:
     return found
 
 
+@pytest.fixture(params=["wasm", "binary"])
+def engine_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Environment variables that make a `gitops-helper` process use each engine in turn."""
+    if request.param == "wasm":
+        return {"GITOPS_CUE_ENGINE": "wasm"}
+    binary: BinaryEngine = request.getfixturevalue("binary")
+    return {"GITOPS_CUE_ENGINE": "binary", "CUE_BIN": binary.cue_bin}
+
+
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory, _pinned_git_environment: None) -> Path:
     """A deployment repository laid down once by init-repo; tests work on copies."""

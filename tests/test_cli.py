@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
 import subprocess
@@ -18,10 +19,13 @@ from jenkins_helpers.commands import render
 from tests.helpers.deployrepo import copy_repo, replace_once
 
 
-def gitops(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def gitops(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "jenkins_helpers", *args],
         cwd=cwd,
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         check=False,
@@ -43,6 +47,7 @@ def test_init_repo_render_validate_on_a_new_directory(tmp_path: Path) -> None:
     report = json.loads(validated.stdout)
     assert [r["env"] for r in report] == ["dev", "stage", "prod"]
     assert all(r["manifests"] == 7 for r in report)
+    assert [f for r in report for f in r["findings"]] == [], "a fresh scaffold has no warnings"
     assert git.current_branch(repo) == "main", "nothing checked out changes"
 
 
@@ -126,9 +131,7 @@ def test_a_cue_syntax_error_names_the_file_and_line(template: Path, tmp_path: Pa
     assert result.stderr.startswith("error: env.cue:16:26: string not terminated\n")
 
 
-def test_cue_runs_on_the_tools_engine_and_hints_point_at_it(
-    template: Path, tmp_path: Path
-) -> None:
+def test_cue_runs_on_the_tools_engine_and_hints_point_at_it(template: Path, tmp_path: Path) -> None:
     """Hints say `gitops-helper cue ...`: it works where no cue binary is installed."""
     repo = copy_repo(template, tmp_path / "repo")
     git.switch(repo, "dev")
@@ -141,6 +144,22 @@ def test_cue_runs_on_the_tools_engine_and_hints_point_at_it(
     assert render.returncode == 1
     rerun = "gitops-helper cue export --out json -e objects ./services/apps"
     assert f"hint: to reproduce, run `{rerun}` in {repo}" in render.stderr
+
+
+def test_an_evaluation_error_names_the_users_path_and_suggests_the_field(
+    template: Path, tmp_path: Path, engine_env: dict[str, str]
+) -> None:
+    repo = copy_repo(template, tmp_path / "repo")
+    git.switch(repo, "dev")
+    replace_once(repo / "env.cue", "replicas: 1\n\tresources", "replica: 1\n\tresources")
+    result = gitops("render", "--repo", str(repo), env=engine_env)
+    assert result.returncode == 1
+    # CUE v0.4 and current CUE word it differently; both name the user's own path.
+    assert re.search(
+        r'apps\."example-app"\.env(: field replica|\.replica: field) not allowed', result.stderr
+    )
+    assert "layers." not in result.stderr
+    assert "\nreplica: did you mean replicas?\n" in result.stderr
 
 
 def test_outside_a_deployment_repo(tmp_path: Path) -> None:

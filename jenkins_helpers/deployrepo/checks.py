@@ -25,7 +25,7 @@ import yaml
 
 from jenkins_helpers import inputs
 from jenkins_helpers.cue import CueError, get_engine
-from jenkins_helpers.deployrepo import layout
+from jenkins_helpers.deployrepo import layout, suggest
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import BadInput, UserError
 
@@ -114,7 +114,10 @@ def check_objects(
 
 def vet(tree: Path) -> None:
     """`cue vet -c` of every app's package: CueError names what does not evaluate."""
-    get_engine().vet([layout.CUE_PACKAGE], cwd=tree, concrete=True)
+    try:
+        get_engine().vet([layout.CUE_PACKAGE], cwd=tree, concrete=True)
+    except CueError as e:
+        raise suggest.explained(e, tree) from e
 
 
 def check_environment(tree: Path, env: Environment) -> list[Finding]:

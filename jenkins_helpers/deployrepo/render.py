@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 
 from jenkins_helpers import inputs
-from jenkins_helpers.cue import CueEngine, get_engine
-from jenkins_helpers.deployrepo import layout
+from jenkins_helpers.cue import CueEngine, CueError, get_engine
+from jenkins_helpers.deployrepo import layout, suggest
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.files import write_atomically
 
@@ -36,9 +36,12 @@ class RenderResult:
 
 def evaluate(repo: Path, engine: CueEngine | None = None) -> dict[str, list[dict[str, Any]]]:
     """Every app's Kubernetes objects in the checked-out environment: ONE CUE export."""
-    objects = (engine or get_engine()).export(
-        [layout.CUE_PACKAGE], cwd=repo, expression="objects"
-    )
+    try:
+        objects = (engine or get_engine()).export(
+            [layout.CUE_PACKAGE], cwd=repo, expression="objects"
+        )
+    except CueError as e:
+        raise suggest.explained(e, repo) from e
     if not isinstance(objects, dict):
         raise UserError(f"CUE `objects` in {repo} is not a struct of apps")
     return objects

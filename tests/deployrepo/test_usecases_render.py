@@ -200,7 +200,12 @@ def test_c2_pod_security_context_on_every_deployment(repo: Path) -> None:
     for env, objects in render_all(repo).items():
         for app in ("example-app", "postgres"):
             spec = objects[(app, "Deployment", app)]["spec"]["template"]["spec"]
-            assert spec["securityContext"] == {"runAsNonRoot": True, "runAsUser": 1000}, (env, app)
+            assert spec["securityContext"]["runAsNonRoot"] is True, (env, app)
+        example = objects[("example-app", "Deployment", "example-app")]["spec"]["template"]["spec"]
+        assert example["securityContext"] == {"runAsNonRoot": True, "runAsUser": 1000}, env
+        # postgres's app layer names its image's own user (uid 999): the app layer wins.
+        postgres = objects[("postgres", "Deployment", "postgres")]["spec"]["template"]["spec"]
+        assert postgres["securityContext"]["runAsUser"] == 999, env
 
 
 def test_c3_max_unavailable_zero_unless_app_overrides(repo: Path) -> None:
