@@ -265,6 +265,11 @@ FOREIGN = (
     app_cue("foreign-app", "registry.example.com/foreign-app")
     + 'apps: "example-app": app: port: 1\n'
 )
+# The repository as a CUE expression: only the rendered Deployment says what would run.
+EVIL = 'package deployments\n\napps: "evil-app": app: deployment: image: repository: ' + (
+    '"registry.example.com/" + "not-evil-app"\n'
+)
+DEEP = 'package deployments\n\napps: "deep-app": app: ' + "{a: " * 1000 + "1" + "}" * 1000 + "\n"
 
 
 @pytest.mark.parametrize(
@@ -286,8 +291,40 @@ FOREIGN = (
             2,
             "known environments: dev, stage, prod",
         ),
+        (
+            "evil-app",
+            EVIL,
+            [],
+            1,
+            "evil-app in dev would run 'registry.example.com/not-evil-app:1.0.0', not the "
+            "promoted 'registry.example.com/evil-app:1.0.0'",
+        ),
+        ("deep-app", DEEP, [], 2, "nested more than 100 levels deep"),
+        (
+            "foreign-app",
+            app_cue("foreign-app", "registry.example.com/foreign-app"),
+            ["--digest", "md5:" + "a" * 32],
+            2,
+            "a digest is 'sha256:' and 64 lowercase hex digits",
+        ),
+        (
+            "exmaple-app",
+            app_cue("example-app", "registry.example.com/exmaple-app"),
+            [],
+            2,
+            "defines the app layer of 'example-app', but the app promoted is 'exmaple-app'",
+        ),
     ],
-    ids=["broken-app-cue", "foreign-app-cue", "bad-tag", "unknown-env"],
+    ids=[
+        "broken-app-cue",
+        "foreign-app-cue",
+        "bad-tag",
+        "unknown-env",
+        "image-by-expression",
+        "nested-1000-deep",
+        "md5-digest",
+        "misspelt-app",
+    ],
 )
 def test_bad_input_fails_clearly_and_changes_nothing(
     sandbox: Sandbox,
@@ -538,3 +575,18 @@ def test_a_stalled_push_times_out_and_leaves_no_clone(
     assert "GITOPS_GIT_TIMEOUT" in done.stderr
     assert list(tmp.iterdir()) == [], "the temporary clone is removed"
     assert not open_mrs(project, "stall-app")
+
+
+def test_every_missing_setting_is_named_in_one_run(tmp_path: Path) -> None:
+    repo = make_app_repo(tmp_path / "example-app", app_cue("example-app", EXAMPLE_IMAGE))
+    env = {k: v for k, v in os.environ.items() if k not in ("GITLAB_URL", "GITLAB_TOKEN")}
+    done = subprocess.run(
+        [sys.executable, "-m", "jenkins_helpers", "promote", *example_args(repo, "1.0.0")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: missing settings:\n  GITLAB_URL (or --gitlab-url)")
+    assert "\n  GITLAB_TOKEN: " in done.stderr
