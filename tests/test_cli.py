@@ -18,6 +18,8 @@ from jenkins_helpers import cli, git
 from jenkins_helpers.commands import render
 from tests.helpers.deployrepo import copy_repo, replace_once
 
+pytestmark = pytest.mark.cue
+
 
 def gitops(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
@@ -147,12 +149,12 @@ def test_cue_runs_on_the_tools_engine_and_hints_point_at_it(template: Path, tmp_
 
 
 def test_an_evaluation_error_names_the_users_path_and_suggests_the_field(
-    template: Path, tmp_path: Path, engine_env: dict[str, str]
+    template: Path, tmp_path: Path
 ) -> None:
     repo = copy_repo(template, tmp_path / "repo")
     git.switch(repo, "dev")
     replace_once(repo / "env.cue", "replicas: 1\n\tresources", "replica: 1\n\tresources")
-    result = gitops("render", "--repo", str(repo), env=engine_env)
+    result = gitops("render", "--repo", str(repo))
     assert result.returncode == 1
     # CUE v0.4 and current CUE word it differently; both name the user's own path.
     assert re.search(

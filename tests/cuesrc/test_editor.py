@@ -756,6 +756,7 @@ def test_delete_path_removes_only_the_target(data: st.DataObject) -> None:
 
 # --- real CUE --------------------------------------------------------------------------------
 
+@pytest.mark.cue
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_real_cue_agrees_before_and_after_set_value(data: st.DataObject) -> None:

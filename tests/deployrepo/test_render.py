@@ -13,6 +13,8 @@ from jenkins_helpers.deployrepo import render
 from jenkins_helpers.errors import UserError
 from tests.helpers.deployrepo import append, copy_repo, replace_once
 
+pytestmark = pytest.mark.cue
+
 
 def add_apps(repo: Path, count: int) -> None:
     for i in range(count):

@@ -21,6 +21,8 @@ from jenkins_helpers.cue.wasm import WasmEngine
 from jenkins_helpers.deployrepo import layout, render
 from tests.helpers.deployrepo import ENVS, append, copy_repo
 
+pytestmark = pytest.mark.cue
+
 BRANCHES = ("main", *ENVS)
 APPS = layout.CUE_PACKAGE
 

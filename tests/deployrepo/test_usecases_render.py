@@ -2,7 +2,8 @@
 
 Each test makes the use case's change in the CUE files of the right branch(es),
 as the merged MR (chain) would leave them, renders every environment and checks
-what each one deploys.
+what each one deploys; on the `cue` binary, also that the embedded engine renders
+every environment of the use case's repository to the same bytes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from tests.helpers.deployrepo import (
     on_each_branch,
     replace_once,
 )
+from tests.helpers.engines import assert_embedded_engine_agrees
+
+pytestmark = pytest.mark.cue
 
 APP_FILE = "services/apps/example-app.cue"
 POSTGRES_FILE = "services/apps/postgres.cue"
@@ -33,7 +37,10 @@ def repo(template: Path, tmp_path: Path) -> Path:
 
 
 def render_all(repo: Path) -> dict[str, dict]:
-    return {env: deployed(repo, env) for env in ENVS}
+    """What each environment deploys; on the binary, the embedded engine renders the same bytes."""
+    out = {env: deployed(repo, env) for env in ENVS}
+    assert_embedded_engine_agrees(repo, ENVS)
+    return out
 
 
 def app_layer(repo: Path, fields: str) -> None:

