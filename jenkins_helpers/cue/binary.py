@@ -1,11 +1,11 @@
-"""The `cue` executable as an engine: one process per call."""
+"""The `cue` executable as an engine: one process per call, several at once when asked."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from jenkins_helpers import proc
-from jenkins_helpers.cue.engine import CueEngine, CueError, CueTimeout, shown
+from jenkins_helpers.cue.engine import DEFAULT_WORKERS, CueEngine, CueError, CueTimeout, shown
 
 
 class BinaryEngine(CueEngine):
@@ -13,8 +13,8 @@ class BinaryEngine(CueEngine):
 
     name = "binary"
 
-    def __init__(self, cue_bin: str) -> None:
-        super().__init__()
+    def __init__(self, cue_bin: str, concurrency: int = DEFAULT_WORKERS) -> None:
+        super().__init__(concurrency)
         self.cue_bin = cue_bin
 
     def _run(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:

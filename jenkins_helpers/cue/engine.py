@@ -16,6 +16,10 @@ from typing import Any
 
 from jenkins_helpers.errors import UserError
 
+# How many evaluations an engine runs at once: node workers of the WASM engine, cue
+# processes of the binary for a batched render (GITOPS_CUE_WORKERS; our machines have 2 cores).
+DEFAULT_WORKERS = 2
+
 
 class CueError(UserError):
     """CUE rejected the input, or the engine failed; `.message` carries CUE's own text."""
@@ -43,7 +47,9 @@ class CueEngine(abc.ABC):
 
     name: str
 
-    def __init__(self) -> None:
+    def __init__(self, concurrency: int = 1) -> None:
+        # Evaluations worth running at once (render.evaluate spreads batches over them).
+        self.concurrency = max(1, concurrency)
         self.calls = 0
         self._calls_lock = threading.Lock()
 

