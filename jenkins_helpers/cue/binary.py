@@ -1,11 +1,25 @@
-"""The `cue` executable as an engine: one process per call, several at once when asked."""
+"""The `cue` executable as an engine: one process per call, at most `concurrency` at once.
+
+Like the WASM engine's pool of workers, so that a batched render (render.py) keeps
+the machine's cores busy without running a batch's worth of memory per thread.
+
+  GITOPS_CUE_GOGC   the GOGC each cue process runs with (engine.py; default 400).
+"""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from jenkins_helpers import proc
-from jenkins_helpers.cue.engine import DEFAULT_WORKERS, CueEngine, CueError, CueTimeout, shown
+from jenkins_helpers.cue.engine import (
+    DEFAULT_WORKERS,
+    CueEngine,
+    CueError,
+    CueTimeout,
+    gogc_from_env,
+    shown,
+)
 
 
 class BinaryEngine(CueEngine):
@@ -16,10 +30,18 @@ class BinaryEngine(CueEngine):
     def __init__(self, cue_bin: str, concurrency: int = DEFAULT_WORKERS) -> None:
         super().__init__(concurrency)
         self.cue_bin = cue_bin
+        self._slots = threading.BoundedSemaphore(self.concurrency)
 
     def _run(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
         try:
-            result = proc.run([self.cue_bin, *args], cwd=cwd, timeout=timeout, check=False)
+            with self._slots:
+                result = proc.run(
+                    [self.cue_bin, *args],
+                    cwd=cwd,
+                    env={"GOGC": gogc_from_env()},
+                    timeout=timeout,
+                    check=False,
+                )
         except proc.CommandFailed as e:
             if isinstance(e, proc.CommandTimedOut):
                 raise CueTimeout(

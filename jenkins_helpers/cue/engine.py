@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import json
+import os
 import shlex
 import threading
 from collections.abc import Sequence
@@ -19,6 +20,15 @@ from jenkins_helpers.errors import UserError
 # How many evaluations an engine runs at once: node workers of the WASM engine, cue
 # processes of the binary for a batched render (GITOPS_CUE_WORKERS; our machines have 2 cores).
 DEFAULT_WORKERS = 2
+# Go's GC target for both engines (GITOPS_CUE_GOGC): 400 made a 300-app export under
+# WASM about 20% faster than Go's 100, and a 100-app batch of the binary about 17% less
+# CPU, for 15% more peak memory; "off" never collects (faster, memory unbounded).
+DEFAULT_GOGC = "400"
+
+
+def gogc_from_env() -> str:
+    """GITOPS_CUE_GOGC, passed as it is: the Go runtime ignores a value it cannot read."""
+    return os.environ.get("GITOPS_CUE_GOGC", "").strip() or DEFAULT_GOGC
 
 
 class CueError(UserError):
@@ -117,5 +127,3 @@ class CueEngine(abc.ABC):
     @abc.abstractmethod
     def _run(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
         """Run `cue <args>` in `cwd`; return (exit code, stdout, stderr)."""
-
-

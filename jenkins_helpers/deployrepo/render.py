@@ -17,10 +17,10 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -55,16 +55,7 @@ def evaluate(repo: Path, engine: CueEngine | None = None) -> Objects:
 
     One CUE export, or above GITOPS_RENDER_BATCH app files one per batch of apps.
     """
-    engine = engine or get_engine()
-    size = batch_size()
-    try:
-        if size and batches.package_files(repo) > size:
-            found = _in_batches(repo, engine, None, size)
-            if found is not None:
-                return found
-        return _export(repo, engine, repo)
-    except CueError as e:
-        raise suggest.explained(e, repo) from e
+    return _merged(_in_parts(repo, engine, None, _same))
 
 
 def evaluate_apps(repo: Path, apps: Collection[str], engine: CueEngine | None = None) -> Objects:
@@ -74,17 +65,7 @@ def evaluate_apps(repo: Path, apps: Collection[str], engine: CueEngine | None = 
     objects, so it is absent from the result. CUE errors in the other apps go
     unnoticed: `evaluate` sees everything.
     """
-    engine = engine or get_engine()
-    wanted = set(apps)
-    try:
-        found = _in_batches(repo, engine, wanted, batch_size() or math.inf)
-        if found is None:  # a package batches cannot split: evaluate it whole
-            found = {
-                app: objs for app, objs in _export(repo, engine, repo).items() if app in wanted
-            }
-        return found
-    except CueError as e:
-        raise suggest.explained(e, repo) from e
+    return _merged(_in_parts(repo, engine, set(apps), _same))
 
 
 def batch_size() -> int:
@@ -98,20 +79,55 @@ def batch_size() -> int:
     return int(raw)
 
 
-def _in_batches(
-    repo: Path, engine: CueEngine, wanted: set[str] | None, size: float
-) -> Objects | None:
-    """The objects of `wanted` (or all) apps, batch by batch; None: the package cannot split."""
-    part = batches.partition(repo)
-    if part is None:
-        return None
-    plan = batches.plan(part, wanted, size, engine.concurrency)
+T = TypeVar("T")
+
+
+def _same(objects: Objects) -> Objects:
+    return objects
+
+
+def _merged(parts: list[dict[str, T]]) -> dict[str, T]:
+    merged: dict[str, T] = {}
+    for part in parts:
+        merged.update(part)
+    return merged
+
+
+def _in_parts(
+    repo: Path, engine: CueEngine | None, wanted: set[str] | None, convert: Callable[[Objects], T]
+) -> list[T]:
+    """`convert` of the objects of `wanted` (None: all) apps, one part per CUE evaluation.
+
+    The whole package in one export when it holds at most GITOPS_RENDER_BATCH app
+    files (wanted apps: always in batches), else batch by batch (batches.py), unless
+    it cannot be split. `convert` runs as each batch arrives, while others evaluate.
+    """
+    engine = engine or get_engine()
+    size: float = batch_size()
+    if wanted is not None:
+        size = size or math.inf  # 0: the wanted apps in one evaluation
     try:
-        return batches.evaluate(
-            repo, part, plan, lambda mirror: _export(mirror, engine, repo), engine.concurrency
-        )
-    except batches.Unsplittable:
-        return None
+        part = None
+        if wanted is not None or (size and batches.package_files(repo) > size):
+            part = batches.partition(repo)
+        if part is not None:
+            try:
+                if wanted is not None:
+                    part.check_others(wanted)
+                plan = batches.plan(part, wanted, size, engine.concurrency)
+                return batches.run(
+                    part,
+                    plan,
+                    lambda mirror: _export(mirror, engine, repo),
+                    convert,
+                    engine.concurrency,
+                )
+            except batches.Unsplittable:
+                pass  # evaluate the package whole, below
+        objects = _export(repo, engine, repo)
+        return [convert({a: o for a, o in objects.items() if wanted is None or a in wanted})]
+    except CueError as e:
+        raise suggest.explained(e, repo) from e
 
 
 def _export(cwd: Path, engine: CueEngine, repo: Path) -> Objects:
@@ -229,7 +245,8 @@ def diff_files(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
 
 def render(repo: Path, env: str, engine: CueEngine | None = None) -> RenderResult:
     """Render `env`'s manifests into `repo` (an environment checkout) and drop stale files."""
-    expected = manifest_files(env, evaluate(repo, engine))
+    # YAML for each batch as it arrives; app order, as manifest_files of all objects.
+    expected = _merged(_in_parts(repo, engine, None, lambda objects: manifest_files(env, objects)))
     actual = existing_files(repo, env)
     written = [p for p in sorted(expected) if actual.get(p) != expected[p]]
     removed = sorted(actual.keys() - expected.keys())
@@ -245,7 +262,7 @@ def compare(
     repo: Path, env: str, engine: CueEngine | None = None
 ) -> tuple[dict[str, str], list[str]]:
     """The manifest files `env` should have, and those stale or hand-edited (nothing written)."""
-    expected = manifest_files(env, evaluate(repo, engine))
+    expected = _merged(_in_parts(repo, engine, None, lambda objects: manifest_files(env, objects)))
     return expected, diff_files(expected, existing_files(repo, env))
 
 

