@@ -1,59 +1,58 @@
-"""Render a synthetic deployment repository with 10, 100 and 300 apps in one environment.
+"""Render synthetic deployment repositories of 10 to 3000 apps on both CUE engines.
 
-Prints, per size: wall time of `render` (one CUE export plus writing the YAML),
-the CPU time of the CUE engine's processes during it (on a busy machine a steadier
-figure than wall time), the number of CUE evaluations, and peak memory of this
-process and of the CUE engine's node workers (VmHWM).
-Run with `make bench` or `python bench/render.py 10 100`.
+    python bench/render.py                      # 10 100 300 1000 3000, wasm and binary
+    python bench/render.py 300 1000 --engines binary --batch 0
+
+Each app (tests/deployrepo/many_apps.py, all alike unless --varied) has an app
+layer and an env.cue entry;
+`render.render` renders one environment into a checkout without manifests for them.
+Every measurement runs in a fresh Python process, as the CLI does: the WASM engine's
+node workers start within the timed render. Printed per engine and size, as a
+Markdown table: wall time; CPU seconds of the CUE engine's processes and of Python
+(on a busy machine steadier than wall time); CUE evaluations; peak memory of
+Python, of the biggest node worker and of the biggest cue process; load average.
+The binary is $CUE_BIN, else `cue` on PATH. --batch sets GITOPS_RENDER_BATCH.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import platform
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from jenkins_helpers import git
-from jenkins_helpers.cue import get_engine
-from jenkins_helpers.deployrepo import render
-from tests.helpers.deployrepo import append, copy_repo, make_scaffold
+from jenkins_helpers import git  # noqa: E402
+from tests.deployrepo.many_apps import add_apps  # noqa: E402
+from tests.helpers.deployrepo import copy_repo, make_scaffold  # noqa: E402
 
-APP_LAYER = """package deployments
-
-apps: "{name}": app: {{
-	deployment: image: repository: "registry.example.com/team/{name}"
-	port: 8080
-	appEnvVars: [{{name: "APP_NAME", value: "{name}"}}, {{name: "LOG_LEVEL", value: "INFO"}}]
-	configMap: data: {{"cache-ttl": "300", "feature": "on"}}
-	podAnnotations: "prometheus.io/scrape": "true"
-	readinessProbe: httpGet: {{path: "/ready", port: "http"}}
-	livenessProbe: httpGet: {{path: "/healthz", port: "http"}}
-}}
-"""
-ENV_ENTRY = """
-apps: "{name}": env: {{
-	deployment: image: tag: "1.{i}.0"
-	replicas: 2
-	additionalEnv: [{{name: "LOG_LEVEL", value: "DEBUG"}}]
-}}
-"""
+SIZES = [10, 100, 300, 1000, 3000]
+COLUMNS = (
+    "engine",
+    "apps",
+    "files",
+    "wall s",
+    "CUE CPU s",
+    "Python CPU s",
+    "CUE calls",
+    "Python MiB",
+    "node MiB",
+    "cue MiB",
+    "load",
+)
 
 
-def add_apps(repo: Path, count: int) -> None:
-    for i in range(count):
-        name = f"app-{i:03d}"
-        (repo / "services/apps" / f"{name}.cue").write_text(APP_LAYER.format(name=name))
-        append(repo / "env.cue", ENV_ENTRY.format(name=name, i=i))
-
-
-def cue_cpu_seconds() -> float:
-    """CPU time of this process's children: finished ones (a cue binary) and live node workers."""
+def children_cpu_seconds() -> float:
+    """CPU time of this process's children: finished ones (cue) and live ones (node)."""
     finished = resource.getrusage(resource.RUSAGE_CHILDREN)
     total = finished.ru_utime + finished.ru_stime
     ticks = os.sysconf("SC_CLK_TCK")
@@ -68,7 +67,7 @@ def cue_cpu_seconds() -> float:
 
 
 def node_peak_mib() -> float:
-    """Peak resident memory of this process's node children (the CUE workers)."""
+    """Peak resident memory (VmHWM) of the biggest live node child: a CUE worker."""
     peak = 0
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
@@ -85,35 +84,85 @@ def node_peak_mib() -> float:
     return peak / 1024
 
 
-def main(sizes: list[int]) -> None:
+def measure(base: Path, work: Path) -> dict[str, object]:
+    """Render a copy of `base` in this process (the engine from the environment)."""
+    from jenkins_helpers.cue import get_engine
+    from jenkins_helpers.deployrepo import render
+
+    repo = copy_repo(base, work)
     engine = get_engine()
+    cpu = children_cpu_seconds()
+    own = time.process_time()
+    start = time.perf_counter()
+    result = render.render(repo, "dev")
+    wall = time.perf_counter() - start
+    return {
+        "engine": engine.name,
+        "files": len(result.files),
+        "wall s": round(wall, 2),
+        "CUE CPU s": round(children_cpu_seconds() - cpu, 2),
+        "Python CPU s": round(time.process_time() - own, 2),
+        "CUE calls": engine.calls,
+        "Python MiB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "node MiB": round(node_peak_mib()),
+        # The biggest finished child: the cue processes (git is not run in here).
+        "cue MiB": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+    }
+
+
+def run_one(base: Path, engine: str, batch: str | None) -> dict[str, object]:
+    """`measure` in a fresh Python process with GITOPS_CUE_ENGINE=`engine`."""
+    env = {**os.environ, "GITOPS_CUE_ENGINE": engine}
+    if batch is not None:
+        env["GITOPS_RENDER_BATCH"] = batch
+    with tempfile.TemporaryDirectory(dir=base.parent) as work:
+        done = subprocess.run(
+            [sys.executable, __file__, "--measure", str(base), str(Path(work) / "repo")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["?"])[-1]
+        return {"engine": engine, "files": f"failed: {tail[:120]}"}
+    return dict(json.loads(done.stdout))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=SIZES)
+    parser.add_argument("--engines", default="wasm,binary")
+    parser.add_argument("--batch", help="GITOPS_RENDER_BATCH for the renders")
+    parser.add_argument("--varied", action="store_true", help="apps of varied shapes")
+    parser.add_argument("--measure", nargs=2, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(*args.measure)))
+        return
+    cue = shutil.which(os.environ.get("CUE_BIN") or "cue")
+    version = subprocess.run([cue, "version"], capture_output=True, text=True).stdout if cue else ""
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, "
-        f"CUE engine: {engine.name}"
+        f"{os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB, "
+        f"Python {platform.python_version()}, node {node}, "
+        f"cue: {(version.splitlines() or ['none'])[0]}, "
+        f"GITOPS_RENDER_BATCH={args.batch or os.environ.get('GITOPS_RENDER_BATCH', 'default')}\n"
     )
-    print(
-        f"{'apps':>5} {'files':>6} {'wall s':>7} {'CUE CPU s':>9} {'CUE calls':>9} "
-        f"{'python MiB':>10} {'node MiB':>9}"
-    )
+    print("| " + " | ".join(COLUMNS) + " |")
+    print("|" + "|".join("---" if c == "engine" else "---:" for c in COLUMNS) + "|")
     with tempfile.TemporaryDirectory() as tmp:
         template = make_scaffold(Path(tmp) / "template")
-        for size in sizes:
-            repo = copy_repo(template, Path(tmp) / f"repo-{size}")
-            git.switch(repo, "dev")
-            add_apps(repo, size)
-            calls = engine.calls
-            cpu = cue_cpu_seconds()
-            start = time.perf_counter()
-            result = render.render(repo, "dev")
-            wall = time.perf_counter() - start
-            cpu = cue_cpu_seconds() - cpu
-            python_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(
-                f"{size:>5} {len(result.files):>6} {wall:>7.2f} {cpu:>9.2f} "
-                f"{engine.calls - calls:>9} {python_mib:>10.0f} {node_peak_mib():>9.0f}"
-            )
+        for size in args.sizes:
+            base = copy_repo(template, Path(tmp) / f"apps-{size}" / "repo")
+            git.switch(base, "dev")
+            add_apps(base, size, varied=args.varied)
+            for engine in args.engines.split(","):
+                row = run_one(base, engine, args.batch)
+                row |= {"apps": size, "load": f"{os.getloadavg()[0]:.1f}"}
+                print("| " + " | ".join(str(row.get(c, "")) for c in COLUMNS) + " |", flush=True)
 
 
 if __name__ == "__main__":
-    main([int(a) for a in sys.argv[1:]] or [10, 100, 300])
+    main()

@@ -87,6 +87,11 @@ def _pinned_git_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
     saved = {k: os.environ.get(k) for k in pinned}
     os.environ.update(pinned)
     yield
+    _restore_environ(saved)
+
+
+def _restore_environ(saved: dict[str, str | None]) -> None:
+    """Put back variables as they were (None: was not set)."""
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
@@ -118,11 +123,7 @@ def _user_cue_bin(_embedded: WasmEngine) -> Iterator[str | None]:
     selection._engine, selection._engine_pid = _embedded, os.getpid()
     yield saved["CUE_BIN"]
     selection._engine, selection._engine_pid = previous
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    _restore_environ(saved)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 `manifests/<env>/<app>/<kind>-<name>.yaml` is what ArgoCD syncs. The files must be
 byte-for-byte reproducible, so a stale or hand-edited manifest shows up as a diff.
 
-  GITOPS_RENDER_BATCH  apps per CUE evaluation (default 100). A package with more app
+  GITOPS_RENDER_BATCH  apps per CUE evaluation (default 200). A package with more app
                        files is evaluated in batches of apps, in parallel on the
                        engine's workers (batches.py): the same objects, in memory
                        bounded by the batch and time linear in the number of apps.
@@ -30,9 +30,10 @@ from jenkins_helpers.deployrepo import batches, layout, suggest
 from jenkins_helpers.errors import UserError
 
 _OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-# Measured (docs/PERFORMANCE.md): ~100 apps keep a batch's fixed cost (loading the
-# platform layer) small on both engines, and a node worker near 0.5 GiB.
-DEFAULT_BATCH = 100
+# Measured (docs/PERFORMANCE.md): a batch costs a fixed ~0.5 s of CPU under WASM
+# (loading the platform layer); 200 apps made the least CPU there (10-15% less than
+# 100), cost the binary nothing, and keep a node worker near 0.55 GiB, a cue 0.3 GB.
+DEFAULT_BATCH = 200
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ def test_committed_scaffold_manifests_are_up_to_date(dev: Path) -> None:
 
 
 def test_render_makes_one_cue_evaluation_up_to_the_batch_size(dev: Path) -> None:
-    """Up to GITOPS_RENDER_BATCH (default 100) app files; above, see test_batches.py."""
+    """Up to GITOPS_RENDER_BATCH (default 200) app files; above, see test_batches.py."""
     engine = get_engine()
     for extra in (0, 25):
         add_apps(dev, extra)
