@@ -41,6 +41,23 @@ ENV_OPTION = click.option(
     "--env", "env", help="Environment (default: the checked-out one, else all)."
 )
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+PROJECT_OPTION = click.option(
+    "--project",
+    default=DEFAULT_PROJECT,
+    show_default=True,
+    envvar="GITOPS_PROJECT",
+    help="GitLab path of the deployment repository. Env: GITOPS_PROJECT.",
+)
+GITLAB_URL_OPTION = click.option(
+    "--gitlab-url",
+    "gitlab_url",
+    envvar="GITLAB_URL",
+    metavar="URL",
+    help="GitLab server. Env: GITLAB_URL. The token comes from GITLAB_TOKEN only.",
+)
+DRY_RUN_OPTION = click.option(
+    "--dry-run", is_flag=True, help="Show the plan and diff; push and change nothing."
+)
 
 
 def echo(text: str, *, err: bool = False) -> None:
@@ -220,20 +237,8 @@ def validate_command(repo_dir: Path, env: str | None, as_json: bool) -> None:
     metavar="ENV",
     help="Target environment (default: the first in gitops.yaml, e.g. dev).",
 )
-@click.option(
-    "--project",
-    default=DEFAULT_PROJECT,
-    show_default=True,
-    envvar="GITOPS_PROJECT",
-    help="GitLab path of the deployment repository. Env: GITOPS_PROJECT.",
-)
-@click.option(
-    "--gitlab-url",
-    "gitlab_url",
-    envvar="GITLAB_URL",
-    metavar="URL",
-    help="GitLab server. Env: GITLAB_URL. The token comes from GITLAB_TOKEN only.",
-)
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
 @click.option(
     "--build-url",
     "build_url",
@@ -241,7 +246,7 @@ def validate_command(repo_dir: Path, env: str | None, as_json: bool) -> None:
     metavar="URL",
     help="CI build to link from the MR. Env: BUILD_URL (set by Jenkins).",
 )
-@click.option("--dry-run", is_flag=True, help="Show the plan and diff; push and change nothing.")
+@DRY_RUN_OPTION
 @JSON_OPTION
 @error_boundary
 def promote_command(
@@ -291,6 +296,69 @@ def promote_command(
         build_url=build_url,
     )
     emit(as_json, result, lambda out: promote.show(result, out))
+
+
+@main.command("promote-env")
+@click.option("--from", "source", required=True, metavar="ENV", help="Source environment, or main.")
+@click.option("--to", "target_env", required=True, metavar="ENV", help="Target environment.")
+@click.option(
+    "--apps", metavar="A,B", help="Only these apps (comma-separated). Default: every unit."
+)
+@click.option(
+    "--platform", is_flag=True, default=None, help="The platform layer (with --apps: too)."
+)
+@click.option(
+    "--skip-env", is_flag=True, help="Allow skipping environments between --from and --to."
+)
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
+@DRY_RUN_OPTION
+@JSON_OPTION
+@error_boundary
+def promote_env_command(
+    source: str,
+    target_env: str,
+    apps: str | None,
+    platform: bool | None,
+    skip_env: bool,
+    project: str,
+    gitlab_url: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Promote what --from has and --to lacks: one merge request per unit.
+
+    Units are each app whose app layer (services/apps/<app>.cue) or image differs,
+    and the platform layer. The target keeps its own env settings (replicas,
+    resources, ConfigMap entries...): only the app layer and the image move. Each
+    unit's MR (promote/<to>/<app>, promote/<to>/_platform) is rendered and
+    validated on the target first; a unit that would not evaluate there opens no
+    MR and says why. From main, main's platform and app layers travel as one MR.
+    Exit 1 when a unit is blocked. Conventions: docs/PROMOTION.md.
+
+    \b
+    Examples:
+      gitops-helper promote-env --from dev --to stage
+      gitops-helper promote-env --from dev --to stage --apps example-app --dry-run
+      gitops-helper promote-env --from stage --to prod --platform
+      gitops-helper promote-env --from dev --to prod --apps example-app --skip-env
+      gitops-helper promote-env --from main --to dev      # platform team's changes
+    """
+    from jenkins_helpers.commands import promote_env
+
+    result = promote_env.run(
+        source=source,
+        target_env=target_env,
+        project=project,
+        gitlab_url=gitlab_url,
+        apps=[a.strip() for a in apps.split(",") if a.strip()] if apps else None,
+        platform=platform,
+        skip_env=skip_env,
+        dry_run=dry_run,
+    )
+    emit(as_json, result, lambda out: promote_env.show(result, out))
+    if result.blocked:
+        sys.exit(1)
 
 
 @main.command(

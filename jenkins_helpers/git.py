@@ -12,7 +12,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -273,6 +273,57 @@ def _identity_env(repo: git.Repo) -> dict[str, str]:
             if not configured and not os.environ.get(f"GIT_{who}_{field.upper()}"):
                 env[f"GIT_{who}_{field.upper()}"] = FALLBACK_IDENTITY[field]
     return env
+
+
+def file_at(path: Path, rev: str, file: str) -> str | None:
+    """The text of `file` at `rev` (a commit or ref), or None when it does not exist there."""
+    repo = _repo(path)
+    try:
+        return str(repo.git.show(f"{rev}:{file}", strip_newline_in_stdout=False))
+    except git.GitCommandError:
+        return None
+
+
+def files_at(path: Path, rev: str, directory: str) -> list[str]:
+    """The files under `directory` at `rev` (paths relative to the repository)."""
+    out = str(_repo(path).git.ls_tree("-r", "--name-only", rev, "--", directory))
+    return [line for line in out.splitlines() if line]
+
+
+def changed_paths(path: Path, old: str, new: str, paths: Sequence[str]) -> list[str]:
+    """Files under `paths` that differ between revisions `old` and `new`."""
+    out = str(_repo(path).git.diff("--no-renames", "--name-only", old, new, "--", *paths))
+    return sorted(line for line in out.splitlines() if line)
+
+
+def take_paths(path: Path, rev: str, paths: Sequence[str]) -> None:
+    """Make `paths` in the work tree exactly as at `rev`: changed, added and removed files."""
+    repo = _repo(path)
+    present = [p for p in paths if str(repo.git.ls_tree("--name-only", rev, "--", p)).strip()]
+    for gone in paths:
+        target = path / gone
+        if gone not in present and target.exists():
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+    if present:
+        repo.git.rm("-r", "--quiet", "--cached", "--ignore-unmatch", "--", *present)
+        for p in present:
+            target = path / p
+            if target.is_dir():
+                shutil.rmtree(target)
+        repo.git.checkout(rev, "--", *present)
+
+
+def reset_to(path: Path, branch: str) -> None:
+    """Check out `branch` and throw away every change and untracked file (a fresh start)."""
+    repo = _repo(path)
+    repo.git.switch("--quiet", "--force", branch)
+    repo.git.reset("--quiet", "--hard", "HEAD")
+    repo.git.clean("-fdxq")
+
+
+def head(path: Path) -> str:
+    """The commit checked out."""
+    return str(_repo(path).head.commit.hexsha)
 
 
 def tree_id(path: Path, rev: str) -> str:

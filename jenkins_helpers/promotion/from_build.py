@@ -15,9 +15,9 @@ from jenkins_helpers.cue import CueError
 from jenkins_helpers.cuesrc import applayer
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import UserError
-from jenkins_helpers.promotion import description, naming, sources, target
+from jenkins_helpers.promotion import proposal, sources, target
 from jenkins_helpers.promotion.model import ImageRef, Status
-from jenkins_helpers.promotion.plan import AppChange, Explain, Plan, apply_versions
+from jenkins_helpers.promotion.plan import Explain, Plan, apply_versions
 from jenkins_helpers.promotion.publish import Change, publish
 from jenkins_helpers.promotion.trailer import Trailer
 
@@ -98,55 +98,17 @@ def promote_build(
 def build_change(plan: Plan, build: sources.Build, build_url: str | None) -> Change:
     """The MR that proposes a build's plan: title, labels, description and trailer."""
     (app,) = plan.apps
-    env = plan.env.name
     trailer = Trailer(
-        target_env=env,
+        target_env=plan.env.name,
         apps={app.app: app.image},
         app_repo=build.origin,
         app_commit=build.commit,
         app_layer_sha256=app.app_layer_sha256,
     )
-    return Change(
-        source_branch=naming.source_branch(env, app.app),
-        title=naming.title(app.app, app.image.tag, env),
-        description=description.render(_content(plan, app, trailer, build_url)),
-        labels=naming.labels(app.app, env),
-        identity=naming.identity_labels(app.app, env),
-        commit_message=_commit_message(app, plan.env, build, build_url),
-        files=plan.changes,
-    )
-
-
-def _content(
-    plan: Plan, app: AppChange, trailer: Trailer, build_url: str | None
-) -> description.Content:
-    return description.Content(
-        app=app.app,
-        env=plan.env.name,
-        image=app.image,
-        old_image=app.old_image,
-        app_file=app.app_file,
-        app_layer_diff=app.app_layer_diff,
-        changes=plan.changes,
-        kept=app.kept,
-        trailer=trailer,
-        build_url=build_url,
-        warnings=plan.warnings,
-    )
-
-
-def _commit_message(
-    app: AppChange, env: Environment, build: sources.Build, build_url: str | None
-) -> str:
-    lines = [
-        naming.title(app.app, app.image.tag, env.name),
-        "",
-        f"Image: {app.image.ref}",
-        f"App layer: deployment/app.cue of {build.origin} at {build.commit or 'no commit'}",
-    ]
+    lines = [f"App layer: deployment/app.cue of {build.origin} at {build.commit or 'no commit'}"]
     if build_url:
         lines.append(f"Build: {build_url}")
-    return "\n".join(lines) + "\n"
+    return proposal.app_change(plan, trailer, lines, build_url)
 
 
 def _explainer(build: sources.Build) -> Explain:

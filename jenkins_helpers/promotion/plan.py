@@ -92,6 +92,40 @@ def apply_versions(
     return Plan(env, apps, changes, tuple(warnings))
 
 
+@dataclass(frozen=True)
+class PlatformPlan:
+    """The platform layer of a source revision, staged in a clone of the target."""
+
+    env: Environment
+    files: tuple[str, ...]  # platform files that changed
+    diff: str  # their unified diff
+    changes: tuple[git.FileChange, ...]  # everything staged, manifests included
+    warnings: tuple[str, ...]
+
+
+def apply_platform(
+    tree: Path,
+    env: Environment,
+    source_rev: str,
+    paths: Sequence[str],
+    *,
+    explain: Explain | None = None,
+) -> PlatformPlan:
+    """Make `paths` in `tree` (a checkout of `env`) exactly `source_rev`'s; check, stage.
+
+    `paths` are the platform layer's (and, from main, changed app layers). Every app
+    of the environment is rendered again: a platform change may touch them all.
+    """
+    require_env(tree, env)
+    before = _errors(_findings(tree, env))
+    files = git.changed_paths(tree, "HEAD", source_rev, paths)
+    git.take_paths(tree, source_rev, paths)
+    _evaluate(tree, env, [], explain or _default_explain)
+    warnings = _blocking(_findings(tree, env), before, env, [])
+    changes = tuple(git.stage_all(tree))
+    return PlatformPlan(env, tuple(files), git.staged_diff(tree, files), changes, tuple(warnings))
+
+
 def image_edits(app: str, image: ImageRef) -> list[tuple[literals.CuePath, Any]]:
     """env.cue edits for the image: the tag, and the digest (removed when none is given)."""
     base = ("apps", app, "env", "deployment", "image")
@@ -175,7 +209,7 @@ def _blocking(
         elif f.path.startswith(own) or f.severity == "error":
             warnings.append(f"{f.severity}: {line}" + (" (already on the branch)" * inherited))
     if blocking:
-        what = ", ".join(f"{v.app} {v.image.tag}" for v in versions)
+        what = ", ".join(f"{v.app} {v.image.tag}" for v in versions) or "the platform layer"
         raise UserError(
             f"{env.name} would not validate with {what}:\n  " + "\n  ".join(blocking),
             "fix the app layer (deployment/app.cue) or the environment; rules: docs/VALIDATION.md",

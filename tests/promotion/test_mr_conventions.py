@@ -39,6 +39,9 @@ def test_trailer_json_is_the_documented_shape() -> None:
         "version": 1,
         "unit": "app",
         "source_env": None,
+        "source_commit": None,
+        "platform": False,
+        "skipped": [],
         "target_env": "dev",
         "apps": {
             "example-app": {
@@ -72,7 +75,11 @@ def test_no_trailer_is_none_and_the_last_one_wins() -> None:
     [
         ("{not json}", "not valid JSON"),
         ('{"version": 2, "apps": {}}', "version 2 is not supported"),
-        ('{"version": 1, "unit": "app", "target_env": "dev"}', "has no `apps`"),
+        ('{"version": 1, "unit": "app", "target_env": "dev"}', "moves nothing"),
+        (
+            '{"version": 1, "unit": "train", "target_env": "dev", "apps": {}, "platform": true}',
+            "unit is",
+        ),
         (
             '{"version": 1, "unit": "app", "target_env": "dev", "apps": {"a": {"tag": "1"}}}',
             "repository",

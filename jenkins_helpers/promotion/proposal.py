@@ -1,0 +1,67 @@
+"""From a staged plan to the `Change` that proposes it: branch, title, labels, text, trailer.
+
+One function per unit kind, so every command and the webhook name and describe the
+same unit the same way (docs/PROMOTION.md).
+"""
+
+from __future__ import annotations
+
+from jenkins_helpers.promotion import description, naming
+from jenkins_helpers.promotion.plan import AppChange, Plan, PlatformPlan
+from jenkins_helpers.promotion.publish import Change
+from jenkins_helpers.promotion.trailer import Trailer
+
+
+def app_change(plan: Plan, trailer: Trailer, lines: list[str], build_url: str | None) -> Change:
+    """The MR of one app unit; `lines` end the commit message (where it came from)."""
+    (app,) = plan.apps
+    env = plan.env.name
+    title = naming.title(app.app, app.image.tag, env)
+    return Change(
+        source_branch=naming.source_branch(env, app.app),
+        title=title,
+        description=description.render(_content(plan, app, trailer, build_url)),
+        labels=naming.labels(app.app, env),
+        identity=naming.identity_labels(app.app, env),
+        commit_message=_message(title, [f"Image: {app.image.ref}", *lines]),
+        files=plan.changes,
+    )
+
+
+def platform_change(plan: PlatformPlan, trailer: Trailer, title: str, unit: str) -> Change:
+    """The MR of the platform layer (`unit` platform) or of main's changes (`unit` sync)."""
+    env = plan.env.name
+    branch = naming.platform_branch(env) if unit == "platform" else naming.sync_branch(env)
+    return Change(
+        source_branch=branch,
+        title=title,
+        description=description.render_platform(
+            env, plan.diff, plan.changes, trailer, plan.warnings
+        ),
+        labels=naming.unit_labels(unit, env),
+        identity=naming.unit_identity(unit, env),
+        commit_message=_message(title, [f"Files: {', '.join(plan.files) or '-'}"]),
+        files=plan.changes,
+    )
+
+
+def _content(
+    plan: Plan, app: AppChange, trailer: Trailer, build_url: str | None
+) -> description.Content:
+    return description.Content(
+        app=app.app,
+        env=plan.env.name,
+        image=app.image,
+        old_image=app.old_image,
+        app_file=app.app_file,
+        app_layer_diff=app.app_layer_diff,
+        changes=plan.changes,
+        kept=app.kept,
+        trailer=trailer,
+        build_url=build_url,
+        warnings=plan.warnings,
+    )
+
+
+def _message(title: str, lines: list[str]) -> str:
+    return "\n".join([title, "", *lines]) + "\n"
