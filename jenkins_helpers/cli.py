@@ -361,6 +361,58 @@ def promote_env_command(
         sys.exit(1)
 
 
+@main.command("reconcile")
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
+@DRY_RUN_OPTION
+@JSON_OPTION
+@error_boundary
+def reconcile_command(project: str, gitlab_url: str | None, dry_run: bool, as_json: bool) -> None:
+    """Promote what missed webhook deliveries left undone.
+
+    GitLab stops delivering to a hook that keeps failing. This reads the recent
+    merges into main and every environment but the last, and for each unit whose
+    promotion is missing downstream (it differs there, and no open MR carries it)
+    runs the cascade the webhook would have run. The webhook runs the same check
+    every GITOPS_RECONCILE_INTERVAL seconds.
+
+    \b
+    Examples:
+      gitops-helper reconcile --dry-run
+      gitops-helper reconcile --json
+    """
+    from jenkins_helpers.commands import reconcile
+
+    result = reconcile.run(project, gitlab_url, dry_run)
+    emit(as_json, result, lambda out: reconcile.show(result, out))
+
+
+@main.group("webhook")
+def webhook_group() -> None:
+    """The GitLab webhook that turns merged MRs into the next environment's MRs."""
+
+
+@webhook_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@error_boundary
+def webhook_serve_command(host: str, port: int) -> None:
+    """Serve the webhook (POST /hooks/gitlab) with its job workers, until Ctrl-C.
+
+    Settings come from the environment: GITOPS_WEBHOOK_SECRET, GITLAB_URL,
+    GITLAB_TOKEN, GITOPS_PROJECT, GITOPS_DATA_DIR, GITOPS_EXECUTOR, ... (see
+    docs/WEBHOOK.md, which also shows production under gunicorn).
+
+    \b
+    Example:
+      export GITOPS_WEBHOOK_SECRET=... GITLAB_URL=https://gitlab.example.com GITLAB_TOKEN=...
+      gitops-helper webhook serve --port 8080
+    """
+    from jenkins_helpers.commands import webhook
+
+    webhook.serve(host, port, lambda url: click.echo(f"webhook listening on {url}"))
+
+
 @main.command(
     "cue", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
 )
@@ -417,9 +469,20 @@ def sandbox_group() -> None:
     show_default=True,
     help="API token (also the Jenkins API token of user admin). Env: SANDBOX_TOKEN.",
 )
+@click.option(
+    "--webhook-secret",
+    envvar="GITOPS_WEBHOOK_SECRET",
+    help="Secret of the webhook (default: the token). Env: GITOPS_WEBHOOK_SECRET.",
+)
 @error_boundary
-def sandbox_up_command(state_dir: Path | None, port: int, token: str) -> None:
-    """Start the sandbox, seeded with k8s-deployments and example-app, until Ctrl-C.
+def sandbox_up_command(
+    state_dir: Path | None, port: int, token: str, webhook_secret: str | None
+) -> None:
+    """Start the sandbox (GitLab and Jenkins on PORT) and the webhook (on PORT+1), until Ctrl-C.
+
+    The sandbox is seeded with platform/k8s-deployments and apps/example-app; the
+    webhook is registered as the deployment project's hook, so merging an MR in
+    the sandbox opens the next environment's MR by itself.
 
     \b
     Examples:
@@ -428,4 +491,4 @@ def sandbox_up_command(state_dir: Path | None, port: int, token: str) -> None:
     """
     from jenkins_helpers.commands import sandbox
 
-    sandbox.up(state_dir, port, token)
+    sandbox.up(state_dir, port, token, webhook_secret, click.echo)

@@ -19,10 +19,20 @@ from urllib.parse import urlsplit, urlunsplit
 
 import git
 
-from jenkins_helpers.errors import BadInput, UserError
+from jenkins_helpers.errors import BadInput, TransientError, UserError
 from jenkins_helpers.secrets import clean_url, mask
 
 DEFAULT_TIMEOUT = 120
+# What git prints when the server, not the request, is the problem: worth a retry.
+_PASSING = (
+    "Could not resolve host",
+    "Failed to connect",
+    "Connection refused",
+    "Connection timed out",
+    "returned error: 5",
+    "RPC failed",
+    "early EOF",
+)
 # Used only when neither git's config nor the environment gives an identity (a bare CI agent).
 FALLBACK_IDENTITY = {"name": "gitops-helper", "email": "gitops-helper@noreply.invalid"}
 
@@ -132,11 +142,12 @@ def _git_errors(what: str, timeout: float | None = None) -> Iterator[None]:
     except git.GitCommandError as e:
         stderr = (e.stderr or "").strip().removeprefix("stderr:").strip().strip("'")
         if timeout is not None and "did not complete in" in stderr:
-            raise UserError(
+            raise TransientError(
                 mask(f"{what} timed out after {timeout:g} s"),
                 "check that GitLab is reachable and answering; GITOPS_GIT_TIMEOUT sets the limit",
             ) from e
-        raise UserError(mask(f"{what} failed: {stderr or e}")) from e
+        kind = TransientError if any(s in stderr for s in _PASSING) else UserError
+        raise kind(mask(f"{what} failed: {stderr or e}")) from e
 
 
 def _network(runner: git.Git, command: str, *args: str, env: Mapping[str, str], what: str) -> str:
@@ -203,7 +214,7 @@ def push_branch(path: Path, branch: str, expected: str | None, env: Mapping[str,
         )
     except UserError as e:
         if any(word in e.message for word in ("stale info", "fetch first", "rejected")):
-            raise UserError(
+            raise TransientError(
                 f"branch {branch} changed on the server while this promotion ran",
                 "another promotion of the same app and environment ran at the same time; rerun",
             ) from e

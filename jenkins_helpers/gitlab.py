@@ -13,7 +13,7 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -22,7 +22,7 @@ import requests
 from gitlab.v4.objects import Project as _GlProject
 
 from jenkins_helpers import __version__, inputs, secrets
-from jenkins_helpers.errors import BadInput, UserError
+from jenkins_helpers.errors import BadInput, TransientError, UserError
 from jenkins_helpers.secrets import mask
 
 T = TypeVar("T")
@@ -54,6 +54,7 @@ class MergeRequest:
     state: str
     description: str
     sha: str | None = None  # head commit of the source branch
+    merge_commit_sha: str | None = None  # once merged (null for some merge methods)
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,16 @@ class Access:
     token: str = field(repr=False)
 
 
-def access_from_environment(url: str | None = None) -> Access:
+def access_from_environment(
+    url: str | None = None, environ: Mapping[str, str] | None = None
+) -> Access:
     """The server from `url` or GITLAB_URL, the token from GITLAB_TOKEN (never a flag).
 
     Every missing setting is named in one error, so a new user fixes them in one go.
     """
-    url = url or os.environ.get("GITLAB_URL", "").strip()
-    raw_token = os.environ.get("GITLAB_TOKEN", "")
+    environ = os.environ if environ is None else environ
+    url = url or environ.get("GITLAB_URL", "").strip()
+    raw_token = environ.get("GITLAB_TOKEN", "")
     missing = []
     if not url:
         missing.append(
@@ -145,17 +149,46 @@ class GitLab:
     # --- merge requests -----------------------------------------------------------------
 
     def merge_requests(
-        self, path: str, *, labels: Sequence[str], target_branch: str, state: str = "opened"
+        self,
+        path: str,
+        *,
+        labels: Sequence[str],
+        target_branch: str,
+        state: str = "opened",
+        newest: int | None = None,
     ) -> list[MergeRequest]:
-        """MRs into `target_branch` carrying all of `labels`, newest first."""
+        """MRs into `target_branch` carrying all of `labels`, newest first (only the
+        `newest` ones, if given: the recently merged, say)."""
         project = self._project(path)
+        query: dict[str, Any] = {"state": state, "target_branch": target_branch}
+        if labels:
+            query["labels"] = list(labels)
+        if newest is None:
+            query["get_all"] = True
+        else:
+            query |= {"per_page": newest, "page": 1, "order_by": "updated_at", "sort": "desc"}
         found = self._call(
-            f"listing merge requests of {path}",
-            lambda: project.mergerequests.list(
-                state=state, labels=list(labels), target_branch=target_branch, get_all=True
-            ),
+            f"listing merge requests of {path}", lambda: project.mergerequests.list(**query)
         )
         return [_merge_request(mr) for mr in found]
+
+    def blob_ids(
+        self, path: str, ref: str, under: str = "", *, recursive: bool = True
+    ) -> dict[str, str]:
+        """Files below directory `under` ('': the root) at `ref`, with their blob ids
+        (equal ids: equal content)."""
+        project = self._project(path)
+        try:
+            items = self._call(
+                f"listing {under or 'the root'} on {ref} of {path}",
+                lambda: project.repository_tree(
+                    path=under, ref=ref, recursive=recursive, get_all=True
+                ),
+                missing_ok=True,
+            )
+        except _Missing:
+            return {}
+        return {i["path"]: i["id"] for i in items if isinstance(i, dict) and i["type"] == "blob"}
 
     def create_merge_request(
         self,
@@ -222,6 +255,44 @@ class GitLab:
             )
         )
 
+    def merge_request_paths(self, path: str, iid: int) -> list[str]:
+        """Every path an MR changes (old and new names of a move)."""
+        mr = self._project(path).mergerequests.get(iid, lazy=True)
+        changes = self._call(f"reading the changes of merge request !{iid} of {path}", mr.changes)
+        found = set()
+        for change in changes.get("changes", []) if isinstance(changes, dict) else []:
+            found |= {change.get("old_path"), change.get("new_path")}
+        return sorted(p for p in found if isinstance(p, str))
+
+    def commit_parents(self, path: str, sha: str) -> list[str]:
+        """The parents of a commit (a merge commit's first parent is the target before it)."""
+        project = self._project(path)
+        commit = self._call(
+            f"reading commit {sha[:12]} of {path}", lambda: project.commits.get(sha)
+        )
+        return [str(p) for p in commit.parent_ids]
+
+    def ensure_hook(self, path: str, url: str, secret: str) -> str:
+        """A merge-request webhook to `url` with `secret`: created, or updated if one
+        with that URL exists ('created' / 'updated')."""
+        project = self._project(path)
+        hooks = self._call(f"listing the hooks of {path}", lambda: project.hooks.list(get_all=True))
+        settings = {
+            "url": url,
+            "token": secret,
+            "merge_requests_events": True,
+            "push_events": False,
+            "enable_ssl_verification": url.startswith("https://"),
+        }
+        for hook in hooks:
+            if hook.url == url:
+                for key, value in settings.items():
+                    setattr(hook, key, value)
+                self._call(f"updating the webhook of {path}", hook.save)
+                return "updated"
+        self._call(f"adding a webhook to {path}", lambda: project.hooks.create(settings))
+        return "created"
+
     def close_merge_request(self, path: str, iid: int, note: str) -> None:
         """Comment `note` on an MR, then close it."""
         mr = self._project(path).mergerequests.get(iid, lazy=True)
@@ -254,7 +325,7 @@ class GitLab:
             ) as e:
                 reason = _unreachable_reason(e)
                 if last:
-                    raise UserError(
+                    raise TransientError(
                         f"cannot reach GitLab at {self.url} ({reason}) while {what}",
                         "check --gitlab-url / GITLAB_URL and the network; then rerun",
                     ) from e
@@ -301,7 +372,8 @@ class GitLab:
                 "give the token's user the Developer role (or higher) on the project",
             )
         detail = _message(e)
-        return UserError(
+        kind = TransientError if (code or 0) >= 500 else UserError
+        return kind(
             mask(f"GitLab failed {what}: HTTP {code or '?'} {detail}".rstrip()),
             "rerun; if it keeps failing, check GitLab's status" if (code or 0) >= 500 else None,
         )
@@ -356,4 +428,5 @@ def _merge_request(mr: Any) -> MergeRequest:
         state=str(mr.state),
         description=str(mr.description or ""),
         sha=getattr(mr, "sha", None),
+        merge_commit_sha=getattr(mr, "merge_commit_sha", None),
     )

@@ -111,5 +111,3 @@ class CueEngine(abc.ABC):
     @abc.abstractmethod
     def _run(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
         """Run `cue <args>` in `cwd`; return (exit code, stdout, stderr)."""
-
-

@@ -43,6 +43,19 @@ from jenkins_helpers.cuesrc.tokens import (
 )
 from jenkins_helpers.files import write_atomically
 
+__all__ = [
+    "DELETE",
+    "CuePath",
+    "EditError",
+    "child_labels",
+    "delete_path",
+    "dotted",
+    "edit_file",
+    "get_value",
+    "parse_path",
+    "set_value",
+]
+
 
 class _Delete:
     def __repr__(self) -> str:

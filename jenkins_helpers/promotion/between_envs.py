@@ -113,9 +113,7 @@ def promote_between(
         commit = git.fetch_branch(clone.tree, source_branch, clone.auth)
         route = _Route(deployment, clone, to, source, commit, tuple(skipped), dry_run)
         units = _sync(route, selection) if from_main else _units(route, selection)
-    return EnvPromotion(
-        deployment.project.path, source, to.name, commit, dry_run, skipped, units
-    )
+    return EnvPromotion(deployment.project.path, source, to.name, commit, dry_run, skipped, units)
 
 
 def _skipped(settings: Settings, source: Environment, to: Environment, skip: bool) -> list[str]:

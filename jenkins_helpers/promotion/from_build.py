@@ -104,6 +104,7 @@ def build_change(plan: Plan, build: sources.Build, build_url: str | None) -> Cha
         app_repo=build.origin,
         app_commit=build.commit,
         app_layer_sha256=app.app_layer_sha256,
+        build_url=build_url,
     )
     lines = [f"App layer: deployment/app.cue of {build.origin} at {build.commit or 'no commit'}"]
     if build_url:

@@ -223,9 +223,7 @@ def _old_image(env_text: str, app_text: str, version: AppVersion) -> ImageRef | 
     try:
         entry = editor.get_value(env_text, (*base, "env"))
         image = editor.get_value(env_text, (*base, "env", "deployment", "image")) or {}
-        repository = editor.get_value(
-            app_text, (*base, "app", "deployment", "image", "repository")
-        )
+        repository = editor.get_value(app_text, (*base, "app", "deployment", "image", "repository"))
     except literals.EditError:
         return None
     if entry is None:

@@ -44,6 +44,7 @@ class Trailer:
     app_repo: str | None = None
     app_commit: str | None = None
     app_layer_sha256: str | None = None
+    build_url: str | None = None  # the CI build that promoted it (from an app's CI)
     version: int = TRAILER_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -103,6 +104,7 @@ def _trailer(data: Any) -> Trailer:
         app_repo=_text(data, "app_repo", optional=True),
         app_commit=_text(data, "app_commit", optional=True),
         app_layer_sha256=_text(data, "app_layer_sha256", optional=True),
+        build_url=_text(data, "build_url", optional=True),
     )
 
 

@@ -29,11 +29,11 @@ from jenkins_helpers.cuesrc.editor import (
     EditError,
     delete_path,
     edit_file,
-    format_value,
     get_value,
     parse_path,
     set_value,
 )
+from jenkins_helpers.cuesrc.literals import format_value
 
 SAMPLE = """\
 package deployments

@@ -53,6 +53,7 @@ def test_trailer_json_is_the_documented_shape() -> None:
         "app_repo": "https://gitlab.example.com/apps/example-app.git",
         "app_commit": "a" * 40,
         "app_layer_sha256": "b" * 64,
+        "build_url": None,
     }
 
 
