@@ -96,9 +96,11 @@ def access_from_environment(
 class GitLab:
     """A GitLab server, authenticated with one token."""
 
-    def __init__(self, access: Access) -> None:
+    def __init__(self, access: Access, *, retries: bool = True) -> None:
         self.access = access
         self.url = access.url
+        # A health check wants the answer now; everything else rides out a short outage.
+        self._retries = retries
         self._gl = gitlab.Gitlab(
             access.url,
             private_token=access.token,
@@ -314,8 +316,9 @@ class GitLab:
         conflict_ok: bool = False,
     ) -> T:
         """Run one API call, retrying transient failures; translate the rest."""
-        for attempt in range(len(RETRY_DELAYS) + 1):
-            last = attempt == len(RETRY_DELAYS)
+        delays = RETRY_DELAYS if self._retries else ()
+        for attempt in range(len(delays) + 1):
+            last = attempt == len(delays)
             try:
                 return func()
             except (
@@ -339,14 +342,14 @@ class GitLab:
                 if code < 500 or last:
                     raise self._translate(e, what, project) from e
                 problem = f"GitLab answered HTTP {code}"
-            delay = RETRY_DELAYS[attempt]
+            delay = delays[attempt]
             log.warning(
                 "%s while %s; retrying in %g s (%d/%d)",
                 problem,
                 what,
                 delay,
                 attempt + 1,
-                len(RETRY_DELAYS),
+                len(delays),
             )
             time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -16,8 +16,8 @@ from typing import Any
 from flask import Flask
 
 from jenkins_helpers.promotion.cascade import Promote
+from webhook import logs, views
 from webhook import settings as settings_module
-from webhook import views
 from webhook.executors import executor_for
 from webhook.jobs import Jobs
 from webhook.metrics import Metrics
@@ -33,6 +33,7 @@ def create_app(
     if test_config is not None:
         app.config.from_mapping(test_config)
     settings = settings_module.load(app.config)
+    logs.configure()
     app.config["MAX_CONTENT_LENGTH"] = settings_module.MAX_BODY
     store = Store(settings.data_dir / "webhook.db")
     metrics = Metrics(store)

@@ -142,7 +142,7 @@ def _gitlab_reachable() -> str:
         from jenkins_helpers.gitlab import GitLab
 
         def probe() -> None:
-            with GitLab(_settings().access) as gl:
+            with GitLab(_settings().access, retries=False) as gl:
                 gl.project(_settings().project)
 
         cache[:] = [time.monotonic(), _check(probe)]
