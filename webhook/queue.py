@@ -35,8 +35,14 @@ class JobQueue:
 
     def __init__(self, data_dir: Path, handler: Handler) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
+        # No fsync for the queue: the store (store.py) is what survives, and `recover`
+        # rebuilds the queue from it.
         self.huey = SqliteHuey(
-            name="gitops-webhook", filename=str(data_dir / "queue.db"), results=False, utc=True
+            name="gitops-webhook",
+            filename=str(data_dir / "queue.db"),
+            results=False,
+            utc=True,
+            fsync=False,
         )
         self._handler = handler
         self._task = self.huey.task(name="run_job")(self._execute)

@@ -101,6 +101,10 @@ class Store:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
+        # WAL with synchronous=NORMAL survives a killed process (kill -9) intact; only
+        # an OS crash can lose the last commits, and reconcile finds those merges again.
+        # It spares an fsync per delivery: acknowledging stays fast under load.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
         self._db.executescript(_SCHEMA)
 
@@ -145,9 +149,15 @@ class Store:
     def add_job(
         self, key: str, kind: str, payload: dict[str, Any], delivery: str | None
     ) -> tuple[Job, bool]:
-        """The job for `key`, created (True) unless it exists already (False)."""
+        """The job for `key`, created (True) unless it exists already (False); the
+        delivery that asked for it is recorded in the same transaction."""
         with self._tx() as db:
             now = _now()
+            if delivery is not None:
+                db.execute(
+                    "INSERT OR IGNORE INTO deliveries VALUES (?, ?, ?, 'queued', NULL)",
+                    (delivery, now, kind),
+                )
             cursor = db.execute(
                 "INSERT OR IGNORE INTO jobs (key, kind, payload, state, delivery, created_at,"
                 " updated_at) VALUES (?, ?, ?, 'queued', ?, ?, ?)",

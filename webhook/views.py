@@ -96,11 +96,9 @@ def _accept(delivery: str | None, event_header: str, body: object) -> tuple[Resp
     if event.project_path != _settings().project:
         return _ignore(delivery, event_header, f"not the deployment project ({event.project_path})")
     job, created = _jobs().add_merge(event, delivery)
-    if delivery:
-        _store().record_delivery(delivery, event_header, "queued", job.id)
     if not created:
         return _answer(202, "duplicate", reason="this merge has a job already", job=job.id)
-    log.info("queued job %d for the merge of !%d into %s", job.id, event.iid, event.target_branch)
+    log.debug("queued job %d for the merge of !%d into %s", job.id, event.iid, event.target_branch)
     return _answer(202, "queued", job=job.id)
 
 

@@ -11,10 +11,17 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 import webhook
 from jenkins_helpers.errors import UserError
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access-log line per request on stderr: the app logs what matters, as JSON."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
 
 
 def serve(
@@ -26,7 +33,7 @@ def serve(
     """
     app = webhook.create_app(config)
     try:
-        server = make_server(host, port, app, threaded=True)
+        server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
     except OSError as e:
         webhook.shutdown(app)
         raise UserError(
