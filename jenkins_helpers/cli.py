@@ -361,6 +361,138 @@ def promote_env_command(
         sys.exit(1)
 
 
+@main.command("set")
+@click.option("--env", "env", required=True, metavar="ENV", help="The environment to change.")
+@click.option("--app", required=True, help="The app whose env.cue entry changes.")
+@click.option("--image-tag", "image_tag", metavar="TAG", help="A new image tag.")
+@click.option("--digest", metavar="sha256:...", help="The image's digest (with --image-tag).")
+@click.option(
+    "--set",
+    "values",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="A value below the app's env entry (repeatable); VALUE is JSON or a string.",
+)
+@click.option(
+    "--no-promote",
+    "no_promote",
+    is_flag=True,
+    help="Do not promote a new image onwards after the merge (a hotfix).",
+)
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
+@DRY_RUN_OPTION
+@JSON_OPTION
+@error_boundary
+def set_command(
+    env: str,
+    app: str,
+    image_tag: str | None,
+    digest: str | None,
+    values: tuple[str, ...],
+    no_promote: bool,
+    project: str,
+    gitlab_url: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Change one app's image or env values in one environment, by merge request.
+
+    For a hotfix straight to an environment, or a third-party app's new version.
+    Only the values named change (env.cue is edited structurally). A new image
+    is promoted onwards after the merge, like a build, unless --no-promote; env
+    values never are.
+
+    \b
+    Examples:
+      gitops-helper set --env prod --app example-app --set 'configMap.data."cache-ttl"="600"'
+      gitops-helper set --env prod --app example-app --image-tag 1.0.42-hotfix1 --no-promote
+      gitops-helper set --env dev --app postgres --image-tag 17-alpine
+      gitops-helper set --env stage --app example-app --set replicas=4 --set debug=true
+    """
+    from jenkins_helpers.commands import set_values
+
+    result = set_values.run(
+        env=env,
+        app=app,
+        project=project,
+        gitlab_url=gitlab_url,
+        image_tag=image_tag,
+        digest=digest,
+        values=values,
+        promote=not no_promote,
+        dry_run=dry_run,
+    )
+    emit(as_json, result, lambda out: set_values.show(result, out))
+
+
+@main.command("rollback")
+@click.option("--env", "env", required=True, metavar="ENV", help="The environment to roll back.")
+@click.option("--app", required=True, help="The app whose image goes back.")
+@click.option("--to", "to", required=True, metavar="TAG|previous", help="A tag, or `previous`.")
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
+@DRY_RUN_OPTION
+@JSON_OPTION
+@error_boundary
+def rollback_command(
+    env: str, app: str, to: str, project: str, gitlab_url: str | None, dry_run: bool, as_json: bool
+) -> None:
+    """Put one app's image in one environment back to an earlier tag, by [no-promote] MR.
+
+    Only the app's image tag (and digest) change: replicas, resources and every
+    other app stay. `previous` is the tag the app ran before its current one, from
+    the environment branch's history.
+
+    \b
+    Examples:
+      gitops-helper rollback --env prod --app example-app --to 1.0.41
+      gitops-helper rollback --env prod --app example-app --to previous --dry-run
+    """
+    from jenkins_helpers.commands import rollback
+
+    result = rollback.run(
+        env=env, app=app, to=to, project=project, gitlab_url=gitlab_url, dry_run=dry_run
+    )
+    emit(as_json, result, lambda out: rollback.show(result, out))
+
+
+@main.command("revert")
+@click.option("--env", "env", required=True, metavar="ENV", help="The environment to roll back.")
+@click.option(
+    "--commit",
+    default="last",
+    show_default=True,
+    metavar="SHA|last",
+    help="The merge commit to undo (of the environment branch), or the last merge.",
+)
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
+@DRY_RUN_OPTION
+@JSON_OPTION
+@error_boundary
+def revert_command(
+    env: str, commit: str, project: str, gitlab_url: str | None, dry_run: bool, as_json: bool
+) -> None:
+    """Undo a merge into an environment, by an MR holding its git revert ([no-promote]).
+
+    After the revert merges, the environment renders exactly as before the change,
+    and its history keeps both. Open promotions from this environment that carry
+    the reverted change are closed with a note.
+
+    \b
+    Examples:
+      gitops-helper revert --env stage
+      gitops-helper revert --env stage --commit 1a2b3c4d --dry-run
+    """
+    from jenkins_helpers.commands import revert
+
+    result = revert.run(
+        env=env, commit=commit, project=project, gitlab_url=gitlab_url, dry_run=dry_run
+    )
+    emit(as_json, result, lambda out: revert.show(result, out))
+
+
 @main.command("reconcile")
 @PROJECT_OPTION
 @GITLAB_URL_OPTION

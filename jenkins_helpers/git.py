@@ -286,6 +286,46 @@ def _identity_env(repo: git.Repo) -> dict[str, str]:
     return env
 
 
+def deepen(path: Path, depth: int, env: Mapping[str, str]) -> None:
+    """Fetch up to `depth` more commits of the checked-out branch's history (a shallow clone)."""
+    repo = _repo(path)
+    branch = repo.active_branch.name
+    _network(
+        repo.git,
+        "fetch",
+        f"--deepen={depth}",
+        "origin",
+        branch,
+        env=env,
+        what=f"git fetch of {branch}'s history",
+    )
+
+
+def first_parents(path: Path, rev: str, limit: int, *, merges_only: bool = False) -> list[str]:
+    """The commits of `rev`'s first-parent line, newest first (on an environment branch,
+    its merges)."""
+    args = ["--first-parent", f"--max-count={limit}", *(["--merges"] if merges_only else []), rev]
+    return str(_repo(path).git.rev_list(*args)).split()
+
+
+def message(path: Path, rev: str) -> str:
+    """The full commit message of `rev`."""
+    return str(_repo(path).git.log("-1", "--format=%B", rev))
+
+
+def revert_merge(path: Path, sha: str) -> None:
+    """Undo merge commit `sha` in the work tree and index (against its first parent)."""
+    repo = _repo(path)
+    try:
+        repo.git.revert("--no-commit", "-m", "1", sha)
+    except git.GitCommandError as e:
+        repo.git.revert("--abort")
+        raise UserError(
+            f"cannot revert {sha[:12]}: later changes conflict with it",
+            "revert the later merges first, or make the fix by hand in a merge request",
+        ) from e
+
+
 def file_at(path: Path, rev: str, file: str) -> str | None:
     """The text of `file` at `rev` (a commit or ref), or None when it does not exist there."""
     repo = _repo(path)

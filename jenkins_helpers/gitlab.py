@@ -55,6 +55,7 @@ class MergeRequest:
     description: str
     sha: str | None = None  # head commit of the source branch
     merge_commit_sha: str | None = None  # once merged (null for some merge methods)
+    merged_at: str | None = None  # ISO 8601, once merged
 
 
 @dataclass(frozen=True)
@@ -432,4 +433,5 @@ def _merge_request(mr: Any) -> MergeRequest:
         description=str(mr.description or ""),
         sha=getattr(mr, "sha", None),
         merge_commit_sha=getattr(mr, "merge_commit_sha", None),
+        merged_at=getattr(mr, "merged_at", None),
     )

@@ -37,6 +37,7 @@ class Merged:
     labels: tuple[str, ...]
     target_branch: str
     merge_commit: str | None
+    merged_at: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from typing import Any
 
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.git import FileChange
+from jenkins_helpers.promotion import naming
 from jenkins_helpers.promotion.model import ImageRef, Setting
+from jenkins_helpers.promotion.plan import EditPlan
 from jenkins_helpers.promotion.trailer import Trailer
 
 MAX_DIFF_CHARS = 30_000  # keep the description well under GitLab's 1 MB limit
@@ -72,6 +74,35 @@ def render_platform(
         parts.append(_warnings_section(warnings))
     parts.append(trailer.to_comment())
     return "\n\n".join(parts) + "\n"
+
+
+def render_edit(plan: EditPlan, title: str, trailer: Trailer) -> str:
+    """The description of a `set`, `rollback`, onboarding or removal MR: what changes."""
+    rows = "\n".join(
+        f"| `{s.path}` | {_value_cell(s.before)} | {_value_cell(s.after)} |" for s in plan.settings
+    )
+    table = f"| setting | before | after |\n|---|---|---|\n{rows}" if rows else ""
+    cascade = (
+        f"Merging it promotes {plan.app}'s new image onwards."
+        if trailer.apps
+        else "Merging it promotes nothing further."
+    )
+    parts = [
+        f"{title.replace(naming.NO_PROMOTE_MARK, '').strip()}, in **{plan.env.name}**'s env.cue. "
+        + cascade,
+        f"### {plan.env.name}: {plan.app}\n\n{table}".rstrip(),
+        _manifest_section(plan.env.name, plan.changes),
+    ]
+    if plan.warnings:
+        parts.append(_warnings_section(plan.warnings))
+    if not trailer.apps:
+        parts.append(naming.NO_PROMOTE_MARK)
+    parts.append(trailer.to_comment())
+    return "\n\n".join(parts) + "\n"
+
+
+def _value_cell(value: Any) -> str:
+    return "-" if value is None else _code(_value(value))
 
 
 def _route(t: Trailer, build_url: str | None) -> str:

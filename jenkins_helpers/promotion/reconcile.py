@@ -14,6 +14,7 @@ from __future__ import annotations
 from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.gitlab import GitLab
+from jenkins_helpers.promotion import naming
 from jenkins_helpers.promotion.cascade import Merged, Step, next_step
 from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.promotion.trailer import TrailerError, parse_trailer
@@ -33,7 +34,13 @@ def missed(deployment: DeploymentProject, recent: int = RECENT) -> list[tuple[Me
         )
         for mr in merges:
             merged = Merged(
-                mr.iid, mr.title, mr.description, mr.labels, branch, mr.merge_commit_sha
+                mr.iid,
+                mr.title,
+                mr.description,
+                mr.labels,
+                branch,
+                mr.merge_commit_sha,
+                mr.merged_at,
             )
             step = next_step(deployment, merged)
             if isinstance(step, str):
@@ -43,7 +50,11 @@ def missed(deployment: DeploymentProject, recent: int = RECENT) -> list[tuple[Me
             )
             fresh = units - seen
             seen |= units
-            if fresh and _missing(deployment, step, fresh):
+            if (
+                fresh
+                and not _overruled(deployment, step, merged)
+                and _missing(deployment, step, fresh)
+            ):
                 found.append((merged, step))
     return list(reversed(found))
 
@@ -70,6 +81,20 @@ def _missing(deployment: DeploymentProject, step: Step, units: set[str]) -> bool
         ):
             return True
     return False
+
+
+def _overruled(deployment: DeploymentProject, step: Step, merged: Merged) -> bool:
+    """Whether someone changed the target deliberately since (a revert, rollback or hotfix
+    marked `[no-promote]`): then an older merge upstream is not promoted over it."""
+    target = deployment.settings.environment(step.target).branch
+    recent = deployment.gl.merge_requests(
+        deployment.project.path, labels=(), target_branch=target, state="merged", newest=RECENT
+    )
+    return any(
+        naming.no_promote_reason(mr.title, mr.description, mr.labels)
+        and (mr.merged_at or "") > (merged.merged_at or "")
+        for mr in recent
+    )
 
 
 def _carried_by_open_mrs(gl: GitLab, path: str, target: str) -> set[str]:

@@ -85,9 +85,7 @@ def _rendered_repository(tree: Path, rev: str, app: str) -> str | None:
         image = yaml.safe_load(text)["spec"]["template"]["spec"]["containers"][0]["image"]
     except (yaml.YAMLError, KeyError, IndexError, TypeError):
         return None
-    name = str(image).split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return name.rsplit(":", 1)[0] if ":" in last else name
+    return ImageRef.parse(str(image)).repository
 
 
 def env_name_at(tree: Path, rev: str) -> str | None:

@@ -21,9 +21,24 @@ _TRAILER = re.compile(r"<!--\s*" + TRAILER_TAG + r"\s+(\{.*?\})\s*-->", re.DOTAL
 
 
 # What an MR moves: one app, the platform layer, main's changes (platform and app
-# layers) on their way to the first environment, or a named group of apps.
-Unit = Literal["app", "platform", "sync", "group"]
-UNITS: tuple[Unit, ...] = ("app", "platform", "sync", "group")
+# layers) on their way to the first environment, or a named group of apps; or an
+# operation on one environment: settings (`set`), a rollback, a revert, onboarding
+# or decommissioning an app.
+Unit = Literal[
+    "app", "platform", "sync", "group", "settings", "rollback", "revert", "onboard", "decommission"
+]
+UNITS: tuple[Unit, ...] = (
+    "app",
+    "platform",
+    "sync",
+    "group",
+    "settings",
+    "rollback",
+    "revert",
+    "onboard",
+    "decommission",
+)
+PROMOTIONS: tuple[Unit, ...] = ("app", "platform", "sync", "group")
 
 
 class TrailerError(UserError):
@@ -45,6 +60,8 @@ class Trailer:
     app_commit: str | None = None
     app_layer_sha256: str | None = None
     build_url: str | None = None  # the CI build that promoted it (from an app's CI)
+    app: str | None = None  # the app an operation is about (set, rollback, onboard...)
+    group: str | None = None  # the group a `group` unit moves
     version: int = TRAILER_VERSION
 
     def to_json(self) -> dict[str, Any]:
@@ -85,11 +102,13 @@ def _trailer(data: Any) -> Trailer:
         )
     apps = data.get("apps")
     platform = data.get("platform", False)
-    if not isinstance(apps, dict) or not isinstance(platform, bool) or not (apps or platform):
-        raise TrailerError(f"the {TRAILER_TAG} trailer moves nothing (no `apps`, no `platform`)")
     unit = data.get("unit")
     if unit not in UNITS:
         raise TrailerError(f"the {TRAILER_TAG} trailer's unit is {unit!r}, expected one of {UNITS}")
+    if not isinstance(apps, dict) or not isinstance(platform, bool):
+        raise TrailerError(f"the {TRAILER_TAG} trailer's apps or platform is malformed")
+    if unit in PROMOTIONS and not (apps or platform):
+        raise TrailerError(f"the {TRAILER_TAG} trailer moves nothing (no `apps`, no `platform`)")
     skipped = data.get("skipped", [])
     if not isinstance(skipped, list):
         raise TrailerError(f"the {TRAILER_TAG} trailer's skipped is {skipped!r}, expected a list")
@@ -105,6 +124,8 @@ def _trailer(data: Any) -> Trailer:
         app_commit=_text(data, "app_commit", optional=True),
         app_layer_sha256=_text(data, "app_layer_sha256", optional=True),
         build_url=_text(data, "build_url", optional=True),
+        app=_text(data, "app", optional=True),
+        group=_text(data, "group", optional=True),
     )
 
 

@@ -54,6 +54,8 @@ def test_trailer_json_is_the_documented_shape() -> None:
         "app_commit": "a" * 40,
         "app_layer_sha256": "b" * 64,
         "build_url": None,
+        "app": None,
+        "group": None,
     }
 
 
@@ -76,7 +78,7 @@ def test_no_trailer_is_none_and_the_last_one_wins() -> None:
     [
         ("{not json}", "not valid JSON"),
         ('{"version": 2, "apps": {}}', "version 2 is not supported"),
-        ('{"version": 1, "unit": "app", "target_env": "dev"}', "moves nothing"),
+        ('{"version": 1, "unit": "app", "target_env": "dev", "apps": {}}', "moves nothing"),
         (
             '{"version": 1, "unit": "train", "target_env": "dev", "apps": {}, "platform": true}',
             "unit is",
