@@ -246,6 +246,18 @@ def validate_command(repo_dir: Path, env: str | None, as_json: bool) -> None:
     metavar="URL",
     help="CI build to link from the MR. Env: BUILD_URL (set by Jenkins).",
 )
+@click.option(
+    "--group",
+    metavar="NAME",
+    help="A release group: the apps of --with move in the same MR, and on together.",
+)
+@click.option(
+    "--with",
+    "with_apps",
+    multiple=True,
+    metavar="APP=TAG",
+    help="Another app of --group at a new tag (repeatable; APP=TAG@sha256:... pins it).",
+)
 @DRY_RUN_OPTION
 @JSON_OPTION
 @error_boundary
@@ -259,6 +271,8 @@ def promote_command(
     project: str,
     gitlab_url: str | None,
     build_url: str | None,
+    group: str | None,
+    with_apps: tuple[str, ...],
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -280,6 +294,8 @@ def promote_command(
           --tag 1.4.2 --digest sha256:0123...cdef --app-repo ../example-app --dry-run
       gitops-helper promote --app user-service --image registry.example.com/user-service \\
           --tag 0.1.0 --json
+      gitops-helper promote --app example-app --image registry.example.com/example-app \\
+          --tag 2.0.0 --group release-2.0 --with postgres=17-alpine
     """
     from jenkins_helpers.commands import promote
 
@@ -294,6 +310,8 @@ def promote_command(
         gitlab_url=gitlab_url,
         dry_run=dry_run,
         build_url=build_url,
+        group=group,
+        with_apps=with_apps,
     )
     emit(as_json, result, lambda out: promote.show(result, out))
 
@@ -307,6 +325,7 @@ def promote_command(
 @click.option(
     "--platform", is_flag=True, default=None, help="The platform layer (with --apps: too)."
 )
+@click.option("--group", metavar="NAME", help="A release group: its apps move in one MR.")
 @click.option(
     "--skip-env", is_flag=True, help="Allow skipping environments between --from and --to."
 )
@@ -320,6 +339,7 @@ def promote_env_command(
     target_env: str,
     apps: str | None,
     platform: bool | None,
+    group: str | None,
     skip_env: bool,
     project: str,
     gitlab_url: str | None,
@@ -343,6 +363,7 @@ def promote_env_command(
       gitops-helper promote-env --from stage --to prod --platform
       gitops-helper promote-env --from dev --to prod --apps example-app --skip-env
       gitops-helper promote-env --from main --to dev      # platform team's changes
+      gitops-helper promote-env --from dev --to stage --group release-2.0
     """
     from jenkins_helpers.commands import promote_env
 
@@ -353,6 +374,7 @@ def promote_env_command(
         gitlab_url=gitlab_url,
         apps=[a.strip() for a in apps.split(",") if a.strip()] if apps else None,
         platform=platform,
+        group=group,
         skip_env=skip_env,
         dry_run=dry_run,
     )

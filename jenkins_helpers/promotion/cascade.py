@@ -110,6 +110,8 @@ def _carried(deployment: DeploymentProject, merged: Merged, env: Environment) ->
         trailer = parse_trailer(merged.description)
     except TrailerError:
         trailer = None
+    if trailer is not None and trailer.unit == "group":
+        return Selection(tuple(sorted(trailer.apps)), None, trailer.group)
     if trailer is not None:
         return Selection(tuple(sorted(trailer.apps)), trailer.platform)
     return _changed_units(deployment, merged, env)

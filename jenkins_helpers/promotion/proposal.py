@@ -28,6 +28,33 @@ def app_change(plan: Plan, trailer: Trailer, lines: list[str], build_url: str | 
     )
 
 
+def group_change(plan: Plan, trailer: Trailer, group: str, build_url: str | None) -> Change:
+    """The MR of a release group: every member's image and app layer, in one MR."""
+    env = plan.env.name
+    title = naming.group_title(group, {a.app: a.image.tag for a in plan.apps}, env)
+    text = "\n\n".join(
+        [
+            f"Promotes the release group **{group}** {description.route(trailer, build_url)}: "
+            "its apps move together, in this one merge request.",
+            *(
+                description.render(_content(plan, app, trailer, None), parts_only=True)
+                for app in plan.apps
+            ),
+            description.manifest_summary(env, plan.changes),
+            trailer.to_comment(),
+        ]
+    )
+    return Change(
+        source_branch=naming.group_branch(env, group),
+        title=title,
+        description=text + "\n",
+        labels=naming.group_labels(group, [a.app for a in plan.apps], env),
+        identity=("promotion", f"group::{group}", f"env::{env}"),
+        commit_message=_message(title, [f"Image: {a.image.ref}" for a in plan.apps]),
+        files=plan.changes,
+    )
+
+
 def platform_change(plan: PlatformPlan, trailer: Trailer, title: str, unit: str) -> Change:
     """The MR of the platform layer (`unit` platform) or of main's changes (`unit` sync)."""
     env = plan.env.name
