@@ -227,12 +227,13 @@ String valueProblem(String step, String key, Object value, boolean flag) {
 }
 
 // The defaults overlaid with the given arguments, as plain Strings (GStrings
-// resolved); an empty string takes the default, as a left-out argument does.
+// resolved). null and '' take the default, as a left-out argument does: a job
+// parameter that is not set (params.X) then means "not given".
 @NonCPS
 Map settingsFrom(Map arguments, Map accepts) {
     Map settings = new LinkedHashMap(accepts)
     (arguments ?: [:]).each { key, value ->
-        if (!(value instanceof CharSequence && value.toString().isEmpty())) {
+        if (value != null && !(value instanceof CharSequence && value.toString().isEmpty())) {
             settings[key.toString()] = value instanceof CharSequence ? value.toString() : value
         }
     }

@@ -42,6 +42,14 @@ cases.test('an empty apps (a job parameter left blank) means every unit') {
     assert FakeCli.received(h)[0].argv == ['promote-env', '--json', '--from=dev', '--to=stage']
 }
 
+cases.test('null flags (parameters the job does not declare) are left out, as their defaults') {
+    PipelineHarness h = FakeCli.harness('env-null-flags')
+    def outcome = h.run('gitopsPromoteEnv', valid + [apps: null, platform: null, skipEnv: null, dryRun: null])
+    assert outcome.error == null
+    assert FakeCli.received(h)[0].argv == ['promote-env', '--json', '--from=dev', '--to=stage']
+    assert h.currentBuild.description == 'dev -> stage: example-app !12 created'
+}
+
 cases.test('returns the CLI\'s JSON as a plain, serializable map') {
     PipelineHarness h = FakeCli.harness('env-result')
     Map result = h.run('gitopsPromoteEnv', valid).value
