@@ -315,6 +315,7 @@ def test_unreachable_jenkins_says_why_and_shows_progress(
         "while looking up job promote-env"
     )
     assert err.value.hint == "check JENKINS_URL and the network; then rerun"
+    assert TOKEN not in f"{err.value.message} {err.value.hint} {caplog.text}"
     retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
     assert len(retries) == 3
     assert retries[0].startswith("Jenkins at http://127.0.0.1:1/jenkins not reachable")
