@@ -16,6 +16,7 @@ import groovy.transform.Field
 @Field static final String PROMOTE_ENV_ARGUMENTS = '''set -- promote-env --json "--from=$GITOPS_FROM" "--to=$GITOPS_TO"
 if [ -n "${GITOPS_APPS:-}" ]; then set -- "$@" "--apps=$GITOPS_APPS"; fi
 if [ "${GITOPS_PLATFORM:-}" = true ]; then set -- "$@" --platform; fi
+if [ -n "${GITOPS_GROUP:-}" ]; then set -- "$@" "--group=$GITOPS_GROUP"; fi
 if [ "${GITOPS_SKIP_ENV:-}" = true ]; then set -- "$@" --skip-env; fi
 if [ -n "${GITOPS_PROJECT:-}" ]; then set -- "$@" "--project=$GITOPS_PROJECT"; fi
 if [ -n "${GITOPS_GITLAB_URL:-}" ]; then set -- "$@" "--gitlab-url=$GITOPS_GITLAB_URL"; fi
@@ -29,6 +30,7 @@ def call(Map config = [:]) {
         to           : null,               // String, required: target environment
         apps         : null,               // String: only these apps, comma-separated (default: every unit)
         platform     : false,              // boolean: the platform layer (alone, or with apps)
+        group        : null,               // String: a release group, its apps moved in one MR
         skipEnv      : false,              // boolean: allow skipping environments between from and to
         dryRun       : false,              // boolean: plan and print, change nothing
         project      : null,               // String: GitLab path of k8s-deployments (default: the CLI's)
@@ -44,7 +46,7 @@ def call(Map config = [:]) {
         required: ['from', 'to'],
         example: "gitopsPromoteEnv(from: 'dev', to: 'stage')",
         variables: [from: 'GITOPS_FROM', to: 'GITOPS_TO', apps: 'GITOPS_APPS', platform: 'GITOPS_PLATFORM',
-                    skipEnv: 'GITOPS_SKIP_ENV', project: 'GITOPS_PROJECT', gitlabUrl: 'GITOPS_GITLAB_URL',
+                    group: 'GITOPS_GROUP', skipEnv: 'GITOPS_SKIP_ENV', project: 'GITOPS_PROJECT', gitlabUrl: 'GITOPS_GITLAB_URL',
                     dryRun: 'GITOPS_DRY_RUN']
     )
     Map settings = run.settings

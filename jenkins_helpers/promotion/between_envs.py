@@ -57,6 +57,7 @@ class EnvPromotion:
     dry_run: bool
     skipped: list[str] = field(default_factory=list)
     units: list[UnitResult] = field(default_factory=list)
+    runner: str | None = None  # where it ran, when not here: a Jenkins build's URL
 
     @property
     def blocked(self) -> list[UnitResult]:

@@ -34,12 +34,21 @@ def parser() -> argparse.ArgumentParser:
     promote = commands.add_parser("promote")
     for option in ("--app", "--image", "--tag"):
         promote.add_argument(option, required=True)
-    for option in ("--digest", "--app-repo", "--env", "--project", "--gitlab-url", "--build-url"):
+    for option in (
+        "--digest",
+        "--app-repo",
+        "--env",
+        "--project",
+        "--gitlab-url",
+        "--build-url",
+        "--group",
+    ):
         promote.add_argument(option)
+    promote.add_argument("--with", action="append")
     promote_env = commands.add_parser("promote-env")
     promote_env.add_argument("--from", dest="source", required=True)
     promote_env.add_argument("--to", dest="target", required=True)
-    for option in ("--apps", "--project", "--gitlab-url"):
+    for option in ("--apps", "--project", "--gitlab-url", "--group"):
         promote_env.add_argument(option)
     for flag in ("--platform", "--skip-env"):
         promote_env.add_argument(flag, action="store_true")
