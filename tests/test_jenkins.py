@@ -114,7 +114,12 @@ def test_templates_are_package_data() -> None:
         "jenkins_jobs/*.xml" in pyproject["tool"]["setuptools"]["package-data"]["jenkins_helpers"]
     )
     assert placeholders("promote-env") == ["project", "gitlab_url", "credentials_id"]
-    assert placeholders("app-pipeline") == ["repository_url", "credentials_id", "branch"]
+    assert placeholders("app-pipeline") == [
+        "branch",
+        "push_token",
+        "repository_url",
+        "credentials_id",
+    ]
 
 
 def test_values_are_escaped_for_xml_and_for_groovy() -> None:
@@ -129,6 +134,7 @@ def test_values_are_escaped_for_xml_and_for_groovy() -> None:
         repository_url="https://h/a.git?x=1&y=<2>",
         branch="main",
         credentials_id="c",
+        push_token="",
     )
     url = ET.fromstring(app).findtext(".//userRemoteConfigs//url")  # noqa: S314 - ours
     assert url == "https://h/a.git?x=1&y=<2>"
@@ -136,11 +142,15 @@ def test_values_are_escaped_for_xml_and_for_groovy() -> None:
 
 def test_template_misuse_is_bad_input() -> None:
     with pytest.raises(BadInput, match="missing branch; unknown brnch"):
-        job_config("app-pipeline", repository_url="u", brnch="main", credentials_id="c")
+        job_config(
+            "app-pipeline", repository_url="u", brnch="main", credentials_id="c", push_token=""
+        )
     with pytest.raises(BadInput, match="no Jenkins job template 'promote'"):
         job_config("promote")
     with pytest.raises(BadInput, match="branch must be text on one line"):
-        job_config("app-pipeline", repository_url="u", branch="main\n", credentials_id="c")
+        job_config(
+            "app-pipeline", repository_url="u", branch="main\n", credentials_id="c", push_token=""
+        )
 
 
 def test_names_and_parameters_are_checked_before_any_request(server: Jenkins) -> None:
@@ -158,7 +168,7 @@ def test_names_and_parameters_are_checked_before_any_request(server: Jenkins) ->
 
 def test_ensure_job_creates_updates_and_leaves_unchanged(server: Jenkins, sandbox: Sandbox) -> None:
     url = sandbox.clone_url(EXAMPLE_APP, with_token=False)
-    values = {"repository_url": url, "credentials_id": "gitlab-api-token"}
+    values = {"repository_url": url, "credentials_id": "gitlab-api-token", "push_token": ""}
     main = job_config("app-pipeline", branch="main", **values)
     assert not server.job_exists("app-ensure")
     assert server.ensure_job("app-ensure", main) == "created"
@@ -227,6 +237,7 @@ def test_an_app_pipeline_job_runs_the_apps_jenkinsfile(server: Jenkins, sandbox:
         repository_url=sandbox.clone_url(EXAMPLE_APP, with_token=False),
         branch="main",
         credentials_id="gitlab-api-token",
+        push_token="",
     )
     assert server.ensure_job("example-app", config) == "created"
     # No parameters yet: the Jenkinsfile declares IMAGE_TAG (default 1.0.0) as it runs.

@@ -49,8 +49,6 @@ def on_jenkins(job: str, access: jenkins.JenkinsAccess) -> Promote:
                 f"Jenkins build {build.url} of {job} ended {build.result}:\n{build.console_tail}",
                 "see the build's console; retry the job with POST /jobs/<id>/retry",
             )
-        return EnvPromotion(
-            deployment.project.path, source, target, "", False, runner=build.url
-        )
+        return EnvPromotion(deployment.project.path, source, target, "", False, runner=build.url)
 
     return promote
