@@ -57,6 +57,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PARAMETER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 JobChange = Literal["created", "updated", "unchanged"]
+# Elements of a config.xml holding a secret: Jenkins returns them encrypted, so their
+# text says nothing about whether a job is configured as wanted.
+SECRET_ELEMENTS = frozenset({"secretToken"})
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,15 @@ def access_from_environment() -> JenkinsAccess:
     return JenkinsAccess(checked_url, user, secrets.checked_token(raw_token, "JENKINS_TOKEN"))
 
 
+def access_if_configured() -> JenkinsAccess | None:
+    """Jenkins from the environment when a user or token for it is set, else None (for
+    tasks that can leave their Jenkins part to a later run). JENKINS_URL alone does not
+    count: Jenkins sets it in every build."""
+    if not any(os.environ.get(n, "").strip() for n in ("JENKINS_USER", "JENKINS_TOKEN")):
+        return None
+    return access_from_environment()
+
+
 class Jenkins:
     """A Jenkins server, as one user with an API token."""
 
@@ -145,38 +157,59 @@ class Jenkins:
         name = job_name(name)
         return bool(self._call(f"looking up job {name}", lambda: self._server.job_exists(name)))
 
-    def ensure_job(self, name: str, config_xml: str) -> JobChange:
-        """Create the job, or bring its configuration to `config_xml`.
-
-        "unchanged" when Jenkins' copy already means the same: layout and the plugin
-        versions Jenkins adds when it saves are not differences.
-        """
+    def job_xml(self, name: str) -> str | None:
+        """The job's config.xml as Jenkins keeps it; None when there is no such job."""
         name = job_name(name)
+        if not self.job_exists(name):
+            return None
+        try:
+            return str(
+                self._call(
+                    f"reading the configuration of job {name}",
+                    lambda: self._server.get_job_config(name),
+                    missing=_no_job(name, self.url),
+                )
+            )
+        except _Missing:
+            return None  # deleted meanwhile
+
+    def job_change(self, name: str, config_xml: str) -> JobChange:
+        """What `ensure_job` would do, without doing it: a dry run's answer."""
         wanted = _meaning(config_xml)
         if wanted is None:
             raise BadInput(f"the configuration for job {name} is not well-formed XML")
-        if not self.job_exists(name):
+        current = self.job_xml(name)
+        if current is None:
+            return "created"
+        return "unchanged" if _meaning(current) == wanted else "updated"
+
+    def ensure_job(self, name: str, config_xml: str, *, new_secrets: bool = False) -> JobChange:
+        """Create the job, or bring its configuration to `config_xml`.
+
+        "unchanged" when Jenkins' copy already means the same: layout, the plugin
+        versions Jenkins adds when it saves, and secrets (which Jenkins keeps
+        encrypted) are not differences. `new_secrets`: write the config even then,
+        because its secrets are new.
+        """
+        name = job_name(name)
+        change = self.job_change(name, config_xml)
+        if change == "unchanged" and new_secrets:
+            change = "updated"
+        if change == "created":
             self._call(
                 f"creating job {name}",
                 lambda: self._server.create_job(name, config_xml),
                 write=True,
                 missing=f"Jenkins has no folder for job {name}",
             )
-            return "created"
-        current = self._call(
-            f"reading the configuration of job {name}",
-            lambda: self._server.get_job_config(name),
-            missing=_no_job(name, self.url),
-        )
-        if _meaning(current) == wanted:
-            return "unchanged"
-        self._call(
-            f"reconfiguring job {name}",
-            lambda: self._server.reconfig_job(name, config_xml),
-            write=True,
-            missing=_no_job(name, self.url),
-        )
-        return "updated"
+        elif change == "updated":
+            self._call(
+                f"reconfiguring job {name}",
+                lambda: self._server.reconfig_job(name, config_xml),
+                write=True,
+                missing=_no_job(name, self.url),
+            )
+        return change
 
     def delete_job(self, name: str) -> bool:
         """Delete the job (its builds and workspace go with it); False when there was none."""
@@ -475,4 +508,5 @@ def _meaning(config_xml: str) -> object | None:
 def _element(e: ET.Element) -> object:
     # `plugin="git@5.2.1"`: Jenkins adds its installed version when it saves.
     attrs = {k: (v.split("@", 1)[0] if k == "plugin" else v) for k, v in e.attrib.items()}
-    return (e.tag, sorted(attrs.items()), (e.text or "").strip(), [_element(c) for c in e])
+    text = "" if e.tag in SECRET_ELEMENTS else (e.text or "").strip()
+    return (e.tag, sorted(attrs.items()), text, [_element(c) for c in e])

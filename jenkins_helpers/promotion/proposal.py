@@ -7,9 +7,9 @@ same unit the same way (docs/PROMOTION.md).
 from __future__ import annotations
 
 from jenkins_helpers.promotion import description, naming
-from jenkins_helpers.promotion.plan import AppChange, Plan, PlatformPlan
+from jenkins_helpers.promotion.plan import AppChange, EditPlan, Plan, PlatformPlan
 from jenkins_helpers.promotion.publish import Change
-from jenkins_helpers.promotion.trailer import Trailer
+from jenkins_helpers.promotion.trailer import Trailer, Unit
 
 
 def app_change(plan: Plan, trailer: Trailer, lines: list[str], build_url: str | None) -> Change:
@@ -68,6 +68,38 @@ def platform_change(plan: PlatformPlan, trailer: Trailer, title: str, unit: str)
         labels=naming.unit_labels(unit, env),
         identity=naming.unit_identity(unit, env),
         commit_message=_message(title, [f"Files: {', '.join(plan.files) or '-'}"]),
+        files=plan.changes,
+    )
+
+
+def operation_change(
+    plan: EditPlan,
+    title: str,
+    kind: str,
+    unit: Unit,
+    moves: bool,
+    *,
+    app_repo: str | None = None,
+) -> Change:
+    """The MR of an operation on one app in one environment (`set`, `rollback`,
+    `onboard`, `decommission`): branch `<kind>/<env>/<app>`; `[no-promote]` unless
+    it `moves` the app's new image on."""
+    env = plan.env.name
+    trailer = Trailer(
+        target_env=env,
+        apps={plan.app: plan.image} if moves and plan.image else {},
+        unit=unit,
+        app=plan.app,
+        app_repo=app_repo,
+    )
+    return Change(
+        source_branch=f"{kind}/{env}/{plan.app}",
+        title=title,
+        description=description.render_edit(plan, title, trailer),
+        labels=("gitops", kind, f"app::{plan.app}", f"env::{env}")
+        + (() if moves else (naming.NO_PROMOTE,)),
+        identity=(kind, f"app::{plan.app}", f"env::{env}"),
+        commit_message=f"{title}\n",
         files=plan.changes,
     )
 
