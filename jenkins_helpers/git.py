@@ -324,6 +324,8 @@ def revert_merge(path: Path, sha: str) -> None:
             f"cannot revert {sha[:12]}: later changes conflict with it",
             "revert the later merges first, or make the fix by hand in a merge request",
         ) from e
+    # Keep the reverted tree but end the revert, so the caller can switch and commit.
+    repo.git.revert("--quit")
 
 
 def file_at(path: Path, rev: str, file: str) -> str | None:

@@ -93,6 +93,7 @@ def unit_labels(unit: str, env: str) -> tuple[str, ...]:
 # --- what stops the cascade -------------------------------------------------------------
 
 NO_PROMOTE = "no-promote"
+SKIP_ENV = "skip-env"  # the label of an MR that skips environments on its way
 NO_PROMOTE_MARK = "[no-promote]"
 
 

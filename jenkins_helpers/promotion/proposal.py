@@ -21,7 +21,7 @@ def app_change(plan: Plan, trailer: Trailer, lines: list[str], build_url: str | 
         source_branch=naming.source_branch(env, app.app),
         title=title,
         description=description.render(_content(plan, app, trailer, build_url)),
-        labels=naming.labels(app.app, env),
+        labels=naming.labels(app.app, env) + _skipping(trailer),
         identity=naming.identity_labels(app.app, env),
         commit_message=_message(title, [f"Image: {app.image.ref}", *lines]),
         files=plan.changes,
@@ -48,7 +48,7 @@ def group_change(plan: Plan, trailer: Trailer, group: str, build_url: str | None
         source_branch=naming.group_branch(env, group),
         title=title,
         description=text + "\n",
-        labels=naming.group_labels(group, [a.app for a in plan.apps], env),
+        labels=naming.group_labels(group, [a.app for a in plan.apps], env) + _skipping(trailer),
         identity=("promotion", f"group::{group}", f"env::{env}"),
         commit_message=_message(title, [f"Image: {a.image.ref}" for a in plan.apps]),
         files=plan.changes,
@@ -65,7 +65,7 @@ def platform_change(plan: PlatformPlan, trailer: Trailer, title: str, unit: str)
         description=description.render_platform(
             env, plan.diff, plan.changes, trailer, plan.warnings
         ),
-        labels=naming.unit_labels(unit, env),
+        labels=naming.unit_labels(unit, env) + _skipping(trailer),
         identity=naming.unit_identity(unit, env),
         commit_message=_message(title, [f"Files: {', '.join(plan.files) or '-'}"]),
         files=plan.changes,
@@ -120,6 +120,11 @@ def _content(
         build_url=build_url,
         warnings=plan.warnings,
     )
+
+
+def _skipping(trailer: Trailer) -> tuple[str, ...]:
+    """`skip-env` on an MR that skips environments (promote-env --skip-env)."""
+    return (naming.SKIP_ENV,) if trailer.skipped else ()
 
 
 def _message(title: str, lines: list[str]) -> str:

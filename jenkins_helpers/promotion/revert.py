@@ -141,7 +141,7 @@ def _change(
         source_branch=f"revert/{env.name}/{sha[:12]}",
         title=title,
         description=text,
-        labels=("gitops", "revert", f"env::{env.name}", naming.NO_PROMOTE),
+        labels=("gitops", "revert", f"env::{env.name}", f"commit::{sha[:12]}", naming.NO_PROMOTE),
         identity=("revert", f"env::{env.name}", f"commit::{sha[:12]}"),
         commit_message=f"{title}\n\nThis reverts commit {sha}.\n",
         files=files,

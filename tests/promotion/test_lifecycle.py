@@ -10,8 +10,6 @@ the dev MR.
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,12 +24,12 @@ from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_app, seed_default
 from jenkins_helpers.promotion import parse_trailer
 from tests.helpers.chain import Chain, Hook, serve_webhook
 from tests.helpers.groovy import ROOT, agent_path
+from tests.helpers.operator import all_mrs, gitops, gitops_json
 
 TOKEN = "lifecycle-test-token-3f9a"  # noqa: S105 - the sandbox's test credential
 ENVS = ("dev", "stage", "prod")
 REPLICAS = {"dev": 1, "stage": 2, "prod": 3}  # what onboarding gives each environment
 FAKE_DOCKER = '#!/bin/sh\necho "fake docker $*"\n'
-CLI = [sys.executable, "-m", "jenkins_helpers"]
 
 
 @pytest.fixture(scope="module")
@@ -84,27 +82,6 @@ def chain(sandbox: Sandbox, hook: Hook) -> Iterator[Chain]:
 def server(sandbox: Sandbox) -> jenkins.Jenkins:
     """python-jenkins itself, to look at what the tool left in Jenkins."""
     return jenkins.Jenkins(sandbox.jenkins_url, username="admin", password=TOKEN)
-
-
-def gitops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """`gitops-helper ARGS` in a clean environment holding `env`."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("GITLAB_", "JENKINS_"))}
-    return subprocess.run(
-        [*CLI, *args], env={**clean, **env}, capture_output=True, text=True, check=False
-    )
-
-
-def gitops_json(env: dict[str, str], *args: str) -> dict[str, Any]:
-    done = gitops(env, *args, "--json")
-    assert done.returncode == 0, done.stderr
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
-
-
-def all_mrs(chain: Chain) -> list[tuple[int, str]]:
-    return sorted(
-        (m.iid, m.state) for m in chain.project.mergerequests.list(state="all", get_all=True)
-    )
 
 
 def app_hooks(chain: Chain, repo: str) -> list[Any]:
@@ -160,11 +137,11 @@ def test_f1_onboard_a_first_party_app_then_its_first_build_reaches_prod(
         trailer = parse_trailer(mr.description)
         assert trailer is not None and (trailer.unit, trailer.app) == ("onboard", "user-service")
 
-    mrs_before = all_mrs(chain)
+    mrs_before = all_mrs(chain.project)
     again = gitops_json(environment, *args)
     assert (again["job"], again["hook"]) == ("unchanged", "unchanged")
     assert [r["status"] for r in again["registrations"]] == ["noop"] * 3
-    assert all_mrs(chain) == mrs_before, "a second run opens and closes nothing"
+    assert all_mrs(chain.project) == mrs_before, "a second run opens and closes nothing"
     assert len(app_hooks(chain, "apps/user-service")) == 1
 
     merge_registrations(chain, done)
@@ -210,7 +187,7 @@ def _merge_a_change(chain: Chain, sandbox: Sandbox, repo: str, work: Path) -> No
 def test_f1_bad_input_changes_nothing(
     chain: Chain, server: jenkins.Jenkins, environment: dict[str, str]
 ) -> None:
-    before = all_mrs(chain)
+    before = all_mrs(chain.project)
     for args, message in (
         (("--app", "User_Service", "--repo", "apps/user-service"), "app name"),
         (("--app", "orders"), "--repo is required"),
@@ -224,7 +201,7 @@ def test_f1_bad_input_changes_nothing(
     no_jenkins = {k: v for k, v in environment.items() if not k.startswith("JENKINS_")}
     done = gitops(no_jenkins, "onboard", "--app", "orders", "--repo", "apps/user-service")
     assert done.returncode == 2 and "JENKINS_URL" in done.stderr
-    assert all_mrs(chain) == before
+    assert all_mrs(chain.project) == before
     assert not server.job_exists("orders")
 
 
@@ -248,10 +225,10 @@ def test_f2_onboard_a_third_party_app_and_the_chain_carries_it(
         "env.cue",
         "manifests/dev/redis/deployment-redis.yaml",
     }
-    mrs_before = all_mrs(chain)
+    mrs_before = all_mrs(chain.project)
     again = gitops_json(environment, *args)
     assert [r["status"] for r in again["registrations"]] == ["noop"] * 4
-    assert all_mrs(chain) == mrs_before
+    assert all_mrs(chain.project) == mrs_before
 
     for branch in ("main", "stage", "prod"):
         chain.merge(by_branch[branch]["mr_iid"])
@@ -351,11 +328,11 @@ def test_f3_decommission_removes_the_app_last_environment_first(
 
 
 def test_f3_bad_input_changes_nothing(chain: Chain, environment: dict[str, str]) -> None:
-    before = all_mrs(chain)
+    before = all_mrs(chain.project)
     done = gitops(environment, "decommission", "--app", "example-ap")
     assert done.returncode == 2 and "did you mean example-app?" in done.stderr
     done = gitops(environment, "decommission", "--app", "Example")
     assert done.returncode == 2
     dry = gitops_json(environment, "decommission", "--app", "postgres", "--dry-run")
     assert (dry["branch"], dry["dry_run"]) == ("prod", True)
-    assert all_mrs(chain) == before
+    assert all_mrs(chain.project) == before
