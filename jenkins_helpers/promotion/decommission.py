@@ -228,8 +228,13 @@ def _app_repo(deployment: DeploymentProject, app: str) -> str | None:
 
 
 def _not_misspelt(deployment: DeploymentProject, app: str) -> None:
-    """Nothing of `app` is left in the repository: a misspelt name must not pass as done."""
+    """Nothing of `app` is left in the repository: a misspelt name must not pass as done,
+    unless a merged decommission MR shows the app was there."""
     gl, path = deployment.gl, deployment.project.path
+    if gl.merge_requests(
+        path, labels=("decommission", f"app::{app}"), target_branch=None, state="merged", newest=1
+    ):
+        return
     first = deployment.settings.environments[0].branch
     try:
         known = editor.child_labels(gl.file_text(path, layout.ENV_FILE, first) or "", ("apps",))

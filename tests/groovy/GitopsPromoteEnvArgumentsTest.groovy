@@ -22,7 +22,7 @@ cases.test('no arguments at all: gitopsPromoteEnv()') {
 cases.test('unknown arguments are named, with the known ones') {
     String message = rejected(valid + [skip_env: true, app: 'example-app'])
     assert message.contains("unknown arguments 'app', 'skip_env'")
-    assert message.contains('from, to, apps, platform, skipEnv, dryRun, project, gitlabUrl, credentialsId')
+    assert message.contains('from, to, apps, platform, group, skipEnv, dryRun, project, gitlabUrl, credentialsId')
     assert message.contains('Global Variables Reference > gitopsPromoteEnv')
 }
 
