@@ -46,7 +46,12 @@ def show(b: Board, out: Printer) -> None:
     _section(
         out,
         "Pending merge requests",
-        [f"!{mr.iid} {mr.env or mr.target_branch}: {mr.title}  {mr.url}" for mr in b.pending],
+        [
+            f"!{mr.iid} {mr.env or mr.target_branch}: {mr.title}"
+            + (f" (group {mr.group})" if mr.group else "")
+            + f"  {mr.url}"
+            for mr in b.pending
+        ],
     )
     _section(
         out,
