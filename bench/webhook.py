@@ -143,9 +143,10 @@ def bench_cascade(merges: int) -> None:
     token = "bench-token-1234"  # noqa: S105 - the sandbox's credential
     with Sandbox.start(token=token) as sb, tempfile.TemporaryDirectory() as data:
         seed_default(sb)
-        with serve_webhook(sb, Path(data)), gitlab.Gitlab(
-            sb.gitlab_url, private_token=sb.token
-        ) as gl:
+        with (
+            serve_webhook(sb, Path(data)),
+            gitlab.Gitlab(sb.gitlab_url, private_token=sb.token) as gl,
+        ):
             chain = Chain(sb, gl.projects.get(DEPLOYMENTS))
             repo = chain.app_repo("example-app")
             latencies = []

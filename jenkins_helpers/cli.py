@@ -246,6 +246,18 @@ def validate_command(repo_dir: Path, env: str | None, as_json: bool) -> None:
     metavar="URL",
     help="CI build to link from the MR. Env: BUILD_URL (set by Jenkins).",
 )
+@click.option(
+    "--group",
+    metavar="NAME",
+    help="A release group: the apps of --with move in the same MR, and on together.",
+)
+@click.option(
+    "--with",
+    "with_apps",
+    multiple=True,
+    metavar="APP=TAG",
+    help="Another app of --group at a new tag (repeatable; APP=TAG@sha256:... pins it).",
+)
 @DRY_RUN_OPTION
 @JSON_OPTION
 @error_boundary
@@ -259,6 +271,8 @@ def promote_command(
     project: str,
     gitlab_url: str | None,
     build_url: str | None,
+    group: str | None,
+    with_apps: tuple[str, ...],
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -280,6 +294,8 @@ def promote_command(
           --tag 1.4.2 --digest sha256:0123...cdef --app-repo ../example-app --dry-run
       gitops-helper promote --app user-service --image registry.example.com/user-service \\
           --tag 0.1.0 --json
+      gitops-helper promote --app example-app --image registry.example.com/example-app \\
+          --tag 2.0.0 --group release-2.0 --with postgres=17-alpine
     """
     from jenkins_helpers.commands import promote
 
@@ -294,6 +310,8 @@ def promote_command(
         gitlab_url=gitlab_url,
         dry_run=dry_run,
         build_url=build_url,
+        group=group,
+        with_apps=with_apps,
     )
     emit(as_json, result, lambda out: promote.show(result, out))
 
@@ -307,6 +325,7 @@ def promote_command(
 @click.option(
     "--platform", is_flag=True, default=None, help="The platform layer (with --apps: too)."
 )
+@click.option("--group", metavar="NAME", help="A release group: its apps move in one MR.")
 @click.option(
     "--skip-env", is_flag=True, help="Allow skipping environments between --from and --to."
 )
@@ -320,6 +339,7 @@ def promote_env_command(
     target_env: str,
     apps: str | None,
     platform: bool | None,
+    group: str | None,
     skip_env: bool,
     project: str,
     gitlab_url: str | None,
@@ -343,6 +363,7 @@ def promote_env_command(
       gitops-helper promote-env --from stage --to prod --platform
       gitops-helper promote-env --from dev --to prod --apps example-app --skip-env
       gitops-helper promote-env --from main --to dev      # platform team's changes
+      gitops-helper promote-env --from dev --to stage --group release-2.0
     """
     from jenkins_helpers.commands import promote_env
 
@@ -353,6 +374,7 @@ def promote_env_command(
         gitlab_url=gitlab_url,
         apps=[a.strip() for a in apps.split(",") if a.strip()] if apps else None,
         platform=platform,
+        group=group,
         skip_env=skip_env,
         dry_run=dry_run,
     )
@@ -491,6 +513,116 @@ def revert_command(
         env=env, commit=commit, project=project, gitlab_url=gitlab_url, dry_run=dry_run
     )
     emit(as_json, result, lambda out: revert.show(result, out))
+
+
+@main.command("onboard")
+@click.option("--app", required=True, help="The new app's name (a DNS label).")
+@click.option("--repo", metavar="GROUP/NAME", help="The app's repository on GitLab (first party).")
+@click.option(
+    "--branch",
+    metavar="BRANCH",
+    help="Its branch the Jenkins job builds [default: the repository's default].",
+)
+@click.option(
+    "--git-credentials",
+    default="gitlab-git",
+    show_default=True,
+    metavar="ID",
+    help="The Jenkins credential the job fetches the repository with.",
+)
+@click.option("--third-party", is_flag=True, help="An app without repository or CI, e.g. redis.")
+@click.option("--image", metavar="REPOSITORY", help="Third party: the image repository.")
+@click.option("--tag", metavar="TAG", help="Third party: the image tag the first environment runs.")
+@click.option(
+    "--port", type=int, metavar="PORT", help="Third party: the container port [default: 8080]."
+)
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
+@DRY_RUN_OPTION
+@JSON_OPTION
+@error_boundary
+def onboard_command(
+    app: str,
+    repo: str | None,
+    branch: str | None,
+    git_credentials: str,
+    third_party: bool,
+    image: str | None,
+    tag: str | None,
+    port: int | None,
+    project: str,
+    gitlab_url: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Register a new app: its Jenkins job and push hook, and an entry per environment.
+
+    A first-party app (--repo) gets a Jenkins job running its repository's
+    Jenkinsfile (JENKINS_URL, JENKINS_USER, JENKINS_TOKEN), a push hook on the
+    repository that starts the job, and a [no-promote] MR per environment adding
+    its entry with that environment's replicas and resources but no image: it
+    deploys nothing until its first build promotes it. A third-party app gets its
+    app file on main and, with its image, in the first environment's MR, which
+    starts the chain when merged. Rerun it to finish what a failure interrupted.
+
+    \b
+    Examples:
+      gitops-helper onboard --app user-service --repo apps/user-service
+      gitops-helper onboard --app redis --third-party --image docker.io/library/redis \\
+          --tag 7.2.4 --port 6379
+    """
+    from jenkins_helpers.commands import onboard
+
+    result = onboard.run(
+        app=app,
+        project=project,
+        gitlab_url=gitlab_url,
+        repo=repo,
+        branch=branch,
+        git_credentials=git_credentials,
+        third_party=third_party,
+        image=image,
+        tag=tag,
+        port=port,
+        dry_run=dry_run,
+    )
+    emit(as_json, result, lambda out: onboard.show(result, out))
+
+
+@main.command("decommission")
+@click.option("--app", required=True, help="The app to remove everywhere.")
+@click.option(
+    "--repo",
+    metavar="GROUP/NAME",
+    help="Its repository, for the push hook [default: as its promotions recorded it].",
+)
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
+@DRY_RUN_OPTION
+@JSON_OPTION
+@error_boundary
+def decommission_command(
+    app: str, repo: str | None, project: str, gitlab_url: str | None, dry_run: bool, as_json: bool
+) -> None:
+    """Remove an app from every environment (the last first), then main, then Jenkins.
+
+    Opens the MR removing the app from the last environment that holds it: its
+    env.cue entry, app file and manifests (ArgoCD prunes what it deployed). When
+    it merges, the webhook opens the next one down, then main's, then deletes the
+    app's Jenkins job and push hook. Run it again any time: it resumes where
+    things stand and never opens a second MR.
+
+    \b
+    Examples:
+      gitops-helper decommission --app legacy-service --dry-run
+      gitops-helper decommission --app legacy-service --json
+    """
+    from jenkins_helpers.commands import decommission
+
+    result = decommission.run(
+        app=app, project=project, gitlab_url=gitlab_url, repo=repo, dry_run=dry_run
+    )
+    emit(as_json, result, lambda out: decommission.show(result, out))
 
 
 @main.command("status")

@@ -8,6 +8,7 @@ and says what to check. The token is never put in a message.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -15,7 +16,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import gitlab
 import requests
@@ -56,6 +57,19 @@ class MergeRequest:
     sha: str | None = None  # head commit of the source branch
     merge_commit_sha: str | None = None  # once merged (null for some merge methods)
     merged_at: str | None = None  # ISO 8601, once merged
+
+
+# The events a project webhook can be told to send (those the tool sets up).
+HookEvent = Literal["merge_requests", "push"]
+HOOK_EVENTS: tuple[HookEvent, ...] = ("merge_requests", "push")
+
+
+@dataclass(frozen=True)
+class Hook:
+    id: int
+    url: str
+    events: tuple[HookEvent, ...]
+    ssl_verification: bool
 
 
 @dataclass(frozen=True)
@@ -156,14 +170,16 @@ class GitLab:
         path: str,
         *,
         labels: Sequence[str],
-        target_branch: str,
+        target_branch: str | None,
         state: str = "opened",
         newest: int | None = None,
     ) -> list[MergeRequest]:
-        """MRs into `target_branch` carrying all of `labels`, newest first (only the
-        `newest` ones, if given: the recently merged, say)."""
+        """MRs into `target_branch` (None: any) carrying all of `labels`, newest first
+        (only the `newest` ones, if given: the recently merged, say)."""
         project = self._project(path)
-        query: dict[str, Any] = {"state": state, "target_branch": target_branch}
+        query: dict[str, Any] = {"state": state}
+        if target_branch is not None:
+            query["target_branch"] = target_branch
         if labels:
             query["labels"] = list(labels)
         if newest is None:
@@ -287,26 +303,45 @@ class GitLab:
         )
         return [str(p) for p in commit.parent_ids]
 
-    def ensure_hook(self, path: str, url: str, secret: str) -> str:
-        """A merge-request webhook to `url` with `secret`: created, or updated if one
-        with that URL exists ('created' / 'updated')."""
+    def hooks(self, path: str) -> list[Hook]:
+        """The project's webhooks (GitLab never shows their secret tokens)."""
         project = self._project(path)
-        hooks = self._call(f"listing the hooks of {path}", lambda: project.hooks.list(get_all=True))
-        settings = {
+        found = self._call(f"listing the hooks of {path}", lambda: project.hooks.list(get_all=True))
+        return [
+            Hook(int(h.id), str(h.url), _events(h), bool(h.enable_ssl_verification)) for h in found
+        ]
+
+    def ensure_hook(
+        self, path: str, url: str, secret: str, *, events: Sequence[HookEvent] = ("merge_requests",)
+    ) -> str:
+        """A webhook to `url` with `secret` for `events`: 'created', or 'updated' when one
+        with that URL exists (its token is rewritten: GitLab cannot show the old one)."""
+        project = self._project(path)
+        settings: dict[str, Any] = {
             "url": url,
             "token": secret,
-            "merge_requests_events": True,
-            "push_events": False,
+            **{f"{e}_events": e in events for e in HOOK_EVENTS},
             "enable_ssl_verification": url.startswith("https://"),
         }
-        for hook in hooks:
-            if hook.url == url:
-                for key, value in settings.items():
-                    setattr(hook, key, value)
-                self._call(f"updating the webhook of {path}", hook.save)
-                return "updated"
+        existing = next((h for h in self.hooks(path) if h.url == url), None)
+        if existing is not None:
+            hook = project.hooks.get(existing.id, lazy=True)
+            for key, value in settings.items():
+                setattr(hook, key, value)
+            self._call(f"updating the webhook of {path}", hook.save)
+            return "updated"
         self._call(f"adding a webhook to {path}", lambda: project.hooks.create(settings))
         return "created"
+
+    def delete_hook(self, path: str, hook_id: int) -> None:
+        """Remove a webhook; one already gone is gone all the same."""
+        project = self._project(path)
+        with contextlib.suppress(_Missing):
+            self._call(
+                f"deleting webhook {hook_id} of {path}",
+                lambda: project.hooks.delete(hook_id),
+                missing_ok=True,
+            )
 
     def close_merge_request(self, path: str, iid: int, note: str) -> None:
         """Comment `note` on an MR, then close it."""
@@ -431,6 +466,10 @@ def _message(e: gitlab.exceptions.GitlabError) -> str:
     if isinstance(text, list | tuple):
         text = "; ".join(str(t) for t in text)
     return str(text)[:500]
+
+
+def _events(hook: Any) -> tuple[HookEvent, ...]:
+    return tuple(e for e in HOOK_EVENTS if getattr(hook, f"{e}_events", False))
 
 
 def _merge_request(mr: Any) -> MergeRequest:

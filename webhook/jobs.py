@@ -168,7 +168,7 @@ class Jobs:
         )
         branches = _touched(deployment, event.target_branch)
         with self._locked(job, branches):
-            done = cascade(deployment, merged, self.promote)
+            done = cascade(deployment, merged, self.promote, self.settings.jenkins)
         self._unblock(deployment, event.target_branch)
         blocked = done.promotion is not None and bool(done.promotion.blocked)
         target_env = done.step.target if done.step else None
@@ -240,4 +240,5 @@ def _result(done: Cascade) -> dict[str, Any]:
         "stopped": done.stopped,
         "promotion": asdict(done.promotion) if done.promotion else None,
         "refreshed": [asdict(r) for r in done.refreshed],
+        "decommission": asdict(done.decommission) if done.decommission else None,
     }

@@ -7,6 +7,8 @@ GITOPS_DATA_DIR         where the job queue and records live (SQLite)
 GITOPS_EXECUTOR         inline (default: promotions run in this process) or jenkins
 GITOPS_JENKINS_JOB      the Jenkins job promotions run as (default gitops-promote-env)
 GITOPS_RECONCILE_INTERVAL  seconds between reconciles (default 300; 0: never)
+JENKINS_URL, JENKINS_USER, JENKINS_TOKEN   Jenkins, for the jenkins executor and for
+                        deleting a decommissioned app's job (optional otherwise)
 GITOPS_WORKERS          job threads in this process (default 2; 0: none, e.g. under
                         gunicorn with a separate `gitops-helper webhook worker`)
 """
@@ -19,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from jenkins_helpers import gitlab, inputs, secrets
+from jenkins_helpers import gitlab, inputs, jenkins, secrets
 from jenkins_helpers.deployrepo.settings import DEFAULT_PROJECT
 from jenkins_helpers.errors import BadInput
 from jenkins_helpers.gitlab import Access
+from jenkins_helpers.jenkins import JenkinsAccess
 
 Executor = Literal["inline", "jenkins"]
 MAX_BODY = 1024 * 1024  # GitLab payloads are far smaller; anything bigger is refused (413)
@@ -37,6 +40,7 @@ class WebhookSettings:
     project: str
     data_dir: Path
     executor: Executor = "inline"
+    jenkins: JenkinsAccess | None = None
     jenkins_job: str = "gitops-promote-env"
     reconcile_interval: float = 300.0
     workers: int = 2
@@ -67,6 +71,7 @@ def load(config: Mapping[str, Any]) -> WebhookSettings:
         project=inputs.project_path(get("GITOPS_PROJECT", DEFAULT_PROJECT)),
         data_dir=Path(get("GITOPS_DATA_DIR", "gitops-data") or "gitops-data").resolve(),
         executor=executor,  # type: ignore[arg-type]
+        jenkins=jenkins.access_if_configured(),
         jenkins_job=get("GITOPS_JENKINS_JOB", "gitops-promote-env") or "gitops-promote-env",
         reconcile_interval=_number(
             get("GITOPS_RECONCILE_INTERVAL", "300"), "GITOPS_RECONCILE_INTERVAL"

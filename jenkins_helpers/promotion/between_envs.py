@@ -11,7 +11,7 @@ evaluate or validate on the target opens no MR and says why (`blocked`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from jenkins_helpers import git, gitlab, inputs
@@ -19,7 +19,7 @@ from jenkins_helpers.cue import CueError
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.deployrepo.settings import Environment, Settings
 from jenkins_helpers.errors import BadInput, UserError
-from jenkins_helpers.promotion import naming, proposal, sources, target
+from jenkins_helpers.promotion import groups, naming, proposal, sources, target
 from jenkins_helpers.promotion.model import AppVersion, ImageRef
 from jenkins_helpers.promotion.plan import Explain, apply_platform, apply_versions
 from jenkins_helpers.promotion.publish import Change, publish
@@ -57,6 +57,7 @@ class EnvPromotion:
     dry_run: bool
     skipped: list[str] = field(default_factory=list)
     units: list[UnitResult] = field(default_factory=list)
+    runner: str | None = None  # where it ran, when not here: a Jenkins build's URL
 
     @property
     def blocked(self) -> list[UnitResult]:
@@ -65,10 +66,12 @@ class EnvPromotion:
 
 @dataclass(frozen=True)
 class Selection:
-    """Which units to move; None: every unit that differs."""
+    """Which units to move; None: every unit that differs. With `group`, `apps` move
+    together, as one unit, in one MR (a coordinated release)."""
 
     apps: tuple[str, ...] | None = None
     platform: bool | None = None
+    group: str | None = None
 
 
 def promote_env(
@@ -79,6 +82,7 @@ def promote_env(
     gitlab_url: str | None,
     apps: Sequence[str] | None = None,
     platform: bool | None = None,
+    group: str | None = None,
     skip_env: bool = False,
     dry_run: bool = False,
 ) -> EnvPromotion:
@@ -86,9 +90,14 @@ def promote_env(
     source = inputs.branch_name(source)
     target_env = inputs.environment_name(target_env)
     project = inputs.project_path(project)
+    group = inputs.group_name(group) if group is not None else None
+    if group is not None and (apps or platform):
+        raise BadInput("--group moves its own apps", "leave out --apps and --platform")
     selection = Selection(tuple(inputs.app_name(a) for a in apps) if apps else None, platform)
     access = gitlab.access_from_environment(gitlab_url)
     with target.connect(project, access) as deployment:
+        if group is not None:
+            selection = Selection(groups.members(deployment, group, source), None, group)
         return promote_between(
             deployment, source, target_env, selection, skip_env=skip_env, dry_run=dry_run
         )
@@ -112,7 +121,12 @@ def promote_between(
     with deployment.checkout(to.branch) as clone:
         commit = git.fetch_branch(clone.tree, source_branch, clone.auth)
         route = _Route(deployment, clone, to, source, commit, tuple(skipped), dry_run)
-        units = _sync(route, selection) if from_main else _units(route, selection)
+        if from_main:
+            units = _sync(route, selection)
+        elif selection.group:
+            units = [_group_unit(route, selection.group, selection.apps or ())]
+        else:
+            units = _units(route, selection)
     return EnvPromotion(deployment.project.path, source, to.name, commit, dry_run, skipped, units)
 
 
@@ -171,14 +185,47 @@ def _units(route: _Route, selection: Selection) -> list[UnitResult]:
         results.append(_platform_unit(route))
     elif selection.platform:
         results.append(_nothing("platform"))
+    held = groups.in_flight(route.deployment, route.to.branch)
     for app in apps:
         version = sources.from_revision(tree, route.commit, app)
         if version is None or sources.from_revision(tree, "HEAD", app) == version:
             if not everything:
                 results.append(_nothing(app))
             continue
+        if app in held:
+            results.append(UnitResult(app, "app", "blocked", version.image.tag, reason=held[app]))
+            continue
         results.append(_app_unit(route, version, platform_differs))
     return results
+
+
+def _group_unit(route: _Route, group: str, apps: Sequence[str]) -> UnitResult:
+    """Every member that differs, in one MR: no environment renders one without the others."""
+    tree = route.clone.tree
+    versions = []
+    for app in apps:
+        version = sources.from_revision(tree, route.commit, app)
+        if version is None:
+            reason = f"{app} of group {group} has no image in {route.source}"
+            return UnitResult(group, "group", "blocked", reason=reason)
+        if sources.from_revision(tree, "HEAD", app) != version:
+            versions.append(version)
+    if not versions:
+        return UnitResult(group, "group", "noop", reason="the target already has the group")
+    git.reset_to(tree, route.to.branch)
+    try:
+        plan = apply_versions(tree, route.to, versions)
+    except UserError as e:
+        return UnitResult(group, "group", "blocked", reason=e.message)
+    trailer = _trailer(route, "group", {a.app: a.image for a in plan.apps})
+    change = proposal.group_change(plan, replace(trailer, group=group), group, None)
+    result = _published(route, change, group, "group", None, plan.warnings)
+    if result.mr_iid is not None and not route.dry_run:
+        closed = groups.supersede_members(
+            route.deployment, route.to.branch, group, result.mr_iid, list(apps)
+        )
+        result = replace(result, superseded=[*result.superseded, *closed])
+    return result
 
 
 def _nothing(unit: str) -> UnitResult:

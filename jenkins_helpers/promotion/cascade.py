@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.deployrepo.settings import Environment
+from jenkins_helpers.jenkins import JenkinsAccess
 from jenkins_helpers.promotion import naming
 from jenkins_helpers.promotion.between_envs import EnvPromotion, Selection, promote_between
+from jenkins_helpers.promotion.decommission import DecommissionResult, advance
 from jenkins_helpers.promotion.refresh import Refreshed, refresh_open
 from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.promotion.trailer import TrailerError, parse_trailer
@@ -58,6 +60,7 @@ class Cascade:
     step: Step | None = None
     promotion: EnvPromotion | None = None
     refreshed: list[Refreshed] = field(default_factory=list)
+    decommission: DecommissionResult | None = None
 
 
 def next_step(deployment: DeploymentProject, merged: Merged) -> Step | str:
@@ -84,13 +87,23 @@ def next_step(deployment: DeploymentProject, merged: Merged) -> Step | str:
 
 
 def cascade(
-    deployment: DeploymentProject, merged: Merged, promote: Promote = promote_between
+    deployment: DeploymentProject,
+    merged: Merged,
+    promote: Promote = promote_between,
+    jenkins: JenkinsAccess | None = None,
 ) -> Cascade:
-    """Refresh the open MRs of the merge's environment, then promote what it calls for."""
+    """Refresh the open MRs of the merge's environment, then promote what it calls for;
+    after a decommission step, take the next one (`jenkins`: to delete the app's job)."""
     env = _env_of(deployment, merged.target_branch)
     result = Cascade(env.name if env else merged.target_branch)
     if env is not None:
         result.refreshed = refresh_open(deployment, env)
+    removing = _decommissioned(merged)
+    if removing is not None:
+        app, repo = removing
+        result.stopped = f"decommissioning {app}: not promoted"
+        result.decommission = advance(deployment, app, repo, jenkins)
+        return result
     step = next_step(deployment, merged)
     if isinstance(step, str):
         result.stopped = step
@@ -98,6 +111,17 @@ def cascade(
     result.step = step
     result.promotion = promote(deployment, step.source, step.target, step.selection)
     return result
+
+
+def _decommissioned(merged: Merged) -> tuple[str, str | None] | None:
+    """The app (and its repository) a merged decommission step removed, if it was one."""
+    try:
+        trailer = parse_trailer(merged.description)
+    except TrailerError:
+        return None
+    if trailer is None or trailer.unit != "decommission" or not trailer.app:
+        return None
+    return trailer.app, trailer.app_repo
 
 
 def _env_of(deployment: DeploymentProject, branch: str) -> Environment | None:
@@ -110,6 +134,8 @@ def _carried(deployment: DeploymentProject, merged: Merged, env: Environment) ->
         trailer = parse_trailer(merged.description)
     except TrailerError:
         trailer = None
+    if trailer is not None and trailer.unit == "group":
+        return Selection(tuple(sorted(trailer.apps)), None, trailer.group)
     if trailer is not None:
         return Selection(tuple(sorted(trailer.apps)), trailer.platform)
     return _changed_units(deployment, merged, env)

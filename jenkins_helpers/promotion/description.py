@@ -41,13 +41,25 @@ class Content:
     warnings: Sequence[str] = field(default_factory=tuple)
 
 
-def render(c: Content) -> str:
-    """The MR description: what moves, the diffs in brief, what stays, then the trailer."""
+def render(c: Content, *, parts_only: bool = False) -> str:
+    """The MR description: what moves, the diffs in brief, what stays, then the trailer.
+
+    `parts_only`: one app's sections, headed by its name, for a group's description.
+    """
+    if parts_only:
+        return "\n\n".join(
+            [
+                f"## {c.app} `{c.image.tag}`",
+                _image_section(c),
+                _app_layer_section(c),
+                _kept_section(c),
+            ]
+        )
     parts = [
-        f"Promotes **{c.app}** `{c.image.tag}` {_route(c.trailer, c.build_url)}.",
+        f"Promotes **{c.app}** `{c.image.tag}` {route(c.trailer, c.build_url)}.",
         _image_section(c),
         _app_layer_section(c),
-        _manifest_section(c.env, c.changes),
+        manifest_summary(c.env, c.changes),
         _kept_section(c),
     ]
     if c.warnings:
@@ -66,9 +78,9 @@ def render_platform(
     """The description of a platform-layer MR: the layer's diff, the manifests, the trailer."""
     what = "main's platform and app layers" if trailer.unit == "sync" else "the platform layer"
     parts = [
-        f"Promotes {what} {_route(trailer, None)}.",
+        f"Promotes {what} {route(trailer, None)}.",
         _diff_section("### Changes", diff),
-        _manifest_section(env, changes),
+        manifest_summary(env, changes),
     ]
     if warnings:
         parts.append(_warnings_section(warnings))
@@ -91,7 +103,7 @@ def render_edit(plan: EditPlan, title: str, trailer: Trailer) -> str:
         f"{title.replace(naming.NO_PROMOTE_MARK, '').strip()}, in **{plan.env.name}**'s env.cue. "
         + cascade,
         f"### {plan.env.name}: {plan.app}\n\n{table}".rstrip(),
-        _manifest_section(plan.env.name, plan.changes),
+        manifest_summary(plan.env.name, plan.changes),
     ]
     if plan.warnings:
         parts.append(_warnings_section(plan.warnings))
@@ -105,7 +117,7 @@ def _value_cell(value: Any) -> str:
     return "-" if value is None else _code(_value(value))
 
 
-def _route(t: Trailer, build_url: str | None) -> str:
+def route(t: Trailer, build_url: str | None) -> str:
     """`from **dev** (`1a2b3c4`) to **stage**`, or `to **dev** by Jenkins build URL`."""
     source = ""
     if t.source_env:
@@ -153,7 +165,7 @@ def _longest_backtick_run(text: str) -> int:
     return max((len(run) for run in re.findall(r"`+", text)), default=0)
 
 
-def _manifest_section(env: str, changes: Sequence[FileChange]) -> str:
+def manifest_summary(env: str, changes: Sequence[FileChange]) -> str:
     prefix = layout.env_manifests(env) + "/"
     manifests = [f for f in changes if f.path.startswith(prefix)]
     others = [f.path for f in changes if not f.path.startswith(prefix)]

@@ -20,12 +20,13 @@ from jenkins_helpers import git, gitlab, inputs
 from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.errors import BadInput, UserError
-from jenkins_helpers.promotion import description, naming, target
+from jenkins_helpers.promotion import naming, target
 from jenkins_helpers.promotion.model import ImageRef, Status
 from jenkins_helpers.promotion.plan import EditPlan, apply_edits, image_edits
+from jenkins_helpers.promotion.proposal import operation_change
 from jenkins_helpers.promotion.publish import Change, publish
 from jenkins_helpers.promotion.target import DeploymentProject, Target
-from jenkins_helpers.promotion.trailer import Trailer, Unit
+from jenkins_helpers.promotion.trailer import Unit
 
 # How far back `rollback --to previous` looks in the environment branch's history.
 HISTORY_DEPTH = 200
@@ -85,7 +86,7 @@ def set_values(
             unit: Unit = "settings"
             what = _what(plan)
             title = f"Set {app} {what} in {env}" + ("" if moved else f" {naming.NO_PROMOTE_MARK}")
-            change = _change(plan, title, "set", unit, moved)
+            change = operation_change(plan, title, "set", unit, moved)
             return _result(deployment, clone, plan, change, moved, dry_run)
 
 
@@ -118,7 +119,7 @@ def rollback(
             edits = [(p[3:], v) for p, v in image_edits(app, ImageRef("-", old[0], old[1]))]
             plan = apply_edits(clone.tree, environment, app, edits)
             title = f"Roll back {app} to {old[0]} in {env} {naming.NO_PROMOTE_MARK}"
-            change = _change(plan, title, "rollback", "rollback", False)
+            change = operation_change(plan, title, "rollback", "rollback", False)
             return _result(deployment, clone, plan, change, False, dry_run)
 
 
@@ -187,26 +188,6 @@ def _what(plan: EditPlan) -> str:
         others = [p for p in parts if not p.startswith("deployment.image.")]
         return ", ".join([f"image {plan.image.tag}", *others])
     return ", ".join(parts)
-
-
-def _change(plan: EditPlan, title: str, kind: str, unit: Unit, moved: bool) -> Change:
-    env = plan.env.name
-    trailer = Trailer(
-        target_env=env,
-        apps={plan.app: plan.image} if moved and plan.image else {},
-        unit=unit,
-        app=plan.app,
-    )
-    return Change(
-        source_branch=f"{kind}/{env}/{plan.app}",
-        title=title,
-        description=description.render_edit(plan, title, trailer),
-        labels=("gitops", kind, f"app::{plan.app}", f"env::{env}")
-        + (() if moved else (naming.NO_PROMOTE,)),
-        identity=(kind, f"app::{plan.app}", f"env::{env}"),
-        commit_message=f"{title}\n",
-        files=plan.changes,
-    )
 
 
 def _result(

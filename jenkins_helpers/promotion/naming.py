@@ -58,6 +58,28 @@ def sync_title(env: str, main: str) -> str:
     return f"Sync {main} to {env}: platform and app layers"
 
 
+def group_branch(env: str, group: str) -> str:
+    """The one branch promoting a release group to `env`."""
+    return f"promote/{env}/_group-{group}"
+
+
+def group_title(group: str, apps: dict[str, str], env: str) -> str:
+    """`Promote release-2.0 to prod: example-app 2.0.0, postgres 17-alpine`."""
+    members = ", ".join(f"{app} {tag}" for app, tag in sorted(apps.items()))
+    return f"Promote {group} to {env}: {members}"
+
+
+def group_labels(group: str, apps: list[str], env: str) -> tuple[str, ...]:
+    """The group's identity label, and each member's (so per-app filters find it too)."""
+    return (
+        "gitops",
+        "promotion",
+        f"group::{group}",
+        *(f"app::{a}" for a in sorted(apps)),
+        f"env::{env}",
+    )
+
+
 def unit_identity(unit: str, env: str) -> tuple[str, ...]:
     """The labels that identify a platform or sync unit's promotion to `env`."""
     return ("promotion", f"unit::{unit}", f"env::{env}")

@@ -7,9 +7,9 @@ same unit the same way (docs/PROMOTION.md).
 from __future__ import annotations
 
 from jenkins_helpers.promotion import description, naming
-from jenkins_helpers.promotion.plan import AppChange, Plan, PlatformPlan
+from jenkins_helpers.promotion.plan import AppChange, EditPlan, Plan, PlatformPlan
 from jenkins_helpers.promotion.publish import Change
-from jenkins_helpers.promotion.trailer import Trailer
+from jenkins_helpers.promotion.trailer import Trailer, Unit
 
 
 def app_change(plan: Plan, trailer: Trailer, lines: list[str], build_url: str | None) -> Change:
@@ -28,6 +28,33 @@ def app_change(plan: Plan, trailer: Trailer, lines: list[str], build_url: str | 
     )
 
 
+def group_change(plan: Plan, trailer: Trailer, group: str, build_url: str | None) -> Change:
+    """The MR of a release group: every member's image and app layer, in one MR."""
+    env = plan.env.name
+    title = naming.group_title(group, {a.app: a.image.tag for a in plan.apps}, env)
+    text = "\n\n".join(
+        [
+            f"Promotes the release group **{group}** {description.route(trailer, build_url)}: "
+            "its apps move together, in this one merge request.",
+            *(
+                description.render(_content(plan, app, trailer, None), parts_only=True)
+                for app in plan.apps
+            ),
+            description.manifest_summary(env, plan.changes),
+            trailer.to_comment(),
+        ]
+    )
+    return Change(
+        source_branch=naming.group_branch(env, group),
+        title=title,
+        description=text + "\n",
+        labels=naming.group_labels(group, [a.app for a in plan.apps], env),
+        identity=("promotion", f"group::{group}", f"env::{env}"),
+        commit_message=_message(title, [f"Image: {a.image.ref}" for a in plan.apps]),
+        files=plan.changes,
+    )
+
+
 def platform_change(plan: PlatformPlan, trailer: Trailer, title: str, unit: str) -> Change:
     """The MR of the platform layer (`unit` platform) or of main's changes (`unit` sync)."""
     env = plan.env.name
@@ -41,6 +68,38 @@ def platform_change(plan: PlatformPlan, trailer: Trailer, title: str, unit: str)
         labels=naming.unit_labels(unit, env),
         identity=naming.unit_identity(unit, env),
         commit_message=_message(title, [f"Files: {', '.join(plan.files) or '-'}"]),
+        files=plan.changes,
+    )
+
+
+def operation_change(
+    plan: EditPlan,
+    title: str,
+    kind: str,
+    unit: Unit,
+    moves: bool,
+    *,
+    app_repo: str | None = None,
+) -> Change:
+    """The MR of an operation on one app in one environment (`set`, `rollback`,
+    `onboard`, `decommission`): branch `<kind>/<env>/<app>`; `[no-promote]` unless
+    it `moves` the app's new image on."""
+    env = plan.env.name
+    trailer = Trailer(
+        target_env=env,
+        apps={plan.app: plan.image} if moves and plan.image else {},
+        unit=unit,
+        app=plan.app,
+        app_repo=app_repo,
+    )
+    return Change(
+        source_branch=f"{kind}/{env}/{plan.app}",
+        title=title,
+        description=description.render_edit(plan, title, trailer),
+        labels=("gitops", kind, f"app::{plan.app}", f"env::{env}")
+        + (() if moves else (naming.NO_PROMOTE,)),
+        identity=(kind, f"app::{plan.app}", f"env::{env}"),
+        commit_message=f"{title}\n",
         files=plan.changes,
     )
 

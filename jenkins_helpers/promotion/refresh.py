@@ -58,11 +58,13 @@ def refresh_open(deployment: DeploymentProject, env: Environment) -> list[Refres
 def _refresh(
     deployment: DeploymentProject, env: Environment, mr: MergeRequest, trailer: Trailer
 ) -> Refreshed:
-    if trailer.source_env is None and trailer.unit == "app":
+    if trailer.source_env is None and trailer.unit in ("app", "group"):
         return _refresh_build(deployment, env, mr, trailer)
     selection = Selection(tuple(trailer.apps), trailer.platform or None)
     if trailer.unit == "platform":
         selection = Selection((), True)
+    if trailer.unit == "group":
+        selection = Selection(tuple(sorted(trailer.apps)), None, trailer.group)
     promoted = promote_between(
         deployment,
         trailer.source_env or deployment.settings.main_branch,
@@ -79,17 +81,19 @@ def _refresh(
 def _refresh_build(
     deployment: DeploymentProject, env: Environment, mr: MergeRequest, trailer: Trailer
 ) -> Refreshed:
-    """A build's MR: its app layer and image come from its own branch."""
-    (app,) = trailer.apps
+    """A build's MR (or a group's, from a build): app layers and images from its branch."""
     with deployment.checkout(env.branch) as clone:
         commit = git.fetch_branch(clone.tree, mr.source_branch, clone.auth)
-        version = sources.from_revision(clone.tree, commit, app)
-        if version is None:
-            return Refreshed(mr.iid, "skipped", f"{mr.source_branch} has no image for {app}")
-        plan = apply_versions(clone.tree, env, [version])
-        fresh = replace(trailer, app_layer_sha256=plan.apps[0].app_layer_sha256)
-        lines = [f"App layer: {trailer.app_repo or '-'} at {trailer.app_commit or 'no commit'}"]
-        change = proposal.app_change(plan, fresh, lines, trailer.build_url)
+        versions = [sources.from_revision(clone.tree, commit, app) for app in sorted(trailer.apps)]
+        if any(v is None for v in versions):
+            return Refreshed(mr.iid, "skipped", f"{mr.source_branch} lacks an app's image")
+        plan = apply_versions(clone.tree, env, [v for v in versions if v is not None])
+        if trailer.unit == "group" and trailer.group:
+            change = proposal.group_change(plan, trailer, trailer.group, trailer.build_url)
+        else:
+            fresh = replace(trailer, app_layer_sha256=plan.apps[0].app_layer_sha256)
+            lines = [f"App layer: {trailer.app_repo or '-'} at {trailer.app_commit or 'no commit'}"]
+            change = proposal.app_change(plan, fresh, lines, trailer.build_url)
         if not change.files:
             return _close_if_done(deployment, env, mr)
         outcome = publish(clone, change)

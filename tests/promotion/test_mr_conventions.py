@@ -152,9 +152,7 @@ def test_description_shows_image_diffs_kept_settings_build_and_trailer() -> None
 
 
 def test_description_of_a_new_app_and_an_unchanged_layer() -> None:
-    text = description.render(
-        _content(old_image=None, app_layer_diff="", kept=[], build_url=None)
-    )
+    text = description.render(_content(old_image=None, app_layer_diff="", kept=[], build_url=None))
     assert "example-app is new in dev: its env.cue entry gets the image only." in text
     assert "Unchanged." in text and "None: example-app has no settings of its own" in text
     assert "Jenkins" not in text
