@@ -191,18 +191,6 @@ class GitLab:
         )
         return [_merge_request(mr) for mr in found]
 
-    def project_merge_requests(
-        self, path: str, *, labels: Sequence[str], state: str = "opened"
-    ) -> list[MergeRequest]:
-        """MRs into any branch carrying all of `labels`: one listing for a view of every
-        environment at once (the status board), instead of one per target branch."""
-        project = self._project(path)
-        found = self._call(
-            f"listing merge requests of {path}",
-            lambda: project.mergerequests.list(state=state, labels=list(labels), get_all=True),
-        )
-        return [_merge_request(mr) for mr in found]
-
     def blob_ids(
         self, path: str, ref: str, under: str = "", *, recursive: bool = True
     ) -> dict[str, str]:

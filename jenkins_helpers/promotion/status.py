@@ -227,7 +227,7 @@ def _read(deployment: DeploymentProject, recent: int) -> _Reading:
         )
         found.sort(key=lambda mr: mr.merged_at or "", reverse=True)
         reading.merged[branch] = [_ref(mr, env_of, reading) for mr in found]
-    opened = gl.project_merge_requests(path, labels=(TOOL_LABEL,))
+    opened = gl.merge_requests(path, labels=(TOOL_LABEL,), target_branch=None)
     reading.open_mrs = [_ref(mr, env_of, reading) for mr in opened]
     _resolve_reverts(reading)
     return reading
