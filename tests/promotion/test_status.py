@@ -5,10 +5,10 @@ board explains, by the tool's own operations and MRs merged through python-gitla
 (no webhook: nothing cascades behind the test's back):
 
 - example-app: 1.1.0 built into dev, its promotion to stage open; a hotfix in prod;
-- postgres: rolled back in prod to 16.2, and an open MR decommissioning it from dev
-  (made by hand, following the trailer convention: decommissioning is not a
-  command yet);
-- billing: a new app built into dev, promoted to prod skipping stage;
+- postgres: rolled back in prod to 16.2;
+- billing: a new app built into dev, promoted to prod skipping stage; then a release
+  group (billing 0.2.0 with example-app 1.1.1) open into dev;
+- legacy: built into dev, then being decommissioned (its removal MR open);
 - stage's postgres Deployment edited by hand (a stale manifest).
 """
 
@@ -26,10 +26,10 @@ import pytest
 from gitlab.v4.objects import Project
 
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
-from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.gitlab import Access
-from jenkins_helpers.promotion import Trailer, connect, edits
+from jenkins_helpers.promotion import Trailer, connect, edits, promote_build
 from jenkins_helpers.promotion.between_envs import promote_env
+from jenkins_helpers.promotion.decommission import decommission as decommission_app
 from jenkins_helpers.promotion.status import Board, board
 from tests.helpers.chain import Chain
 
@@ -46,6 +46,7 @@ class Scenario:
     rollback: int
     skip: int
     decommission: int
+    group: int
 
 
 def only_mr(result: object) -> int:
@@ -112,18 +113,21 @@ def scenario() -> Iterator[Scenario]:
         )
         chain.merge(skip)
 
-        dev_env = project.files.raw(file_path="env.cue", ref="dev").decode()
-        trailer = Trailer(target_env="dev", apps={}, unit="decommission", app="postgres")
-        decommission = hand_made_mr(
-            project,
-            "decommission/dev/postgres",
-            "dev",
-            "env.cue",
-            editor.delete_path(dev_env, ("apps", "postgres")),
-            "Decommission postgres from dev",
-            description=f"Remove postgres.\n\n{trailer.to_comment()}\n",
-            labels="gitops,decommission,app::postgres,env::dev",
+        group = only_mr(
+            promote_build(
+                app="billing",
+                image="registry.example.com/billing",
+                tag="0.2.0",
+                digest=None,
+                app_repo=chain.app_repo("billing"),
+                env=None,
+                group="release-1",
+                with_apps=["example-app=1.1.1"],
+                **common,
+            )
         )
+        chain.merge(only_mr(chain.build("legacy", "0.9.0", chain.app_repo("legacy"))))
+        decommission = only_mr(decommission_app(app="legacy", **common))
         manifest = project.files.raw(file_path=STALE, ref="stage").decode()
         assert "replicas: 1\n" in manifest
         by_hand = hand_made_mr(
@@ -135,7 +139,7 @@ def scenario() -> Iterator[Scenario]:
             "Scale postgres by hand",
         )
         chain.merge(by_hand)
-        yield Scenario(sb, project, hotfix, pending, rollback, skip, decommission)
+        yield Scenario(sb, project, hotfix, pending, rollback, skip, decommission, group)
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +148,10 @@ def seen(scenario: Scenario) -> Board:
     access = Access(scenario.sandbox.gitlab_url, scenario.sandbox.token)
     with connect(DEPLOYMENTS, access) as deployment:
         return board(deployment, check_manifests=True)
+
+
+def mr_url(scenario: Scenario, iid: int) -> str:
+    return f"{scenario.sandbox.gitlab_url}/{DEPLOYMENTS}/-/merge_requests/{iid}"
 
 
 def table(b: Board) -> dict[str, list[str]]:
@@ -155,9 +163,10 @@ def table(b: Board) -> dict[str, list[str]]:
 def test_the_table_shows_each_apps_tag_per_environment_with_marks(seen: Board) -> None:
     assert [e.name for e in seen.environments] == ["dev", "stage", "prod"]
     assert table(seen) == {
-        "billing": ["0.1.0", "-", "0.1.0 !"],
-        "example-app": ["1.1.0", "1.0.0 *<", "1.0.1-hotfix1 !"],
-        "postgres": ["16.4 *", "16.4", "16.2 !"],
+        "billing": ["0.1.0 *", "-", "0.1.0 !"],
+        "example-app": ["1.1.0 *", "1.0.0 *<", "1.0.1-hotfix1 !"],
+        "legacy": ["0.9.0 *", "-", "-"],
+        "postgres": ["16.4", "16.4", "16.2 !"],
     }
     prod = {row.app: row.cells[2] for row in seen.rows}
     assert (prod["example-app"].replicas, prod["postgres"].replicas) == (3, 1)
@@ -173,21 +182,29 @@ def test_each_divergence_names_its_cause_and_mr(seen: Board, scenario: Scenario)
         ("postgres", f"prod ahead of stage: rolled back !{s.rollback}"),
     ]
     for d in seen.divergences:
-        assert d.mr_url == f"{s.sandbox.gitlab_url}/{DEPLOYMENTS}/-/merge_requests/{d.mr_iid}"
+        assert d.mr_iid is not None and d.mr_url == mr_url(s, d.mr_iid)
 
 
 def test_pending_mrs_are_listed_with_links_and_attached_to_their_cells(
     seen: Board, scenario: Scenario
 ) -> None:
     pending = {mr.iid: mr for mr in seen.pending}
-    assert sorted(pending) == sorted([scenario.pending, scenario.decommission])
+    assert sorted(pending) == sorted([scenario.pending, scenario.decommission, scenario.group])
     promotion = pending[scenario.pending]
     assert (promotion.env, promotion.kind, promotion.apps) == ("stage", "app", ("example-app",))
     assert promotion.title == "Promote example-app 1.1.0 to stage"
     assert promotion.url.endswith(f"/merge_requests/{scenario.pending}")
     cells = {(row.app, c.env): c for row in seen.rows for c in row.cells}
     assert cells["example-app", "stage"].pending == (scenario.pending,)
-    assert cells["postgres", "dev"].pending == (scenario.decommission,)
+    assert cells["legacy", "dev"].pending == (scenario.decommission,)
+    group = pending[scenario.group]
+    assert (group.kind, group.group, group.apps) == (
+        "group",
+        "release-1",
+        ("billing", "example-app"),
+    )
+    assert group.tags == {"billing": "0.2.0", "example-app": "1.1.1"}
+    assert cells["billing", "dev"].pending == cells["example-app", "dev"].pending == (group.iid,)
     assert all(not e.pending for e in seen.environments), "no platform or sync MR is open"
 
 
@@ -195,7 +212,7 @@ def test_a_decommission_in_progress_says_where_the_app_still_is(
     seen: Board, scenario: Scenario
 ) -> None:
     [found] = seen.decommissions
-    assert (found.app, found.remaining) == ("postgres", ("dev", "stage", "prod", "main"))
+    assert (found.app, found.remaining) == ("legacy", ("dev",))
     assert [(mr.iid, mr.state) for mr in found.mrs] == [(scenario.decommission, "opened")]
 
 
@@ -230,16 +247,16 @@ def test_the_cli_prints_the_board_as_a_table_and_as_json(scenario: Scenario) -> 
     lines = text.stdout.splitlines()
     assert lines[0].startswith(f"{DEPLOYMENTS} at ") and lines[0].endswith("dev -> stage -> prod")
     print(text.stdout)  # what a person sees: shown with pytest -s
-    assert lines[2:6] == [
-        "APP          DEV     STAGE     PROD",
-        "billing      0.1.0   -         0.1.0 !",
-        "example-app  1.1.0   1.0.0 *<  1.0.1-hotfix1 !",
-        "postgres     16.4 *  16.4      16.2 !",
+    assert lines[2:7] == [
+        "APP          DEV      STAGE     PROD",
+        "billing      0.1.0 *  -         0.1.0 !",
+        "example-app  1.1.0 *  1.0.0 *<  1.0.1-hotfix1 !",
+        "legacy       0.9.0 *  -         -",
+        "postgres     16.4     16.4      16.2 !",
     ]
+    assert f"(group release-1)  {mr_url(scenario, scenario.group)}" in text.stdout
     assert f"  example-app: prod ahead of stage: hotfix !{scenario.hotfix}  " in text.stdout
-    decommission = (
-        f"  postgres: still in dev, stage, prod, main; !{scenario.decommission} (opened) "
-    )
+    decommission = f"  legacy: still in dev; !{scenario.decommission} (opened) "
     assert decommission in text.stdout
     assert "Stale manifests: not checked" in text.stdout
     assert scenario.sandbox.token not in done.stdout + text.stdout + text.stderr
@@ -285,7 +302,7 @@ def test_later_changes_a_rollback_in_dev_its_revert_and_a_closed_promotion(
     with connect(DEPLOYMENTS, Access(s.sandbox.gitlab_url, s.sandbox.token)) as deployment:
         now = board(deployment)
     assert table(now)["postgres"] == ["16.1 *!", "16.4", "16.2 !"]
-    assert table(now)["example-app"] == ["1.1.0", "1.0.0 <", "1.0.1-hotfix1 !"]
+    assert table(now)["example-app"] == ["1.1.0 *", "1.0.0 <", "1.0.1-hotfix1 !"]
     texts = {(d.app, d.text) for d in now.divergences}
     assert ("postgres", f"dev ahead of stage: rolled back !{rollback}") in texts
     assert ("example-app", "stage behind dev: no promotion pending") in texts
