@@ -21,17 +21,16 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import gitlab
 import pytest
 from gitlab.v4.objects import Project
 
-from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
+from gitops_sandbox import DEPLOYMENTS, Sandbox
 from jenkins_helpers.gitlab import Access
 from jenkins_helpers.promotion import Trailer, connect, edits, promote_build
 from jenkins_helpers.promotion.between_envs import promote_env
 from jenkins_helpers.promotion.decommission import decommission as decommission_app
 from jenkins_helpers.promotion.status import Board, board
-from tests.helpers.chain import Chain
+from tests.helpers.chain import seeded
 
 TOKEN = "status-test-token-7c3a"  # noqa: S105 - the sandbox's test credential
 STALE = "manifests/stage/postgres/deployment-postgres.yaml"
@@ -83,16 +82,7 @@ def hand_made_mr(
 
 @pytest.fixture(scope="module")
 def scenario() -> Iterator[Scenario]:
-    with (
-        Sandbox.start(token=TOKEN) as sb,
-        gitlab.Gitlab(sb.gitlab_url, private_token=sb.token) as gl,
-        pytest.MonkeyPatch.context() as env,
-    ):
-        seed_default(sb)
-        env.setenv("GITLAB_URL", sb.gitlab_url)
-        env.setenv("GITLAB_TOKEN", sb.token)
-        project = gl.projects.get(DEPLOYMENTS)
-        chain = Chain(sb, project)
+    with seeded(TOKEN) as (sb, project, chain):
         common = {"project": DEPLOYMENTS, "gitlab_url": None}
 
         hotfix = only_mr(

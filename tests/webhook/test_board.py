@@ -18,15 +18,14 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-import gitlab
 import pytest
 import requests
 from flask import Flask
 
 import webhook
-from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
+from gitops_sandbox import DEPLOYMENTS, Sandbox
 from jenkins_helpers.promotion import edits
-from tests.helpers.chain import HOOK_SECRET, Chain, Hook, serve_webhook
+from tests.helpers.chain import HOOK_SECRET, Hook, seeded, serve_webhook
 from webhook.board import BoardCache
 
 TOKEN = "board-test-token-91f4"  # noqa: S105 - the sandbox's test credential
@@ -59,16 +58,7 @@ class Scenario:
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     """prod hotfixed (merged), a build of example-app open into dev, and a person's MR
     into stage whose title tries to inject HTML."""
-    with (
-        Sandbox.start(token=TOKEN) as sb,
-        gitlab.Gitlab(sb.gitlab_url, private_token=sb.token) as gl,
-        pytest.MonkeyPatch.context() as env,
-    ):
-        seed_default(sb)
-        env.setenv("GITLAB_URL", sb.gitlab_url)
-        env.setenv("GITLAB_TOKEN", sb.token)
-        project = gl.projects.get(DEPLOYMENTS)
-        chain = Chain(sb, project)
+    with seeded(TOKEN) as (sb, project, chain):
         hotfix = edits.set_values(
             env="prod",
             app="example-app",
