@@ -625,6 +625,42 @@ def decommission_command(
     emit(as_json, result, lambda out: decommission.show(result, out))
 
 
+@main.command("status")
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
+@click.option(
+    "--check-manifests",
+    "check_manifests",
+    is_flag=True,
+    help="Also render every environment and list stale or hand-edited manifests (slower).",
+)
+@JSON_OPTION
+@error_boundary
+def status_command(
+    project: str, gitlab_url: str | None, check_manifests: bool, as_json: bool
+) -> None:
+    """Show every app in every environment: image tags, pending MRs, divergences.
+
+    A table of apps x environments (the image tag each one runs), then the open
+    MRs of the tool with their links, why neighbouring environments differ (a
+    hotfix, a rollback, a skipped environment: "ahead"; a promotion pending or
+    missing: "behind"), the decommissions in progress and, with
+    --check-manifests, the manifests that do not match their env.cue. Reads
+    GitLab only (one env.cue per environment, a few MR listings); changes nothing.
+    The webhook serves the same board at GET / (docs/WEBHOOK.md).
+
+    \b
+    Examples:
+      gitops-helper status
+      gitops-helper status --check-manifests
+      gitops-helper status --json | jq '.divergences[].text'
+    """
+    from jenkins_helpers.commands import status
+
+    result = status.run(project, gitlab_url, check_manifests)
+    emit(as_json, result, lambda out: status.show(result, out))
+
+
 @main.command("reconcile")
 @PROJECT_OPTION
 @GITLAB_URL_OPTION

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask
 
 from jenkins_helpers.promotion.cascade import Promote
-from webhook import logs, views
+from webhook import board, logs, views
 from webhook import settings as settings_module
 from webhook.executors import executor_for
 from webhook.jobs import Jobs
@@ -45,6 +45,7 @@ def create_app(
         "jobs": jobs,
     }
     app.register_blueprint(views.bp)
+    app.register_blueprint(board.bp)
     if settings.workers > 0:
         jobs.start()
         atexit.register(jobs.stop)

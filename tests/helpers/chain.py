@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import gitlab
+import pytest
 import requests
 import yaml
 from flask import Flask
@@ -21,7 +22,7 @@ from gitlab.v4.objects import Project, ProjectMergeRequest
 from werkzeug.serving import BaseWSGIServer, make_server
 
 import webhook
-from gitops_sandbox import DEPLOYMENTS, Sandbox
+from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
 from jenkins_helpers.promotion import BuildPromotion, promote_build
 from tests.helpers.apprepo import app_cue, make_app_repo
 
@@ -175,6 +176,22 @@ class Chain:
 
     def replicas(self, env: str, app: str) -> int:
         return int(self.manifest(env, app, "Deployment", app)["spec"]["replicas"])
+
+
+@contextlib.contextmanager
+def seeded(token: str) -> Iterator[tuple[Sandbox, Project, Chain]]:
+    """A seeded sandbox, python-gitlab's view of k8s-deployments and a Chain on it, with
+    GITLAB_URL and GITLAB_TOKEN set for the library's operations."""
+    with (
+        Sandbox.start(token=token) as sb,
+        gitlab.Gitlab(sb.gitlab_url, private_token=sb.token) as gl,
+        pytest.MonkeyPatch.context() as env,
+    ):
+        seed_default(sb)
+        env.setenv("GITLAB_URL", sb.gitlab_url)
+        env.setenv("GITLAB_TOKEN", sb.token)
+        project = gl.projects.get(DEPLOYMENTS)
+        yield sb, project, Chain(sb, project)
 
 
 @contextlib.contextmanager
