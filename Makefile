@@ -36,10 +36,20 @@ $(STAMPS)/groovy:
 		groovy default-jre-headless; }
 	mkdir -p $(STAMPS) && touch $@
 
+# Debian's chromium, headless, for the tests of the webhook's status board (a
+# screenshot and the DOM as a browser builds it). No sandbox user namespaces are
+# needed: the tests run it with --no-sandbox.
+$(STAMPS)/chromium:
+	@echo "== set-up: Debian's chromium (for the tests of the status board)"
+	command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		chromium; }
+	mkdir -p $(STAMPS) && touch $@
+
 demo: setup
 	$(BIN)/gitops-helper demo
 
-test: setup $(STAMPS)/groovy
+test: setup $(STAMPS)/groovy $(STAMPS)/chromium
 	@echo "== ruff"
 	$(BIN)/ruff check .
 	@echo "== mypy (strict)"

@@ -15,6 +15,7 @@ from gitops_sandbox.errors import SandboxError
 from gitops_sandbox.seed import (
     DEPLOYMENTS,
     EXAMPLE_APP,
+    seed_app,
     seed_default,
     write_example_app,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "banner",
     "create_app",
     "run",
+    "seed_app",
     "seed_default",
     "serve_forever",
     "shutdown_app",

@@ -56,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         help="PATH of Jenkins builds (default: this Python's directory, then $PATH)",
     )
     up.add_argument("--executors", type=int, default=2, help="builds run at once (default 2)")
+    up.add_argument(
+        "--ready-file",
+        type=Path,
+        help="write the URLs as JSON to this file once ready (for programs starting it)",
+    )
     args = parser.parse_args(argv)
     token = os.environ.get("SANDBOX_TOKEN") or DEFAULT_TOKEN
     if len(token) < MIN_TOKEN_CHARS:
@@ -77,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             jenkins_env=pairs(args.jenkins_env, "--jenkins-env"),
             agent_path=args.agent_path,
             executors=args.executors,
+            ready_file=args.ready_file,
         )
     except SandboxError as e:
         print(f"error: {e.message}", file=sys.stderr)

@@ -26,6 +26,7 @@ from gitops_sandbox import (
     health,
     jenkins_api,
     jenkins_builds,
+    jenkins_push,
     web_pages,
 )
 from gitops_sandbox.api_util import RAW_PATH_KEY, EncodedConverter, json_response
@@ -114,6 +115,7 @@ def create_app(
         git_http.bp,
         jenkins_api.bp,
         jenkins_builds.bp,
+        jenkins_push.bp,
         admin_api.bp,
         web_pages.bp,  # last: its catch-all project route must not shadow the others
     ):

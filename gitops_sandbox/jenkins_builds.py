@@ -42,6 +42,14 @@ def trigger(name: str, kind: str) -> Response:
         for k, v in {**request.form, **request.args}.items()
         if k not in ("token", "delay", "cause")
     }
+    queued = queue_build(name, submitted, parameterized=kind == "buildWithParameters")
+    if isinstance(queued, Response):
+        return queued
+    return Response(status=201, headers={"Location": url("queue", "item", str(queued))})
+
+
+def queue_build(name: str, submitted: dict[str, str], *, parameterized: bool) -> int | Response:
+    """Put a build of job `name` in the queue; its queue id, or Jenkins' refusal."""
     svc = services()
     with svc.state.transaction() as data:
         job = find_job(name)
@@ -49,7 +57,7 @@ def trigger(name: str, kind: str) -> Response:
             return missing()
         if job["disabled"]:
             return text(f"{name} is disabled\n", 409)
-        if kind == "buildWithParameters" and not job["parameters"]:
+        if parameterized and not job["parameters"]:
             return text(f"{name} is not parameterized\n", 400)
         queue_id = svc.state.next_id("jenkins_queue")
         data["jenkins"]["queue"][str(queue_id)] = {
@@ -65,7 +73,7 @@ def trigger(name: str, kind: str) -> Response:
             ],
         }
     svc.builds.enqueue(queue_id)
-    return Response(status=201, headers={"Location": url("queue", "item", str(queue_id))})
+    return queue_id
 
 
 def _find_build(job: dict[str, Any] | None, number: int) -> dict[str, Any] | None:

@@ -22,6 +22,8 @@ CLASSES = {"flow-definition": f"{WORKFLOW}WorkflowJob", "project": "hudson.model
 INLINE = "org.jenkinsci.plugins.workflow.cps.CpsFlowDefinition"
 FROM_SCM = "org.jenkinsci.plugins.workflow.cps.CpsScmFlowDefinition"
 GIT_SCM = "hudson.plugins.git.GitSCM"
+# The GitLab plugin's trigger: GitLab's push hook to JENKINS_URL/project/<job> starts a build.
+PUSH_TRIGGER = "com.dabsquared.gitlabjenkins.GitLabPushTrigger"
 # Characters Jenkins refuses in an item name (Jenkins.checkGoodName).
 UNSAFE = set("?*/\\%!@#$^&|<>[]:;")
 
@@ -110,6 +112,17 @@ def pipeline(config: bytes | str) -> Pipeline | None:
         credentials_id=(remote.findtext("credentialsId") or "").strip() or None,
         script_path=(definition.findtext("scriptPath") or "Jenkinsfile").strip(),
     )
+
+
+def push_token(config: bytes | str) -> str | None:
+    """The secret of the GitLab plugin's push trigger, when the job has one that fires on
+    pushes (`<com.dabsquared.gitlabjenkins.GitLabPushTrigger>` with `<triggerOnPush>`)."""
+    root = ET.fromstring(config)  # noqa: S314 - parsed once already when stored
+    # Pipeline jobs keep it in PipelineTriggersJobProperty; older configs at the top.
+    trigger = next(root.iter(PUSH_TRIGGER), None)
+    if trigger is None or (trigger.findtext("triggerOnPush") or "true").strip() != "true":
+        return None
+    return (trigger.findtext("secretToken") or "").strip() or None
 
 
 def _branch(spec: str) -> str:

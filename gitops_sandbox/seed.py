@@ -32,16 +32,18 @@ SEED_IDENTITY = {
     "GIT_COMMITTER_EMAIL": "seed@sandbox.invalid",
 }
 
+# An app repository's files, for any app name (APP stands for it).
+APP = "__APP__"
 APP_CUE = """package deployments
 
-// App layer of example-app, owned by its team. gitopsPromote copies it into
-// k8s-deployments as services/apps/example-app.cue with each promotion.
+// App layer of __APP__, owned by its team. gitopsPromote copies it into
+// k8s-deployments as services/apps/__APP__.cue with each promotion.
 // Per-environment values (image tag, replicas, resources) live in each
 // environment's env.cue, not here.
-apps: "example-app": app: {
-\tdeployment: image: repository: "registry.example.com/example-app"
+apps: "__APP__": app: {
+\tdeployment: image: repository: "registry.example.com/__APP__"
 \tport: 8080
-\tappEnvVars: [{name: "APP_NAME", value: "example-app"}]
+\tappEnvVars: [{name: "APP_NAME", value: "__APP__"}]
 \treadinessProbe: httpGet: {path: "/ready", port: "http"}
 \tlivenessProbe: httpGet: {path: "/healthz", port: "http"}
 \tpodSecurityContext: runAsNonRoot: true
@@ -58,13 +60,13 @@ pipeline {
     stages {
         stage('Build') {
             steps {
-                sh "docker build -t registry.example.com/example-app:${params.IMAGE_TAG} ."
-                sh "docker push registry.example.com/example-app:${params.IMAGE_TAG}"
+                sh "docker build -t registry.example.com/__APP__:${params.IMAGE_TAG} ."
+                sh "docker push registry.example.com/__APP__:${params.IMAGE_TAG}"
             }
         }
         stage('Promote') {
             steps {
-                gitopsPromote(app: 'example-app', image: 'registry.example.com/example-app', tag: env.IMAGE_TAG)
+                gitopsPromote(app: '__APP__', image: 'registry.example.com/__APP__', tag: env.IMAGE_TAG)
             }
         }
     }
@@ -80,20 +82,20 @@ def gitops_helper() -> str | None:
     return shutil.which("gitops-helper")
 
 
-def write_example_app(directory: Path) -> Path:
-    """Create the example app's git repo (`deployment/app.cue`, `Jenkinsfile`) on `main`."""
+def write_example_app(directory: Path, app: str = "example-app") -> Path:
+    """Create an app's git repo (`deployment/app.cue`, `Jenkinsfile`) on `main`."""
     (directory / "deployment").mkdir(parents=True, exist_ok=True)
-    (directory / "deployment" / "app.cue").write_text(APP_CUE, encoding="utf-8")
-    (directory / "Jenkinsfile").write_text(JENKINSFILE, encoding="utf-8")
+    (directory / "deployment" / "app.cue").write_text(APP_CUE.replace(APP, app), encoding="utf-8")
+    (directory / "Jenkinsfile").write_text(JENKINSFILE.replace(APP, app), encoding="utf-8")
     (directory / "README.md").write_text(
-        "# example-app\n\nA first-party app; its pipeline calls `gitopsPromote`.\n",
+        f"# {app}\n\nA first-party app; its pipeline calls `gitopsPromote`.\n",
         encoding="utf-8",
     )
     env = clean_env(SEED_IDENTITY)
     for args in (
         ["init", "--quiet", "--initial-branch=main"],
         ["add", "--all"],
-        ["commit", "--quiet", "--no-verify", "-m", "Initial example-app"],
+        ["commit", "--quiet", "--no-verify", "-m", f"Initial {app}"],
     ):
         subprocess.run(
             ["git", "-C", str(directory), *args], env=env, check=True, capture_output=True
@@ -130,3 +132,12 @@ def seed_default(sb: Sandbox, envs: Sequence[str] = DEFAULT_ENVS) -> dict[str, d
             EXAMPLE_APP, source_dir=write_example_app(Path(tmp) / "app"), protected=["main"]
         )
     return {DEPLOYMENTS: deployments, EXAMPLE_APP: app}
+
+
+def seed_app(
+    sb: Sandbox, app: str, group: str = "apps", protected: Sequence[str] = ("main",)
+) -> dict[str, Any]:
+    """Another first-party app's repository, `<group>/<app>`, like the example app's."""
+    with tempfile.TemporaryDirectory(prefix="sandbox-app-") as tmp:
+        source = write_example_app(Path(tmp) / app, app)
+        return sb.create_project(f"{group}/{app}", source_dir=source, protected=protected)

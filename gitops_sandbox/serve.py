@@ -7,6 +7,7 @@ restart with `--dir` finds the same projects, merge requests and jobs.
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import tempfile
@@ -55,13 +56,15 @@ def serve_forever(
     echo: Callable[[str], None],
     *,
     stop: threading.Event | None = None,
+    ready_file: Path | None = None,
     **jenkins: Any,
 ) -> None:
     """Start (seeding a new state dir), print the banner, serve until Ctrl-C (or `stop`).
 
     The banner comes only once the sandbox is ready (seeded): what it names exists.
     `jenkins` holds `Sandbox.start`'s Jenkins keywords (`libraries`, `credentials`,
-    `jenkins_env`, `agent_path`, `executors`).
+    `jenkins_env`, `agent_path`, `executors`). `ready_file`, when given, receives the
+    URLs as JSON once ready: how a program that started the sandbox learns its port.
     """
     root = Path(tempfile.mkdtemp(prefix="gitops-sandbox-")) if state_dir is None else state_dir
     new = not (root / STATE_FILE).exists()
@@ -75,6 +78,8 @@ def serve_forever(
                 seed_default(sb)
                 seeded = True
                 sb.mark_ready()
+            if ready_file is not None:
+                _write_ready(ready_file, sb)
             echo(banner(sb))
             echo("Press Ctrl-C to stop.")
             _wait(stop or threading.Event())
@@ -83,6 +88,19 @@ def serve_forever(
         if not seeded:  # half-seeded: forget it, so the next start seeds again
             (root / STATE_FILE).unlink(missing_ok=True)
             shutil.rmtree(root / "repos", ignore_errors=True)
+
+
+def _write_ready(path: Path, sb: Sandbox) -> None:
+    """The sandbox's URLs as JSON, written whole (rename) so a reader never sees half."""
+    urls = {
+        "url": sb.url,
+        "gitlab_url": sb.gitlab_url,
+        "jenkins_url": sb.jenkins_url,
+        "state_dir": str(sb.state_dir),
+    }
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(urls))
+    partial.replace(path)
 
 
 def run(state_dir: Path | None, port: int, token: str) -> None:

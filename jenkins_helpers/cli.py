@@ -41,6 +41,23 @@ ENV_OPTION = click.option(
     "--env", "env", help="Environment (default: the checked-out one, else all)."
 )
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+PROJECT_OPTION = click.option(
+    "--project",
+    default=DEFAULT_PROJECT,
+    show_default=True,
+    envvar="GITOPS_PROJECT",
+    help="GitLab path of the deployment repository. Env: GITOPS_PROJECT.",
+)
+GITLAB_URL_OPTION = click.option(
+    "--gitlab-url",
+    "gitlab_url",
+    envvar="GITLAB_URL",
+    metavar="URL",
+    help="GitLab server. Env: GITLAB_URL. The token comes from GITLAB_TOKEN only.",
+)
+DRY_RUN_OPTION = click.option(
+    "--dry-run", is_flag=True, help="Show the plan and diff; push and change nothing."
+)
 
 
 def echo(text: str, *, err: bool = False) -> None:
@@ -220,20 +237,8 @@ def validate_command(repo_dir: Path, env: str | None, as_json: bool) -> None:
     metavar="ENV",
     help="Target environment (default: the first in gitops.yaml, e.g. dev).",
 )
-@click.option(
-    "--project",
-    default=DEFAULT_PROJECT,
-    show_default=True,
-    envvar="GITOPS_PROJECT",
-    help="GitLab path of the deployment repository. Env: GITOPS_PROJECT.",
-)
-@click.option(
-    "--gitlab-url",
-    "gitlab_url",
-    envvar="GITLAB_URL",
-    metavar="URL",
-    help="GitLab server. Env: GITLAB_URL. The token comes from GITLAB_TOKEN only.",
-)
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
 @click.option(
     "--build-url",
     "build_url",
@@ -241,7 +246,19 @@ def validate_command(repo_dir: Path, env: str | None, as_json: bool) -> None:
     metavar="URL",
     help="CI build to link from the MR. Env: BUILD_URL (set by Jenkins).",
 )
-@click.option("--dry-run", is_flag=True, help="Show the plan and diff; push and change nothing.")
+@click.option(
+    "--group",
+    metavar="NAME",
+    help="A release group: the apps of --with move in the same MR, and on together.",
+)
+@click.option(
+    "--with",
+    "with_apps",
+    multiple=True,
+    metavar="APP=TAG",
+    help="Another app of --group at a new tag (repeatable; APP=TAG@sha256:... pins it).",
+)
+@DRY_RUN_OPTION
 @JSON_OPTION
 @error_boundary
 def promote_command(
@@ -254,6 +271,8 @@ def promote_command(
     project: str,
     gitlab_url: str | None,
     build_url: str | None,
+    group: str | None,
+    with_apps: tuple[str, ...],
     dry_run: bool,
     as_json: bool,
 ) -> None:
@@ -275,6 +294,8 @@ def promote_command(
           --tag 1.4.2 --digest sha256:0123...cdef --app-repo ../example-app --dry-run
       gitops-helper promote --app user-service --image registry.example.com/user-service \\
           --tag 0.1.0 --json
+      gitops-helper promote --app example-app --image registry.example.com/example-app \\
+          --tag 2.0.0 --group release-2.0 --with postgres=17-alpine
     """
     from jenkins_helpers.commands import promote
 
@@ -289,8 +310,407 @@ def promote_command(
         gitlab_url=gitlab_url,
         dry_run=dry_run,
         build_url=build_url,
+        group=group,
+        with_apps=with_apps,
     )
     emit(as_json, result, lambda out: promote.show(result, out))
+
+
+@main.command("promote-env")
+@click.option("--from", "source", required=True, metavar="ENV", help="Source environment, or main.")
+@click.option("--to", "target_env", required=True, metavar="ENV", help="Target environment.")
+@click.option(
+    "--apps", metavar="A,B", help="Only these apps (comma-separated). Default: every unit."
+)
+@click.option(
+    "--platform", is_flag=True, default=None, help="The platform layer (with --apps: too)."
+)
+@click.option("--group", metavar="NAME", help="A release group: its apps move in one MR.")
+@click.option(
+    "--skip-env", is_flag=True, help="Allow skipping environments between --from and --to."
+)
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
+@DRY_RUN_OPTION
+@JSON_OPTION
+@error_boundary
+def promote_env_command(
+    source: str,
+    target_env: str,
+    apps: str | None,
+    platform: bool | None,
+    group: str | None,
+    skip_env: bool,
+    project: str,
+    gitlab_url: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Promote what --from has and --to lacks: one merge request per unit.
+
+    Units are each app whose app layer (services/apps/<app>.cue) or image differs,
+    and the platform layer. The target keeps its own env settings (replicas,
+    resources, ConfigMap entries...): only the app layer and the image move. Each
+    unit's MR (promote/<to>/<app>, promote/<to>/_platform) is rendered and
+    validated on the target first; a unit that would not evaluate there opens no
+    MR and says why. From main, main's platform and app layers travel as one MR.
+    Exit 1 when a unit is blocked. Conventions: docs/PROMOTION.md.
+
+    \b
+    Examples:
+      gitops-helper promote-env --from dev --to stage
+      gitops-helper promote-env --from dev --to stage --apps example-app --dry-run
+      gitops-helper promote-env --from stage --to prod --platform
+      gitops-helper promote-env --from dev --to prod --apps example-app --skip-env
+      gitops-helper promote-env --from main --to dev      # platform team's changes
+      gitops-helper promote-env --from dev --to stage --group release-2.0
+    """
+    from jenkins_helpers.commands import promote_env
+
+    result = promote_env.run(
+        source=source,
+        target_env=target_env,
+        project=project,
+        gitlab_url=gitlab_url,
+        apps=[a.strip() for a in apps.split(",") if a.strip()] if apps else None,
+        platform=platform,
+        group=group,
+        skip_env=skip_env,
+        dry_run=dry_run,
+    )
+    emit(as_json, result, lambda out: promote_env.show(result, out))
+    if result.blocked:
+        sys.exit(1)
+
+
+@main.command("set")
+@click.option("--env", "env", required=True, metavar="ENV", help="The environment to change.")
+@click.option("--app", required=True, help="The app whose env.cue entry changes.")
+@click.option("--image-tag", "image_tag", metavar="TAG", help="A new image tag.")
+@click.option("--digest", metavar="sha256:...", help="The image's digest (with --image-tag).")
+@click.option(
+    "--set",
+    "values",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="A value below the app's env entry (repeatable); VALUE is JSON or a string.",
+)
+@click.option(
+    "--no-promote",
+    "no_promote",
+    is_flag=True,
+    help="Do not promote a new image onwards after the merge (a hotfix).",
+)
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
+@DRY_RUN_OPTION
+@JSON_OPTION
+@error_boundary
+def set_command(
+    env: str,
+    app: str,
+    image_tag: str | None,
+    digest: str | None,
+    values: tuple[str, ...],
+    no_promote: bool,
+    project: str,
+    gitlab_url: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Change one app's image or env values in one environment, by merge request.
+
+    For a hotfix straight to an environment, or a third-party app's new version.
+    Only the values named change (env.cue is edited structurally). A new image
+    is promoted onwards after the merge, like a build, unless --no-promote; env
+    values never are.
+
+    \b
+    Examples:
+      gitops-helper set --env prod --app example-app --set 'configMap.data."cache-ttl"="600"'
+      gitops-helper set --env prod --app example-app --image-tag 1.0.42-hotfix1 --no-promote
+      gitops-helper set --env dev --app postgres --image-tag 17-alpine
+      gitops-helper set --env stage --app example-app --set replicas=4 --set debug=true
+    """
+    from jenkins_helpers.commands import set_values
+
+    result = set_values.run(
+        env=env,
+        app=app,
+        project=project,
+        gitlab_url=gitlab_url,
+        image_tag=image_tag,
+        digest=digest,
+        values=values,
+        promote=not no_promote,
+        dry_run=dry_run,
+    )
+    emit(as_json, result, lambda out: set_values.show(result, out))
+
+
+@main.command("rollback")
+@click.option("--env", "env", required=True, metavar="ENV", help="The environment to roll back.")
+@click.option("--app", required=True, help="The app whose image goes back.")
+@click.option("--to", "to", required=True, metavar="TAG|previous", help="A tag, or `previous`.")
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
+@DRY_RUN_OPTION
+@JSON_OPTION
+@error_boundary
+def rollback_command(
+    env: str, app: str, to: str, project: str, gitlab_url: str | None, dry_run: bool, as_json: bool
+) -> None:
+    """Put one app's image in one environment back to an earlier tag, by [no-promote] MR.
+
+    Only the app's image tag (and digest) change: replicas, resources and every
+    other app stay. `previous` is the tag the app ran before its current one, from
+    the environment branch's history.
+
+    \b
+    Examples:
+      gitops-helper rollback --env prod --app example-app --to 1.0.41
+      gitops-helper rollback --env prod --app example-app --to previous --dry-run
+    """
+    from jenkins_helpers.commands import rollback
+
+    result = rollback.run(
+        env=env, app=app, to=to, project=project, gitlab_url=gitlab_url, dry_run=dry_run
+    )
+    emit(as_json, result, lambda out: rollback.show(result, out))
+
+
+@main.command("revert")
+@click.option("--env", "env", required=True, metavar="ENV", help="The environment to roll back.")
+@click.option(
+    "--commit",
+    default="last",
+    show_default=True,
+    metavar="SHA|last",
+    help="The merge commit to undo (of the environment branch), or the last merge.",
+)
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
+@DRY_RUN_OPTION
+@JSON_OPTION
+@error_boundary
+def revert_command(
+    env: str, commit: str, project: str, gitlab_url: str | None, dry_run: bool, as_json: bool
+) -> None:
+    """Undo a merge into an environment, by an MR holding its git revert ([no-promote]).
+
+    After the revert merges, the environment renders exactly as before the change,
+    and its history keeps both. Open promotions from this environment that carry
+    the reverted change are closed with a note.
+
+    \b
+    Examples:
+      gitops-helper revert --env stage
+      gitops-helper revert --env stage --commit 1a2b3c4d --dry-run
+    """
+    from jenkins_helpers.commands import revert
+
+    result = revert.run(
+        env=env, commit=commit, project=project, gitlab_url=gitlab_url, dry_run=dry_run
+    )
+    emit(as_json, result, lambda out: revert.show(result, out))
+
+
+@main.command("onboard")
+@click.option("--app", required=True, help="The new app's name (a DNS label).")
+@click.option("--repo", metavar="GROUP/NAME", help="The app's repository on GitLab (first party).")
+@click.option(
+    "--branch",
+    metavar="BRANCH",
+    help="Its branch the Jenkins job builds [default: the repository's default].",
+)
+@click.option(
+    "--git-credentials",
+    default="gitlab-git",
+    show_default=True,
+    metavar="ID",
+    help="The Jenkins credential the job fetches the repository with.",
+)
+@click.option("--third-party", is_flag=True, help="An app without repository or CI, e.g. redis.")
+@click.option("--image", metavar="REPOSITORY", help="Third party: the image repository.")
+@click.option("--tag", metavar="TAG", help="Third party: the image tag the first environment runs.")
+@click.option(
+    "--port", type=int, metavar="PORT", help="Third party: the container port [default: 8080]."
+)
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
+@DRY_RUN_OPTION
+@JSON_OPTION
+@error_boundary
+def onboard_command(
+    app: str,
+    repo: str | None,
+    branch: str | None,
+    git_credentials: str,
+    third_party: bool,
+    image: str | None,
+    tag: str | None,
+    port: int | None,
+    project: str,
+    gitlab_url: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Register a new app: its Jenkins job and push hook, and an entry per environment.
+
+    A first-party app (--repo) gets a Jenkins job running its repository's
+    Jenkinsfile (JENKINS_URL, JENKINS_USER, JENKINS_TOKEN), a push hook on the
+    repository that starts the job, and a [no-promote] MR per environment adding
+    its entry with that environment's replicas and resources but no image: it
+    deploys nothing until its first build promotes it. A third-party app gets its
+    app file on main and, with its image, in the first environment's MR, which
+    starts the chain when merged. Rerun it to finish what a failure interrupted.
+
+    \b
+    Examples:
+      gitops-helper onboard --app user-service --repo apps/user-service
+      gitops-helper onboard --app redis --third-party --image docker.io/library/redis \\
+          --tag 7.2.4 --port 6379
+    """
+    from jenkins_helpers.commands import onboard
+
+    result = onboard.run(
+        app=app,
+        project=project,
+        gitlab_url=gitlab_url,
+        repo=repo,
+        branch=branch,
+        git_credentials=git_credentials,
+        third_party=third_party,
+        image=image,
+        tag=tag,
+        port=port,
+        dry_run=dry_run,
+    )
+    emit(as_json, result, lambda out: onboard.show(result, out))
+
+
+@main.command("decommission")
+@click.option("--app", required=True, help="The app to remove everywhere.")
+@click.option(
+    "--repo",
+    metavar="GROUP/NAME",
+    help="Its repository, for the push hook [default: as its promotions recorded it].",
+)
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
+@DRY_RUN_OPTION
+@JSON_OPTION
+@error_boundary
+def decommission_command(
+    app: str, repo: str | None, project: str, gitlab_url: str | None, dry_run: bool, as_json: bool
+) -> None:
+    """Remove an app from every environment (the last first), then main, then Jenkins.
+
+    Opens the MR removing the app from the last environment that holds it: its
+    env.cue entry, app file and manifests (ArgoCD prunes what it deployed). When
+    it merges, the webhook opens the next one down, then main's, then deletes the
+    app's Jenkins job and push hook. Run it again any time: it resumes where
+    things stand and never opens a second MR.
+
+    \b
+    Examples:
+      gitops-helper decommission --app legacy-service --dry-run
+      gitops-helper decommission --app legacy-service --json
+    """
+    from jenkins_helpers.commands import decommission
+
+    result = decommission.run(
+        app=app, project=project, gitlab_url=gitlab_url, repo=repo, dry_run=dry_run
+    )
+    emit(as_json, result, lambda out: decommission.show(result, out))
+
+
+@main.command("status")
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
+@click.option(
+    "--check-manifests",
+    "check_manifests",
+    is_flag=True,
+    help="Also render every environment and list stale or hand-edited manifests (slower).",
+)
+@JSON_OPTION
+@error_boundary
+def status_command(
+    project: str, gitlab_url: str | None, check_manifests: bool, as_json: bool
+) -> None:
+    """Show every app in every environment: image tags, pending MRs, divergences.
+
+    A table of apps x environments (the image tag each one runs), then the open
+    MRs of the tool with their links, why neighbouring environments differ (a
+    hotfix, a rollback, a skipped environment: "ahead"; a promotion pending or
+    missing: "behind"), the decommissions in progress and, with
+    --check-manifests, the manifests that do not match their env.cue. Reads
+    GitLab only (one env.cue per environment, a few MR listings); changes nothing.
+    The webhook serves the same board at GET / (docs/WEBHOOK.md).
+
+    \b
+    Examples:
+      gitops-helper status
+      gitops-helper status --check-manifests
+      gitops-helper status --json | jq '.divergences[].text'
+    """
+    from jenkins_helpers.commands import status
+
+    result = status.run(project, gitlab_url, check_manifests)
+    emit(as_json, result, lambda out: status.show(result, out))
+
+
+@main.command("reconcile")
+@PROJECT_OPTION
+@GITLAB_URL_OPTION
+@DRY_RUN_OPTION
+@JSON_OPTION
+@error_boundary
+def reconcile_command(project: str, gitlab_url: str | None, dry_run: bool, as_json: bool) -> None:
+    """Promote what missed webhook deliveries left undone.
+
+    GitLab stops delivering to a hook that keeps failing. This reads the recent
+    merges into main and every environment but the last, and for each unit whose
+    promotion is missing downstream (it differs there, and no open MR carries it)
+    runs the cascade the webhook would have run. The webhook runs the same check
+    every GITOPS_RECONCILE_INTERVAL seconds.
+
+    \b
+    Examples:
+      gitops-helper reconcile --dry-run
+      gitops-helper reconcile --json
+    """
+    from jenkins_helpers.commands import reconcile
+
+    result = reconcile.run(project, gitlab_url, dry_run)
+    emit(as_json, result, lambda out: reconcile.show(result, out))
+
+
+@main.group("webhook")
+def webhook_group() -> None:
+    """The GitLab webhook that turns merged MRs into the next environment's MRs."""
+
+
+@webhook_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@error_boundary
+def webhook_serve_command(host: str, port: int) -> None:
+    """Serve the webhook (POST /hooks/gitlab) with its job workers, until Ctrl-C.
+
+    Settings come from the environment: GITOPS_WEBHOOK_SECRET, GITLAB_URL,
+    GITLAB_TOKEN, GITOPS_PROJECT, GITOPS_DATA_DIR, GITOPS_EXECUTOR, ... (see
+    docs/WEBHOOK.md, which also shows production under gunicorn).
+
+    \b
+    Example:
+      export GITOPS_WEBHOOK_SECRET=... GITLAB_URL=https://gitlab.example.com GITLAB_TOKEN=...
+      gitops-helper webhook serve --port 8080
+    """
+    from jenkins_helpers.commands import webhook
+
+    webhook.serve(host, port, lambda url: click.echo(f"webhook listening on {url}"))
 
 
 @main.command(
@@ -349,9 +769,20 @@ def sandbox_group() -> None:
     show_default=True,
     help="API token (also the Jenkins API token of user admin). Env: SANDBOX_TOKEN.",
 )
+@click.option(
+    "--webhook-secret",
+    envvar="GITOPS_WEBHOOK_SECRET",
+    help="Secret of the webhook (default: the token). Env: GITOPS_WEBHOOK_SECRET.",
+)
 @error_boundary
-def sandbox_up_command(state_dir: Path | None, port: int, token: str) -> None:
-    """Start the sandbox, seeded with k8s-deployments and example-app, until Ctrl-C.
+def sandbox_up_command(
+    state_dir: Path | None, port: int, token: str, webhook_secret: str | None
+) -> None:
+    """Start the sandbox (GitLab and Jenkins on PORT) and the webhook (on PORT+1), until Ctrl-C.
+
+    The sandbox is seeded with platform/k8s-deployments and apps/example-app; the
+    webhook is registered as the deployment project's hook, so merging an MR in
+    the sandbox opens the next environment's MR by itself.
 
     \b
     Examples:
@@ -360,4 +791,4 @@ def sandbox_up_command(state_dir: Path | None, port: int, token: str) -> None:
     """
     from jenkins_helpers.commands import sandbox
 
-    sandbox.up(state_dir, port, token)
+    sandbox.up(state_dir, port, token, webhook_secret, click.echo)

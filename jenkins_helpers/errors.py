@@ -21,3 +21,9 @@ class BadInput(UserError):
     """An invalid value given on the command line or in a payload (exit 2)."""
 
     exit_code = 2
+
+
+class TransientError(UserError):
+    """A failure that may pass by itself: GitLab answering 5xx or not at all, a git
+    server timing out, a branch moved by a concurrent run. The webhook retries these
+    with backoff; on the command line they are an ordinary failure (exit 1): rerun."""

@@ -12,17 +12,27 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import git
 
-from jenkins_helpers.errors import BadInput, UserError
+from jenkins_helpers.errors import BadInput, TransientError, UserError
 from jenkins_helpers.secrets import clean_url, mask
 
 DEFAULT_TIMEOUT = 120
+# What git prints when the server, not the request, is the problem: worth a retry.
+_PASSING = (
+    "Could not resolve host",
+    "Failed to connect",
+    "Connection refused",
+    "Connection timed out",
+    "returned error: 5",
+    "RPC failed",
+    "early EOF",
+)
 # Used only when neither git's config nor the environment gives an identity (a bare CI agent).
 FALLBACK_IDENTITY = {"name": "gitops-helper", "email": "gitops-helper@noreply.invalid"}
 
@@ -132,11 +142,12 @@ def _git_errors(what: str, timeout: float | None = None) -> Iterator[None]:
     except git.GitCommandError as e:
         stderr = (e.stderr or "").strip().removeprefix("stderr:").strip().strip("'")
         if timeout is not None and "did not complete in" in stderr:
-            raise UserError(
+            raise TransientError(
                 mask(f"{what} timed out after {timeout:g} s"),
                 "check that GitLab is reachable and answering; GITOPS_GIT_TIMEOUT sets the limit",
             ) from e
-        raise UserError(mask(f"{what} failed: {stderr or e}")) from e
+        kind = TransientError if any(s in stderr for s in _PASSING) else UserError
+        raise kind(mask(f"{what} failed: {stderr or e}")) from e
 
 
 def _network(runner: git.Git, command: str, *args: str, env: Mapping[str, str], what: str) -> str:
@@ -203,7 +214,7 @@ def push_branch(path: Path, branch: str, expected: str | None, env: Mapping[str,
         )
     except UserError as e:
         if any(word in e.message for word in ("stale info", "fetch first", "rejected")):
-            raise UserError(
+            raise TransientError(
                 f"branch {branch} changed on the server while this promotion ran",
                 "another promotion of the same app and environment ran at the same time; rerun",
             ) from e
@@ -273,6 +284,99 @@ def _identity_env(repo: git.Repo) -> dict[str, str]:
             if not configured and not os.environ.get(f"GIT_{who}_{field.upper()}"):
                 env[f"GIT_{who}_{field.upper()}"] = FALLBACK_IDENTITY[field]
     return env
+
+
+def deepen(path: Path, depth: int, env: Mapping[str, str]) -> None:
+    """Fetch up to `depth` more commits of the checked-out branch's history (a shallow clone)."""
+    repo = _repo(path)
+    branch = repo.active_branch.name
+    _network(
+        repo.git,
+        "fetch",
+        f"--deepen={depth}",
+        "origin",
+        branch,
+        env=env,
+        what=f"git fetch of {branch}'s history",
+    )
+
+
+def first_parents(path: Path, rev: str, limit: int, *, merges_only: bool = False) -> list[str]:
+    """The commits of `rev`'s first-parent line, newest first (on an environment branch,
+    its merges)."""
+    args = ["--first-parent", f"--max-count={limit}", *(["--merges"] if merges_only else []), rev]
+    return str(_repo(path).git.rev_list(*args)).split()
+
+
+def message(path: Path, rev: str) -> str:
+    """The full commit message of `rev`."""
+    return str(_repo(path).git.log("-1", "--format=%B", rev))
+
+
+def revert_merge(path: Path, sha: str) -> None:
+    """Undo merge commit `sha` in the work tree and index (against its first parent)."""
+    repo = _repo(path)
+    try:
+        repo.git.revert("--no-commit", "-m", "1", sha)
+    except git.GitCommandError as e:
+        repo.git.revert("--abort")
+        raise UserError(
+            f"cannot revert {sha[:12]}: later changes conflict with it",
+            "revert the later merges first, or make the fix by hand in a merge request",
+        ) from e
+    # Keep the reverted tree but end the revert, so the caller can switch and commit.
+    repo.git.revert("--quit")
+
+
+def file_at(path: Path, rev: str, file: str) -> str | None:
+    """The text of `file` at `rev` (a commit or ref), or None when it does not exist there."""
+    repo = _repo(path)
+    try:
+        return str(repo.git.show(f"{rev}:{file}", strip_newline_in_stdout=False))
+    except git.GitCommandError:
+        return None
+
+
+def files_at(path: Path, rev: str, directory: str) -> list[str]:
+    """The files under `directory` at `rev` (paths relative to the repository)."""
+    out = str(_repo(path).git.ls_tree("-r", "--name-only", rev, "--", directory))
+    return [line for line in out.splitlines() if line]
+
+
+def changed_paths(path: Path, old: str, new: str, paths: Sequence[str]) -> list[str]:
+    """Files under `paths` that differ between revisions `old` and `new`."""
+    out = str(_repo(path).git.diff("--no-renames", "--name-only", old, new, "--", *paths))
+    return sorted(line for line in out.splitlines() if line)
+
+
+def take_paths(path: Path, rev: str, paths: Sequence[str]) -> None:
+    """Make `paths` in the work tree exactly as at `rev`: changed, added and removed files."""
+    repo = _repo(path)
+    present = [p for p in paths if str(repo.git.ls_tree("--name-only", rev, "--", p)).strip()]
+    for gone in paths:
+        target = path / gone
+        if gone not in present and target.exists():
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+    if present:
+        repo.git.rm("-r", "--quiet", "--cached", "--ignore-unmatch", "--", *present)
+        for p in present:
+            target = path / p
+            if target.is_dir():
+                shutil.rmtree(target)
+        repo.git.checkout(rev, "--", *present)
+
+
+def reset_to(path: Path, branch: str) -> None:
+    """Check out `branch` and throw away every change and untracked file (a fresh start)."""
+    repo = _repo(path)
+    repo.git.switch("--quiet", "--force", branch)
+    repo.git.reset("--quiet", "--hard", "HEAD")
+    repo.git.clean("-fdxq")
+
+
+def head(path: Path) -> str:
+    """The commit checked out."""
+    return str(_repo(path).head.commit.hexsha)
 
 
 def tree_id(path: Path, rev: str) -> str:

@@ -8,21 +8,22 @@ and says what to check. The token is never put in a message.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import gitlab
 import requests
 from gitlab.v4.objects import Project as _GlProject
 
 from jenkins_helpers import __version__, inputs, secrets
-from jenkins_helpers.errors import BadInput, UserError
+from jenkins_helpers.errors import BadInput, TransientError, UserError
 from jenkins_helpers.secrets import mask
 
 T = TypeVar("T")
@@ -54,6 +55,21 @@ class MergeRequest:
     state: str
     description: str
     sha: str | None = None  # head commit of the source branch
+    merge_commit_sha: str | None = None  # once merged (null for some merge methods)
+    merged_at: str | None = None  # ISO 8601, once merged
+
+
+# The events a project webhook can be told to send (those the tool sets up).
+HookEvent = Literal["merge_requests", "push"]
+HOOK_EVENTS: tuple[HookEvent, ...] = ("merge_requests", "push")
+
+
+@dataclass(frozen=True)
+class Hook:
+    id: int
+    url: str
+    events: tuple[HookEvent, ...]
+    ssl_verification: bool
 
 
 @dataclass(frozen=True)
@@ -64,13 +80,16 @@ class Access:
     token: str = field(repr=False)
 
 
-def access_from_environment(url: str | None = None) -> Access:
+def access_from_environment(
+    url: str | None = None, environ: Mapping[str, str] | None = None
+) -> Access:
     """The server from `url` or GITLAB_URL, the token from GITLAB_TOKEN (never a flag).
 
     Every missing setting is named in one error, so a new user fixes them in one go.
     """
-    url = url or os.environ.get("GITLAB_URL", "").strip()
-    raw_token = os.environ.get("GITLAB_TOKEN", "")
+    environ = os.environ if environ is None else environ
+    url = url or environ.get("GITLAB_URL", "").strip()
+    raw_token = environ.get("GITLAB_TOKEN", "")
     missing = []
     if not url:
         missing.append(
@@ -92,9 +111,11 @@ def access_from_environment(url: str | None = None) -> Access:
 class GitLab:
     """A GitLab server, authenticated with one token."""
 
-    def __init__(self, access: Access) -> None:
+    def __init__(self, access: Access, *, retries: bool = True) -> None:
         self.access = access
         self.url = access.url
+        # A health check wants the answer now; everything else rides out a short outage.
+        self._retries = retries
         self._gl = gitlab.Gitlab(
             access.url,
             private_token=access.token,
@@ -145,17 +166,48 @@ class GitLab:
     # --- merge requests -----------------------------------------------------------------
 
     def merge_requests(
-        self, path: str, *, labels: Sequence[str], target_branch: str, state: str = "opened"
+        self,
+        path: str,
+        *,
+        labels: Sequence[str],
+        target_branch: str | None,
+        state: str = "opened",
+        newest: int | None = None,
     ) -> list[MergeRequest]:
-        """MRs into `target_branch` carrying all of `labels`, newest first."""
+        """MRs into `target_branch` (None: any) carrying all of `labels`, newest first
+        (only the `newest` ones, if given: the recently merged, say)."""
         project = self._project(path)
+        query: dict[str, Any] = {"state": state}
+        if target_branch is not None:
+            query["target_branch"] = target_branch
+        if labels:
+            query["labels"] = list(labels)
+        if newest is None:
+            query["get_all"] = True
+        else:
+            query |= {"per_page": newest, "page": 1, "order_by": "updated_at", "sort": "desc"}
         found = self._call(
-            f"listing merge requests of {path}",
-            lambda: project.mergerequests.list(
-                state=state, labels=list(labels), target_branch=target_branch, get_all=True
-            ),
+            f"listing merge requests of {path}", lambda: project.mergerequests.list(**query)
         )
         return [_merge_request(mr) for mr in found]
+
+    def blob_ids(
+        self, path: str, ref: str, under: str = "", *, recursive: bool = True
+    ) -> dict[str, str]:
+        """Files below directory `under` ('': the root) at `ref`, with their blob ids
+        (equal ids: equal content)."""
+        project = self._project(path)
+        try:
+            items = self._call(
+                f"listing {under or 'the root'} on {ref} of {path}",
+                lambda: project.repository_tree(
+                    path=under, ref=ref, recursive=recursive, get_all=True
+                ),
+                missing_ok=True,
+            )
+        except _Missing:
+            return {}
+        return {i["path"]: i["id"] for i in items if isinstance(i, dict) and i["type"] == "blob"}
 
     def create_merge_request(
         self,
@@ -222,6 +274,63 @@ class GitLab:
             )
         )
 
+    def merge_request_paths(self, path: str, iid: int) -> list[str]:
+        """Every path an MR changes (old and new names of a move)."""
+        mr = self._project(path).mergerequests.get(iid, lazy=True)
+        changes = self._call(f"reading the changes of merge request !{iid} of {path}", mr.changes)
+        found = set()
+        for change in changes.get("changes", []) if isinstance(changes, dict) else []:
+            found |= {change.get("old_path"), change.get("new_path")}
+        return sorted(p for p in found if isinstance(p, str))
+
+    def commit_parents(self, path: str, sha: str) -> list[str]:
+        """The parents of a commit (a merge commit's first parent is the target before it)."""
+        project = self._project(path)
+        commit = self._call(
+            f"reading commit {sha[:12]} of {path}", lambda: project.commits.get(sha)
+        )
+        return [str(p) for p in commit.parent_ids]
+
+    def hooks(self, path: str) -> list[Hook]:
+        """The project's webhooks (GitLab never shows their secret tokens)."""
+        project = self._project(path)
+        found = self._call(f"listing the hooks of {path}", lambda: project.hooks.list(get_all=True))
+        return [
+            Hook(int(h.id), str(h.url), _events(h), bool(h.enable_ssl_verification)) for h in found
+        ]
+
+    def ensure_hook(
+        self, path: str, url: str, secret: str, *, events: Sequence[HookEvent] = ("merge_requests",)
+    ) -> str:
+        """A webhook to `url` with `secret` for `events`: 'created', or 'updated' when one
+        with that URL exists (its token is rewritten: GitLab cannot show the old one)."""
+        project = self._project(path)
+        settings: dict[str, Any] = {
+            "url": url,
+            "token": secret,
+            **{f"{e}_events": e in events for e in HOOK_EVENTS},
+            "enable_ssl_verification": url.startswith("https://"),
+        }
+        existing = next((h for h in self.hooks(path) if h.url == url), None)
+        if existing is not None:
+            hook = project.hooks.get(existing.id, lazy=True)
+            for key, value in settings.items():
+                setattr(hook, key, value)
+            self._call(f"updating the webhook of {path}", hook.save)
+            return "updated"
+        self._call(f"adding a webhook to {path}", lambda: project.hooks.create(settings))
+        return "created"
+
+    def delete_hook(self, path: str, hook_id: int) -> None:
+        """Remove a webhook; one already gone is gone all the same."""
+        project = self._project(path)
+        with contextlib.suppress(_Missing):
+            self._call(
+                f"deleting webhook {hook_id} of {path}",
+                lambda: project.hooks.delete(hook_id),
+                missing_ok=True,
+            )
+
     def close_merge_request(self, path: str, iid: int, note: str) -> None:
         """Comment `note` on an MR, then close it."""
         mr = self._project(path).mergerequests.get(iid, lazy=True)
@@ -243,8 +352,9 @@ class GitLab:
         conflict_ok: bool = False,
     ) -> T:
         """Run one API call, retrying transient failures; translate the rest."""
-        for attempt in range(len(RETRY_DELAYS) + 1):
-            last = attempt == len(RETRY_DELAYS)
+        delays = RETRY_DELAYS if self._retries else ()
+        for attempt in range(len(delays) + 1):
+            last = attempt == len(delays)
             try:
                 return func()
             except (
@@ -254,7 +364,7 @@ class GitLab:
             ) as e:
                 reason = _unreachable_reason(e)
                 if last:
-                    raise UserError(
+                    raise TransientError(
                         f"cannot reach GitLab at {self.url} ({reason}) while {what}",
                         "check --gitlab-url / GITLAB_URL and the network; then rerun",
                     ) from e
@@ -268,14 +378,14 @@ class GitLab:
                 if code < 500 or last:
                     raise self._translate(e, what, project) from e
                 problem = f"GitLab answered HTTP {code}"
-            delay = RETRY_DELAYS[attempt]
+            delay = delays[attempt]
             log.warning(
                 "%s while %s; retrying in %g s (%d/%d)",
                 problem,
                 what,
                 delay,
                 attempt + 1,
-                len(RETRY_DELAYS),
+                len(delays),
             )
             time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -301,7 +411,8 @@ class GitLab:
                 "give the token's user the Developer role (or higher) on the project",
             )
         detail = _message(e)
-        return UserError(
+        kind = TransientError if (code or 0) >= 500 else UserError
+        return kind(
             mask(f"GitLab failed {what}: HTTP {code or '?'} {detail}".rstrip()),
             "rerun; if it keeps failing, check GitLab's status" if (code or 0) >= 500 else None,
         )
@@ -345,6 +456,10 @@ def _message(e: gitlab.exceptions.GitlabError) -> str:
     return str(text)[:500]
 
 
+def _events(hook: Any) -> tuple[HookEvent, ...]:
+    return tuple(e for e in HOOK_EVENTS if getattr(hook, f"{e}_events", False))
+
+
 def _merge_request(mr: Any) -> MergeRequest:
     return MergeRequest(
         iid=int(mr.iid),
@@ -356,4 +471,6 @@ def _merge_request(mr: Any) -> MergeRequest:
         state=str(mr.state),
         description=str(mr.description or ""),
         sha=getattr(mr, "sha", None),
+        merge_commit_sha=getattr(mr, "merge_commit_sha", None),
+        merged_at=getattr(mr, "merged_at", None),
     )

@@ -40,6 +40,7 @@ _DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 
 # Environment names and namespaces become Kubernetes names, directories and labels.
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")
+_GROUP = re.compile(r"[a-z](?:[-a-z0-9.]*[a-z0-9])?")
 
 _PROJECT_SEGMENT = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*")
 SEGMENT_MAX = 255
@@ -169,6 +170,20 @@ def dns_label(value: object, what: str, hint: str) -> str:
             "not a DNS-1123 label: lowercase letters, digits and "
             "'-', first and last a letter or digit, at most 63 characters",
             f"{hint}, e.g. 'dev'",
+        )
+    return name
+
+
+def group_name(value: object) -> str:
+    """Check a release group's name, e.g. `release-2.0`: it becomes a branch part and a label."""
+    name = _require_str("group name", value)
+    if len(name) > 63 or not _GROUP.fullmatch(name):
+        raise _bad(
+            "group name",
+            name,
+            "a group name is lowercase letters, digits, '.' and '-', starting with a letter, "
+            "at most 63 characters",
+            "use a name like 'release-2.0'",
         )
     return name
 

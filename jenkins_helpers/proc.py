@@ -109,3 +109,25 @@ def call(args: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str] | Non
                 return child.wait()
             except KeyboardInterrupt:
                 continue
+
+
+def spawn(
+    args: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str] | None = None
+) -> Process:
+    """Start a child sharing our terminal (its output is ours), without waiting for it."""
+    argv = [str(a) for a in args]
+    try:
+        return subprocess.Popen(argv, env=None if env is None else {**os.environ, **env})
+    except FileNotFoundError as e:
+        raise CommandFailed(f"command not found: {argv[0]}") from e
+
+
+def stop(process: Process, timeout: float = 10.0) -> int:
+    """Ask a child to stop (SIGTERM), kill it if it does not; return its exit code."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait()

@@ -106,7 +106,7 @@ def checked_token(value: str, name: str) -> str:
     if _CONTROL.search(token):
         raise BadInput(
             f"{name} contains control characters (a newline, a tab...)",
-            f"set {name} to the token alone, e.g. export {name}=\"$(cat token-file)\"",
+            f'set {name} to the token alone, e.g. export {name}="$(cat token-file)"',
         )
     register(value)
     return token

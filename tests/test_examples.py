@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from gitops_sandbox.seed import APP
 from gitops_sandbox.seed import JENKINSFILE as SEEDED_JENKINSFILE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +53,7 @@ def test_the_step_accepts_what_its_help_documents() -> None:
     "jenkinsfile",
     [
         (EXAMPLE / "Jenkinsfile").read_text(),
-        SEEDED_JENKINSFILE,
+        SEEDED_JENKINSFILE.replace(APP, "example-app"),
         STEP.with_suffix(".txt").read_text(),
     ],
     ids=["examples/example-app", "sandbox seed", "help page"],

@@ -1,48 +1,90 @@
-"""The fake CLI of the Groovy tests speaks the real `promote` contract: same options, same keys."""
+"""The fake CLI of the Groovy tests speaks the real contract: same options, same keys.
+
+For each command the Groovy steps run (`promote`, `promote-env`): the fake takes
+exactly the real command's options (and the same ones are required), and every key
+of its JSON answer is a field of the real result's dataclass, down to the units and
+file changes of `promote-env`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+from typing import Any
 
 import click
 import pytest
 
-from jenkins_helpers.cli import promote_command
+from jenkins_helpers.cli import promote_command, promote_env_command
+from jenkins_helpers.git import FileChange
 from jenkins_helpers.promotion import BuildPromotion
+from jenkins_helpers.promotion.between_envs import EnvPromotion, UnitResult
 from tests.helpers import fake_gitops_helper
 
 
-def _fake_promote() -> argparse.ArgumentParser:
+def _fields(cls: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def _fake_options(command: str) -> set[tuple[str, bool]]:
     commands = next(
         a for a in fake_gitops_helper.parser()._actions if isinstance(a, argparse._SubParsersAction)
     )
-    return commands.choices["promote"]
-
-
-def test_the_fake_takes_exactly_the_real_options() -> None:
-    fake = {
+    return {
         (opt, action.required)
-        for action in _fake_promote()._actions
+        for action in commands.choices[command]._actions
         for opt in action.option_strings
         if opt.startswith("--") and opt != "--help"
     }
-    real = {
+
+
+def _real_options(command: click.Command) -> set[tuple[str, bool]]:
+    return {
         (opt, param.required)
-        for param in promote_command.params
+        for param in command.params
         if isinstance(param, click.Option)
         for opt in param.opts
     }
-    assert fake == real
 
 
-def test_the_fakes_json_keys_are_the_real_results(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.mark.parametrize(
+    ("name", "command"),
+    [("promote", promote_command), ("promote-env", promote_env_command)],
+)
+def test_the_fake_takes_exactly_the_real_options(name: str, command: click.Command) -> None:
+    assert command.name == name
+    assert _fake_options(name) == _real_options(command)
+
+
+@pytest.fixture(autouse=True)
+def _gitlab_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GITLAB_URL", "https://gitlab.example.com")
     monkeypatch.setenv("GITLAB_TOKEN", "t0ken-for-the-fake")
-    args = ["promote", "--app", "a", "--image", "r/a", "--tag", "1", "--json"]
-    assert fake_gitops_helper.main(args) == 0
-    keys = set(json.loads(capsys.readouterr().out))
-    assert keys <= {f.name for f in dataclasses.fields(BuildPromotion)}
+
+
+def _answer(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    """The fake's exit code and its parsed --json answer."""
+    code = fake_gitops_helper.main([*args, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_the_fakes_promote_keys_are_the_real_results(capsys: pytest.CaptureFixture[str]) -> None:
+    code, result = _answer(capsys, "promote", "--app", "a", "--image", "r/a", "--tag", "1")
+    assert code == 0
+    assert set(result) <= _fields(BuildPromotion)
+
+
+def test_the_fakes_promote_env_keys_are_the_real_results(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every status the fake can answer, including a blocked unit (exit 1, as the real one)."""
+    monkeypatch.setenv("GITOPS_FAKE_UNITS", "a=created,b=updated,platform=noop,c=blocked")
+    code, result = _answer(capsys, "promote-env", "--from", "dev", "--to", "stage")
+    assert code == 1
+    assert set(result) <= _fields(EnvPromotion)
+    assert [u["status"] for u in result["units"]] == ["created", "updated", "noop", "blocked"]
+    for unit in result["units"]:
+        assert set(unit) <= _fields(UnitResult)
+        for change in unit["changes"]:
+            assert set(change) <= _fields(FileChange)

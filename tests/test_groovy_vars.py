@@ -1,13 +1,15 @@
 """The shared library's steps (vars/) under real Groovy 2.4, one Groovy script per test.
 
-Each tests/groovy/*Test.groovy drives vars/gitopsPromote.groovy through
-tests/groovy/PipelineHarness.groovy (real shell commands, Jenkins-like steps) and
-prints `ok - case` / `not ok - case`; a test here passes when every case did.
+Each tests/groovy/*Test.groovy drives the steps (gitopsPromote, gitopsPromoteEnv and
+gitopsHelperCli beneath them) through the pipeline runner's PipelineHarness (real
+shell commands, Jenkins-like steps) and prints `ok - case` / `not ok - case`; a test
+here passes when every case did.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import gitlab
 import jenkins
+import pytest
 
 from gitops_sandbox import DEPLOYMENTS, EXAMPLE_APP, Sandbox, seed_default
 from tests.gitops_sandbox.jenkins_testing import scm_job, started
@@ -22,6 +25,7 @@ from tests.helpers.groovy import (
     ROOT,
     agent_path,
     cases,
+    dev_ahead_of_stage,
     fake_cli_bin,
     fake_cli_index,
     pinned_version,
@@ -52,6 +56,25 @@ def test_every_step_has_a_help_page() -> None:
         assert help_page.read_text().strip(), f"{help_page.name} is empty"
 
 
+def _accepted_arguments(step: Path) -> set[str]:
+    """The keys of the step's `Map defaults = [...]`, one commented line each."""
+    block = re.search(r"Map defaults = \[(.*?)\n    \]", step.read_text(), re.DOTALL)
+    assert block, f"no `Map defaults = [...]` in {step.name}"
+    return set(re.findall(r"^\s+(\w+)\s*:", block.group(1), re.MULTILINE))
+
+
+def _documented_arguments(page: str) -> set[str]:
+    section = page[page.index("<b>Arguments</b>") : page.index("<b>Return value</b>")]
+    return set(re.findall(r"<dt><code>(\w+)</code> \(", section))
+
+
+@pytest.mark.parametrize("step", sorted((ROOT / "vars").glob("*.groovy")), ids=lambda p: p.stem)
+def test_every_step_accepts_what_its_help_documents(step: Path) -> None:
+    """Each argument of vars/<step>.groovy has an entry with its type in <step>.txt, and no more."""
+    documented = _documented_arguments(step.with_suffix(".txt").read_text())
+    assert _accepted_arguments(step) == documented
+
+
 def test_the_library_pins_the_cli_of_its_own_version() -> None:
     """resources/.../requirements.txt installs the CLI released with this library."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -63,27 +86,48 @@ def test_harness_behaves_like_jenkins(tmp_path: Path) -> None:
     assert_all_passed(run_groovy_test("HarnessTest.groovy", tmp_path, agent_path=agent_path()))
 
 
-def test_arguments_are_checked_before_anything_runs(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("script", "case"),
+    [
+        ("GitopsPromoteArgumentsTest.groovy", "a missing tag is named"),
+        ("GitopsPromoteEnvArgumentsTest.groovy", "a missing target is named, with an example"),
+    ],
+)
+def test_arguments_are_checked_before_anything_runs(tmp_path: Path, script: str, case: str) -> None:
     """Missing, unknown and mistyped arguments fail with a message naming them."""
-    done = run_groovy_test("GitopsPromoteArgumentsTest.groovy", tmp_path, agent_path=agent_path())
-    found = assert_all_passed(done)
-    assert "a missing tag is named" in found
+    found = assert_all_passed(run_groovy_test(script, tmp_path, agent_path=agent_path()))
+    assert case in found
 
 
-def test_values_reach_the_cli_only_through_the_environment(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("script", "case"),
+    [
+        (
+            "GitopsPromoteCliTest.groovy",
+            "the token never appears in the build log, errors, description or result",
+        ),
+        (
+            "GitopsPromoteEnvCliTest.groovy",
+            "a blocked unit fails the build naming it and why, after every unit is reported",
+        ),
+    ],
+)
+def test_values_reach_the_cli_only_through_the_environment(
+    tmp_path: Path, script: str, case: str
+) -> None:
     """With the fake CLI: flags from GITOPS_* variables, the result, the log, the token."""
     path = agent_path(fake_cli_bin(tmp_path / "bin"))
-    done = run_groovy_test("GitopsPromoteCliTest.groovy", tmp_path, agent_path=path)
-    found = assert_all_passed(done)
-    assert "the token never appears in the build log, errors, description or result" in found
+    found = assert_all_passed(run_groovy_test(script, tmp_path, agent_path=path))
+    assert case in found
 
 
 def test_shell_injection_stays_inert(tmp_path: Path) -> None:
-    """`1.0.0$(touch marker)` and friends in every argument: no marker, the CLI gets the text."""
+    """`1.0.0$(touch marker)` and friends in every argument of every step: no marker,
+    the CLI gets the text."""
     path = agent_path(fake_cli_bin(tmp_path / "bin"))
-    done = run_groovy_test("GitopsPromoteInjectionTest.groovy", tmp_path, agent_path=path)
-    found = assert_all_passed(done)
-    assert "tag: 1.0.0$(touch marker)" in found
+    found = assert_all_passed(run_groovy_test("InjectionTest.groovy", tmp_path, agent_path=path))
+    assert "gitopsPromote tag: 1.0.0$(touch marker)" in found
+    assert "gitopsPromoteEnv from: dev$(touch marker)" in found
     assert not list(tmp_path.rglob("marker"))
 
 
@@ -111,9 +155,23 @@ def _real_cli() -> Path:
     return exe
 
 
+def _run_end_to_end(script: str, sb: Sandbox, work: Path, out: Path) -> None:
+    """Run an end-to-end Groovy test with the real CLI against `sb`; every case must pass."""
+    done = run_groovy_test(
+        script,
+        work,
+        agent_path=agent_path(_real_cli().parent),
+        env={
+            "GROOVY_TEST_GITLAB_URL": sb.gitlab_url,
+            "GROOVY_TEST_TOKEN": TOKEN,
+            "GROOVY_TEST_OUT": str(out),
+        },
+    )
+    assert_all_passed(done)
+
+
 def test_end_to_end_against_the_sandbox(tmp_path: Path) -> None:
     """The step runs the real CLI against the sandbox; afterwards the MR exists in GitLab."""
-    exe = _real_cli()
     work = tmp_path / "work"
     out = tmp_path / "out"
     out.mkdir()
@@ -131,17 +189,7 @@ def test_end_to_end_against_the_sandbox(tmp_path: Path) -> None:
              sb.clone_url(EXAMPLE_APP, with_token=False)],
             check=True,
         )  # fmt: skip
-        done = run_groovy_test(
-            "GitopsPromoteEndToEndTest.groovy",
-            work,
-            agent_path=agent_path(exe.parent),
-            env={
-                "GROOVY_TEST_GITLAB_URL": sb.gitlab_url,
-                "GROOVY_TEST_TOKEN": TOKEN,
-                "GROOVY_TEST_OUT": str(out),
-            },
-        )
-        assert_all_passed(done)
+        _run_end_to_end("GitopsPromoteEndToEndTest.groovy", sb, work, out)
 
         result = json.loads((out / "result.json").read_text())
         with gitlab.Gitlab(sb.gitlab_url, private_token=TOKEN) as gl:
@@ -155,6 +203,30 @@ def test_end_to_end_against_the_sandbox(tmp_path: Path) -> None:
             assert [m.iid for m in opened] == [mr.iid], "the rejected injection opened an MR"
     build_log = (out / "build-log.txt").read_text()
     assert "gitopsPromote: example-app 1.0.1 -> " in build_log
+    assert TOKEN not in build_log
+    assert not list(tmp_path.rglob("marker"))
+
+
+def test_promote_env_end_to_end_against_the_sandbox(tmp_path: Path) -> None:
+    """gitopsPromoteEnv runs the real CLI; afterwards the stage MR exists in GitLab."""
+    out = tmp_path / "out"
+    out.mkdir()
+    with Sandbox.start(token=TOKEN) as sb:
+        seed_default(sb)
+        dev_ahead_of_stage(sb, tmp_path)
+        _run_end_to_end("GitopsPromoteEnvEndToEndTest.groovy", sb, tmp_path / "work", out)
+
+        (unit,) = json.loads((out / "result.json").read_text())["units"]
+        with gitlab.Gitlab(sb.gitlab_url, private_token=TOKEN) as gl:
+            project = gl.projects.get(DEPLOYMENTS)
+            mr = project.mergerequests.get(unit["mr_iid"])
+            assert mr.state == "opened"
+            assert (mr.source_branch, mr.target_branch) == (unit["branch"], "stage")
+            assert mr.web_url == unit["mr_url"]
+            opened = project.mergerequests.list(state="opened", get_all=True)
+            assert [m.iid for m in opened] == [mr.iid], "a dry run or a rejected call opened an MR"
+    build_log = (out / "build-log.txt").read_text()
+    assert f"gitopsPromoteEnv: dev -> stage: example-app 1.0.1: !{mr.iid} created" in build_log
     assert TOKEN not in build_log
     assert not list(tmp_path.rglob("marker"))
 

@@ -43,6 +43,19 @@ from jenkins_helpers.cuesrc.tokens import (
 )
 from jenkins_helpers.files import write_atomically
 
+__all__ = [
+    "DELETE",
+    "CuePath",
+    "EditError",
+    "child_labels",
+    "delete_path",
+    "dotted",
+    "edit_file",
+    "get_value",
+    "parse_path",
+    "set_value",
+]
+
 
 class _Delete:
     def __repr__(self) -> str:
@@ -136,11 +149,11 @@ def _descend(
             _descend(value, unit, rest[1:], hits, blocked)
     elif isinstance(value, Struct):
         _find_in(value.decls, rest, hits, blocked)
-    elif isinstance(value, Expr) and not _isliteral_value(value):
+    elif isinstance(value, Expr) and not _is_literal(value):
         blocked.append(field)
 
 
-def _isliteral_value(node: Node) -> bool:
+def _is_literal(node: Node) -> bool:
     try:
         literal_value(node, "")
     except EditError:
@@ -176,6 +189,23 @@ def get_value(source: str, path: CuePath) -> Any | None:
         for hit in hits[1:]:
             value = unify(value, literal_value(hit.field.value, source), source, hit.field.start)
         return value
+
+
+def child_labels(source: str, path: CuePath) -> list[str]:
+    """The labels declared directly below `path` (e.g. the apps of env.cue), in file order."""
+    with _about(path):
+        _check_path(path)
+        hits, blocked = _find(_parse(source), path)
+        if blocked:
+            raise _blocked_error(source, blocked)
+    labels: list[str] = []
+    for hit in hits:
+        value = hit.field.value
+        fields = [value] if isinstance(value, Field) else getattr(value, "decls", [])
+        for child in fields:
+            if isinstance(child, Field) and child.label and child.label not in labels:
+                labels.append(child.label)
+    return labels
 
 
 def _check_path(path: CuePath) -> None:
@@ -302,7 +332,7 @@ def _container(source: str, prefix: CuePath, hits: list[_Hit]) -> Struct | Field
             if isinstance(hit.field.value, kind):
                 return hit.field.value
     field = hits[0].field
-    if isinstance(field.value, Expr) and not _isliteral_value(field.value):
+    if isinstance(field.value, Expr) and not _is_literal(field.value):
         raise _blocked_error(source, [field])
     raise EditError(
         f"cannot add a field below {dotted(prefix)} at {position(source, field.start)}: "

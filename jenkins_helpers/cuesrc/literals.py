@@ -134,8 +134,6 @@ def same_value(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-
-
 def label_text(name: str) -> str:
     """A label as written: quoted unless it is a plain identifier (not hidden, not a keyword)."""
     if not isinstance(name, str):

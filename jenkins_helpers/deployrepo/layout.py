@@ -1,11 +1,11 @@
 """Where things live in the deployment repository: the one owner of its file layout.
 
-    gitops.yaml                        settings (settings.py)
-    cue.mod/, deployments.cue,         the platform layer (main; promoted as a unit)
-    platform/
-    services/apps/<app>.cue            an app's app layer
-    env.cue                            an environment branch's env layer
-    manifests/<env>/<app>/<kind>-<name>.yaml   rendered, one object per file
+gitops.yaml                        settings (settings.py)
+cue.mod/, deployments.cue,         the platform layer (main; promoted as a unit)
+platform/
+services/apps/<app>.cue            an app's app layer
+env.cue                            an environment branch's env layer
+manifests/<env>/<app>/<kind>-<name>.yaml   rendered, one object per file
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ from typing import Any
 
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.git import FileChange
+from jenkins_helpers.promotion import naming
 from jenkins_helpers.promotion.model import ImageRef, Setting
+from jenkins_helpers.promotion.plan import EditPlan
 from jenkins_helpers.promotion.trailer import Trailer
 
 MAX_DIFF_CHARS = 30_000  # keep the description well under GitLab's 1 MB limit
@@ -39,20 +41,95 @@ class Content:
     warnings: Sequence[str] = field(default_factory=tuple)
 
 
-def render(c: Content) -> str:
-    """The MR description: what moves, the diffs in brief, what stays, then the trailer."""
-    build = f" by Jenkins build {c.build_url}" if c.build_url else ""
+def render(c: Content, *, parts_only: bool = False) -> str:
+    """The MR description: what moves, the diffs in brief, what stays, then the trailer.
+
+    `parts_only`: one app's sections, headed by its name, for a group's description.
+    """
+    if parts_only:
+        return "\n\n".join(
+            [
+                f"## {c.app} `{c.image.tag}`",
+                _image_section(c),
+                _app_layer_section(c),
+                _kept_section(c),
+            ]
+        )
     parts = [
-        f"Promotes **{c.app}** `{c.image.tag}` to **{c.env}**{build}.",
+        f"Promotes **{c.app}** `{c.image.tag}` {route(c.trailer, c.build_url)}.",
         _image_section(c),
         _app_layer_section(c),
-        _manifest_section(c),
+        manifest_summary(c.env, c.changes),
         _kept_section(c),
     ]
     if c.warnings:
-        parts.append("### Warnings\n\n" + "\n".join(f"- {_cell(w, 300)}" for w in c.warnings))
+        parts.append(_warnings_section(c.warnings))
     parts.append(c.trailer.to_comment())
     return "\n\n".join(parts) + "\n"
+
+
+def render_platform(
+    env: str,
+    diff: str,
+    changes: Sequence[FileChange],
+    trailer: Trailer,
+    warnings: Sequence[str] = (),
+) -> str:
+    """The description of a platform-layer MR: the layer's diff, the manifests, the trailer."""
+    what = "main's platform and app layers" if trailer.unit == "sync" else "the platform layer"
+    parts = [
+        f"Promotes {what} {route(trailer, None)}.",
+        _diff_section("### Changes", diff),
+        manifest_summary(env, changes),
+    ]
+    if warnings:
+        parts.append(_warnings_section(warnings))
+    parts.append(trailer.to_comment())
+    return "\n\n".join(parts) + "\n"
+
+
+def render_edit(plan: EditPlan, title: str, trailer: Trailer) -> str:
+    """The description of a `set`, `rollback`, onboarding or removal MR: what changes."""
+    rows = "\n".join(
+        f"| `{s.path}` | {_value_cell(s.before)} | {_value_cell(s.after)} |" for s in plan.settings
+    )
+    table = f"| setting | before | after |\n|---|---|---|\n{rows}" if rows else ""
+    cascade = (
+        f"Merging it promotes {plan.app}'s new image onwards."
+        if trailer.apps
+        else "Merging it promotes nothing further."
+    )
+    parts = [
+        f"{title.replace(naming.NO_PROMOTE_MARK, '').strip()}, in **{plan.env.name}**'s env.cue. "
+        + cascade,
+        f"### {plan.env.name}: {plan.app}\n\n{table}".rstrip(),
+        manifest_summary(plan.env.name, plan.changes),
+    ]
+    if plan.warnings:
+        parts.append(_warnings_section(plan.warnings))
+    if not trailer.apps:
+        parts.append(naming.NO_PROMOTE_MARK)
+    parts.append(trailer.to_comment())
+    return "\n\n".join(parts) + "\n"
+
+
+def _value_cell(value: Any) -> str:
+    return "-" if value is None else _code(_value(value))
+
+
+def route(t: Trailer, build_url: str | None) -> str:
+    """`from **dev** (`1a2b3c4`) to **stage**`, or `to **dev** by Jenkins build URL`."""
+    source = ""
+    if t.source_env:
+        commit = f" (`{t.source_commit[:12]}`)" if t.source_commit else ""
+        source = f"from **{t.source_env}**{commit} "
+    skipped = f", skipping {', '.join(t.skipped)}" if t.skipped else ""
+    build = f" by Jenkins build {build_url}" if build_url else ""
+    return f"{source}to **{t.target_env}**{skipped}{build}"
+
+
+def _warnings_section(warnings: Sequence[str]) -> str:
+    return "### Warnings\n\n" + "\n".join(f"- {_cell(w, 300)}" for w in warnings)
 
 
 def _image_section(c: Content) -> str:
@@ -71,10 +148,13 @@ def _image_section(c: Content) -> str:
 
 
 def _app_layer_section(c: Content) -> str:
-    head = f"### App layer (`{c.app_file}`)"
-    if not c.app_layer_diff.strip():
+    return _diff_section(f"### App layer (`{c.app_file}`)", c.app_layer_diff)
+
+
+def _diff_section(head: str, diff: str) -> str:
+    """A heading and a fenced `diff` block (or 'Unchanged.'), cut to MAX_DIFF_CHARS."""
+    if not diff.strip():
         return f"{head}\n\nUnchanged."
-    diff = c.app_layer_diff
     if len(diff) > MAX_DIFF_CHARS:
         diff = diff[:MAX_DIFF_CHARS] + "\n... (cut: see the merge request's changes)\n"
     fence = "`" * max(3, _longest_backtick_run(diff) + 1)
@@ -85,10 +165,10 @@ def _longest_backtick_run(text: str) -> int:
     return max((len(run) for run in re.findall(r"`+", text)), default=0)
 
 
-def _manifest_section(c: Content) -> str:
-    prefix = layout.env_manifests(c.env) + "/"
-    manifests = [f for f in c.changes if f.path.startswith(prefix)]
-    others = [f.path for f in c.changes if not f.path.startswith(prefix)]
+def manifest_summary(env: str, changes: Sequence[FileChange]) -> str:
+    prefix = layout.env_manifests(env) + "/"
+    manifests = [f for f in changes if f.path.startswith(prefix)]
+    others = [f.path for f in changes if not f.path.startswith(prefix)]
     added = sum(f.added for f in manifests)
     removed = sum(f.removed for f in manifests)
     counts = {s: sum(f.status == s for f in manifests) for s in ("added", "modified", "deleted")}

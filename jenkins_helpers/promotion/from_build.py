@@ -7,17 +7,18 @@ validates is pushed (to `promote/<env>/<app>`) and proposed (docs/PROMOTION.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from jenkins_helpers import git, gitlab, inputs
 from jenkins_helpers.cue import CueError
 from jenkins_helpers.cuesrc import applayer
 from jenkins_helpers.deployrepo.settings import Environment
-from jenkins_helpers.errors import UserError
-from jenkins_helpers.promotion import description, naming, sources, target
-from jenkins_helpers.promotion.model import ImageRef, Status
-from jenkins_helpers.promotion.plan import AppChange, Explain, Plan, apply_versions
+from jenkins_helpers.errors import BadInput, UserError
+from jenkins_helpers.promotion import groups, proposal, sources, target
+from jenkins_helpers.promotion.model import AppVersion, ImageRef, Status
+from jenkins_helpers.promotion.plan import Explain, Plan, apply_versions
 from jenkins_helpers.promotion.publish import Change, publish
 from jenkins_helpers.promotion.trailer import Trailer
 
@@ -54,8 +55,14 @@ def promote_build(
     gitlab_url: str | None,
     dry_run: bool = False,
     build_url: str | None = None,
+    group: str | None = None,
+    with_apps: Sequence[str] = (),
 ) -> BuildPromotion:
-    """Promote `app`'s image `image:tag` and its deployment/app.cue to `env` (default: first)."""
+    """Promote `app`'s image `image:tag` and its deployment/app.cue to `env` (default: first).
+
+    With `group`, the apps of `with_apps` (`APP=TAG[@DIGEST]`, their app layers as the
+    environment has them) move in the same MR: a coordinated release (groups.py).
+    """
     app = inputs.app_name(app)
     ref = ImageRef(
         inputs.image_repository(image),
@@ -65,6 +72,12 @@ def promote_build(
     project = inputs.project_path(project)
     env = inputs.environment_name(env) if env is not None else None
     build_url = inputs.server_url(build_url, "build URL") if build_url else None
+    group = inputs.group_name(group) if group is not None else None
+    others = [_member(text) for text in with_apps]
+    if others and group is None:
+        raise BadInput("--with needs --group", "name the release: --group release-2.0")
+    if app in dict(others):
+        raise BadInput(f"{app} is the app promoted: leave it out of --with")
     access = gitlab.access_from_environment(gitlab_url)
     build = sources.from_app_repo(app_repo, app, ref)
     with target.connect(project, access) as deployment:
@@ -72,11 +85,24 @@ def promote_build(
         environment = settings.environments[0] if env is None else settings.environment(env)
         # From here on the environment exists: what follows may fail, never on input.
         with deployment.checkout(environment.branch) as clone:
-            plan = apply_versions(
-                clone.tree, environment, [build.version], explain=_explainer(build)
+            versions = [build.version, *(_version_here(clone.tree, a, t) for a, t in others)]
+            plan = apply_versions(clone.tree, environment, versions, explain=_explainer(build))
+            proposed = (
+                build_change(plan, build, build_url)
+                if group is None
+                else _group_change(plan, build, build_url, group)
             )
-            outcome = publish(clone, build_change(plan, build, build_url), dry_run=dry_run)
-    (change,) = plan.apps
+            outcome = publish(clone, proposed, dry_run=dry_run)
+            if group is not None and outcome.mr_iid is not None and not dry_run:
+                closed = groups.supersede_members(
+                    deployment,
+                    environment.branch,
+                    group,
+                    outcome.mr_iid,
+                    [a.app for a in plan.apps],
+                )
+                outcome = replace(outcome, superseded=(*outcome.superseded, *closed))
+    change = next(a for a in plan.apps if a.app == app)
     return BuildPromotion(
         status=outcome.status,
         mr_iid=outcome.mr_iid,
@@ -95,58 +121,60 @@ def promote_build(
     )
 
 
+def _member(text: str) -> tuple[str, tuple[str, str | None]]:
+    """`postgres=17-alpine` or `APP=TAG@sha256:...` of `--with`."""
+    app, sep, ref = text.partition("=")
+    if not sep:
+        raise BadInput(
+            f"--with {inputs.show(text)}: expected APP=TAG", "e.g. --with postgres=17-alpine"
+        )
+    tag, _, digest = ref.partition("@")
+    return inputs.app_name(app), (
+        inputs.image_tag(tag),
+        inputs.image_digest(digest) if digest else None,
+    )
+
+
+def _version_here(tree: Path, app: str, tag_digest: tuple[str, str | None]) -> AppVersion:
+    """A group member at a new tag, with its app layer and repository as the target has them."""
+    current = sources.from_revision(tree, "HEAD", app)
+    if current is None:
+        raise BadInput(
+            f"{app} is not deployed in the target yet: a group moves apps it already runs",
+            f"onboard {app} first",
+        )
+    tag, digest = tag_digest
+    return AppVersion(app, current.app_file, ImageRef(current.image.repository, tag, digest))
+
+
+def _group_change(plan: Plan, build: sources.Build, build_url: str | None, group: str) -> Change:
+    trailer = Trailer(
+        target_env=plan.env.name,
+        apps={a.app: a.image for a in plan.apps},
+        unit="group",
+        group=group,
+        app_repo=build.origin,
+        app_commit=build.commit,
+        build_url=build_url,
+    )
+    return proposal.group_change(plan, trailer, group, build_url)
+
+
 def build_change(plan: Plan, build: sources.Build, build_url: str | None) -> Change:
     """The MR that proposes a build's plan: title, labels, description and trailer."""
     (app,) = plan.apps
-    env = plan.env.name
     trailer = Trailer(
-        target_env=env,
+        target_env=plan.env.name,
         apps={app.app: app.image},
         app_repo=build.origin,
         app_commit=build.commit,
         app_layer_sha256=app.app_layer_sha256,
-    )
-    return Change(
-        source_branch=naming.source_branch(env, app.app),
-        title=naming.title(app.app, app.image.tag, env),
-        description=description.render(_content(plan, app, trailer, build_url)),
-        labels=naming.labels(app.app, env),
-        identity=naming.identity_labels(app.app, env),
-        commit_message=_commit_message(app, plan.env, build, build_url),
-        files=plan.changes,
-    )
-
-
-def _content(
-    plan: Plan, app: AppChange, trailer: Trailer, build_url: str | None
-) -> description.Content:
-    return description.Content(
-        app=app.app,
-        env=plan.env.name,
-        image=app.image,
-        old_image=app.old_image,
-        app_file=app.app_file,
-        app_layer_diff=app.app_layer_diff,
-        changes=plan.changes,
-        kept=app.kept,
-        trailer=trailer,
         build_url=build_url,
-        warnings=plan.warnings,
     )
-
-
-def _commit_message(
-    app: AppChange, env: Environment, build: sources.Build, build_url: str | None
-) -> str:
-    lines = [
-        naming.title(app.app, app.image.tag, env.name),
-        "",
-        f"Image: {app.image.ref}",
-        f"App layer: deployment/app.cue of {build.origin} at {build.commit or 'no commit'}",
-    ]
+    lines = [f"App layer: deployment/app.cue of {build.origin} at {build.commit or 'no commit'}"]
     if build_url:
         lines.append(f"Build: {build_url}")
-    return "\n".join(lines) + "\n"
+    return proposal.app_change(plan, trailer, lines, build_url)
 
 
 def _explainer(build: sources.Build) -> Explain:

@@ -22,6 +22,15 @@ class ImageRef:
         """`repository:tag[@digest]`, exactly as the rendered Deployment names it."""
         return f"{self.repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
 
+    @classmethod
+    def parse(cls, ref: str) -> ImageRef:
+        """`registry:5000/team/app:1.2@sha256:...` as repository, tag and digest (a port's
+        colon is not a tag's: only the last path component can carry the tag)."""
+        name, _, digest = ref.partition("@")
+        last = name.rsplit("/", 1)[-1]
+        repository, tag = name.rsplit(":", 1) if ":" in last else (name, "")
+        return cls(repository, tag, digest or None)
+
 
 @dataclass(frozen=True)
 class AppVersion:

@@ -92,6 +92,144 @@ def apply_versions(
     return Plan(env, apps, changes, tuple(warnings))
 
 
+@dataclass(frozen=True)
+class PlatformPlan:
+    """The platform layer of a source revision, staged in a clone of the target."""
+
+    env: Environment
+    files: tuple[str, ...]  # platform files that changed
+    diff: str  # their unified diff
+    changes: tuple[git.FileChange, ...]  # everything staged, manifests included
+    warnings: tuple[str, ...]
+
+
+def apply_platform(
+    tree: Path,
+    env: Environment,
+    source_rev: str,
+    paths: Sequence[str],
+    *,
+    explain: Explain | None = None,
+) -> PlatformPlan:
+    """Make `paths` in `tree` (a checkout of `env`) exactly `source_rev`'s; check, stage.
+
+    `paths` are the platform layer's (and, from main, changed app layers). Every app
+    of the environment is rendered again: a platform change may touch them all.
+    """
+    require_env(tree, env)
+    before = _errors(_findings(tree, env))
+    files = git.changed_paths(tree, "HEAD", source_rev, paths)
+    git.take_paths(tree, source_rev, paths)
+    _evaluate(tree, env, [], explain or _default_explain)
+    warnings = _blocking(_findings(tree, env), before, env, [])
+    changes = tuple(git.stage_all(tree))
+    return PlatformPlan(env, tuple(files), git.staged_diff(tree, files), changes, tuple(warnings))
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    """One env.cue value an edit changes (None: absent before, or removed)."""
+
+    path: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class EditPlan:
+    """Edits to one app's env.cue entry (and app file), staged in a clone of `env`."""
+
+    env: Environment
+    app: str
+    settings: tuple[SettingChange, ...]
+    image: ImageRef | None  # the app's image after the edit (None: it has none)
+    old_image: ImageRef | None
+    changes: tuple[git.FileChange, ...]
+    warnings: tuple[str, ...]
+
+
+def apply_edits(
+    tree: Path,
+    env: Environment,
+    app: str,
+    edits: Sequence[tuple[literals.CuePath, Any]],
+    *,
+    files: dict[str, str | None] | None = None,
+) -> EditPlan:
+    """Set (or, with DELETE, remove) values of `app`'s env.cue entry, write or delete
+    `files`, then render, validate and stage: what `set`, `rollback`, `onboard` and
+    `decommission` change. Paths in `edits` are below `apps."<app>".env` (empty: the
+    whole entry)."""
+    require_env(tree, env)
+    env_file = tree / layout.ENV_FILE
+    old_env = env_file.read_text("utf-8")
+    before = _errors(_findings(tree, env))
+    entry = ("apps", app, "env")
+    for path, text in (files or {}).items():
+        target = tree / path
+        if text is None:
+            target.unlink(missing_ok=True)
+        else:
+            write_atomically(target, text)
+    editor.edit_file(env_file, [((*entry, *path), value) for path, value in edits])
+    new_env = env_file.read_text("utf-8")
+    _evaluate(tree, env, [], _default_explain)
+    image = _image_in(tree, env, app)
+    warnings = _blocking(_findings(tree, env), before, env, [], own=(app,))
+    settings = tuple(
+        change
+        for path, _ in edits
+        if (
+            change := SettingChange(
+                literals_dotted(path),
+                _get(old_env, (*entry, *path)),
+                _get(new_env, (*entry, *path)),
+            )
+        ).before
+        is not None
+        or change.after is not None
+    )
+    return EditPlan(
+        env,
+        app,
+        settings,
+        image,
+        _image_in_text(old_env, app, image),
+        tuple(git.stage_all(tree)),
+        tuple(warnings),
+    )
+
+
+def _get(text: str, path: tuple[str, ...]) -> Any:
+    try:
+        return editor.get_value(text, path)
+    except editor.EditError:
+        return "(an expression)"
+
+
+def literals_dotted(path: tuple[str, ...]) -> str:
+    """`resources.limits.cpu`, or `(the whole entry)` for the empty path."""
+    return ".".join(path) if path else "(the whole entry)"
+
+
+def _image_in(tree: Path, env: Environment, app: str) -> ImageRef | None:
+    """The image the rendered Deployment of `app` runs, or None when it renders none."""
+    path = tree / layout.deployment_file(env.name, app)
+    if not path.is_file():
+        return None
+    image = yaml.safe_load(path.read_text())["spec"]["template"]["spec"]["containers"][0]["image"]
+    return ImageRef.parse(str(image))
+
+
+def _image_in_text(env_text: str, app: str, after: ImageRef | None) -> ImageRef | None:
+    """The image env.cue named for `app` before (the repository is the one after)."""
+    image = _get(env_text, ("apps", app, "env", "deployment", "image"))
+    if not isinstance(image, dict) or not image.get("tag"):
+        return None
+    repository = after.repository if after else "-"
+    return ImageRef(repository, str(image["tag"]), image.get("digest") or None)
+
+
 def image_edits(app: str, image: ImageRef) -> list[tuple[literals.CuePath, Any]]:
     """env.cue edits for the image: the tag, and the digest (removed when none is given)."""
     base = ("apps", app, "env", "deployment", "image")
@@ -144,6 +282,18 @@ def _check_image(files: dict[str, str], env: Environment, version: AppVersion) -
         )
 
 
+def errors_now(tree: Path, env: Environment) -> set[tuple[str, str, str]]:
+    """The validation errors `env`'s manifests in `tree` have (before a change)."""
+    return _errors(_findings(tree, env))
+
+
+def new_problems(
+    tree: Path, env: Environment, before: set[tuple[str, str, str]], own: Sequence[str] = ()
+) -> list[str]:
+    """Validate `env` after a change: raise on errors it brings, return the warnings."""
+    return _blocking(_findings(tree, env), before, env, [], own=own)
+
+
 def _findings(tree: Path, env: Environment) -> list[checks.Finding]:
     if not (tree / layout.env_manifests(env.name)).is_dir():
         return []
@@ -159,23 +309,27 @@ def _blocking(
     before: set[tuple[str, str, str]],
     env: Environment,
     versions: Sequence[AppVersion],
+    *,
+    own: Sequence[str] = (),
 ) -> list[str]:
     """Raise on errors this promotion brings; return warnings (and errors it only inherits).
 
     An error that was already on the environment branch, in another app's files,
     does not stop these apps: its owners fix it by their own MR.
     """
-    own = tuple(layout.app_manifests(env.name, v.app) + "/" for v in versions)
+    apps = [*(v.app for v in versions), *own]
+    mine = tuple(layout.app_manifests(env.name, app) + "/" for app in apps)
     blocking, warnings = [], []
     for f in findings:
         line = f"{f.path}: [{f.rule}] {f.message}"
-        inherited = (f.path, f.rule, f.message) in before and not f.path.startswith(own)
+        inherited = (f.path, f.rule, f.message) in before and not f.path.startswith(mine)
         if f.severity == "error" and not inherited:
             blocking.append(line)
-        elif f.path.startswith(own) or f.severity == "error":
+        elif f.path.startswith(mine) or f.severity == "error":
             warnings.append(f"{f.severity}: {line}" + (" (already on the branch)" * inherited))
     if blocking:
-        what = ", ".join(f"{v.app} {v.image.tag}" for v in versions)
+        what = ", ".join([*(f"{v.app} {v.image.tag}" for v in versions), *own])
+        what = what or "the platform layer"
         raise UserError(
             f"{env.name} would not validate with {what}:\n  " + "\n  ".join(blocking),
             "fix the app layer (deployment/app.cue) or the environment; rules: docs/VALIDATION.md",
@@ -189,9 +343,7 @@ def _old_image(env_text: str, app_text: str, version: AppVersion) -> ImageRef | 
     try:
         entry = editor.get_value(env_text, (*base, "env"))
         image = editor.get_value(env_text, (*base, "env", "deployment", "image")) or {}
-        repository = editor.get_value(
-            app_text, (*base, "app", "deployment", "image", "repository")
-        )
+        repository = editor.get_value(app_text, (*base, "app", "deployment", "image", "repository"))
     except literals.EditError:
         return None
     if entry is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.promotion.model import ImageRef
@@ -18,6 +18,27 @@ from jenkins_helpers.promotion.model import ImageRef
 TRAILER_VERSION = 1
 TRAILER_TAG = "gitops-promotion"
 _TRAILER = re.compile(r"<!--\s*" + TRAILER_TAG + r"\s+(\{.*?\})\s*-->", re.DOTALL)
+
+
+# What an MR moves: one app, the platform layer, main's changes (platform and app
+# layers) on their way to the first environment, or a named group of apps; or an
+# operation on one environment: settings (`set`), a rollback, a revert, onboarding
+# or decommissioning an app.
+Unit = Literal[
+    "app", "platform", "sync", "group", "settings", "rollback", "revert", "onboard", "decommission"
+]
+UNITS: tuple[Unit, ...] = (
+    "app",
+    "platform",
+    "sync",
+    "group",
+    "settings",
+    "rollback",
+    "revert",
+    "onboard",
+    "decommission",
+)
+PROMOTIONS: tuple[Unit, ...] = ("app", "platform", "sync", "group")
 
 
 class TrailerError(UserError):
@@ -29,17 +50,24 @@ class Trailer:
     """What a promotion MR moves, machine-readable: the webhook acts on this after the merge."""
 
     target_env: str
-    apps: dict[str, ImageRef]
-    unit: str = "app"
-    source_env: str | None = None  # None: from an app's CI, not from another environment
+    apps: dict[str, ImageRef]  # every app the MR moves, with its image in target_env after it
+    unit: Unit = "app"
+    source_env: str | None = None  # None: from an app's CI (or main), not another environment
+    source_commit: str | None = None  # the source branch's commit the content came from
+    platform: bool = False  # the MR moves the platform layer
+    skipped: tuple[str, ...] = ()  # environments skipped on the way (promote-env --skip-env)
     app_repo: str | None = None
     app_commit: str | None = None
     app_layer_sha256: str | None = None
+    build_url: str | None = None  # the CI build that promoted it (from an app's CI)
+    app: str | None = None  # the app an operation is about (set, rollback, onboard...)
+    group: str | None = None  # the group a `group` unit moves
     version: int = TRAILER_VERSION
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["apps"] = {name: asdict(image) for name, image in sorted(self.apps.items())}
+        data["skipped"] = list(self.skipped)
         return data
 
     def to_comment(self) -> str:
@@ -73,16 +101,31 @@ def _trailer(data: Any) -> Trailer:
             "upgrade gitops-helper to the version that wrote the merge request",
         )
     apps = data.get("apps")
-    if not isinstance(apps, dict) or not apps:
-        raise TrailerError(f"the {TRAILER_TAG} trailer has no `apps`")
+    platform = data.get("platform", False)
+    unit = data.get("unit")
+    if unit not in UNITS:
+        raise TrailerError(f"the {TRAILER_TAG} trailer's unit is {unit!r}, expected one of {UNITS}")
+    if not isinstance(apps, dict) or not isinstance(platform, bool):
+        raise TrailerError(f"the {TRAILER_TAG} trailer's apps or platform is malformed")
+    if unit in PROMOTIONS and not (apps or platform):
+        raise TrailerError(f"the {TRAILER_TAG} trailer moves nothing (no `apps`, no `platform`)")
+    skipped = data.get("skipped", [])
+    if not isinstance(skipped, list):
+        raise TrailerError(f"the {TRAILER_TAG} trailer's skipped is {skipped!r}, expected a list")
     return Trailer(
         target_env=_text(data, "target_env"),
         apps={_str(name, "apps key"): _image(name, image) for name, image in apps.items()},
-        unit=_text(data, "unit"),
+        unit=unit,
         source_env=_text(data, "source_env", optional=True),
+        source_commit=_text(data, "source_commit", optional=True),
+        platform=platform,
+        skipped=tuple(_str(env, "skipped") for env in skipped),
         app_repo=_text(data, "app_repo", optional=True),
         app_commit=_text(data, "app_commit", optional=True),
         app_layer_sha256=_text(data, "app_layer_sha256", optional=True),
+        build_url=_text(data, "build_url", optional=True),
+        app=_text(data, "app", optional=True),
+        group=_text(data, "group", optional=True),
     )
 
 

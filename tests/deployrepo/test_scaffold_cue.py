@@ -83,30 +83,34 @@ def test_the_root_package_alone_deploys_nothing(
     assert engine.export(["."], cwd=checkouts["dev"], expression="objects") == {}
 
 
-def test_an_env_entry_without_an_app_layer_is_an_error(
+def test_an_env_entry_with_an_image_but_without_an_app_layer_is_an_error(
     checkouts: dict[str, Path], engine: CueEngine, tmp_path: Path
 ) -> None:
     repo = copy_repo(checkouts["dev"], tmp_path / "repo")
-    append(repo / "env.cue", '\napps: "no-such-app": env: replicas: 1\n')
+    append(repo / "env.cue", '\napps: "no-such-app": env: deployment: image: tag: "1.0.0"\n')
     with pytest.raises(CueError):
         render.evaluate(repo, engine)
 
 
-def test_an_env_layer_without_an_image_renders_alike_on_both_engines(
+def test_an_env_entry_without_an_image_tag_renders_nothing_yet(
     checkouts: dict[str, Path], engine: CueEngine, wasm: WasmEngine, tmp_path: Path
 ) -> None:
-    """The app layer pins the image by digest; env.cue sets no `deployment` at all."""
+    """Onboarding writes the entry before the first build; the first promotion deploys it."""
     repo = copy_repo(checkouts["dev"], tmp_path / "repo")
-    (repo / "services/apps/pinned.cue").write_text(
+    (repo / "services/apps/newcomer.cue").write_text(
         "package deployments\n\n"
-        'apps: pinned: app: deployment: image: {repository: "registry.example.com/pinned", '
-        f'digest: "sha256:{"a" * 64}"}}\n'
+        'apps: newcomer: app: deployment: image: repository: "registry.example.com/newcomer"\n'
     )
-    append(repo / "env.cue", "\napps: pinned: env: replicas: 2\n")
+    append(repo / "env.cue", "\napps: newcomer: env: replicas: 2\n")
     files = render.manifest_files("dev", render.evaluate(repo, engine))
-    deployment = files["manifests/dev/pinned/deployment-pinned.yaml"]
-    assert f"image: registry.example.com/pinned@sha256:{'a' * 64}\n" in deployment
+    assert not [name for name in files if "/newcomer/" in name]
     assert files == render.manifest_files("dev", render.evaluate(repo, wasm))
+
+    append(repo / "env.cue", 'apps: newcomer: env: deployment: image: tag: "0.1.0"\n')
+    files = render.manifest_files("dev", render.evaluate(repo, engine))
+    deployment = files["manifests/dev/newcomer/deployment-newcomer.yaml"]
+    assert "image: registry.example.com/newcomer:0.1.0\n" in deployment
+    assert "replicas: 2\n" in deployment
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from gitops_sandbox import (
     serve_forever,
     write_example_app,
 )
-from gitops_sandbox.seed import APP_CUE
+from gitops_sandbox.seed import APP, APP_CUE
 from tests.gitops_sandbox.sandbox_testing import git
 
 TOKEN = "t0ken"  # noqa: S105 - a test value
@@ -35,7 +35,11 @@ SPEC_APP_CUE = (
 
 def test_example_app_repo(tmp_path: Path) -> None:
     repo = write_example_app(tmp_path / "app")
-    assert (repo / "deployment" / "app.cue").read_text() == SPEC_APP_CUE == APP_CUE
+    assert (
+        (repo / "deployment" / "app.cue").read_text()
+        == SPEC_APP_CUE
+        == APP_CUE.replace(APP, "example-app")
+    )
     jenkinsfile = (repo / "Jenkinsfile").read_text()
     call = (
         "gitopsPromote(app: 'example-app', image: 'registry.example.com/example-app', "

@@ -4,20 +4,7 @@ Cases cases = new Cases()
 Map valid = [app: 'example-app', image: 'registry.example.com/example-app', tag: '1.0.1']
 
 // Runs the step with `config`; returns the error, asserting that nothing ran.
-Closure<String> rejected = { Object config, String workspace = 'arguments' ->
-    PipelineHarness h = PipelineHarness.forTest(workspace)
-    Script step = h.load('gitopsPromote')
-    String message = null
-    try {
-        config == '(none)' ? step.invokeMethod('call', [] as Object[]) : step.invokeMethod('call', [config] as Object[])
-    } catch (hudson.AbortException e) {
-        message = e.message
-    }
-    assert message != null: 'the step did not fail'
-    assert message.startsWith('gitopsPromote: ')
-    assert h.shCalls.isEmpty(): "a shell ran before the arguments were checked: ${h.shCalls*.script}"
-    return message
-}
+Closure<String> rejected = { Object config -> Rejected.message('gitopsPromote', config) }
 
 cases.test('a missing tag is named') {
     String message = rejected(valid.findAll { it.key != 'tag' })
@@ -38,7 +25,7 @@ cases.test('every missing argument is named at once') {
 }
 
 cases.test('no arguments at all: gitopsPromote()') {
-    assert rejected('(none)').contains("missing required arguments 'app', 'image', 'tag'")
+    assert rejected(Rejected.NO_ARGUMENTS).contains("missing required arguments 'app', 'image', 'tag'")
 }
 
 cases.test('a null map is no arguments') {
@@ -72,23 +59,12 @@ cases.test('an empty credentialsId is refused') {
 
 ['app', 'image', 'tag', 'digest', 'env', 'project', 'appRepoDir', 'gitlabUrl', 'credentialsId'].each { String key ->
     cases.test("a control character in ${key} is refused before anything is echoed") {
-        String forged = '1.0.1\r\ngitopsPromote: example-app 9.9.9 -> prod: !99 created'
-        PipelineHarness h = PipelineHarness.forTest("control-${key}")
-        def outcome = h.run('gitopsPromote', valid + [(key): forged])
-        assert outcome.error.contains("argument '${key}' contains a control character")
-        assert outcome.error.contains('1.0.1\\u000d\\u000agitopsPromote: example-app 9.9.9')
-        assert !outcome.error.contains('\n') && !outcome.error.contains('\r')
-        assert h.shCalls.isEmpty()
-        assert !h.log.readLines().any { it.startsWith('gitopsPromote: example-app 9.9.9') }
+        Rejected.controlCharacterRefused('gitopsPromote', valid, key)
     }
 }
 
 cases.test('outside a node (no workspace) the step says so') {
-    PipelineHarness h = PipelineHarness.forTest('no-node')
-    h.agentEnv.remove('WORKSPACE')
-    def outcome = h.run('gitopsPromote', valid)
-    assert outcome.error.contains('no workspace')
-    assert h.shCalls.isEmpty()
+    Rejected.noWorkspaceRefused('gitopsPromote', valid)
 }
 
 cases.finish()

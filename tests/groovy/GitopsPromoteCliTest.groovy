@@ -1,32 +1,14 @@
 // gitopsPromote with the fake CLI (tests/helpers/fake_gitops_helper.py) first on the PATH:
 // how values reach the CLI, what the step returns and prints, how it fails.
-import groovy.json.JsonSlurper
-
 Cases cases = new Cases()
 
-final String TOKEN = 'glpat-7Hq2xKv9LmT4pRw8ZsYb'
+final String TOKEN = FakeCli.TOKEN
 final String DIGEST = 'sha256:' + 'ab' * 32
 final Map valid = [app: 'example-app', image: 'registry.example.com/example-app', tag: '1.0.1']
 
-Closure<PipelineHarness> harness = { String name ->
-    PipelineHarness h = PipelineHarness.forTest(name)
-    h.credentials['gitlab-api-token'] = TOKEN
-    h.agentEnv.GITLAB_URL = 'https://gitlab.example.com'
-    File record = new File(h.workspace.parentFile, "${name}.jsonl")
-    record.delete()
-    h.agentEnv.GITOPS_FAKE_RECORD = record.path
-    return h
-}
-// What the fake CLI received, one map (argv, env) per call.
-Closure<List<Map>> received = { PipelineHarness h ->
-    File record = new File(h.agentEnv.GITOPS_FAKE_RECORD)
-    return record.exists() ? record.readLines().collect { (Map) new JsonSlurper().parseText(it) } : []
-}
-Closure<Void> assertNoToken = { PipelineHarness h, Object... more ->
-    assert !h.log.contains(TOKEN)
-    assert !String.valueOf(h.currentBuild.description).contains(TOKEN)
-    more.each { assert !String.valueOf(it).contains(TOKEN) }
-}
+Closure<PipelineHarness> harness = { String name -> FakeCli.harness(name) }
+Closure<List<Map>> received = { PipelineHarness h -> FakeCli.received(h) }
+Closure<Void> assertNoToken = { PipelineHarness h, Object... more -> FakeCli.assertNoToken(h, *more) }
 
 cases.test('every argument reaches the CLI through GITOPS_* variables, as flags') {
     PipelineHarness h = harness('all-arguments')

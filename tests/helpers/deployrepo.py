@@ -11,6 +11,7 @@ import yaml
 from jenkins_helpers import git
 from jenkins_helpers.deployrepo import render
 from jenkins_helpers.deployrepo.scaffold import init_repo
+from tests.helpers.apprepo import app_cue
 
 ENVS = ("dev", "stage", "prod")
 
@@ -68,3 +69,33 @@ def env_vars(
     objects: dict[tuple[str, str, str], dict[str, Any]], app: str
 ) -> list[tuple[str, str]]:
     return [(e["name"], e.get("value", "<ref>")) for e in container(objects, app)["env"]]
+
+
+def add_apps(path: Path, apps: list[str]) -> Path:
+    """A fresh deployment repository whose every branch also deploys `apps` (tag 1.0.0):
+    their app layers on main and each environment, an entry in each env.cue, rendered."""
+    make_scaffold(path)
+    layers = {
+        app: app_cue(
+            app,
+            f"registry.example.com/{app}",
+            "port: 8080",
+            'readinessProbe: httpGet: {path: "/ready", port: "http"}',
+            "podSecurityContext: runAsNonRoot: true",
+        )
+        for app in apps
+    }
+    for branch in ("main", *ENVS):
+        git.switch(path, branch)
+        for app, text in layers.items():
+            (path / "services" / "apps" / f"{app}.cue").write_text(text)
+        if branch != "main":
+            entries = "".join(
+                f'\napps: "{app}": env: {{\n\tdeployment: image: tag: "1.0.0"\n\treplicas: 1\n}}\n'
+                for app in apps
+            )
+            append(path / "env.cue", entries)
+            render.render(path, branch)
+        git.commit_all(path, f"{branch}: {len(apps)} more apps")
+    git.switch(path, "main")
+    return path

@@ -3,13 +3,16 @@
 Groovy is Debian's `groovy` 2.4 (the line Jenkins runs), installed by `make test`.
 The tests run on the pipeline runner the sandbox's Jenkins uses
 (gitops_sandbox/jenkins_runner/: PipelineHarness and its stubs of Jenkins'
-classes), found and started through `gitops_sandbox.groovy_cli`.
+classes), found and started through `gitops_sandbox.groovy_cli`. The steps' end-to-end
+tests (here and through the sandbox's Jenkins, tests/test_jenkins.py) run the real
+CLI against a seeded sandbox; `dev_ahead_of_stage` gives them something to promote.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -19,7 +22,9 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from gitops_sandbox import groovy_cli
+import gitlab
+
+from gitops_sandbox import DEPLOYMENTS, EXAMPLE_APP, Sandbox, groovy_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 GROOVY_TESTS = ROOT / "tests" / "groovy"
@@ -138,3 +143,32 @@ def _fake_cli_wheel(directory: Path, version: str) -> Path:
 
 def _digest(data: bytes) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def dev_ahead_of_stage(sb: Sandbox, work: Path, tag: str = "1.0.1") -> int:
+    """Promote example-app `tag` into dev and merge it, as a team's pipeline and review would.
+
+    Runs the real `gitops-helper promote` on a clone of the sandbox's apps/example-app
+    and merges its MR through the API, so dev then holds what stage lacks. Returns
+    the merged MR's iid.
+    """
+    checkout = work / "example-app"
+    subprocess.run(
+        ["git", "clone", "--quiet", sb.clone_url(EXAMPLE_APP), str(checkout)],
+        check=True,
+        capture_output=True,
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "jenkins_helpers", "promote", "--json", "--app", "example-app",
+         "--image", "registry.example.com/example-app", "--tag", tag, "--app-repo", str(checkout)],
+        env={**os.environ, "GITLAB_URL": sb.gitlab_url, "GITLAB_TOKEN": sb.token},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    iid = int(json.loads(done.stdout)["mr_iid"])
+    with gitlab.Gitlab(sb.gitlab_url, private_token=sb.token) as gl:
+        gl.projects.get(DEPLOYMENTS).mergerequests.get(iid).merge()
+    return iid

@@ -39,6 +39,9 @@ def test_trailer_json_is_the_documented_shape() -> None:
         "version": 1,
         "unit": "app",
         "source_env": None,
+        "source_commit": None,
+        "platform": False,
+        "skipped": [],
         "target_env": "dev",
         "apps": {
             "example-app": {
@@ -50,6 +53,9 @@ def test_trailer_json_is_the_documented_shape() -> None:
         "app_repo": "https://gitlab.example.com/apps/example-app.git",
         "app_commit": "a" * 40,
         "app_layer_sha256": "b" * 64,
+        "build_url": None,
+        "app": None,
+        "group": None,
     }
 
 
@@ -72,7 +78,11 @@ def test_no_trailer_is_none_and_the_last_one_wins() -> None:
     [
         ("{not json}", "not valid JSON"),
         ('{"version": 2, "apps": {}}', "version 2 is not supported"),
-        ('{"version": 1, "unit": "app", "target_env": "dev"}', "has no `apps`"),
+        ('{"version": 1, "unit": "app", "target_env": "dev", "apps": {}}', "moves nothing"),
+        (
+            '{"version": 1, "unit": "train", "target_env": "dev", "apps": {}, "platform": true}',
+            "unit is",
+        ),
         (
             '{"version": 1, "unit": "app", "target_env": "dev", "apps": {"a": {"tag": "1"}}}',
             "repository",
@@ -142,9 +152,7 @@ def test_description_shows_image_diffs_kept_settings_build_and_trailer() -> None
 
 
 def test_description_of_a_new_app_and_an_unchanged_layer() -> None:
-    text = description.render(
-        _content(old_image=None, app_layer_diff="", kept=[], build_url=None)
-    )
+    text = description.render(_content(old_image=None, app_layer_diff="", kept=[], build_url=None))
     assert "example-app is new in dev: its env.cue entry gets the image only." in text
     assert "Unchanged." in text and "None: example-app has no settings of its own" in text
     assert "Jenkins" not in text

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import shutil
 from importlib import resources
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from jenkins_helpers import git
 from jenkins_helpers.cue import CueEngine
@@ -18,31 +20,38 @@ from jenkins_helpers.deployrepo.settings import (
 )
 from jenkins_helpers.errors import BadInput
 
-# Distinct settings per environment, by position in the promotion order:
-# the first is a small dev, the last a production-sized one.
-_PROFILES = {
+# Distinct settings per environment, by position in the promotion order: the first
+# is a small dev, the last a production-sized one. The scaffold's apps get them, and
+# so does every app onboarded later (`entry_settings`).
+_PROFILES: dict[str, dict[str, Any]] = {
     "first": {
         "replicas": 1,
-        "cpu_request": "100m",
-        "memory_request": "128Mi",
-        "cpu_limit": "500m",
-        "memory_limit": "256Mi",
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "128Mi"},
+            "limits": {"cpu": "500m", "memory": "256Mi"},
+        },
     },
     "middle": {
         "replicas": 2,
-        "cpu_request": "250m",
-        "memory_request": "256Mi",
-        "cpu_limit": "1",
-        "memory_limit": "512Mi",
+        "resources": {
+            "requests": {"cpu": "250m", "memory": "256Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        },
     },
     "last": {
         "replicas": 3,
-        "cpu_request": "500m",
-        "memory_request": "512Mi",
-        "cpu_limit": "2",
-        "memory_limit": "1Gi",
+        "resources": {
+            "requests": {"cpu": "500m", "memory": "512Mi"},
+            "limits": {"cpu": "2", "memory": "1Gi"},
+        },
     },
 }
+
+
+def entry_settings(settings: Settings, env: str) -> dict[str, Any]:
+    """The env.cue settings a new app gets in `env`: replicas and resources by position."""
+    names = settings.names
+    return copy.deepcopy(_PROFILES[_position(names.index(env), len(names))])
 
 
 def init_repo(target: Path, env_names: list[str], engine: CueEngine | None = None) -> Settings:
@@ -80,22 +89,37 @@ def _lay_down(target: Path, settings: Settings, engine: CueEngine | None) -> Non
     (target / SETTINGS_FILE).write_text(settings.to_yaml())
     git.init(target, settings.main_branch)
     git.commit_all(target, "Platform layer, app catalog and repository settings")
-    for index, env in enumerate(settings.environments):
+    for env in settings.environments:
         git.switch(target, env.branch, create_from=settings.main_branch)
         (target / "env.cue").write_text(
-            env_cue(env_template, env, _profile(index, len(settings.environments)))
+            env_cue(env_template, env, entry_settings(settings, env.name))
         )
         render.render(target, env.name, engine)
         git.commit_all(target, f"{env.name}: environment settings and rendered manifests")
     git.switch(target, settings.main_branch)
 
 
-def env_cue(template: Template, env: Environment, profile: dict[str, object]) -> str:
+def template(name: str) -> str:
+    """A template shipped next to the scaffold (`env.cue.tmpl`, `third-party-app.cue.tmpl`)."""
+    return (resources.files(__name__) / name).read_text("utf-8")
+
+
+def env_cue(template: Template, env: Environment, profile: dict[str, Any]) -> str:
     """The env.cue text of one environment."""
-    return template.substitute(name=env.name, branch=env.branch, namespace=env.namespace, **profile)
+    resources = profile["resources"]
+    return template.substitute(
+        name=env.name,
+        branch=env.branch,
+        namespace=env.namespace,
+        replicas=profile["replicas"],
+        cpu_request=resources["requests"]["cpu"],
+        memory_request=resources["requests"]["memory"],
+        cpu_limit=resources["limits"]["cpu"],
+        memory_limit=resources["limits"]["memory"],
+    )
 
 
-def _profile(index: int, count: int) -> dict[str, object]:
+def _position(index: int, count: int) -> str:
     if index == count - 1 and count > 1:
-        return _PROFILES["last"]
-    return _PROFILES["first"] if index == 0 else _PROFILES["middle"]
+        return "last"
+    return "first" if index == 0 else "middle"

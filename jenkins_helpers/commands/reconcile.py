@@ -1,0 +1,67 @@
+"""`gitops-helper reconcile`: run the cascades that missed webhook deliveries left undone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jenkins_helpers import gitlab, inputs
+from jenkins_helpers.commands import Printer
+from jenkins_helpers.promotion import target
+from jenkins_helpers.promotion.between_envs import EnvPromotion
+from jenkins_helpers.promotion.cascade import cascade
+from jenkins_helpers.promotion.reconcile import missed
+
+
+@dataclass(frozen=True)
+class Missed:
+    """One merge whose promotion was missing, and what was done about it."""
+
+    mr_iid: int
+    merged_into: str
+    source: str
+    target: str
+    apps: list[str]
+    platform: bool
+    promotion: EnvPromotion | None = None  # None in a dry run
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    project: str
+    dry_run: bool
+    missed: list[Missed] = field(default_factory=list)
+
+
+def run(project: str, gitlab_url: str | None, dry_run: bool) -> Reconciled:
+    """Find merges without their downstream promotion; unless `dry_run`, promote them."""
+    project = inputs.project_path(project)
+    access = gitlab.access_from_environment(gitlab_url)
+    found = []
+    with target.connect(project, access) as deployment:
+        for merged, step in missed(deployment):
+            done = None if dry_run else cascade(deployment, merged).promotion
+            found.append(
+                Missed(
+                    merged.iid,
+                    merged.target_branch,
+                    step.source,
+                    step.target,
+                    list(step.selection.apps or ()),
+                    bool(step.selection.platform),
+                    done,
+                )
+            )
+    return Reconciled(project, dry_run, found)
+
+
+def show(r: Reconciled, out: Printer) -> None:
+    """One line per missed merge, and what its promotion did."""
+    if not r.missed:
+        out(f"{r.project}: nothing missed; every merge has its promotion downstream")
+    for m in r.missed:
+        units = ", ".join([*m.apps, *(["platform"] if m.platform else [])])
+        verb = "would promote" if r.dry_run else "promoted"
+        out(f"!{m.mr_iid} into {m.merged_into}: {verb} {units} from {m.source} to {m.target}")
+        for unit in m.promotion.units if m.promotion else []:
+            mr = f" !{unit.mr_iid} {unit.mr_url}" if unit.mr_iid else ""
+            out(f"  {unit.unit}: {unit.status}{mr}" + (f" ({unit.reason})" if unit.reason else ""))

@@ -1,0 +1,9 @@
+"""`gitops-helper rollback`: an app's image in one environment back to an earlier tag."""
+
+from __future__ import annotations
+
+from jenkins_helpers.commands.set_values import show
+from jenkins_helpers.promotion.edits import rollback
+
+run = rollback
+__all__ = ["run", "show"]

@@ -1,0 +1,192 @@
+"""The cascade: what follows a merged MR (the webhook's job, and `reconcile`'s).
+
+Merged into an environment that is not the last: promote the units the MR carried
+to the next environment (from its trailer; without one, from what the merge
+changed: app layers, images, the platform layer; env-only settings never move).
+Merged into main, touching the platform layer or app layers: the same files to
+the first environment, as one sync MR. `[no-promote]`, a `no-promote` label or a
+revert stop it. After any merge into an environment, the tool's other open MRs
+there are regenerated on the new head (refresh.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from jenkins_helpers.cuesrc import editor
+from jenkins_helpers.deployrepo import layout
+from jenkins_helpers.deployrepo.settings import Environment
+from jenkins_helpers.jenkins import JenkinsAccess
+from jenkins_helpers.promotion import naming
+from jenkins_helpers.promotion.between_envs import EnvPromotion, Selection, promote_between
+from jenkins_helpers.promotion.decommission import DecommissionResult, advance
+from jenkins_helpers.promotion.refresh import Refreshed, refresh_open
+from jenkins_helpers.promotion.target import DeploymentProject
+from jenkins_helpers.promotion.trailer import TrailerError, parse_trailer
+
+# Runs one promotion: in this process, or handed to Jenkins (the webhook's executors).
+Promote = Callable[[DeploymentProject, str, str, Selection], EnvPromotion]
+
+
+@dataclass(frozen=True)
+class Merged:
+    """A merged MR of the deployment project, as the cascade needs it."""
+
+    iid: int
+    title: str
+    description: str
+    labels: tuple[str, ...]
+    target_branch: str
+    merge_commit: str | None
+    merged_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """The promotion a merge calls for: from where to where, which units."""
+
+    source: str  # an environment's name, or the main branch
+    target: str  # an environment's name
+    selection: Selection
+
+
+@dataclass
+class Cascade:
+    """What a merge led to."""
+
+    merged_into: str
+    stopped: str | None = None  # why nothing was promoted
+    step: Step | None = None
+    promotion: EnvPromotion | None = None
+    refreshed: list[Refreshed] = field(default_factory=list)
+    decommission: DecommissionResult | None = None
+
+
+def next_step(deployment: DeploymentProject, merged: Merged) -> Step | str:
+    """The promotion `merged` calls for, or why there is none."""
+    settings = deployment.settings
+    reason = naming.no_promote_reason(merged.title, merged.description, merged.labels)
+    if reason:
+        return f"not promoted: {reason}"
+    env = _env_of(deployment, merged.target_branch)
+    if merged.target_branch == settings.main_branch:
+        selection = _main_units(deployment, merged)
+        if not selection.apps and not selection.platform:
+            return "not promoted: the merge into main touched no platform or app layer"
+        return Step(settings.main_branch, settings.environments[0].name, selection)
+    if env is None:
+        return f"not promoted: {merged.target_branch} is not an environment branch"
+    names = settings.names
+    if names.index(env.name) == len(names) - 1:
+        return f"not promoted: {env.name} is the last environment"
+    selection = _carried(deployment, merged, env)
+    if not selection.apps and not selection.platform:
+        return "not promoted: the merge changed no app layer, image or platform layer"
+    return Step(env.name, names[names.index(env.name) + 1], selection)
+
+
+def cascade(
+    deployment: DeploymentProject,
+    merged: Merged,
+    promote: Promote = promote_between,
+    jenkins: JenkinsAccess | None = None,
+) -> Cascade:
+    """Refresh the open MRs of the merge's environment, then promote what it calls for;
+    after a decommission step, take the next one (`jenkins`: to delete the app's job)."""
+    env = _env_of(deployment, merged.target_branch)
+    result = Cascade(env.name if env else merged.target_branch)
+    if env is not None:
+        result.refreshed = refresh_open(deployment, env)
+    removing = _decommissioned(merged)
+    if removing is not None:
+        app, repo = removing
+        result.stopped = f"decommissioning {app}: not promoted"
+        result.decommission = advance(deployment, app, repo, jenkins)
+        return result
+    step = next_step(deployment, merged)
+    if isinstance(step, str):
+        result.stopped = step
+        return result
+    result.step = step
+    result.promotion = promote(deployment, step.source, step.target, step.selection)
+    return result
+
+
+def _decommissioned(merged: Merged) -> tuple[str, str | None] | None:
+    """The app (and its repository) a merged decommission step removed, if it was one."""
+    try:
+        trailer = parse_trailer(merged.description)
+    except TrailerError:
+        return None
+    if trailer is None or trailer.unit != "decommission" or not trailer.app:
+        return None
+    return trailer.app, trailer.app_repo
+
+
+def _env_of(deployment: DeploymentProject, branch: str) -> Environment | None:
+    return next((e for e in deployment.settings.environments if e.branch == branch), None)
+
+
+def _carried(deployment: DeploymentProject, merged: Merged, env: Environment) -> Selection:
+    """The units the MR carried: its trailer's, else what the merge changed."""
+    try:
+        trailer = parse_trailer(merged.description)
+    except TrailerError:
+        trailer = None
+    if trailer is not None and trailer.unit == "group":
+        return Selection(tuple(sorted(trailer.apps)), None, trailer.group)
+    if trailer is not None:
+        return Selection(tuple(sorted(trailer.apps)), trailer.platform)
+    return _changed_units(deployment, merged, env)
+
+
+def _changed_units(deployment: DeploymentProject, merged: Merged, env: Environment) -> Selection:
+    """Apps whose layer or image the merge changed, and whether the platform layer changed."""
+    gl, path = deployment.gl, deployment.project.path
+    paths = gl.merge_request_paths(path, merged.iid)
+    apps = {_app_of(p) for p in paths} - {None}
+    if layout.ENV_FILE in paths and merged.merge_commit:
+        before = gl.commit_parents(path, merged.merge_commit)[:1]
+        old = gl.file_text(path, layout.ENV_FILE, before[0]) if before else None
+        new = gl.file_text(path, layout.ENV_FILE, merged.merge_commit)
+        apps |= _image_changes(old or "", new or "")
+    platform = any(layout.is_platform_path(p) for p in paths)
+    return Selection(tuple(sorted(a for a in apps if a)), platform)
+
+
+def _main_units(deployment: DeploymentProject, merged: Merged) -> Selection:
+    paths = deployment.gl.merge_request_paths(deployment.project.path, merged.iid)
+    apps = sorted(a for p in paths if (a := _app_of(p)))
+    return Selection(tuple(apps), any(layout.is_platform_path(p) for p in paths))
+
+
+def _app_of(path: str) -> str | None:
+    prefix = layout.APPS_DIR + "/"
+    if path.startswith(prefix) and path.endswith(".cue") and "/" not in path[len(prefix) :]:
+        return path[len(prefix) : -len(".cue")]
+    return None
+
+
+def _image_changes(old: str, new: str) -> set[str]:
+    """Apps whose `deployment: image:` differs between two env.cue texts."""
+    changed = set()
+    for app in set(_apps(old)) | set(_apps(new)):
+        image = ("apps", app, "env", "deployment", "image")
+        if _value(old, image) != _value(new, image):
+            changed.add(app)
+    return changed
+
+
+def _apps(text: str) -> list[str]:
+    try:
+        return editor.child_labels(text, ("apps",)) if text else []
+    except editor.EditError:
+        return []
+
+
+def _value(text: str, path: tuple[str, ...]) -> object:
+    try:
+        return editor.get_value(text, path) if text else None
+    except editor.EditError:
+        return "unreadable"

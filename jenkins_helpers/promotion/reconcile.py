@@ -1,0 +1,131 @@
+"""Reconcile: merges whose cascade never happened, found from trailers and branch state.
+
+GitLab gives up on a webhook that keeps failing (and may disable it), and events are
+not delivered while it is disabled: a promotion system must not trust every event
+to arrive. For each branch that feeds another (main, and every environment but the
+last), the recently merged MRs are read newest first; for each unit the newest one
+carried, the merge was missed when the unit still differs in the next environment
+and no open MR there carries it. Running the cascade for a missed merge is what the
+webhook would have done; it is idempotent, so a merge handled meanwhile costs a noop.
+"""
+
+from __future__ import annotations
+
+from jenkins_helpers.cuesrc import editor
+from jenkins_helpers.deployrepo import layout
+from jenkins_helpers.gitlab import GitLab
+from jenkins_helpers.promotion import naming
+from jenkins_helpers.promotion.cascade import Merged, Step, next_step
+from jenkins_helpers.promotion.target import DeploymentProject
+from jenkins_helpers.promotion.trailer import TrailerError, parse_trailer
+
+RECENT = 20  # merged MRs read per branch
+
+
+def missed(deployment: DeploymentProject, recent: int = RECENT) -> list[tuple[Merged, Step]]:
+    """The merges whose promotion is missing downstream, oldest first."""
+    settings = deployment.settings
+    feeding = [settings.main_branch, *(e.branch for e in settings.environments[:-1])]
+    found = []
+    for branch in feeding:
+        seen: set[str] = set()
+        merges = deployment.gl.merge_requests(
+            deployment.project.path, labels=(), target_branch=branch, state="merged", newest=recent
+        )
+        for mr in merges:
+            merged = Merged(
+                mr.iid,
+                mr.title,
+                mr.description,
+                mr.labels,
+                branch,
+                mr.merge_commit_sha,
+                mr.merged_at,
+            )
+            step = next_step(deployment, merged)
+            if isinstance(step, str):
+                continue
+            units = set(step.selection.apps or ()) | (
+                {"platform"} if step.selection.platform else set()
+            )
+            fresh = units - seen
+            seen |= units
+            if (
+                fresh
+                and not _overruled(deployment, step, merged)
+                and _missing(deployment, step, fresh)
+            ):
+                found.append((merged, step))
+    return list(reversed(found))
+
+
+def _missing(deployment: DeploymentProject, step: Step, units: set[str]) -> bool:
+    """Whether some unit differs between source and target with no open MR carrying it."""
+    settings = deployment.settings
+    source = (
+        settings.main_branch
+        if step.source == settings.main_branch
+        else settings.environment(step.source).branch
+    )
+    target = settings.environment(step.target).branch
+    carried = _carried_by_open_mrs(deployment.gl, deployment.project.path, target)
+    pending = units - carried
+    gl, path = deployment.gl, deployment.project.path
+    from_main = source == settings.main_branch
+    for unit in sorted(pending):
+        if unit == "platform":
+            if _platform(gl, path, source) != _platform(gl, path, target):
+                return True
+        elif _app(gl, path, source, unit, images=not from_main) != _app(
+            gl, path, target, unit, images=not from_main
+        ):
+            return True
+    return False
+
+
+def _overruled(deployment: DeploymentProject, step: Step, merged: Merged) -> bool:
+    """Whether someone changed the target deliberately since (a revert, rollback or hotfix
+    marked `[no-promote]`): then an older merge upstream is not promoted over it."""
+    target = deployment.settings.environment(step.target).branch
+    recent = deployment.gl.merge_requests(
+        deployment.project.path, labels=(), target_branch=target, state="merged", newest=RECENT
+    )
+    return any(
+        naming.no_promote_reason(mr.title, mr.description, mr.labels)
+        and (mr.merged_at or "") > (merged.merged_at or "")
+        for mr in recent
+    )
+
+
+def _carried_by_open_mrs(gl: GitLab, path: str, target: str) -> set[str]:
+    units: set[str] = set()
+    for mr in gl.merge_requests(path, labels=("promotion",), target_branch=target):
+        try:
+            trailer = parse_trailer(mr.description)
+        except TrailerError:
+            continue
+        if trailer is not None:
+            units |= set(trailer.apps) | ({"platform"} if trailer.platform else set())
+    return units
+
+
+def _platform(gl: GitLab, path: str, ref: str) -> dict[str, str]:
+    files = gl.blob_ids(path, ref, recursive=False)
+    for directory in layout.PLATFORM_PATHS:
+        if directory not in files:  # not a file at the root: a directory
+            files |= gl.blob_ids(path, ref, directory)
+    return {p: i for p, i in files.items() if layout.is_platform_path(p)}
+
+
+def _app(gl: GitLab, path: str, ref: str, app: str, *, images: bool) -> tuple[object, ...]:
+    """What a promotion would move for `app`: its app layer, and (between environments)
+    its image."""
+    app_file = gl.file_text(path, layout.app_file(app), ref)
+    if not images:
+        return (app_file,)
+    env_text = gl.file_text(path, layout.ENV_FILE, ref) or ""
+    try:
+        image = editor.get_value(env_text, ("apps", app, "env", "deployment", "image"))
+    except editor.EditError:
+        image = "unreadable"
+    return (app_file, image)

@@ -1,0 +1,107 @@
+"""Keep open promotion MRs true: after a merge into an environment, re-apply the others.
+
+An open MR's branch was made from its target's head at the time. When something
+else merges into that target, the MR's diff would show the other change reverted
+and it could conflict. So every open MR the tool owns there is regenerated on the
+new head, from what its trailer says it carries: a build's MR from its own branch
+(its app layer and image), an environment's MR from that environment as it is now
+(a newer version there updates the MR: the pending promotion is never duplicated).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from jenkins_helpers import git
+from jenkins_helpers.deployrepo.settings import Environment
+from jenkins_helpers.errors import UserError
+from jenkins_helpers.gitlab import MergeRequest
+from jenkins_helpers.promotion import proposal, sources
+from jenkins_helpers.promotion.between_envs import Selection, promote_between
+from jenkins_helpers.promotion.plan import apply_versions
+from jenkins_helpers.promotion.publish import publish
+from jenkins_helpers.promotion.target import DeploymentProject
+from jenkins_helpers.promotion.trailer import Trailer, TrailerError, parse_trailer
+
+TOOL_LABELS = ("gitops", "promotion")
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What happened to one open MR."""
+
+    mr_iid: int
+    status: str  # updated, noop, closed, blocked or skipped
+    reason: str | None = None
+
+
+def refresh_open(deployment: DeploymentProject, env: Environment) -> list[Refreshed]:
+    """Regenerate every open tool MR into `env` on `env`'s current head."""
+    gl, path = deployment.gl, deployment.project.path
+    results = []
+    for mr in gl.merge_requests(path, labels=TOOL_LABELS, target_branch=env.branch):
+        try:
+            trailer = parse_trailer(mr.description)
+        except TrailerError as e:
+            results.append(Refreshed(mr.iid, "skipped", e.message))
+            continue
+        if trailer is None:
+            results.append(Refreshed(mr.iid, "skipped", "no trailer: not the tool's MR"))
+            continue
+        try:
+            results.append(_refresh(deployment, env, mr, trailer))
+        except UserError as e:
+            results.append(Refreshed(mr.iid, "blocked", e.message))
+    return results
+
+
+def _refresh(
+    deployment: DeploymentProject, env: Environment, mr: MergeRequest, trailer: Trailer
+) -> Refreshed:
+    if trailer.source_env is None and trailer.unit in ("app", "group"):
+        return _refresh_build(deployment, env, mr, trailer)
+    selection = Selection(tuple(trailer.apps), trailer.platform or None)
+    if trailer.unit == "platform":
+        selection = Selection((), True)
+    if trailer.unit == "group":
+        selection = Selection(tuple(sorted(trailer.apps)), None, trailer.group)
+    promoted = promote_between(
+        deployment,
+        trailer.source_env or deployment.settings.main_branch,
+        env.name,
+        selection,
+        skip_env=bool(trailer.skipped),
+    )
+    mine = [u for u in promoted.units if u.branch == mr.source_branch or u.mr_iid == mr.iid]
+    if mine:
+        return Refreshed(mr.iid, mine[0].status, mine[0].reason)
+    return _close_if_done(deployment, env, mr)
+
+
+def _refresh_build(
+    deployment: DeploymentProject, env: Environment, mr: MergeRequest, trailer: Trailer
+) -> Refreshed:
+    """A build's MR (or a group's, from a build): app layers and images from its branch."""
+    with deployment.checkout(env.branch) as clone:
+        commit = git.fetch_branch(clone.tree, mr.source_branch, clone.auth)
+        versions = [sources.from_revision(clone.tree, commit, app) for app in sorted(trailer.apps)]
+        if any(v is None for v in versions):
+            return Refreshed(mr.iid, "skipped", f"{mr.source_branch} lacks an app's image")
+        plan = apply_versions(clone.tree, env, [v for v in versions if v is not None])
+        if trailer.unit == "group" and trailer.group:
+            change = proposal.group_change(plan, trailer, trailer.group, trailer.build_url)
+        else:
+            fresh = replace(trailer, app_layer_sha256=plan.apps[0].app_layer_sha256)
+            lines = [f"App layer: {trailer.app_repo or '-'} at {trailer.app_commit or 'no commit'}"]
+            change = proposal.app_change(plan, fresh, lines, trailer.build_url)
+        if not change.files:
+            return _close_if_done(deployment, env, mr)
+        outcome = publish(clone, change)
+    return Refreshed(mr.iid, outcome.status)
+
+
+def _close_if_done(deployment: DeploymentProject, env: Environment, mr: MergeRequest) -> Refreshed:
+    """The target already has what the MR carries: close it, saying so."""
+    note = f"Closed by gitops-helper: {env.name} already has what this merge request carries."
+    deployment.gl.close_merge_request(deployment.project.path, mr.iid, note)
+    return Refreshed(mr.iid, "closed", f"{env.name} already has it")

@@ -1,0 +1,449 @@
+"""The status board: every app in every environment, what is on its way, what diverged.
+
+"What runs where, and why does prod differ from stage?" is spread over one env.cue
+per environment branch and a trail of merge requests. The board reads it through
+the API, without a clone: one env.cue per environment branch, one listing of the
+tool's open MRs, one listing of recent merges per branch (main included). Each
+difference between neighbouring environments is explained by the MR that caused it
+(a hotfix, a rollback, a skipped environment), or by the promotion still pending.
+Rendered manifests are compared only when asked (`check_manifests`): that needs a
+clone and a CUE evaluation per environment.
+
+`gitops-helper status` prints the board; the webhook serves it at `GET /`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from jenkins_helpers.cuesrc import editor
+from jenkins_helpers.deployrepo import layout, render
+from jenkins_helpers.deployrepo.settings import Environment
+from jenkins_helpers.errors import UserError
+from jenkins_helpers.gitlab import MergeRequest
+from jenkins_helpers.promotion.target import DeploymentProject
+from jenkins_helpers.promotion.trailer import PROMOTIONS, TrailerError, parse_trailer
+
+RECENT = 50  # merged MRs read per branch: enough to explain the last few changes of each app
+TOOL_LABEL = "gitops"  # every MR the tool opens carries it
+
+CellState = Literal["deployed", "onboarded", "absent"]
+
+
+@dataclass(frozen=True)
+class MergeRequestRef:
+    """A merge request as the board shows it: a link, and what it concerns."""
+
+    iid: int
+    title: str
+    url: str
+    state: str  # opened, merged
+    kind: str  # the trailer's unit (app, settings, rollback, group...); `other` without one
+    env: str | None  # the environment it targets; None: main or another branch
+    target_branch: str
+    apps: tuple[str, ...]  # the apps it concerns
+    group: str | None = None
+    source_env: str | None = None
+    skipped: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)  # image tags it brings, per app
+    merged_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One app in one environment."""
+
+    env: str
+    state: CellState  # deployed (has an image tag), onboarded (an entry, no image yet), absent
+    tag: str | None = None
+    digest: str | None = None
+    replicas: int | None = None  # when env.cue sets a plain number
+    pending: tuple[int, ...] = ()  # open MRs into this environment concerning the app
+    diverged: tuple[str, ...] = ()  # kinds of its divergences: ahead, behind
+
+
+@dataclass(frozen=True)
+class Row:
+    """One app across the environments, in promotion order."""
+
+    app: str
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class EnvColumn:
+    """One environment: its branch, what is pending for it as a whole, its manifests."""
+
+    name: str
+    branch: str
+    pending: tuple[int, ...] = ()  # open MRs into it that concern no one app (platform, sync)
+    stale: tuple[str, ...] | None = None  # stale or hand-edited manifests; None: not checked
+    problem: str | None = None  # env.cue unreadable, or the manifest check failed
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Why an app differs between two neighbouring environments."""
+
+    app: str
+    env: str  # the environment that diverged (whose change explains it)
+    other: str  # the neighbour it is compared with
+    kind: Literal["ahead", "behind"]
+    cause: str  # hotfix, rollback, revert, skip, build, edit, pending, unpromoted...
+    text: str  # e.g. `prod ahead of stage: hotfix !12`
+    mr_iid: int | None = None
+    mr_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Decommission:
+    """An app being removed: where it still is, and the MRs removing it."""
+
+    app: str
+    remaining: tuple[str, ...]  # environments (and the main branch) that still have it
+    mrs: tuple[MergeRequestRef, ...]
+
+
+@dataclass(frozen=True)
+class Board:
+    """Apps x environments with pending MRs, divergences, decommissions, stale manifests."""
+
+    project: str
+    generated_at: str  # ISO 8601, UTC
+    environments: tuple[EnvColumn, ...]  # promotion order
+    rows: tuple[Row, ...]
+    pending: tuple[MergeRequestRef, ...]
+    divergences: tuple[Divergence, ...]
+    decommissions: tuple[Decommission, ...]
+    manifests_checked: bool = False
+    warnings: tuple[str, ...] = ()
+
+    def merge_request(self, iid: int) -> MergeRequestRef | None:
+        """A pending MR by its iid."""
+        return next((mr for mr in self.pending if mr.iid == iid), None)
+
+    def divergences_at(self, app: str, env: str) -> list[Divergence]:
+        """The divergences of `app` explained by `env`."""
+        return [d for d in self.divergences if d.app == app and d.env == env]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """An app's env.cue entry, as far as the board shows it."""
+
+    tag: str | None
+    digest: str | None
+    replicas: int | None
+
+
+@dataclass
+class _Reading:
+    """What GitLab said, read once."""
+
+    entries: dict[str, dict[str, _Entry]] = field(default_factory=dict)  # env -> app -> entry
+    problems: dict[str, str] = field(default_factory=dict)  # env -> why env.cue was unreadable
+    open_mrs: list[MergeRequestRef] = field(default_factory=list)
+    merged: dict[str, list[MergeRequestRef]] = field(default_factory=dict)  # newest first
+    by_merge_commit: dict[str, MergeRequestRef] = field(default_factory=dict)
+    reverts: dict[int, str] = field(default_factory=dict)  # a revert's iid -> the commit undone
+    warnings: list[str] = field(default_factory=list)
+
+
+def board(
+    deployment: DeploymentProject, *, check_manifests: bool = False, recent: int = RECENT
+) -> Board:
+    """The status board of the deployment project (docs/WEBHOOK.md, "Status board")."""
+    envs = deployment.settings.environments
+    reading = _read(deployment, recent)
+    apps = sorted({app for entries in reading.entries.values() for app in entries})
+    divergences = _divergences(reading, envs, apps)
+    columns = tuple(
+        EnvColumn(
+            env.name,
+            env.branch,
+            tuple(mr.iid for mr in reading.open_mrs if mr.env == env.name and not mr.apps),
+            problem=reading.problems.get(env.name),
+        )
+        for env in envs
+    )
+    if check_manifests:
+        columns = tuple(
+            _check_manifests(deployment, env, c) for env, c in zip(envs, columns, strict=True)
+        )
+    return Board(
+        project=deployment.project.path,
+        generated_at=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        environments=columns,
+        rows=tuple(
+            Row(app, tuple(_cell(reading, env.name, app, divergences) for env in envs))
+            for app in apps
+        ),
+        pending=tuple(sorted(reading.open_mrs, key=lambda mr: mr.iid)),
+        divergences=tuple(divergences),
+        decommissions=tuple(_decommissions(deployment, reading)),
+        manifests_checked=check_manifests,
+        warnings=tuple(reading.warnings),
+    )
+
+
+def _cell(reading: _Reading, env: str, app: str, divergences: Sequence[Divergence]) -> Cell:
+    entry = reading.entries[env].get(app)
+    pending = tuple(mr.iid for mr in reading.open_mrs if mr.env == env and app in mr.apps)
+    diverged = tuple(sorted({d.kind for d in divergences if d.app == app and d.env == env}))
+    if entry is None:
+        return Cell(env, "absent", pending=pending, diverged=diverged)
+    return Cell(
+        env,
+        "deployed" if entry.tag else "onboarded",
+        entry.tag,
+        entry.digest,
+        entry.replicas,
+        pending,
+        diverged,
+    )
+
+
+# --- reading GitLab: one env.cue per environment, one listing per branch, one of open MRs --
+
+
+def _read(deployment: DeploymentProject, recent: int) -> _Reading:
+    gl, path, settings = deployment.gl, deployment.project.path, deployment.settings
+    env_of = {e.branch: e.name for e in settings.environments}
+    reading = _Reading()
+    for env in settings.environments:
+        text = gl.file_text(path, layout.ENV_FILE, env.branch) or ""
+        try:
+            reading.entries[env.name] = _entries(text, env.name, reading.warnings)
+        except editor.EditError as e:
+            reading.entries[env.name] = {}
+            reading.problems[env.name] = f"{layout.ENV_FILE} cannot be read: {e.message}"
+    for branch in (settings.main_branch, *env_of):
+        found = gl.merge_requests(
+            path, labels=(), target_branch=branch, state="merged", newest=recent
+        )
+        found.sort(key=lambda mr: mr.merged_at or "", reverse=True)
+        reading.merged[branch] = [_ref(mr, env_of, reading) for mr in found]
+    opened = gl.merge_requests(path, labels=(TOOL_LABEL,), target_branch=None)
+    reading.open_mrs = [_ref(mr, env_of, reading) for mr in opened]
+    _resolve_reverts(reading)
+    return reading
+
+
+def _entries(text: str, env: str, warnings: list[str]) -> dict[str, _Entry]:
+    found = {}
+    for app in editor.child_labels(text, ("apps",)):
+        try:
+            image = editor.get_value(text, ("apps", app, "env", "deployment", "image"))
+            replicas = editor.get_value(text, ("apps", app, "env", "replicas"))
+        except editor.EditError as e:
+            warnings.append(f"{env}: the entry of {app} cannot be read: {e.message}")
+            image, replicas = None, None
+        image = image if isinstance(image, dict) else {}
+        found[app] = _Entry(
+            _text(image.get("tag")),
+            _text(image.get("digest")),
+            replicas if isinstance(replicas, int) and not isinstance(replicas, bool) else None,
+        )
+    return found
+
+
+def _text(value: object) -> str | None:
+    return str(value) if isinstance(value, str | int | float) and str(value) else None
+
+
+def _ref(mr: MergeRequest, env_of: dict[str, str], reading: _Reading) -> MergeRequestRef:
+    """The board's view of an MR, from its trailer (and labels, for one without)."""
+    try:
+        trailer = parse_trailer(mr.description)
+    except TrailerError as e:
+        reading.warnings.append(f"!{mr.iid}: {e.message}")
+        trailer = None
+    labelled = {label.split("::", 1)[1] for label in mr.labels if label.startswith("app::")}
+    group = next((lb.split("::", 1)[1] for lb in mr.labels if lb.startswith("group::")), None)
+    ref = MergeRequestRef(
+        iid=mr.iid,
+        title=mr.title,
+        url=mr.url,
+        state=mr.state,
+        kind=trailer.unit if trailer else "other",
+        env=env_of.get(mr.target_branch),
+        target_branch=mr.target_branch,
+        apps=tuple(sorted(labelled)),
+        group=group,
+        merged_at=mr.merged_at,
+    )
+    if mr.merge_commit_sha:
+        reading.by_merge_commit[mr.merge_commit_sha] = ref
+    if trailer is None:
+        return ref
+    if trailer.unit == "revert" and trailer.source_commit:
+        reading.reverts[mr.iid] = trailer.source_commit
+    apps = labelled | set(trailer.apps) | ({trailer.app} if trailer.app else set())
+    return replace(
+        ref,
+        env=trailer.target_env,
+        apps=tuple(sorted(apps)),
+        group=trailer.group or group,
+        source_env=trailer.source_env,
+        skipped=trailer.skipped,
+        tags={app: image.tag for app, image in trailer.apps.items()},
+    )
+
+
+def _resolve_reverts(reading: _Reading) -> None:
+    """A revert's trailer names the merge commit it undoes, not the apps: take them from
+    the reverted MR, when it is among the recent merges."""
+
+    def resolved(mr: MergeRequestRef) -> MergeRequestRef:
+        undone = reading.by_merge_commit.get(reading.reverts.get(mr.iid, ""))
+        return replace(mr, apps=undone.apps) if undone and not mr.apps else mr
+
+    for branch, merged in reading.merged.items():
+        reading.merged[branch] = [resolved(mr) for mr in merged]
+    reading.open_mrs = [resolved(mr) for mr in reading.open_mrs]
+
+
+# --- divergences between neighbouring environments --------------------------------------
+
+
+def _divergences(
+    reading: _Reading, envs: Sequence[Environment], apps: Iterable[str]
+) -> list[Divergence]:
+    found: list[Divergence] = []
+    for app in apps:
+        for before, env in itertools.pairwise(envs):
+            seen = _pair(reading, app, before, env)
+            if seen is not None and not any(
+                (d.env, d.kind, d.mr_iid) == (seen.env, seen.kind, seen.mr_iid)
+                for d in found
+                if d.app == app
+            ):
+                found.append(seen)
+    return found
+
+
+def _pair(reading: _Reading, app: str, before: Environment, env: Environment) -> Divergence | None:
+    """Why `app` differs between `before` and the environment after it, if it does.
+
+    A promotion pending into `env` makes it "behind". Otherwise, when the images
+    differ, the newest merge into `env` that changed the app's image explains it
+    unless it was the promotion from `before` (a hotfix, a rollback, a skip: "ahead");
+    else the newest such merge into `before`, unless that was a promotion itself;
+    else `env` missed a promotion ("behind", nothing pending).
+    """
+    here = reading.entries[env.name].get(app)
+    there = reading.entries[before.name].get(app)
+    if here is None:
+        return None  # not in this environment: nothing runs here to compare
+    pending = sorted(
+        (
+            mr
+            for mr in reading.open_mrs
+            if mr.env == env.name
+            and mr.kind in PROMOTIONS
+            and mr.tags.get(app, here.tag) != here.tag
+        ),
+        key=lambda mr: -mr.iid,
+    )
+    if pending:
+        mr = pending[0]
+        text = f"{env.name} behind {before.name}: !{mr.iid} pending ({app} {mr.tags[app]})"
+        return Divergence(app, env.name, before.name, "behind", "pending", text, mr.iid, mr.url)
+    if there is not None and (here.tag, here.digest) == (there.tag, there.digest):
+        return None
+    latest = _latest(reading, env.branch, app)
+    if here.tag and latest is not None and not _promoted_from(latest, before.name):
+        return _ahead(app, env.name, before.name, latest)
+    if there is None or there.tag is None:
+        return None
+    earlier = _latest(reading, before.branch, app)
+    if earlier is not None and earlier.kind not in PROMOTIONS:
+        return _ahead(app, before.name, env.name, earlier)
+    text = f"{env.name} behind {before.name}: no promotion pending"
+    return Divergence(app, env.name, before.name, "behind", "unpromoted", text)
+
+
+def _latest(reading: _Reading, branch: str, app: str) -> MergeRequestRef | None:
+    """The newest recent merge into `branch` that changed `app`'s image (or its entry)."""
+    return next((mr for mr in reading.merged.get(branch, []) if _moves_image(mr, app)), None)
+
+
+def _moves_image(mr: MergeRequestRef, app: str) -> bool:
+    if app not in mr.apps:
+        return False
+    if mr.kind in PROMOTIONS:
+        return app in mr.tags
+    if mr.kind == "settings":  # `set`: only an image change is a divergence
+        return app in mr.tags or mr.title.startswith(f"Set {app} image ")
+    return True  # rollback, revert, onboard, decommission, a hand-made MR labelled app::
+
+
+def _promoted_from(mr: MergeRequestRef, before: str) -> bool:
+    return mr.kind in PROMOTIONS and mr.source_env == before and not mr.skipped
+
+
+def _ahead(app: str, env: str, other: str, mr: MergeRequestRef) -> Divergence:
+    cause, what = _cause(mr)
+    text = f"{env} ahead of {other}: {what}"
+    return Divergence(app, env, other, "ahead", cause, text, mr.iid, mr.url)
+
+
+def _cause(mr: MergeRequestRef) -> tuple[str, str]:
+    """What an MR did to an environment, in a few words: `hotfix !12`."""
+    ref = f"!{mr.iid}"
+    if mr.kind in PROMOTIONS:
+        if mr.skipped:
+            return "skip", f"skipped {', '.join(mr.skipped)} ({ref})"
+        if mr.source_env is None:
+            return "build", f"a build promoted straight to {mr.env} {ref}"
+        return "promotion", f"promoted from {mr.source_env} {ref}"
+    causes = {
+        "settings": ("hotfix", f"hotfix {ref}"),
+        "rollback": ("rollback", f"rolled back {ref}"),
+        "revert": ("revert", f"reverted {ref}"),
+        "onboard": ("onboard", f"onboarded {ref}"),
+        "decommission": ("decommission", f"decommissioned {ref}"),
+    }
+    return causes.get(mr.kind, ("edit", f"changed by {ref}"))
+
+
+# --- decommissions and manifests --------------------------------------------------------
+
+
+def _decommissions(deployment: DeploymentProject, reading: _Reading) -> list[Decommission]:
+    """Apps with a decommission MR (open or merged) still in an environment or on main."""
+    mrs = [
+        mr
+        for mr in (*reading.open_mrs, *(m for ms in reading.merged.values() for m in ms))
+        if mr.kind == "decommission"
+    ]
+    if not mrs:
+        return []
+    main = deployment.settings.main_branch
+    on_main = deployment.gl.blob_ids(
+        deployment.project.path, main, layout.APPS_DIR, recursive=False
+    )
+    found = []
+    for app in sorted({app for mr in mrs for app in mr.apps}):
+        remaining = [env for env, entries in reading.entries.items() if app in entries]
+        remaining += [main] if layout.app_file(app) in on_main else []
+        if remaining:
+            its = tuple(sorted((mr for mr in mrs if app in mr.apps), key=lambda mr: mr.iid))
+            found.append(Decommission(app, tuple(remaining), its))
+    return found
+
+
+def _check_manifests(deployment: DeploymentProject, env: Environment, col: EnvColumn) -> EnvColumn:
+    """The manifests `env`'s branch should have, compared with those it has (a clone and
+    one CUE evaluation)."""
+    try:
+        with deployment.checkout(env.branch) as clone:
+            _, stale = render.compare(clone.tree, env.name)
+    except UserError as e:
+        problem = f"manifests not checked: {e.message}"
+        return replace(col, problem=f"{col.problem}; {problem}" if col.problem else problem)
+    return replace(col, stale=tuple(stale))

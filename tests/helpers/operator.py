@@ -1,0 +1,36 @@
+"""The operator's side of a test: `gitops-helper` run as a subprocess, as from a shell."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from gitlab.v4.objects import Project
+
+CLI = [sys.executable, "-m", "jenkins_helpers"]
+
+
+def gitops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`gitops-helper ARGS` with `env` as its only GitLab and Jenkins settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("GITLAB_", "JENKINS_"))}
+    return subprocess.run(
+        [*CLI, *args], env={**clean, **env}, capture_output=True, text=True, check=False
+    )
+
+
+def gitops_json(env: dict[str, str], *args: str) -> dict[str, Any]:
+    """`gitops-helper ARGS --json`, which must succeed, as a dict."""
+    done = gitops(env, *args, "--json")
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def all_mrs(project: Project) -> list[tuple[int, str, str]]:
+    """Every MR of the project with its state and title: to show a command changed nothing."""
+    return sorted(
+        (m.iid, m.state, m.title) for m in project.mergerequests.list(state="all", get_all=True)
+    )

@@ -1,0 +1,300 @@
+"""Operations on the chain: D1 hotfix, D2 cherry-pick, D3 revert, D4 third-party rollout,
+D5 skipping an environment, E4 surgical rollback and F4 a coordinated release.
+
+One seeded sandbox and one webhook for the module. The operator runs the CLI as a
+subprocess; MRs are merged through python-gitlab; each test reads what it needs
+before acting, so its assertions hold whatever ran before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gitlab
+import pytest
+
+from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
+from jenkins_helpers.promotion import parse_trailer
+from tests.helpers.chain import EXAMPLE_IMAGE, Chain, Hook, serve_webhook
+from tests.helpers.operator import all_mrs, gitops, gitops_json
+
+TOKEN = "operations-test-token-81c2"  # noqa: S105 - the sandbox's test credential
+ENVS = ("dev", "stage", "prod")
+POSTGRES = "docker.io/library/postgres"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox.start(token=TOKEN) as sb:
+        seed_default(sb)
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def hook(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hook]:
+    with serve_webhook(sandbox, tmp_path_factory.mktemp("webhook")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def chain(sandbox: Sandbox, hook: Hook) -> Iterator[Chain]:
+    with gitlab.Gitlab(sandbox.gitlab_url, private_token=TOKEN) as gl:
+        yield Chain(sandbox, gl.projects.get(DEPLOYMENTS))
+
+
+@pytest.fixture(scope="module")
+def operator(sandbox: Sandbox) -> dict[str, str]:
+    return {"GITLAB_URL": sandbox.gitlab_url, "GITLAB_TOKEN": TOKEN}
+
+
+def images(chain: Chain, app: str) -> dict[str, str]:
+    return {env: chain.container(env, app)["image"] for env in ENVS}
+
+
+def manifests(chain: Chain, env: str) -> dict[str, str]:
+    """manifests/<env> on its branch: path -> blob id (equal ids, equal content)."""
+    tree = chain.project.repository_tree(path=f"manifests/{env}", ref=env, recursive=True, all=True)
+    return {i["path"]: i["id"] for i in tree if i["type"] == "blob"}
+
+
+def merged_quietly(chain: Chain, hook: Hook, iid: int) -> None:
+    """Merge an MR that must open nothing anywhere (a [no-promote] one)."""
+    before = {env: [m.iid for m in chain.open_mrs(env) if m.iid != iid] for env in ENVS}
+    chain.merge(iid)
+    hook.wait_idle()
+    assert {env: [m.iid for m in chain.open_mrs(env)] for env in ENVS} == before
+
+
+def walk_on(chain: Chain, hook: Hook, title: str, envs: tuple[str, ...]) -> None:
+    """Merge, in each of `envs`, the MR the webhook opens there (`title` with {env})."""
+    for env in envs:
+        chain.merge(chain.wait_mr(env, chain.titled(title.format(env=env))).iid)
+    hook.wait_idle()
+
+
+def refused(operator: dict[str, str], chain: Chain, *args: str, message: str) -> None:
+    """The command exits 2 naming the problem, and no MR opens, changes or closes."""
+    before = all_mrs(chain.project)
+    done = gitops(operator, *args)
+    assert done.returncode == 2, (args, done.stdout, done.stderr)
+    assert message in done.stderr, (args, done.stderr)
+    assert all_mrs(chain.project) == before
+
+
+def trailer_of(chain: Chain, iid: int) -> Any:
+    return parse_trailer(chain.project.mergerequests.get(iid).description)
+
+
+# --- D1 -------------------------------------------------------------------------------
+
+
+def test_d1_hotfix_to_prod_survives_the_next_promotion(
+    chain: Chain, hook: Hook, operator: dict[str, str]
+) -> None:
+    stage_before = images(chain, "example-app")["stage"]
+    args = ("set", "--env", "prod", "--app", "example-app", "--image-tag", "1.0.42-hotfix1")
+    args += ("--no-promote", "--set", 'configMap.data."cache-ttl"="600"')
+    done = gitops_json(operator, *args)
+    mr = chain.project.mergerequests.get(done["mr_iid"])
+    assert mr.target_branch == "prod" and mr.title.endswith("in prod [no-promote]")
+    assert {"set", "app::example-app", "env::prod", "no-promote"} <= set(mr.labels)
+    assert trailer_of(chain, mr.iid).unit == "settings"
+    assert gitops_json(operator, *args)["status"] == "noop"
+    merged_quietly(chain, hook, mr.iid)
+    assert images(chain, "example-app")["prod"] == f"{EXAMPLE_IMAGE}:1.0.42-hotfix1"
+    assert images(chain, "example-app")["stage"] == stage_before, "nothing cascades"
+    config = chain.manifest("prod", "example-app", "ConfigMap", "example-app-config")
+    assert config["data"]["cache-ttl"] == "600"
+
+    built = chain.build("example-app", "1.0.43", chain.app_repo("example-app"), EXAMPLE_IMAGE)
+    assert built.mr_iid is not None
+    chain.merge(built.mr_iid)
+    walk_on(chain, hook, "Promote example-app 1.0.43 to {env}", ("stage", "prod"))
+    assert images(chain, "example-app")["prod"] == f"{EXAMPLE_IMAGE}:1.0.43"
+    config = chain.manifest("prod", "example-app", "ConfigMap", "example-app-config")
+    assert config["data"]["cache-ttl"] == "600", "the promotion keeps prod's env values"
+
+
+def test_d1_bad_input_is_refused(chain: Chain, operator: dict[str, str]) -> None:
+    base = ("set", "--app", "example-app")
+    refused(operator, chain, *base, "--env", "prd", "--set", "x=1", message="prd")
+    refused(operator, chain, *base, "--env", "prod", "--set", "replicas", message="PATH=VALUE")
+    refused(operator, chain, *base, "--env", "prod", message="nothing to set")
+    refused(operator, chain, *base, "--env", "prod", "--image-tag", "a b", message="tag")
+    refused(
+        operator, chain, "set", "--app", "nope", "--env", "prod", "--set", "x=1", message="nope"
+    )
+
+
+# --- D2 -------------------------------------------------------------------------------
+
+
+def test_d2_cherry_pick_one_app_from_dev_to_stage(
+    chain: Chain, hook: Hook, operator: dict[str, str]
+) -> None:
+    for app, tag in (("postgres", "16.5"), ("example-app", "2.2.0")):
+        setting = ("set", "--env", "dev", "--app", app, "--image-tag", tag, "--no-promote")
+        merged_quietly(chain, hook, gitops_json(operator, *setting)["mr_iid"])
+    postgres_stage = images(chain, "postgres")["stage"]
+    assert images(chain, "postgres")["dev"] == f"{POSTGRES}:16.5" != postgres_stage
+
+    pick = ("promote-env", "--from", "dev", "--to", "stage", "--apps", "example-app")
+    done = gitops_json(operator, *pick)
+    (unit,) = done["units"]
+    assert (unit["unit"], unit["status"]) == ("example-app", "created")
+    mr = chain.project.mergerequests.get(unit["mr_iid"])
+    assert mr.title == "Promote example-app 2.2.0 to stage"
+    assert gitops_json(operator, *pick)["units"][0]["status"] == "noop"
+    chain.merge(mr.iid)
+    hook.wait_idle()
+    assert images(chain, "example-app")["stage"] == f"{EXAMPLE_IMAGE}:2.2.0"
+    assert images(chain, "postgres")["stage"] == postgres_stage, "postgres stays in stage"
+    refused(operator, chain, *pick[:5], "--apps", "exampel-app", message="exampel-app")
+
+
+# --- D3 -------------------------------------------------------------------------------
+
+
+def test_d3_revert_a_merge_into_stage(chain: Chain, hook: Hook, operator: dict[str, str]) -> None:
+    hook.wait_idle()
+    stage_before = manifests(chain, "stage")
+    built = chain.build("example-app", "3.3.0", chain.app_repo("example-app"), EXAMPLE_IMAGE)
+    assert built.mr_iid is not None
+    chain.merge(built.mr_iid)
+    chain.merge(chain.wait_mr("stage", chain.titled("Promote example-app 3.3.0 to stage")).iid)
+    onwards = chain.wait_mr("prod", chain.titled("Promote example-app 3.3.0 to prod"))
+    hook.wait_idle()
+
+    done = gitops_json(operator, "revert", "--env", "stage")
+    mr = chain.project.mergerequests.get(done["mr_iid"])
+    assert mr.title == 'Revert "Promote example-app 3.3.0 to stage" in stage'
+    assert {"revert", "env::stage", "no-promote"} <= set(mr.labels)
+    assert done["closed"] == [onwards.iid]
+    closed = chain.project.mergerequests.get(onwards.iid)
+    assert closed.state == "closed"
+    assert "reverted in stage" in closed.notes.list(get_all=True)[0].body
+    again = gitops_json(operator, "revert", "--env", "stage", "--commit", done["commit"][:12])
+    assert (again["status"], again["mr_iid"]) == ("noop", mr.iid)
+    merged_quietly(chain, hook, mr.iid)
+    assert manifests(chain, "stage") == stage_before, "stage renders exactly as before"
+    refused(operator, chain, "revert", "--env", "stage", "--commit", "zz", message="commit id")
+
+
+# --- D4 -------------------------------------------------------------------------------
+
+
+def test_d4_a_third_party_version_travels_the_chain(
+    chain: Chain, hook: Hook, operator: dict[str, str]
+) -> None:
+    hook.wait_idle()
+    example_before = images(chain, "example-app")
+    setting = ("set", "--env", "dev", "--app", "postgres", "--image-tag", "17-alpine")
+    done = gitops_json(operator, *setting)
+    assert done["promotes"] is True
+    chain.merge(done["mr_iid"])
+    walk_on(chain, hook, "Promote postgres 17-alpine to {env}", ("stage", "prod"))
+    assert images(chain, "postgres") == {env: f"{POSTGRES}:17-alpine" for env in ENVS}
+    assert images(chain, "example-app") == example_before, "example-app untouched everywhere"
+    assert gitops_json(operator, *setting)["status"] == "noop"
+
+
+# --- D5 -------------------------------------------------------------------------------
+
+
+def test_d5_skip_stage_on_the_way_to_prod(
+    chain: Chain, hook: Hook, operator: dict[str, str]
+) -> None:
+    setting = ("set", "--env", "dev", "--app", "example-app", "--image-tag", "5.5.0")
+    merged_quietly(chain, hook, gitops_json(operator, *setting, "--no-promote")["mr_iid"])
+    stage_before = manifests(chain, "stage")
+    skip = ("promote-env", "--from", "dev", "--to", "prod", "--apps", "example-app")
+    refused(operator, chain, *skip, message="skips stage")
+
+    done = gitops_json(operator, *skip, "--skip-env")
+    (unit,) = done["units"]
+    mr = chain.project.mergerequests.get(unit["mr_iid"])
+    assert "skip-env" in mr.labels
+    trailer = trailer_of(chain, mr.iid)
+    assert (trailer.source_env, trailer.skipped) == ("dev", ("stage",))
+    assert gitops_json(operator, *skip, "--skip-env")["units"][0]["status"] == "noop"
+    chain.merge(mr.iid)
+    hook.wait_idle()
+    assert images(chain, "example-app")["prod"] == f"{EXAMPLE_IMAGE}:5.5.0"
+    assert manifests(chain, "stage") == stage_before
+    assert not [m for m in chain.open_mrs("stage") if "app::example-app" in m.labels]
+
+
+# --- E4 -------------------------------------------------------------------------------
+
+
+def test_e4_roll_back_one_app_in_prod(chain: Chain, hook: Hook, operator: dict[str, str]) -> None:
+    hook.wait_idle()
+    setting = ("set", "--env", "prod", "--app", "example-app", "--image-tag", "9.0.0")
+    merged_quietly(chain, hook, gitops_json(operator, *setting, "--no-promote")["mr_iid"])
+    setting = ("set", "--env", "prod", "--app", "example-app", "--image-tag", "9.0.1")
+    merged_quietly(chain, hook, gitops_json(operator, *setting, "--no-promote")["mr_iid"])
+    deployment_before = chain.manifest("prod", "example-app", "Deployment", "example-app")
+    postgres_before = chain.manifest("prod", "postgres", "Deployment", "postgres")
+
+    back = ("rollback", "--env", "prod", "--app", "example-app", "--to", "previous")
+    done = gitops_json(operator, *back)
+    mr = chain.project.mergerequests.get(done["mr_iid"])
+    assert mr.title == "Roll back example-app to 9.0.0 in prod [no-promote]"
+    changed = {c["new_path"] for c in mr.changes()["changes"]}
+    assert changed == {"env.cue", "manifests/prod/example-app/deployment-example-app.yaml"}
+    assert gitops_json(operator, *back)["status"] == "noop"
+    merged_quietly(chain, hook, mr.iid)
+    after = chain.manifest("prod", "example-app", "Deployment", "example-app")
+    assert after["spec"]["template"]["spec"]["containers"][0]["image"] == f"{EXAMPLE_IMAGE}:9.0.0"
+    after["spec"]["template"]["spec"]["containers"][0]["image"] = deployment_before["spec"][
+        "template"
+    ]["spec"]["containers"][0]["image"]
+    assert after == deployment_before, "replicas, resources and the rest unchanged"
+    assert chain.manifest("prod", "postgres", "Deployment", "postgres") == postgres_before
+    refused(operator, chain, *back[:5], "--to", "9.0.0", message="already runs 9.0.0")
+    refused(operator, chain, *back[:5], "--to", "latest", message="latest")
+
+
+# --- F4 -------------------------------------------------------------------------------
+
+
+def test_f4_a_release_group_moves_as_one(
+    chain: Chain, hook: Hook, operator: dict[str, str], tmp_path: Path
+) -> None:
+    hook.wait_idle()
+    repo = chain.app_repo("example-app")
+    start = ("promote", "--app", "example-app", "--image", EXAMPLE_IMAGE, "--tag", "20.0.0")
+    start += ("--app-repo", str(repo), "--group", "release-2.0", "--with", "postgres=17.2")
+    done = gitops_json(operator, *start)
+    title = "Promote release-2.0 to {env}: example-app 20.0.0, postgres 17.2"
+    mr = chain.project.mergerequests.get(done["mr_iid"])
+    assert mr.title == title.format(env="dev")
+    assert {"group::release-2.0", "app::example-app", "app::postgres"} <= set(mr.labels)
+    assert gitops_json(operator, *start)["status"] == "noop"
+    chain.merge(mr.iid)
+    in_stage = chain.wait_mr("stage", chain.titled(title.format(env="stage")))
+    hook.wait_idle()
+
+    lone = chain.build("example-app", "20.0.1", repo, EXAMPLE_IMAGE)
+    assert lone.mr_iid is not None
+    chain.merge(lone.mr_iid)
+    jobs = hook.wait_idle()
+    assert not [
+        m
+        for m in chain.open_mrs("stage")
+        if m.iid != in_stage.iid and "app::example-app" in m.labels
+    ], "a member alone is held back"
+    assert any(j["state"] == "blocked" for j in jobs)
+    for env in ("stage", "prod"):
+        pair = (images(chain, "example-app")[env], images(chain, "postgres")[env])
+        assert pair[0].endswith(":20.0.0") == pair[1].endswith(":17.2"), env
+
+    chain.merge(in_stage.iid)
+    chain.merge(chain.wait_mr("prod", chain.titled(title.format(env="prod"))).iid)
+    hook.wait_idle()
+    assert images(chain, "example-app")["prod"] == f"{EXAMPLE_IMAGE}:20.0.0"
+    assert images(chain, "postgres")["prod"] == f"{POSTGRES}:17.2"
+    bad = [a if a != "release-2.0" else "Release 2" for a in start]
+    refused(operator, chain, *bad, message="group")

@@ -1,0 +1,116 @@
+"""The status board: `GET /` as an HTML page, `GET /status.json` as JSON. Read-only.
+
+The same board as `gitops-helper status` (jenkins_helpers/promotion/status.py),
+for a wall screen or a quick look before a release, without a token: so the page
+shows only what the board holds (apps, tags, replicas, environment names, MR
+titles and GitLab's MR links), never the GitLab URL as configured, a token or an
+error's text. It is read from GitLab at most every `BOARD_SECONDS`, however many
+people refresh: one refresh at a time, and the others get its result. If GitLab
+cannot be read, the last board is shown with a note saying so (the log says why).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, render_template
+
+from jenkins_helpers.errors import UserError
+from jenkins_helpers.promotion import status, target
+from jenkins_helpers.promotion.status import Board
+from webhook.settings import WebhookSettings
+
+bp = Blueprint("board", __name__)
+log = logging.getLogger(__name__)
+BOARD_SECONDS = 15.0  # how long a board is served before GitLab is read again
+# No scripts, no frames, nothing fetched but the page itself (its style is inline).
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": f"max-age={int(BOARD_SECONDS)}",
+}
+
+
+@dataclass
+class _Cached:
+    """The last board read, when it was read, and whether the last try failed."""
+
+    board: Board | None = None
+    read_at: float = float("-inf")  # time.monotonic() of the last try
+    failed_at: str | None = None  # UTC time of the last failed try, if it failed
+
+
+class BoardCache:
+    """One board per app, read again once `BOARD_SECONDS` old; one reader at a time."""
+
+    def __init__(self, seconds: float = BOARD_SECONDS) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._cached = _Cached()
+
+    def get(self, settings: WebhookSettings) -> _Cached:
+        with self._lock:  # a refresh storm waits here for one read, then shares it
+            if time.monotonic() - self._cached.read_at >= self.seconds:
+                self._cached = self._read(settings)
+            return self._cached
+
+    def _read(self, settings: WebhookSettings) -> _Cached:
+        try:
+            with target.connect(settings.project, settings.access) as deployment:
+                return _Cached(status.board(deployment), time.monotonic())
+        except UserError as e:
+            log.warning("the status board could not be read from GitLab: %s", e.message)
+            failed = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            return _Cached(self._cached.board, time.monotonic(), failed)
+
+
+def _cache() -> BoardCache:
+    gitops: dict[str, Any] = current_app.extensions["gitops"]
+    cache: BoardCache = gitops.setdefault("board", BoardCache())
+    return cache
+
+
+def _settings() -> WebhookSettings:
+    settings: WebhookSettings = current_app.extensions["gitops"]["settings"]
+    return settings
+
+
+def _link(url: str | None) -> str | None:
+    """An MR link as GitLab gave it, if it is a web link (never a `javascript:` one)."""
+    return url if url and url.startswith(("https://", "http://")) else None
+
+
+def _with_headers(response: Response, status_code: int) -> tuple[Response, int]:
+    response.headers.update(HEADERS)
+    return response, status_code
+
+
+@bp.get("/")
+def page() -> tuple[Response, int]:
+    """The board as HTML: 200, or 503 when GitLab has never been read."""
+    cached = _cache().get(_settings())
+    html = render_template(
+        "board.html",
+        board=cached.board,
+        failed_at=cached.failed_at,
+        seconds=int(BOARD_SECONDS),
+        link=_link,
+    )
+    return _with_headers(Response(html, mimetype="text/html"), 200 if cached.board else 503)
+
+
+@bp.get("/status.json")
+def as_json() -> tuple[Response, int]:
+    """The board as JSON: `gitops-helper status --json`, and `refresh_failed_at` (null, or
+    when the last read from GitLab failed: the board is older then); 503 without a board."""
+    cached = _cache().get(_settings())
+    body = dataclasses.asdict(cached.board) if cached.board else {}
+    body["refresh_failed_at"] = cached.failed_at
+    return _with_headers(jsonify(body), 200 if cached.board else 503)

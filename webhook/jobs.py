@@ -1,0 +1,244 @@
+"""The webhook's jobs: recorded in the store, queued in huey, run here.
+
+A `merge` job runs the cascade of one merged MR (jenkins_helpers.promotion.cascade):
+refresh the tool's other open MRs in that environment, promote what the merge
+carried to the next one. A `reconcile` job finds merges whose cascade is missing
+and adds their merge jobs. Jobs for the same target branch never run at once
+(locks in the store); GitLab or git failures that may pass are retried with
+backoff; a job that keeps failing ends `failed`, its last error kept, and can be
+retried through the API. A promotion blocked on its target (say, it needs a
+platform change not yet there) is retried when that target next changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Any
+
+from jenkins_helpers.errors import TransientError, UserError
+from jenkins_helpers.promotion import target
+from jenkins_helpers.promotion.cascade import Cascade, Merged, Promote, cascade
+from jenkins_helpers.promotion.reconcile import missed
+from jenkins_helpers.promotion.target import DeploymentProject
+from webhook import logs
+from webhook.events import MergeEvent
+from webhook.metrics import Metrics
+from webhook.queue import JobQueue
+from webhook.settings import WebhookSettings
+from webhook.store import Job, JobState, Store
+
+log = logging.getLogger(__name__)
+# Seconds before the 2nd, 3rd... attempt of a job that failed on something passing.
+BACKOFF = (2.0, 5.0, 10.0, 30.0, 60.0)
+LOCK_WAIT = 20.0  # seconds a job waits for its branches before it is requeued
+
+
+class Jobs:
+    """Records, queues and runs jobs."""
+
+    def __init__(
+        self, settings: WebhookSettings, store: Store, metrics: Metrics, promote: Promote
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self.promote = promote
+        self.queue = JobQueue(settings.data_dir, self._run)
+        self._reconciler: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # --- adding jobs ----------------------------------------------------------------------
+
+    def add_merge(self, event: MergeEvent, delivery: str | None) -> tuple[Job, bool]:
+        """The job for a merge (created and queued, unless this merge has one already)."""
+        commit = event.merge_commit_sha or f"!{event.iid}"
+        job, created = self.store.add_job(
+            f"merge:{event.target_branch}:{commit}", "merge", event.as_payload(), delivery
+        )
+        if created:
+            self.queue.submit(job.id)
+        return job, created
+
+    def retry(self, job_id: int) -> Job | None:
+        """Run a failed or blocked job again (POST /jobs/<id>/retry)."""
+        job = self.store.get(job_id)
+        if job is None:
+            return None
+        if job.state in ("failed", "blocked", "done"):
+            self.store.mark(job.id, "queued")
+            self.queue.submit(job.id)
+        return self.store.get(job_id)
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """At start: queue again what was queued or running when the process died."""
+        self.store.clear_locks()
+        self.queue.flush()
+        unfinished = self.store.unfinished()
+        for job in unfinished:
+            self.store.mark(job.id, "queued")
+            self.queue.submit(job.id)
+        return len(unfinished)
+
+    def start(self) -> None:
+        """Recover, start the workers, and reconcile now and every interval."""
+        recovered = self.recover()
+        if recovered:
+            log.info("re-queued %d unfinished job(s)", recovered)
+        self.queue.start(self.settings.workers)
+        if self.settings.reconcile_interval > 0 and self.settings.workers > 0:
+            self._reconciler = threading.Thread(
+                target=self._reconcile_loop, name="gitops-reconcile", daemon=True
+            )
+            self._reconciler.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.queue.stop()
+
+    def _reconcile_loop(self) -> None:
+        while not self._stopping.is_set():
+            stamp = int(time.time() // self.settings.reconcile_interval)
+            job, created = self.store.add_job(f"reconcile:{stamp}", "reconcile", {}, None)
+            if created:
+                self.queue.submit(job.id)
+            self._stopping.wait(self.settings.reconcile_interval)
+
+    # --- running jobs ---------------------------------------------------------------------
+
+    def _run(self, job_id: int) -> float | None:
+        """Run one attempt; the seconds until the next one, or None when it has ended."""
+        job = self.store.get(job_id)
+        if job is None or job.state not in ("queued", "running"):
+            return None  # a duplicate queue entry of a job that has ended
+        self.store.mark(job.id, "running", attempt=True)
+        started = time.monotonic()
+        with logs.context(job=job.id, delivery=job.delivery, kind=job.kind):
+            state, retry_in = self._attempt(job)
+        self.metrics.job_duration.labels(state).observe(time.monotonic() - started)
+        return retry_in
+
+    def _attempt(self, job: Job) -> tuple[JobState, float | None]:
+        try:
+            with target.connect(self.settings.project, self.settings.access) as deployment:
+                if job.kind == "reconcile":
+                    state, result, target_env = self._reconcile(deployment)
+                else:
+                    state, result, target_env = self._merge(job, deployment)
+        except TransientError as e:
+            self.metrics.gitlab_errors.inc()
+            attempts = job.attempts + 1
+            if attempts > len(BACKOFF):
+                log.warning("job failed after %d attempts: %s", attempts, e.message)
+                self.store.mark(job.id, "failed", error=e.message)
+                return "failed", None
+            delay = BACKOFF[attempts - 1]
+            log.info("attempt %d failed, retrying in %g s: %s", attempts, delay, e.message)
+            self.store.mark(job.id, "queued", error=e.message)
+            return "queued", delay
+        except UserError as e:
+            log.warning("job failed: %s", e.message)
+            self.store.mark(job.id, "failed", error=e.message)
+            return "failed", None
+        except Exception as e:
+            log.exception("job failed unexpectedly")
+            self.store.mark(job.id, "failed", error=f"unexpected {type(e).__name__}: {e}")
+            return "failed", None
+        self.store.mark(job.id, state, result=result, target=target_env)
+        log.info("job %s", state)
+        return state, None
+
+    def _merge(
+        self, job: Job, deployment: DeploymentProject
+    ) -> tuple[JobState, dict[str, Any], str | None]:
+        event = MergeEvent.from_payload(job.payload)
+        merged = Merged(
+            event.iid,
+            event.title,
+            event.description,
+            event.labels,
+            event.target_branch,
+            event.merge_commit_sha or self._merge_commit(deployment, event.iid),
+        )
+        branches = _touched(deployment, event.target_branch)
+        with self._locked(job, branches):
+            done = cascade(deployment, merged, self.promote, self.settings.jenkins)
+        self._unblock(deployment, event.target_branch)
+        blocked = done.promotion is not None and bool(done.promotion.blocked)
+        target_env = done.step.target if done.step else None
+        return ("blocked" if blocked else "done"), _result(done), target_env
+
+    def _reconcile(
+        self, deployment: DeploymentProject
+    ) -> tuple[JobState, dict[str, Any], str | None]:
+        added = []
+        for merged, _step in missed(deployment):
+            event = MergeEvent(
+                deployment.project.path,
+                merged.iid,
+                merged.title,
+                merged.description,
+                merged.labels,
+                "",
+                merged.target_branch,
+                merged.merge_commit,
+            )
+            job, created = self.add_merge(event, None)
+            if created:
+                added.append(job.id)
+        if added:
+            log.info("reconcile queued %d missed merge(s)", len(added))
+        return "done", {"queued": added}, None
+
+    def _merge_commit(self, deployment: DeploymentProject, iid: int) -> str | None:
+        """Some merge methods send no merge_commit_sha: ask the API."""
+        mr = deployment.gl.merge_request(deployment.project.path, iid)
+        return mr.merge_commit_sha
+
+    def _unblock(self, deployment: DeploymentProject, branch: str) -> None:
+        """A promotion blocked on `branch`'s environment may pass now that it changed."""
+        env = next((e for e in deployment.settings.environments if e.branch == branch), None)
+        for job in self.store.blocked_for(env.name) if env else []:
+            self.store.mark(job.id, "queued")
+            self.queue.submit(job.id)
+
+    @contextmanager
+    def _locked(self, job: Job, branches: list[str]) -> Iterator[None]:
+        deadline = time.monotonic() + LOCK_WAIT
+        while not self.store.try_lock(branches, job.id):
+            if time.monotonic() > deadline:
+                raise TransientError(f"another job holds {', '.join(branches)}")
+            time.sleep(0.2)
+        try:
+            yield
+        finally:
+            self.store.unlock(job.id)
+
+
+def _touched(deployment: DeploymentProject, branch: str) -> list[str]:
+    """The branches a merge into `branch` changes MRs of: itself and the next environment."""
+    settings = deployment.settings
+    if branch == settings.main_branch:
+        return [f"lock:{settings.environments[0].branch}"]
+    names = [e.branch for e in settings.environments]
+    touched = [branch]
+    if branch in names and names.index(branch) + 1 < len(names):
+        touched.append(names[names.index(branch) + 1])
+    return sorted(f"lock:{b}" for b in touched)
+
+
+def _result(done: Cascade) -> dict[str, Any]:
+    """What a merge job did, as GET /jobs shows it."""
+    return {
+        "merged_into": done.merged_into,
+        "stopped": done.stopped,
+        "promotion": asdict(done.promotion) if done.promotion else None,
+        "refreshed": [asdict(r) for r in done.refreshed],
+        "decommission": asdict(done.decommission) if done.decommission else None,
+    }

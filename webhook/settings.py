@@ -1,0 +1,90 @@
+"""The webhook's settings: from Flask config (tests, instance config) over the environment.
+
+GITOPS_WEBHOOK_SECRET   the secret GitLab sends in X-Gitlab-Token (required)
+GITLAB_URL, GITLAB_TOKEN   the GitLab server and a token with the api scope
+GITOPS_PROJECT          the deployment project (default platform/k8s-deployments)
+GITOPS_DATA_DIR         where the job queue and records live (SQLite)
+GITOPS_EXECUTOR         inline (default: promotions run in this process) or jenkins
+GITOPS_JENKINS_JOB      the Jenkins job promotions run as (default gitops-promote-env)
+GITOPS_RECONCILE_INTERVAL  seconds between reconciles (default 300; 0: never)
+JENKINS_URL, JENKINS_USER, JENKINS_TOKEN   Jenkins, for the jenkins executor and for
+                        deleting a decommissioned app's job (optional otherwise)
+GITOPS_WORKERS          job threads in this process (default 2; 0: none, e.g. under
+                        gunicorn with a separate `gitops-helper webhook worker`)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from jenkins_helpers import gitlab, inputs, jenkins, secrets
+from jenkins_helpers.deployrepo.settings import DEFAULT_PROJECT
+from jenkins_helpers.errors import BadInput
+from jenkins_helpers.gitlab import Access
+from jenkins_helpers.jenkins import JenkinsAccess
+
+Executor = Literal["inline", "jenkins"]
+MAX_BODY = 1024 * 1024  # GitLab payloads are far smaller; anything bigger is refused (413)
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """Everything the webhook needs, checked once at start."""
+
+    secret: str = field(repr=False)
+    access: Access
+    project: str
+    data_dir: Path
+    executor: Executor = "inline"
+    jenkins: JenkinsAccess | None = None
+    jenkins_job: str = "gitops-promote-env"
+    reconcile_interval: float = 300.0
+    workers: int = 2
+
+
+def load(config: Mapping[str, Any]) -> WebhookSettings:
+    """Settings from `config` (Flask's, upper-case keys) else the environment; BadInput names
+    every missing one."""
+
+    def get(name: str, default: str | None = None) -> str | None:
+        value = config.get(name, os.environ.get(name))
+        return default if value in (None, "") else str(value)
+
+    secret = get("GITOPS_WEBHOOK_SECRET")
+    if not secret:
+        raise BadInput(
+            "GITOPS_WEBHOOK_SECRET is not set",
+            "set it to the secret token configured on the GitLab webhook (docs/WEBHOOK.md)",
+        )
+    executor = get("GITOPS_EXECUTOR", "inline")
+    if executor not in ("inline", "jenkins"):
+        raise BadInput(f"GITOPS_EXECUTOR must be inline or jenkins, got {executor!r}")
+    return WebhookSettings(
+        secret=secrets.checked_token(secret, "GITOPS_WEBHOOK_SECRET"),
+        access=gitlab.access_from_environment(
+            None, {k: v for k in ("GITLAB_URL", "GITLAB_TOKEN") if (v := get(k))}
+        ),
+        project=inputs.project_path(get("GITOPS_PROJECT", DEFAULT_PROJECT)),
+        data_dir=Path(get("GITOPS_DATA_DIR", "gitops-data") or "gitops-data").resolve(),
+        executor=executor,  # type: ignore[arg-type]
+        jenkins=jenkins.access_if_configured(),
+        jenkins_job=get("GITOPS_JENKINS_JOB", "gitops-promote-env") or "gitops-promote-env",
+        reconcile_interval=_number(
+            get("GITOPS_RECONCILE_INTERVAL", "300"), "GITOPS_RECONCILE_INTERVAL"
+        ),
+        workers=int(_number(get("GITOPS_WORKERS", "2"), "GITOPS_WORKERS")),
+    )
+
+
+def _number(raw: str | None, name: str) -> float:
+    try:
+        value = float(raw or "0")
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise BadInput(f"{name} must be a number >= 0, got {raw!r}")
+    return value

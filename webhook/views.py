@@ -1,0 +1,180 @@
+"""HTTP endpoints: the GitLab hook, health, metrics, and the job records.
+
+The hook answers fast (GitLab waits about 10 s, retries, and disables a hook that
+keeps failing): it checks the token, the size and the JSON, records the delivery
+and queues a job; the work happens on the job's thread. Events it does not act on
+get 202 with the reason: an error answer for an event merely ignored would get
+the hook disabled. Only a bad token (401), a body too big (413) and malformed
+JSON (400) are errors, because they are real misconfigurations.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from jenkins_helpers.errors import BadInput, UserError
+from webhook import events, logs
+from webhook.jobs import Jobs
+from webhook.metrics import Metrics
+from webhook.settings import MAX_BODY, WebhookSettings
+from webhook.store import STATES, Store
+
+bp = Blueprint("webhook", __name__)
+log = logging.getLogger(__name__)
+GITLAB_CHECK_SECONDS = 30.0  # readiness asks GitLab at most this often
+
+
+def _settings() -> WebhookSettings:
+    settings: WebhookSettings = current_app.extensions["gitops"]["settings"]
+    return settings
+
+
+def _jobs() -> Jobs:
+    jobs: Jobs = current_app.extensions["gitops"]["jobs"]
+    return jobs
+
+
+def _store() -> Store:
+    store: Store = current_app.extensions["gitops"]["store"]
+    return store
+
+
+def _metrics() -> Metrics:
+    metrics: Metrics = current_app.extensions["gitops"]["metrics"]
+    return metrics
+
+
+def _authorized() -> bool:
+    """The secret in X-Gitlab-Token (or a Bearer token), compared in constant time."""
+    given = request.headers.get("X-Gitlab-Token", "")
+    bearer = request.headers.get("Authorization", "")
+    if not given and bearer.startswith("Bearer "):
+        given = bearer.removeprefix("Bearer ")
+    return hmac.compare_digest(given.encode(), _settings().secret.encode())
+
+
+def _answer(status: int, outcome: str, **fields: Any) -> tuple[Response, int]:
+    _metrics().deliveries.labels(outcome).inc()
+    return jsonify({"status": outcome, **fields}), status
+
+
+@bp.post("/hooks/gitlab")
+def gitlab_hook() -> tuple[Response, int]:
+    """Accept a GitLab event: 202 queued, duplicate or ignored; 401, 413, 400 otherwise."""
+    delivery = request.headers.get("Idempotency-Key") or request.headers.get("X-Gitlab-Event-UUID")
+    with logs.context(delivery=delivery):
+        if not _authorized():
+            log.warning("rejected a delivery: wrong or missing X-Gitlab-Token")
+            return _answer(401, "rejected", reason="wrong or missing X-Gitlab-Token")
+        if (request.content_length or 0) > MAX_BODY:
+            return _answer(413, "rejected", reason=f"body over {MAX_BODY} bytes")
+        raw = request.get_data(cache=False)
+        if len(raw) > MAX_BODY:
+            return _answer(413, "rejected", reason=f"body over {MAX_BODY} bytes")
+        try:
+            body = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return _answer(400, "rejected", reason="the body is not JSON")
+        return _accept(delivery, request.headers.get("X-Gitlab-Event", ""), body)
+
+
+def _accept(delivery: str | None, event_header: str, body: object) -> tuple[Response, int]:
+    if delivery and _store().delivery_seen(delivery):
+        return _answer(202, "duplicate", reason="this delivery was received before")
+    try:
+        event = events.parse(event_header, body)
+    except BadInput as e:
+        return _ignore(delivery, event_header, f"malformed payload: {e.message}")
+    if isinstance(event, events.Ignored):
+        return _ignore(delivery, event_header, event.reason)
+    if event.project_path != _settings().project:
+        return _ignore(delivery, event_header, f"not the deployment project ({event.project_path})")
+    job, created = _jobs().add_merge(event, delivery)
+    if not created:
+        return _answer(202, "duplicate", reason="this merge has a job already", job=job.id)
+    log.debug("queued job %d for the merge of !%d into %s", job.id, event.iid, event.target_branch)
+    return _answer(202, "queued", job=job.id)
+
+
+def _ignore(delivery: str | None, event_header: str, reason: str) -> tuple[Response, int]:
+    if delivery:
+        _store().record_delivery(delivery, event_header, f"ignored: {reason}", None)
+    log.info("ignored a delivery: %s", reason)
+    return _answer(202, "ignored", reason=reason)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """The process answers (liveness)."""
+    return jsonify({"status": "ok"}), 200
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    """Ready when the queue can be written and GitLab answers."""
+    checks = {"queue": _check(_store().ping), "gitlab": _gitlab_reachable()}
+    ready = all(v == "ok" for v in checks.values())
+    return jsonify({"status": "ok" if ready else "unavailable", "checks": checks}), (
+        200 if ready else 503
+    )
+
+
+def _check(probe: Any) -> str:
+    try:
+        probe()
+    except Exception as e:
+        return f"failed: {type(e).__name__}: {e}"
+    return "ok"
+
+
+def _gitlab_reachable() -> str:
+    """Whether GitLab answered recently (cached: readiness probes come every few seconds)."""
+    cache = current_app.extensions["gitops"].setdefault("gitlab_check", [0.0, "unknown"])
+    if time.monotonic() - cache[0] > GITLAB_CHECK_SECONDS or cache[1] != "ok":
+        from jenkins_helpers.gitlab import GitLab
+
+        def probe() -> None:
+            with GitLab(_settings().access, retries=False) as gl:
+                gl.project(_settings().project)
+
+        cache[:] = [time.monotonic(), _check(probe)]
+    return str(cache[1])
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus metrics."""
+    return Response(_metrics().exposition(), mimetype="text/plain; version=0.0.4")
+
+
+@bp.get("/jobs")
+def jobs() -> tuple[Response, int]:
+    """The newest jobs (`?state=failed`, `?limit=`); token-protected."""
+    if not _authorized():
+        return jsonify({"error": "wrong or missing token"}), 401
+    state = request.args.get("state")
+    if state is not None and state not in STATES:
+        return jsonify({"error": f"state must be one of {', '.join(STATES)}"}), 400
+    limit = min(max(request.args.get("limit", 100, type=int) or 100, 1), 1000)
+    found = _store().jobs(state=state, limit=limit)
+    return jsonify({"jobs": [j.as_json() for j in found], "counts": _store().counts()}), 200
+
+
+@bp.post("/jobs/<int:job_id>/retry")
+def retry(job_id: int) -> tuple[Response, int]:
+    """Run a failed or blocked job again; token-protected."""
+    if not _authorized():
+        return jsonify({"error": "wrong or missing token"}), 401
+    try:
+        job = _jobs().retry(job_id)
+    except UserError as e:
+        return jsonify({"error": e.message}), 409
+    if job is None:
+        return jsonify({"error": f"no job {job_id}"}), 404
+    return jsonify(job.as_json()), 202
