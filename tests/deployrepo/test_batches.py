@@ -85,10 +85,10 @@ def test_an_error_in_a_batch_reads_as_in_one_export(
     assert "gitops-render-batch" not in batched.message + str(batched.hint)
 
 
-def test_an_env_entry_without_an_app_layer_fails_in_a_batch_too(
+def test_an_env_entry_with_an_image_but_no_app_layer_fails_in_a_batch_too(
     repo: Path, engine: CueEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    append(repo / "env.cue", '\napps: "zz-no-app-layer": env: replicas: 1\n')
+    append(repo / "env.cue", '\napps: "zz-no-app-layer": env: deployment: image: tag: "1.0.0"\n')
     with pytest.raises(CueError) as whole:
         files(repo, engine, 0, monkeypatch)
     with pytest.raises(CueError) as batched:
@@ -170,10 +170,10 @@ def test_evaluate_apps_evaluates_only_those_apps(
     assert some == {app: everything[app] for app in wanted[:3]}
 
 
-def test_evaluate_apps_of_an_env_entry_without_an_app_layer_fails(
+def test_evaluate_apps_of_an_env_entry_with_an_image_but_no_app_layer_fails(
     repo: Path, engine: CueEngine
 ) -> None:
-    append(repo / "env.cue", '\napps: "no-app-layer": env: replicas: 1\n')
+    append(repo / "env.cue", '\napps: "no-app-layer": env: deployment: image: tag: "1.0.0"\n')
     with pytest.raises(CueError):
         render.evaluate_apps(repo, ["no-app-layer"], engine)
 
