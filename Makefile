@@ -46,7 +46,7 @@ $(STAMPS)/chromium:
 		chromium; }
 	mkdir -p $(STAMPS) && touch $@
 
-demo: setup
+demo: setup $(STAMPS)/groovy
 	$(BIN)/gitops-helper demo
 
 test: setup $(STAMPS)/groovy $(STAMPS)/chromium

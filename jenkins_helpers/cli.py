@@ -736,17 +736,37 @@ def cue_command(args: tuple[str, ...]) -> None:
 
 
 @main.command("demo")
+@click.argument("use_cases", nargs=-1, metavar="[UC-ID]...")
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Leave the sandbox's state in this new directory, to browse it afterwards.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["wasm", "binary"]),
+    help="CUE engine for every command (default: as GITOPS_CUE_ENGINE, else the embedded one).",
+)
+@JSON_OPTION
 @error_boundary
-def demo_command() -> None:
-    """Lay the scaffold down in a temp dir, render every environment, summarise.
+def demo_command(
+    use_cases: tuple[str, ...], keep: Path | None, engine: str | None, as_json: bool
+) -> None:
+    """Run the 28 use cases end to end in the sandbox, each from the same starting state.
+
+    Each use case is driven as a user and Jenkins would (the CLI, Jenkins builds,
+    merges through GitLab's API, the webhook opening the next MRs) and checked on
+    the manifests each environment branch holds. Exit 0 only when all pass.
 
     \b
-    Example:
-      gitops-helper demo
+    Examples:
+      gitops-helper demo                 # all 28
+      gitops-helper demo A1 E3           # just these
+      gitops-helper demo --json > demo.json
     """
     from jenkins_helpers.commands import demo
 
-    demo.run(echo)
+    sys.exit(demo.run(use_cases, as_json=as_json, keep=keep, engine=engine, echo=echo))
 
 
 @main.group("sandbox")
@@ -792,3 +812,21 @@ def sandbox_up_command(
     from jenkins_helpers.commands import sandbox
 
     sandbox.up(state_dir, port, token, webhook_secret, click.echo)
+
+
+def help_pages(width: int = 88) -> list[tuple[str, str]]:
+    """(command path, --help text) of every command, depth first: docs/CLI.md's source."""
+    pages = []
+
+    def walk(command: click.Command, name: str, parent: click.Context | None) -> None:
+        ctx = click.Context(command, info_name=name, parent=parent, terminal_width=width)
+        ctx.max_content_width = width
+        pages.append((ctx.command_path, command.get_help(ctx)))
+        if isinstance(command, click.Group):
+            for sub in command.list_commands(ctx):
+                child = command.get_command(ctx, sub)
+                if child is not None and not child.hidden:
+                    walk(child, sub, ctx)
+
+    walk(main, "gitops-helper", None)
+    return pages

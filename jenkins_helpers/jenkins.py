@@ -17,7 +17,7 @@ import socket
 import ssl
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -87,14 +87,16 @@ class BuildOutcome:
         return self.result == "SUCCESS"
 
 
-def access_from_environment() -> JenkinsAccess:
-    """Jenkins from JENKINS_URL, JENKINS_USER and JENKINS_TOKEN; every missing one named at once.
+def access_from_environment(values: Mapping[str, str] | None = None) -> JenkinsAccess:
+    """Jenkins from JENKINS_URL, JENKINS_USER and JENKINS_TOKEN (of `values`, else the
+    environment); every missing one named at once.
 
     Inside a Jenkins build JENKINS_URL is Jenkins' own address, as Jenkins sets it.
     """
-    url = os.environ.get("JENKINS_URL", "").strip()
-    user = os.environ.get("JENKINS_USER", "").strip()
-    raw_token = os.environ.get("JENKINS_TOKEN", "")
+    source = os.environ if values is None else values
+    url = source.get("JENKINS_URL", "").strip()
+    user = source.get("JENKINS_USER", "").strip()
+    raw_token = source.get("JENKINS_TOKEN", "")
     missing = [
         text
         for value, text in (
@@ -120,13 +122,14 @@ def access_from_environment() -> JenkinsAccess:
     return JenkinsAccess(checked_url, user, secrets.checked_token(raw_token, "JENKINS_TOKEN"))
 
 
-def access_if_configured() -> JenkinsAccess | None:
-    """Jenkins from the environment when a user or token for it is set, else None (for
-    tasks that can leave their Jenkins part to a later run). JENKINS_URL alone does not
-    count: Jenkins sets it in every build."""
-    if not any(os.environ.get(n, "").strip() for n in ("JENKINS_USER", "JENKINS_TOKEN")):
+def access_if_configured(values: Mapping[str, str] | None = None) -> JenkinsAccess | None:
+    """Jenkins from `values` (else the environment) when a user or token for it is set,
+    else None (for tasks that can leave their Jenkins part to a later run). JENKINS_URL
+    alone does not count: Jenkins sets it in every build."""
+    source = os.environ if values is None else values
+    if not any(source.get(n, "").strip() for n in ("JENKINS_USER", "JENKINS_TOKEN")):
         return None
-    return access_from_environment()
+    return access_from_environment(source)
 
 
 class Jenkins:

@@ -112,12 +112,24 @@ def call(args: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str] | Non
 
 
 def spawn(
-    args: Sequence[str | os.PathLike[str]], *, env: Mapping[str, str] | None = None
+    args: Sequence[str | os.PathLike[str]],
+    *,
+    env: Mapping[str, str] | None = None,
+    output: Path | None = None,
 ) -> Process:
-    """Start a child sharing our terminal (its output is ours), without waiting for it."""
+    """Start a child without waiting for it; its output is ours, or goes to `output`."""
     argv = [str(a) for a in args]
     try:
-        return subprocess.Popen(argv, env=None if env is None else {**os.environ, **env})
+        if output is None:
+            return subprocess.Popen(argv, env=None if env is None else {**os.environ, **env})
+        with output.open("ab") as log:
+            return subprocess.Popen(
+                argv,
+                env=None if env is None else {**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
     except FileNotFoundError as e:
         raise CommandFailed(f"command not found: {argv[0]}") from e
 

@@ -160,6 +160,7 @@ def engine(request: pytest.FixtureRequest, cue_engine: str) -> CueEngine:
     found: CueEngine = request.getfixturevalue(cue_engine)
     return found
 
+
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory, _pinned_git_environment: None) -> Path:
     """A deployment repository laid down once by init-repo; tests work on copies."""

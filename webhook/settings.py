@@ -71,7 +71,9 @@ def load(config: Mapping[str, Any]) -> WebhookSettings:
         project=inputs.project_path(get("GITOPS_PROJECT", DEFAULT_PROJECT)),
         data_dir=Path(get("GITOPS_DATA_DIR", "gitops-data") or "gitops-data").resolve(),
         executor=executor,  # type: ignore[arg-type]
-        jenkins=jenkins.access_if_configured(),
+        jenkins=jenkins.access_if_configured(
+            {k: v for k in ("JENKINS_URL", "JENKINS_USER", "JENKINS_TOKEN") if (v := get(k))}
+        ),
         jenkins_job=get("GITOPS_JENKINS_JOB", "gitops-promote-env") or "gitops-promote-env",
         reconcile_interval=_number(
             get("GITOPS_RECONCILE_INTERVAL", "300"), "GITOPS_RECONCILE_INTERVAL"

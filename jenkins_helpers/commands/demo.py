@@ -1,44 +1,79 @@
-"""`gitops-helper demo`: the scaffold, rendered, summarised per environment."""
+"""`gitops-helper demo`: the 28 use cases, each from the same starting state, in the sandbox.
+
+The sandbox runs as a child process with the webhook wired in (here); every use case
+is driven as a user and Jenkins would and checked on what the environment branches
+deploy. See docs/USE_CASES.md.
+"""
 
 from __future__ import annotations
 
-import tempfile
+import json
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from jenkins_helpers.deployrepo import render
-from jenkins_helpers.deployrepo.checkout import DeploymentRepo, environment_tree
-from jenkins_helpers.deployrepo.scaffold import init_repo
+from jenkins_helpers.demo import catalog, runner, world
+from jenkins_helpers.demo.catalog import UseCase
+from jenkins_helpers.demo.runner import CaseResult
+from jenkins_helpers.errors import BadInput
 
-
-def run(echo: Callable[[str], None]) -> None:
-    """Create the default deployment repo in a temp dir and show what each environment deploys."""
-    with tempfile.TemporaryDirectory(prefix="gitops-demo-") as tmp:
-        repo_dir = Path(tmp) / "k8s-deployments"
-        settings = init_repo(repo_dir, ["dev", "stage", "prod"])
-        echo(f"deployment repository laid down in {repo_dir}")
-        repo = DeploymentRepo.open(repo_dir)
-        for env in settings.environments:
-            with environment_tree(repo, env) as (tree, _):
-                objects = render.evaluate(tree)
-                stale = render.diff_files(
-                    render.manifest_files(env.name, objects), render.existing_files(tree, env.name)
-                )
-            echo(
-                f"\n{env.name} (branch {env.branch}, namespace {env.namespace}):"
-                f" manifests {'up to date' if not stale else 'STALE'}"
-            )
-            for app, objs in sorted(objects.items()):
-                echo("  " + _summary(app, objs))
+TOKEN_BYTES = 16
 
 
-def _summary(app: str, objects: list[dict[str, Any]]) -> str:
-    deployment = next(o for o in objects if o["kind"] == "Deployment")
-    container = deployment["spec"]["template"]["spec"]["containers"][0]
-    limits = container["resources"]["limits"]
-    kinds = ", ".join(sorted(o["kind"] for o in objects))
-    return (
-        f"{app:<12} {container['image']:<45} replicas={deployment['spec']['replicas']}"
-        f" cpu={limits.get('cpu')} memory={limits.get('memory')}  [{kinds}]"
-    )
+def run(
+    ids: tuple[str, ...],
+    *,
+    as_json: bool,
+    keep: Path | None,
+    engine: str | None,
+    echo: Callable[[str], None],
+) -> int:
+    """Run the selected use cases; 0 when every one passed, 1 otherwise."""
+    cases = catalog.select(ids)
+    if keep is not None and keep.exists() and any(keep.iterdir()):
+        raise BadInput(f"--keep {keep} is not empty", "name a new or empty directory")
+    token = os.urandom(TOKEN_BYTES).hex()
+    live = sys.stdout.isatty() and not as_json
+    with world.started(token, engine, keep) as w:
+        results = runner.run_cases(w, cases, _progress(echo, live, quiet=as_json))
+        state = runner.final_state(w)
+    data = runner.as_data(results, state)
+    if as_json:
+        echo(json.dumps(data, indent=2))
+    else:
+        echo("")
+        for line in runner.table(results):
+            echo(line)
+        echo("")
+        for line in runner.state_table(state):
+            echo(line)
+        echo(f"\n{data['passed']} passed, {data['failed']} failed")
+        if keep is not None:
+            echo(f"\nThe sandbox's state is in {keep}; browse it (MRs, status board) with:")
+            echo(f"  SANDBOX_TOKEN={token} gitops-helper sandbox up --dir {keep} --token {token}")
+    return 0 if data["failed"] == 0 else 1
+
+
+def _progress(
+    echo: Callable[[str], None], live: bool, *, quiet: bool
+) -> Callable[[UseCase, CaseResult | None], None]:
+    """A line per use case: rewritten in place on a terminal, else one when it starts and ends."""
+
+    def show(case: UseCase, result: CaseResult | None) -> None:
+        if quiet:
+            return
+        if result is None:
+            text = f"{case.id:<3} ....  {case.title}"
+            if live:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            else:
+                echo(text)
+            return
+        text = f"{case.id:<3} {result.outcome}  {result.seconds:>6.1f} s  {case.title}"
+        if live:
+            sys.stdout.write("\r\033[K")
+        echo(text)
+
+    return show

@@ -51,15 +51,15 @@ def up(
         )
     with tempfile.TemporaryDirectory(prefix="gitops-sandbox-up-") as tmp:
         ready = Path(tmp) / "ready.json"
-        child = proc.spawn(_sandbox_args(state_dir, port, ready), env={"SANDBOX_TOKEN": token})
+        child = proc.spawn(sandbox_args(state_dir, port, ready), env={"SANDBOX_TOKEN": token})
         try:
-            urls = _wait_ready(child, ready)
+            urls = wait_ready(child, ready)
             _serve_webhook(urls, port, token, webhook_secret or token, echo)
         finally:
             proc.stop(child)
 
 
-def _sandbox_args(state_dir: Path | None, port: int, ready: Path) -> list[str]:
+def sandbox_args(state_dir: Path | None, port: int, ready: Path) -> list[str]:
     args = [sys.executable, "-m", "gitops_sandbox", "up", "--port", str(port)]
     args += ["--ready-file", str(ready)]
     if state_dir is not None:
@@ -70,7 +70,7 @@ def _sandbox_args(state_dir: Path | None, port: int, ready: Path) -> list[str]:
     return args
 
 
-def _wait_ready(child: proc.Process, ready: Path) -> dict[str, str]:
+def wait_ready(child: proc.Process, ready: Path) -> dict[str, str]:
     deadline = time.monotonic() + READY_TIMEOUT
     while not ready.exists():
         if child.poll() is not None:

@@ -130,7 +130,7 @@ OTHER_APPS_ENTRY = f'\napps: "{app_name(4)}": app: podAnnotations: owner: "team-
         # `objects` keyed other than by app: a batch's objects cannot be told apart.
         ("deployments.cue", '\nobjects: "extra-objects": []\n'),
         # A file among the app files that is no app's: every batch would need it.
-        ("services/apps/common.cue", 'package deployments\n\nenvironment: defaults: {}\n'),
+        ("services/apps/common.cue", "package deployments\n\nenvironment: defaults: {}\n"),
         # An app file with another app's entry.
         (f"services/apps/{app_name(27)}.cue", OTHER_APPS_ENTRY),
     ],

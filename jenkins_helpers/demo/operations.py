@@ -1,0 +1,412 @@
+"""Use cases D, E and F: operations off the happy path, an app's versions, its life.
+
+Builds are what Jenkins runs: `gitopsPromote` in the sandbox's Jenkins for E1 and F1
+(a real build of the app's Jenkinsfile), `gitops-helper promote` for the others (the
+command that step runs). Operators use the CLI; merges go through GitLab's API.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from jenkins_helpers.demo.changes import APP, IMAGE, REPLICAS
+from jenkins_helpers.demo.evidence import Evidence, Objects, deployment, image_tag
+from jenkins_helpers.demo.world import ENVS, EXAMPLE_APP, Mismatch, World
+from jenkins_helpers.promotion import parse_trailer
+
+POSTGRES = "postgres"
+PROMOTE = "Promote {app} {tag} to {env}"
+
+
+def build(w: World, tag: str, *extra: str, app: str = APP) -> int:
+    """What the app's pipeline does after building `tag`: the MR to dev."""
+    with w.clone("main", f"apps/{app}" if app != APP else EXAMPLE_APP) as repo:
+        image = f"registry.example.com/{app}"
+        args = ("promote", "--app", app, "--image", image, "--tag", tag, "--app-repo", str(repo))
+        iid: int = w.cli(*args, *extra)["mr_iid"]
+    return iid
+
+
+def release(w: World, ev: Evidence, tag: str, app: str = APP) -> None:
+    """A build of `tag` taken through the whole chain."""
+    merged = w.chain(build(w, tag, app=app), PROMOTE.format(app=app, tag=tag, env="{env}"))
+    ev.note(f"{app} {tag} chain: " + " -> ".join(f"!{i}" for i in merged))
+
+
+def tags(w: World, app: str) -> dict[str, str]:
+    return {env: image_tag(objects, app) for env, objects in w.everywhere().items()}
+
+
+def setting(w: World, env: str, app: str, *args: str) -> dict[str, Any]:
+    return w.cli("set", "--env", env, "--app", app, *args)
+
+
+def blob_ids(w: World, env: str) -> dict[str, str]:
+    """manifests/<env> on its branch: path -> blob id (equal ids, equal bytes)."""
+    tree = w.project.repository_tree(path=f"manifests/{env}", ref=env, recursive=True, all=True)
+    return {i["path"]: i["id"] for i in tree if i["type"] == "blob"}
+
+
+# --- D ---------------------------------------------------------------------------------
+
+
+def d1(w: World) -> list[str]:
+    ev = Evidence()
+    before = w.everywhere()
+    done = setting(
+        w,
+        "prod",
+        APP,
+        "--set",
+        'configMap.data."cache-ttl"="600"',
+        "--image-tag",
+        "1.0.1-hotfix1",
+        "--no-promote",
+    )
+    ev.expect("hotfix MR target", w.mr(done["mr_iid"]).target_branch, "prod")
+    w.merged_quietly(done["mr_iid"])
+    after = w.everywhere()
+    for env in ("dev", "stage"):
+        ev.expect(f"{env} unchanged", after[env] == before[env], True)
+    ev.expect("prod image tag", image_tag(after["prod"], APP), "1.0.1-hotfix1")
+    config = after["prod"].get((APP, "ConfigMap", f"{APP}-config"), {})
+    ev.expect("prod ConfigMap cache-ttl", config.get("data", {}).get("cache-ttl"), "600")
+    spec = deployment(after["prod"], APP)["spec"]
+    ev.expect("prod replicas kept", spec["replicas"], REPLICAS["prod"])
+    ev.expect("prod resources kept", _resources(after["prod"]), _resources(before["prod"]))
+    return ev.lines
+
+
+def _resources(objects: Objects) -> Any:
+    return deployment(objects, APP)["spec"]["template"]["spec"]["containers"][0]["resources"]
+
+
+def d2(w: World) -> list[str]:
+    ev = Evidence()
+    for app, tag in ((POSTGRES, "16.5"), (APP, "2.2.0")):
+        w.merged_quietly(setting(w, "dev", app, "--image-tag", tag, "--no-promote")["mr_iid"])
+    postgres_stage = tags(w, POSTGRES)["stage"]
+    done = w.cli("promote-env", "--from", "dev", "--to", "stage", "--apps", APP)
+    (unit,) = done["units"]
+    w.merge(unit["mr_iid"])
+    w.idle()
+    now = tags(w, APP), tags(w, POSTGRES)
+    ev.expect("stage example-app", now[0]["stage"], "2.2.0")
+    ev.expect("stage postgres (untouched)", now[1]["stage"], postgres_stage)
+    ev.expect("dev example-app, postgres", (now[0]["dev"], now[1]["dev"]), ("2.2.0", "16.5"))
+    return ev.lines
+
+
+def d3(w: World) -> list[str]:
+    ev = Evidence()
+    stage_before = blob_ids(w, "stage")
+    w.merge(build(w, "3.3.0"))
+    w.merge(w.wait_mr("stage", PROMOTE.format(app=APP, tag="3.3.0", env="stage")).iid)
+    onwards = w.wait_mr("prod", PROMOTE.format(app=APP, tag="3.3.0", env="prod"))
+    w.idle()
+    done = w.cli("revert", "--env", "stage")
+    ev.expect("open promotion to prod closed", done["closed"], [onwards.iid])
+    w.merged_quietly(done["mr_iid"])
+    ev.expect(
+        "stage manifests equal to before the change", blob_ids(w, "stage") == stage_before, True
+    )
+    ev.expect("prod example-app", tags(w, APP)["prod"], "1.0.0")
+    log = w.project.commits.list(ref_name="stage", per_page=3)
+    ev.expect(
+        "audit trail: stage's last commits name the revert",
+        any("Revert" in c.title for c in log),
+        True,
+    )
+    return ev.lines
+
+
+def d4(w: World) -> list[str]:
+    ev = Evidence()
+    example_before = tags(w, APP)
+    done = setting(w, "dev", POSTGRES, "--image-tag", "17-alpine")
+    merged = w.chain(done["mr_iid"], PROMOTE.format(app=POSTGRES, tag="17-alpine", env="{env}"))
+    ev.note("chain: " + " -> ".join(f"!{i}" for i in merged))
+    ev.expect("postgres everywhere", tags(w, POSTGRES), {e: "17-alpine" for e in ENVS})
+    ev.expect("example-app untouched", tags(w, APP), example_before)
+    return ev.lines
+
+
+def d5(w: World) -> list[str]:
+    ev = Evidence()
+    w.merged_quietly(setting(w, "dev", APP, "--image-tag", "5.5.0", "--no-promote")["mr_iid"])
+    stage_before = blob_ids(w, "stage")
+    skip = ("promote-env", "--from", "dev", "--to", "prod", "--apps", APP)
+    ev.note(w.refused(*skip, says="skips stage"))
+    (unit,) = w.cli(*skip, "--skip-env")["units"]
+    mr = w.mr(unit["mr_iid"])
+    ev.expect("skip-env label", "skip-env" in mr.labels, True)
+    trailer = parse_trailer(mr.description)
+    ev.expect("trailer: skipped", trailer.skipped if trailer else None, ("stage",))
+    w.merge(mr.iid)
+    w.idle()
+    ev.expect("prod example-app", tags(w, APP)["prod"], "5.5.0")
+    ev.expect("stage manifests unchanged", blob_ids(w, "stage") == stage_before, True)
+    return ev.lines
+
+
+# --- E ---------------------------------------------------------------------------------
+
+
+def first_party_release(w: World, ev: Evidence, app: str, tag: str) -> int:
+    """A developer merges `Release <tag>` into the app's main (its Jenkinsfile builds that
+    tag); the push hook starts its Jenkins job, whose gitopsPromote opens the dev MR."""
+
+    def bump(tree: Path) -> None:
+        jenkinsfile = tree / "Jenkinsfile"
+        text = jenkinsfile.read_text()
+        if "defaultValue: '" not in text:
+            raise Mismatch(f"apps/{app}'s Jenkinsfile names no default IMAGE_TAG")
+        jenkinsfile.write_text(
+            re.sub(r"defaultValue: '[^']*'", f"defaultValue: '{tag}'", text, count=1)
+        )
+        with (tree / "CHANGELOG.md").open("a") as changelog:
+            changelog.write(f"- {tag}\n")
+
+    path = f"apps/{app}"
+    w.merge(w.person_mr("main", f"Release {tag}", bump, path=path), path)
+    first = w.wait_mr("dev", PROMOTE.format(app=app, tag=tag, env="dev"))
+    w.wait_builds()
+    number = w.last_build(app)["number"]
+    ev.note(
+        f"the merge into {path} started Jenkins {app} #{number}; gitopsPromote opened !{first.iid}"
+    )
+    return int(first.iid)
+
+
+def onboard_first_party(w: World, ev: Evidence, app: str) -> None:
+    """Its Jenkins job and push hook, and its (no-promote) env entries merged."""
+    done = w.cli(
+        "onboard", "--app", app, "--repo", f"apps/{app}", "--git-credentials", "gitlab-api-token"
+    )
+    ev.expect(f"Jenkins job {app} exists (python-jenkins)", bool(w.jenkins.job_exists(app)), True)
+    for registration in done["registrations"]:
+        if registration["status"] != "noop":
+            w.merged_quietly(registration["mr_iid"])
+
+
+def e1(w: World) -> list[str]:
+    ev = Evidence()
+    onboard_first_party(w, ev, APP)
+    first = first_party_release(w, ev, APP, "1.1.0")
+    merged = w.chain(first, PROMOTE.format(app=APP, tag="1.1.0", env="{env}"))
+    ev.note("chain: " + " -> ".join(f"!{i}" for i in merged))
+    ev.expect("example-app everywhere", tags(w, APP), {e: "1.1.0" for e in ENVS})
+    for env, objects in w.everywhere().items():
+        ev.expect(
+            f"{env} replicas kept", deployment(objects, APP)["spec"]["replicas"], REPLICAS[env]
+        )
+    return ev.lines
+
+
+def e2(w: World) -> list[str]:
+    ev = Evidence()
+    with w.clone("main", EXAMPLE_APP) as repo:
+        app_cue = repo / "deployment" / "app.cue"
+        first = '[{name: "APP_NAME", value: "example-app"}'
+        app_cue.write_text(
+            app_cue.read_text().replace(first, f'{first}, {{name: "PAYMENTS_V2", value: "on"}}', 1)
+        )
+        w.git("commit", "--quiet", "-am", "Payments v2 and its switch", cwd=repo)
+        args = (
+            "promote",
+            "--app",
+            APP,
+            "--image",
+            IMAGE,
+            "--tag",
+            "1.2.0",
+            "--app-repo",
+            str(repo),
+        )
+        iid = w.cli(*args)["mr_iid"]
+    paths = w.changed_paths(iid)
+    ev.expect(
+        "one MR carries tag and app layer",
+        {"env.cue", "services/apps/example-app.cue"} <= paths,
+        True,
+    )
+    w.chain(iid, PROMOTE.format(app=APP, tag="1.2.0", env="{env}"))
+    for env, objects in w.everywhere().items():
+        variables = {
+            e["name"]
+            for e in deployment(objects, APP)["spec"]["template"]["spec"]["containers"][0].get(
+                "env", []
+            )
+        }
+        ev.expect(
+            f"{env} image and PAYMENTS_V2",
+            (image_tag(objects, APP), "PAYMENTS_V2" in variables),
+            ("1.2.0", True),
+        )
+    return ev.lines
+
+
+def e3(w: World) -> list[str]:
+    ev = Evidence()
+    release(w, ev, "1.0.40")
+    w.merge(build(w, "1.0.41"))
+    w.merge(w.wait_mr("stage", PROMOTE.format(app=APP, tag="1.0.41", env="stage")).iid)
+    w.wait_mr("prod", PROMOTE.format(app=APP, tag="1.0.41", env="prod"))
+    w.merge(build(w, "1.0.42"))
+    w.wait_mr("stage", PROMOTE.format(app=APP, tag="1.0.42", env="stage"))
+    w.idle()
+    ev.expect("tags at once", tags(w, APP), {"dev": "1.0.42", "stage": "1.0.41", "prod": "1.0.40"})
+    w.merge(build(w, "1.0.43"))
+    pending = w.wait_mr("stage", PROMOTE.format(app=APP, tag="1.0.43", env="stage"))
+    w.idle()
+    into_stage = [m.iid for m in w.open_mrs("stage") if f"app::{APP}" in m.labels]
+    ev.expect("pending stage MR updated, never duplicated", into_stage, [pending.iid])
+    return ev.lines
+
+
+def e4(w: World) -> list[str]:
+    ev = Evidence()
+    for tag in ("1.0.41", "1.0.42"):
+        w.merged_quietly(setting(w, "prod", APP, "--image-tag", tag, "--no-promote")["mr_iid"])
+    before = w.everywhere()
+    done = w.cli("rollback", "--env", "prod", "--app", APP, "--to", "1.0.41")
+    paths = w.changed_paths(done["mr_iid"])
+    ev.expect(
+        "files the rollback changes",
+        sorted(paths),
+        ["env.cue", "manifests/prod/example-app/deployment-example-app.yaml"],
+    )
+    w.merged_quietly(done["mr_iid"])
+    after = w.everywhere()
+    ev.expect("prod example-app", image_tag(after["prod"], APP), "1.0.41")
+    moved = deployment(after["prod"], APP)
+    moved["spec"]["template"]["spec"]["containers"][0]["image"] = f"{IMAGE}:1.0.42"
+    ev.expect("prod Deployment otherwise unchanged", moved == deployment(before["prod"], APP), True)
+    ev.expect(
+        "prod postgres unchanged",
+        deployment(after["prod"], POSTGRES),
+        deployment(before["prod"], POSTGRES),
+    )
+    for env in ("dev", "stage"):
+        ev.expect(f"{env} untouched", after[env] == before[env], True)
+    return ev.lines
+
+
+# --- F ---------------------------------------------------------------------------------
+
+
+def f1(w: World) -> list[str]:
+    ev = Evidence()
+    app = "user-service"
+    w.app_project(app)
+    onboard_first_party(w, ev, app)
+    first = first_party_release(w, ev, app, "1.0.0")
+    w.chain(first, PROMOTE.format(app=app, tag="1.0.0", env="{env}"))
+    for env, objects in w.everywhere().items():
+        got = (image_tag(objects, app), deployment(objects, app)["spec"]["replicas"])
+        ev.expect(f"{env} {app} tag, replicas", got, ("1.0.0", REPLICAS[env]))
+    for branch in ENVS:
+        files = w.project.repository_tree(path="services/apps", ref=branch, get_all=True)
+        paths = {f["path"] for f in files}
+        ev.expect(
+            f"{branch} has services/apps/{app}.cue", f"services/apps/{app}.cue" in paths, True
+        )
+    return ev.lines
+
+
+def f2(w: World) -> list[str]:
+    ev = Evidence()
+    args = (
+        "onboard",
+        "--app",
+        "redis",
+        "--third-party",
+        "--image",
+        "docker.io/library/redis",
+        "--tag",
+        "7.2.4",
+        "--port",
+        "6379",
+    )
+    by_branch = {r["branch"]: r["mr_iid"] for r in w.cli(*args)["registrations"]}
+    for branch in ("main", "stage", "prod"):
+        w.merge(by_branch[branch])
+    w.idle()
+    w.chain(by_branch["dev"], PROMOTE.format(app="redis", tag="7.2.4", env="{env}"))
+    for env, objects in w.everywhere().items():
+        port = deployment(objects, "redis")["spec"]["template"]["spec"]["containers"][0]["ports"][0]
+        ev.expect(
+            f"{env} redis", (image_tag(objects, "redis"), port["containerPort"]), ("7.2.4", 6379)
+        )
+    return ev.lines
+
+
+def f3(w: World) -> list[str]:
+    ev = Evidence()
+    app = "legacy-service"
+    w.app_project(app)
+    done = w.cli("onboard", "--app", app, "--repo", f"apps/{app}", "--git-credentials", "c")
+    for registration in done["registrations"]:
+        w.merged_quietly(registration["mr_iid"])
+    release(w, ev, "0.9.0", app)
+    app_file = w.project.files.raw(file_path=f"services/apps/{app}.cue", ref="dev").decode()
+
+    def catalogue(tree: Path) -> None:
+        (tree / f"services/apps/{app}.cue").write_text(app_file)
+
+    iid = w.person_mr("main", f"Catalog: {app} [no-promote]", catalogue)
+    w.merged_quietly(iid)
+    ev.note(f"{app} deployed everywhere and on main; now decommissioned")
+
+    order = []
+    iid = w.cli("decommission", "--app", app)["mr_iid"]
+    for branch in ("prod", "stage", "dev", "main"):
+        mr = w.mr(iid)
+        order.append(mr.target_branch)
+        w.merge(iid)
+        if branch != "main":
+            following = ("stage", "dev", "main")[("prod", "stage", "dev").index(branch)]
+            title = f"Decommission {app}: remove it from {following}"
+            iid = w.wait_mr(following, title).iid
+    w.idle()
+    ev.expect("removal order", order, ["prod", "stage", "dev", "main"])
+    for env, objects in w.everywhere().items():
+        ev.expect(f"{env} objects of {app}", [k for k in objects if k[0] == app], [])
+    ev.expect("Jenkins job", bool(w.jenkins.job_exists(app)), False)
+    ev.expect("decommission rerun", w.cli("decommission", "--app", app)["step"], "done")
+    return ev.lines
+
+
+def f4(w: World) -> list[str]:
+    ev = Evidence()
+    with w.clone("main", EXAMPLE_APP) as repo:
+        start = (
+            "promote",
+            "--app",
+            APP,
+            "--image",
+            IMAGE,
+            "--tag",
+            "2.0.0",
+            "--app-repo",
+            str(repo),
+            "--group",
+            "release-2.0",
+            "--with",
+            "postgres=17.2",
+        )
+        iid = w.cli(*start)["mr_iid"]
+    title = "Promote release-2.0 to {env}: example-app 2.0.0, postgres 17.2"
+    merged = w.chain(iid, title)
+    ev.note("one MR per environment: " + " -> ".join(f"!{i}" for i in merged))
+    for env, objects in w.everywhere().items():
+        ev.expect(
+            f"{env} example-app, postgres",
+            (image_tag(objects, APP), image_tag(objects, POSTGRES)),
+            ("2.0.0", "17.2"),
+        )
+    if any(not w.changed_paths(i) for i in merged):
+        raise Mismatch("an MR of the group changed nothing")
+    return ev.lines

@@ -1,0 +1,110 @@
+"""Run use cases one after another, each from the starting state, and report them."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from jenkins_helpers.demo.catalog import UseCase
+from jenkins_helpers.demo.evidence import Objects, container, deployment
+from jenkins_helpers.demo.world import ENVS, Mismatch, World
+from jenkins_helpers.errors import UserError
+
+Outcome = Literal["PASS", "FAIL"]
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    id: str
+    title: str
+    outcome: Outcome
+    evidence: list[str]  # the facts checked; on FAIL, ends with what differed
+    seconds: float
+
+
+def run_cases(
+    world: World, cases: Sequence[UseCase], progress: Callable[[UseCase, CaseResult | None], None]
+) -> list[CaseResult]:
+    results = []
+    for case in cases:
+        progress(case, None)
+        results.append(run_case(world, case))
+        progress(case, results[-1])
+    return results
+
+
+def run_case(world: World, case: UseCase) -> CaseResult:
+    """Reset, run the scenario, and turn what went wrong into evidence."""
+    started = time.monotonic()
+    try:
+        world.reset()
+        evidence, outcome = case.run(world), "PASS"
+    except Mismatch as e:
+        evidence, outcome = [f"differs: {e}"], "FAIL"
+    except UserError as e:
+        evidence, outcome = [f"error: {e.message}"], "FAIL"
+    except Exception as e:
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        evidence = [f"unexpected {type(e).__name__}: {e} ({where.filename}:{where.lineno})"]
+        outcome = "FAIL"
+    seconds = round(time.monotonic() - started, 1)
+    return CaseResult(case.id, case.title, outcome, evidence, seconds)  # type: ignore[arg-type]
+
+
+def final_state(world: World) -> list[dict[str, Any]]:
+    """Every app in every environment as the last use case left them."""
+    rows = []
+    for env, objects in world.everywhere().items():
+        for app in sorted({key[0] for key in objects}):
+            rows.append({"env": env, "app": app, **_workload(objects, app)})
+    order = {env: i for i, env in enumerate(ENVS)}
+    return sorted(rows, key=lambda r: (r["app"], order.get(r["env"], 99)))
+
+
+def _workload(objects: Objects, app: str) -> dict[str, Any]:
+    try:
+        spec = deployment(objects, app)["spec"]
+        main = container(objects, app)
+    except Mismatch:
+        return {"image": None, "replicas": None, "requests": {}, "limits": {}}
+    resources = main.get("resources", {})
+    return {
+        "image": main["image"],
+        "replicas": spec.get("replicas"),
+        "requests": resources.get("requests", {}),
+        "limits": resources.get("limits", {}),
+    }
+
+
+def as_data(results: list[CaseResult], state: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "passed": sum(r.outcome == "PASS" for r in results),
+        "failed": sum(r.outcome == "FAIL" for r in results),
+        "use_cases": [asdict(r) for r in results],
+        "final_state": state,
+    }
+
+
+def table(results: list[CaseResult]) -> list[str]:
+    """ID, title, PASS/FAIL, seconds, then the evidence indented under each."""
+    lines = []
+    for r in results:
+        lines.append(f"{r.id:<3} {r.outcome}  {r.seconds:>6.1f} s  {r.title}")
+        lines += [f"            {line}" for line in r.evidence]
+    return lines
+
+
+def state_table(state: list[dict[str, Any]]) -> list[str]:
+    lines = [f"{'app':<16} {'env':<6} {'image tag':<16} {'replicas':>8}  requests / limits"]
+    for row in state:
+        tag = str(row["image"]).rsplit(":", 1)[-1] if row["image"] else "-"
+        req = ", ".join(f"{k} {v}" for k, v in sorted(row["requests"].items())) or "-"
+        lim = ", ".join(f"{k} {v}" for k, v in sorted(row["limits"].items())) or "-"
+        lines.append(
+            f"{row['app']:<16} {row['env']:<6} {tag:<16} {row['replicas']!s:>8}  "
+            f"requests: {req} / limits: {lim}"
+        )
+    return lines
