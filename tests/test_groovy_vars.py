@@ -1,7 +1,8 @@
 """The shared library's steps (vars/) under real Groovy 2.4, one Groovy script per test.
 
-Each tests/groovy/*Test.groovy drives the steps (gitopsPromote, gitopsPromoteEnv and
-gitopsHelperCli beneath them) through the pipeline runner's PipelineHarness (real
+Each tests/groovy/*Test.groovy drives the steps (gitopsPromote, gitopsPromoteEnv,
+the operator steps gitopsSet, gitopsRollback, gitopsRevert and gitopsDecommission,
+and gitopsHelperCli beneath them) through the pipeline runner's PipelineHarness (real
 shell commands, Jenkins-like steps) and prints `ok - case` / `not ok - case`; a test
 here passes when every case did.
 """
@@ -91,6 +92,10 @@ def test_harness_behaves_like_jenkins(tmp_path: Path) -> None:
     [
         ("GitopsPromoteArgumentsTest.groovy", "a missing tag is named"),
         ("GitopsPromoteEnvArgumentsTest.groovy", "a missing target is named, with an example"),
+        (
+            "GitopsOperatorStepsArgumentsTest.groovy",
+            "gitopsSet: \\u000a inside an element of set is refused before anything is echoed",
+        ),
     ],
 )
 def test_arguments_are_checked_before_anything_runs(tmp_path: Path, script: str, case: str) -> None:
@@ -110,6 +115,10 @@ def test_arguments_are_checked_before_anything_runs(tmp_path: Path, script: str,
             "GitopsPromoteEnvCliTest.groovy",
             "a blocked unit fails the build naming it and why, after every unit is reported",
         ),
+        (
+            "GitopsOperatorStepsCliTest.groovy",
+            "gitopsSet: each element of set is one --set, verbatim and in order (sh)",
+        ),
     ],
 )
 def test_values_reach_the_cli_only_through_the_environment(
@@ -128,6 +137,8 @@ def test_shell_injection_stays_inert(tmp_path: Path) -> None:
     found = assert_all_passed(run_groovy_test("InjectionTest.groovy", tmp_path, agent_path=path))
     assert "gitopsPromote tag: 1.0.0$(touch marker)" in found
     assert "gitopsPromoteEnv from: dev$(touch marker)" in found
+    assert "gitopsSet set: replicas=$(touch marker)" in found
+    assert "gitopsRollback to: 1.0.0$(touch marker)" in found
     assert not list(tmp_path.rglob("marker"))
 
 
