@@ -242,6 +242,30 @@ def test_promote_env_end_to_end_against_the_sandbox(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob("marker"))
 
 
+def test_set_end_to_end_against_the_sandbox(tmp_path: Path) -> None:
+    """gitopsSet runs the real CLI: a [no-promote] hotfix MR to prod, with its values."""
+    out = tmp_path / "out"
+    out.mkdir()
+    with Sandbox.start(token=TOKEN) as sb:
+        seed_default(sb)
+        _run_end_to_end("GitopsSetEndToEndTest.groovy", sb, tmp_path / "work", out)
+
+        result = json.loads((out / "result.json").read_text())
+        with gitlab.Gitlab(sb.gitlab_url, private_token=TOKEN) as gl:
+            project = gl.projects.get(DEPLOYMENTS)
+            mr = project.mergerequests.get(result["mr_iid"])
+            assert mr.state == "opened"
+            assert (mr.source_branch, mr.target_branch) == (result["branch"], "prod")
+            assert mr.web_url == result["mr_url"]
+            assert "no-promote" in mr.labels
+            opened = project.mergerequests.list(state="opened", get_all=True)
+            assert [m.iid for m in opened] == [mr.iid], "a dry run or a rejected call opened an MR"
+    build_log = (out / "build-log.txt").read_text()
+    assert f"[no-promote]: !{mr.iid} created {mr.web_url}" in build_log
+    assert TOKEN not in build_log
+    assert not list(tmp_path.rglob("marker"))
+
+
 FAKE_DOCKER = '#!/bin/sh\necho "fake docker $*"\n'
 
 

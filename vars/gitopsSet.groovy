@@ -28,6 +28,9 @@ if [ -n "${GITOPS_GITLAB_URL:-}" ]; then set -- "$@" "--gitlab-url=$GITOPS_GITLA
 if [ "${GITOPS_DRY_RUN:-}" = true ]; then set -- "$@" --dry-run; fi
 '''
 
+// Where the CLI's answer lists a new image tag among the values set.
+@Field static final String IMAGE_TAG_PATH = 'deployment.image.tag'
+
 def call(Map config = [:]) {
     // Every argument the step accepts, with its default (types and meaning: gitopsSet.txt).
     Map defaults = [
@@ -65,13 +68,13 @@ def call(Map config = [:]) {
     return result
 }
 
-// "example-app in prod: set image 1.0.42-hotfix1, replicas", naming what changes
-// (values are in the merge request; a path, as the CLI read it, is enough here).
+// "example-app in prod: set image 1.0.42-hotfix1, replicas": what changes, from the
+// CLI's list (paths as it read them; the values are in the merge request), the image first.
 @NonCPS
 String subject(Map settings, Map result) {
-    List<String> what = settings.imageTag ? ["image ${settings.imageTag}".toString()] : []
-    List changed = result.settings instanceof List ? result.settings : []
-    what.addAll(changed.findAll { it instanceof Map && it.path }.collect { it.path.toString() })
-    String text = "${result.app ?: settings.app} in ${result.env ?: settings.env}: set ${what.join(', ')}"
+    List<Map> changed = result.settings instanceof List ? result.settings.findAll { it instanceof Map && it.path } : []
+    List<String> image = changed.findAll { it.path == IMAGE_TAG_PATH }.collect { "image ${it.after}".toString() }
+    List<String> values = changed.findAll { it.path != IMAGE_TAG_PATH }.collect { it.path.toString() }
+    String text = "${result.app ?: settings.app} in ${result.env ?: settings.env}: set ${(image + values).join(', ')}"
     return settings.noPromote ? "${text} [no-promote]" : text
 }

@@ -229,7 +229,7 @@ def _edit(args: argparse.Namespace, url: str, project: str) -> int:
         "app": args.app,
         "image": f"{image}:{tag}" if tag else None,
         "old_image": f"{image}:1.0.42" if tag else None,
-        "settings": [] if rollback else [_setting(v) for v in args.values],
+        "settings": [] if rollback else _settings(args.values, tag),
         "promotes": bool(tag) and not rollback and not args.no_promote,
         "warnings": [os.environ["GITOPS_FAKE_WARNING"]]
         if os.environ.get("GITOPS_FAKE_WARNING")
@@ -239,9 +239,12 @@ def _edit(args: argparse.Namespace, url: str, project: str) -> int:
     return 0
 
 
-def _setting(value: str) -> dict[str, object]:
-    path, _, after = value.partition("=")
-    return {"path": path, "before": None, "after": after}
+def _settings(values: list[str], tag: str | None) -> list[dict[str, object]]:
+    """Each value set, then the image tag as a value, in the real CLI's order."""
+    pairs = [value.partition("=")[::2] for value in values]
+    if tag:
+        pairs.append(("deployment.image.tag", tag))
+    return [{"path": path, "before": None, "after": after} for path, after in pairs]
 
 
 def _revert(args: argparse.Namespace, url: str, project: str) -> int:
