@@ -1,9 +1,9 @@
 """The fake CLI of the Groovy tests speaks the real contract: same options, same keys.
 
-For each command the Groovy steps run (`promote`, `promote-env`): the fake takes
-exactly the real command's options (and the same ones are required), and every key
-of its JSON answer is a field of the real result's dataclass, down to the units and
-file changes of `promote-env`.
+For each command the Groovy steps run (`promote`, `promote-env`, `set`, `rollback`,
+`revert`, `decommission`): the fake takes exactly the real command's options (and
+the same ones are required), and every key of its JSON answer is a field of the
+real result's dataclass, down to the units and file changes of `promote-env`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,20 @@ from typing import Any
 import click
 import pytest
 
-from jenkins_helpers.cli import promote_command, promote_env_command
+from jenkins_helpers.cli import (
+    decommission_command,
+    promote_command,
+    promote_env_command,
+    revert_command,
+    rollback_command,
+    set_command,
+)
 from jenkins_helpers.git import FileChange
 from jenkins_helpers.promotion import BuildPromotion
 from jenkins_helpers.promotion.between_envs import EnvPromotion, UnitResult
+from jenkins_helpers.promotion.decommission import DecommissionResult
+from jenkins_helpers.promotion.edits import EditResult
+from jenkins_helpers.promotion.revert import RevertResult
 from tests.helpers import fake_gitops_helper
 
 
@@ -50,7 +60,14 @@ def _real_options(command: click.Command) -> set[tuple[str, bool]]:
 
 @pytest.mark.parametrize(
     ("name", "command"),
-    [("promote", promote_command), ("promote-env", promote_env_command)],
+    [
+        ("promote", promote_command),
+        ("promote-env", promote_env_command),
+        ("set", set_command),
+        ("rollback", rollback_command),
+        ("revert", revert_command),
+        ("decommission", decommission_command),
+    ],
 )
 def test_the_fake_takes_exactly_the_real_options(name: str, command: click.Command) -> None:
     assert command.name == name
@@ -88,3 +105,36 @@ def test_the_fakes_promote_env_keys_are_the_real_results(
         assert set(unit) <= _fields(UnitResult)
         for change in unit["changes"]:
             assert set(change) <= _fields(FileChange)
+
+
+@pytest.mark.parametrize(
+    ("args", "result_class"),
+    [
+        (
+            ["set", "--env", "prod", "--app", "a", "--image-tag", "1", "--set", "replicas=2"],
+            EditResult,
+        ),
+        (["rollback", "--env", "prod", "--app", "a", "--to", "previous"], EditResult),
+        (["revert", "--env", "stage"], RevertResult),
+        (["decommission", "--app", "a", "--repo", "apps/a"], DecommissionResult),
+    ],
+    ids=["set", "rollback", "revert", "decommission"],
+)
+def test_the_fakes_one_mr_keys_are_the_real_results(
+    capsys: pytest.CaptureFixture[str], args: list[str], result_class: type
+) -> None:
+    """Each command's answer has exactly the real result's fields (the steps read them)."""
+    code, result = _answer(capsys, *args)
+    assert code == 0
+    assert set(result) == _fields(result_class)
+
+
+@pytest.mark.parametrize("step", ["cleanup", "done"])
+def test_the_fakes_decommission_clean_up_keys_are_the_real_results(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    monkeypatch.setenv("GITOPS_FAKE_DECOMMISSION", step)
+    code, result = _answer(capsys, "decommission", "--app", "a")
+    assert code == 0
+    assert result["step"] == step
+    assert set(result) == _fields(DecommissionResult)

@@ -1,7 +1,8 @@
 """The shared library's steps (vars/) under real Groovy 2.4, one Groovy script per test.
 
-Each tests/groovy/*Test.groovy drives the steps (gitopsPromote, gitopsPromoteEnv and
-gitopsHelperCli beneath them) through the pipeline runner's PipelineHarness (real
+Each tests/groovy/*Test.groovy drives the steps (gitopsPromote, gitopsPromoteEnv,
+the operator steps gitopsSet, gitopsRollback, gitopsRevert and gitopsDecommission,
+and gitopsHelperCli beneath them) through the pipeline runner's PipelineHarness (real
 shell commands, Jenkins-like steps) and prints `ok - case` / `not ok - case`; a test
 here passes when every case did.
 """
@@ -91,6 +92,10 @@ def test_harness_behaves_like_jenkins(tmp_path: Path) -> None:
     [
         ("GitopsPromoteArgumentsTest.groovy", "a missing tag is named"),
         ("GitopsPromoteEnvArgumentsTest.groovy", "a missing target is named, with an example"),
+        (
+            "GitopsOperatorStepsArgumentsTest.groovy",
+            "gitopsSet: \\u000a inside an element of set is refused before anything is echoed",
+        ),
     ],
 )
 def test_arguments_are_checked_before_anything_runs(tmp_path: Path, script: str, case: str) -> None:
@@ -110,6 +115,10 @@ def test_arguments_are_checked_before_anything_runs(tmp_path: Path, script: str,
             "GitopsPromoteEnvCliTest.groovy",
             "a blocked unit fails the build naming it and why, after every unit is reported",
         ),
+        (
+            "GitopsOperatorStepsCliTest.groovy",
+            "gitopsSet: each element of set is one --set, verbatim and in order (sh)",
+        ),
     ],
 )
 def test_values_reach_the_cli_only_through_the_environment(
@@ -128,6 +137,8 @@ def test_shell_injection_stays_inert(tmp_path: Path) -> None:
     found = assert_all_passed(run_groovy_test("InjectionTest.groovy", tmp_path, agent_path=path))
     assert "gitopsPromote tag: 1.0.0$(touch marker)" in found
     assert "gitopsPromoteEnv from: dev$(touch marker)" in found
+    assert "gitopsSet set: replicas=$(touch marker)" in found
+    assert "gitopsRollback to: 1.0.0$(touch marker)" in found
     assert not list(tmp_path.rglob("marker"))
 
 
@@ -227,6 +238,30 @@ def test_promote_env_end_to_end_against_the_sandbox(tmp_path: Path) -> None:
             assert [m.iid for m in opened] == [mr.iid], "a dry run or a rejected call opened an MR"
     build_log = (out / "build-log.txt").read_text()
     assert f"gitopsPromoteEnv: dev -> stage: example-app 1.0.1: !{mr.iid} created" in build_log
+    assert TOKEN not in build_log
+    assert not list(tmp_path.rglob("marker"))
+
+
+def test_set_end_to_end_against_the_sandbox(tmp_path: Path) -> None:
+    """gitopsSet runs the real CLI: a [no-promote] hotfix MR to prod, with its values."""
+    out = tmp_path / "out"
+    out.mkdir()
+    with Sandbox.start(token=TOKEN) as sb:
+        seed_default(sb)
+        _run_end_to_end("GitopsSetEndToEndTest.groovy", sb, tmp_path / "work", out)
+
+        result = json.loads((out / "result.json").read_text())
+        with gitlab.Gitlab(sb.gitlab_url, private_token=TOKEN) as gl:
+            project = gl.projects.get(DEPLOYMENTS)
+            mr = project.mergerequests.get(result["mr_iid"])
+            assert mr.state == "opened"
+            assert (mr.source_branch, mr.target_branch) == (result["branch"], "prod")
+            assert mr.web_url == result["mr_url"]
+            assert "no-promote" in mr.labels
+            opened = project.mergerequests.list(state="opened", get_all=True)
+            assert [m.iid for m in opened] == [mr.iid], "a dry run or a rejected call opened an MR"
+    build_log = (out / "build-log.txt").read_text()
+    assert f"[no-promote]: !{mr.iid} created {mr.web_url}" in build_log
     assert TOKEN not in build_log
     assert not list(tmp_path.rglob("marker"))
 

@@ -1,8 +1,9 @@
 // gitopsHelperCli: how this library's steps run gitops-helper, in one place.
 // Help: vars/gitopsHelperCli.txt.
 //
-// gitopsPromote and gitopsPromoteEnv only describe their arguments and their
-// command line; this step does the rest the same way for both, so a fix to the
+// The library's steps (gitopsPromote, gitopsPromoteEnv, gitopsSet, gitopsRollback,
+// gitopsRevert, gitopsDecommission) only describe their arguments and their
+// command line; this step does the rest the same way for all, so a fix to the
 // checks, the install or the token handling reaches every step at once:
 //   1. checks the step's arguments before any shell runs (unknown, missing, wrong
 //      type, control characters),
@@ -11,6 +12,9 @@
 //   3. runs the step's command line with the values as environment variables
 //      (withEnv) and the GitLab token bound by withCredentials around that one sh,
 //   4. returns the exit code and the --json answer as a plain Map.
+// Its other methods (gitopsHelperCli.report(...), .failureMessage(...), ...) are
+// what the steps do the same way with that answer: the failure message, the build
+// description and the log line.
 //
 // Security: every shell script is a constant. User values reach the shell only as
 // environment variables and are expanded inside double quotes, so a value like
@@ -173,7 +177,8 @@ static String printable(String value) {
 }
 
 // What is wrong with a step's arguments, or null. An argument whose default is a
-// boolean must be a boolean; every other one a string.
+// boolean must be a boolean, one whose default is a list a list of strings; every
+// other one a string.
 @NonCPS
 String argumentProblem(String step, Map arguments, Map accepts, List required, String example) {
     Map given = arguments == null ? [:] : arguments
@@ -190,7 +195,7 @@ String argumentProblem(String step, Map arguments, Map accepts, List required, S
                'a value taken from env.X is null when X is not set.'
     }
     for (String key in given.keySet()) {
-        String problem = valueProblem(step, key, given[key], accepts[key] instanceof Boolean)
+        String problem = valueProblem(step, key, given[key], accepts[key])
         if (problem) {
             return problem
         }
@@ -204,13 +209,16 @@ String argumentProblem(String step, Map arguments, Map accepts, List required, S
 }
 
 @NonCPS
-String valueProblem(String step, String key, Object value, boolean flag) {
+String valueProblem(String step, String key, Object value, Object byDefault) {
     if (value == null) {
         return null
     }
-    if (flag) {
+    if (byDefault instanceof Boolean) {
         return value instanceof Boolean ? null :
                "${step}: argument '${key}' must be true or false, got ${value.getClass().simpleName} '${value}'"
+    }
+    if (byDefault instanceof List) {
+        return listProblem(step, key, value)
     }
     if (!(value instanceof CharSequence)) {
         String text = printable(value instanceof Collection ? value.join(',') : value.toString())
@@ -226,6 +234,29 @@ String valueProblem(String step, String key, Object value, boolean flag) {
     return null
 }
 
+// A list reaches the shell as one variable, its elements joined by newlines (see
+// environment()), so an element must not hold a newline: it would split into two
+// values. Nor any other control character, as for strings; nor be empty.
+@NonCPS
+String listProblem(String step, String key, Object value) {
+    if (!(value instanceof List) || value.any { !(it instanceof CharSequence) }) {
+        String example = value instanceof CharSequence ? "['${printable(value.toString())}']" : "['...', '...']"
+        return "${step}: argument '${key}' must be a list of strings, got ${value.getClass().simpleName} " +
+               "'${printable(value.toString())}'; e.g. ${key}: ${example}"
+    }
+    List<String> elements = value.collect { it.toString() }
+    for (int i = 0; i < elements.size(); i++) {
+        if (elements[i].isEmpty()) {
+            return "${step}: argument '${key}' has an empty element (number ${i + 1})"
+        }
+        if (hasControlCharacter(elements[i])) {
+            return "${step}: argument '${key}' contains a control character (newline, carriage return, " +
+                   "tab...) in element ${i + 1}: '${printable(elements[i])}'; give each value as its own element"
+        }
+    }
+    return null
+}
+
 // The defaults overlaid with the given arguments, as plain Strings (GStrings
 // resolved). null and '' take the default, as a left-out argument does: a job
 // parameter that is not set (params.X) then means "not given".
@@ -233,19 +264,24 @@ String valueProblem(String step, String key, Object value, boolean flag) {
 Map settingsFrom(Map arguments, Map accepts) {
     Map settings = new LinkedHashMap(accepts)
     (arguments ?: [:]).each { key, value ->
-        if (value != null && !(value instanceof CharSequence && value.toString().isEmpty())) {
+        if (value instanceof List) {
+            settings[key.toString()] = new ArrayList<String>(value.collect { it.toString() })
+        } else if (value != null && !(value instanceof CharSequence && value.toString().isEmpty())) {
             settings[key.toString()] = value instanceof CharSequence ? value.toString() : value
         }
     }
     return settings
 }
 
-// withEnv pairs for the command line. An empty value removes the variable (withEnv's rule).
+// withEnv pairs for the command line. An empty value removes the variable (withEnv's
+// rule). A list is one value per line, which the command line reads back with
+// `while IFS= read -r` (listProblem keeps newlines out of its elements).
 @NonCPS
 List<String> environment(Map settings, Map variables) {
     return variables.collect { argument, variable ->
         Object value = settings[argument]
-        String text = value instanceof Boolean ? (value ? 'true' : 'false') : (value == null ? '' : value.toString())
+        String text = value instanceof Boolean ? (value ? 'true' : 'false') :
+                      value instanceof List ? value.join('\n') : (value == null ? '' : value.toString())
         "${variable}=${text}".toString()
     }
 }
@@ -303,4 +339,49 @@ Object plain(Object value) {
 String abbreviate(String text) {
     String flat = (text ?: '').trim().replaceAll(/\s+/, ' ')
     return flat.isEmpty() ? '(nothing)' : (flat.length() > 200 ? flat.substring(0, 200) + '...' : flat)
+}
+
+// ---- What the steps do the same way with the CLI's answer -----------------------
+
+// Why a step fails when gitops-helper exited non-zero. `what` is what the step was
+// doing ("rolling back example-app in prod to 1.0.41"); `check` names the arguments
+// to look at when the CLI refused the input.
+@NonCPS
+String failureMessage(String step, int code, String what, String check) {
+    switch (code) {
+        case 2:
+            return "${step}: gitops-helper rejected the input for ${what} (exit 2, bad input); " +
+                   "its error: and hint: lines are above. ${check}"
+        case 1:
+            return "${step}: ${what} failed (gitops-helper exit 1); its error: and hint: lines are above."
+        default:
+            return "${step}: ${what} failed: gitops-helper exited with code ${code} (see the output above)."
+    }
+}
+
+// A merge request's outcome for a summary: "!12 created", "noop, already there (!12)",
+// "created (dry run)".
+@NonCPS
+String outcome(Map result, boolean dryRun) {
+    String status = result?.status ?: 'done'
+    String mr = result?.mr_iid != null ? "!${result.mr_iid}" : ''
+    String text = status == 'noop' ? "noop, already there${mr ? " (${mr})" : ''}" : (mr ? "${mr} ${status}" : status)
+    return dryRun ? "${text} (dry run)" : text
+}
+
+// The build description: `summary`, added to one set earlier in the build (a job may
+// run several steps, each adds its own).
+void describeBuild(String summary) {
+    currentBuild.description = currentBuild.description ? "${currentBuild.description}; ${summary}" : summary
+}
+
+// A one-merge-request step's report: `summary` as the build description and one log
+// line with the merge request's URL, then one line per warning of the CLI.
+void report(String step, String summary, Map result) {
+    describeBuild(summary)
+    echo(result?.mr_url ? "${step}: ${summary} ${result.mr_url}" : "${step}: ${summary}")
+    List warnings = result?.warnings instanceof List ? result.warnings : []
+    for (int i = 0; i < warnings.size(); i++) {
+        echo("${step}: ${warnings[i]}")
+    }
 }

@@ -4,7 +4,7 @@
 //
 // The step is thin on purpose: `gitops-helper promote` (Python, tested there)
 // does the work. The step describes its arguments and the CLI's command line;
-// gitopsHelperCli (vars/gitopsHelperCli.groovy, shared with gitopsPromoteEnv)
+// gitopsHelperCli (vars/gitopsHelperCli.groovy, shared by the library's steps)
 // checks the arguments, finds or installs the CLI, runs it with the values in
 // environment variables and the token bound around that one command, and reads
 // back its --json.
@@ -49,40 +49,17 @@ def call(Map config = [:]) {
     )
     Map settings = run.settings
     if (run.exitCode != 0) {
-        error(failureMessage(settings, run.exitCode))
+        error(gitopsHelperCli.failureMessage('gitopsPromote', run.exitCode, "promoting ${settings.app} ${settings.tag}",
+                                             'Check app, image, tag, digest, env, project and appRepoDir.'))
     }
     Map result = run.result
-
-    String summary = describe(settings, result)
-    currentBuild.description = currentBuild.description ? "${currentBuild.description}; ${summary}" : summary
-    echo(result.mr_url ? "gitopsPromote: ${summary} ${result.mr_url}" : "gitopsPromote: ${summary}")
-    List warnings = result.warnings instanceof List ? result.warnings : []
-    for (int i = 0; i < warnings.size(); i++) {
-        echo("gitopsPromote: ${warnings[i]}")
-    }
+    // "example-app 1.0.1 -> dev: !12 created", for the build description and the log.
+    String summary = "${subject(settings, result)}: ${gitopsHelperCli.outcome(result, settings.dryRun)}"
+    gitopsHelperCli.report('gitopsPromote', summary, result)
     return result
 }
 
 @NonCPS
-String failureMessage(Map settings, int code) {
-    String what = "promoting ${settings.app} ${settings.tag}"
-    if (code == 2) {
-        return "gitopsPromote: gitops-helper rejected the input for ${what} (exit 2, bad input); " +
-               'its error: and hint: lines are above. Check app, image, tag, digest, env, project and appRepoDir.'
-    }
-    if (code == 1) {
-        return "gitopsPromote: ${what} failed (gitops-helper exit 1); its error: and hint: lines are above."
-    }
-    return "gitopsPromote: ${what} failed: gitops-helper exited with code ${code} (see the output above)."
-}
-
-// "example-app 1.0.1 -> dev: !12 created", for the build description and the log.
-@NonCPS
-String describe(Map settings, Map result) {
-    String where = "${result.app ?: settings.app} ${result.tag ?: settings.tag} -> ${result.env ?: settings.env ?: '?'}"
-    String status = result.status ?: 'done'
-    String mr = result.mr_iid != null ? "!${result.mr_iid} " : ''
-    String text = status == 'noop' ? "${where}: noop, already there${mr ? " (${mr.trim()})" : ''}" :
-                                     "${where}: ${mr}${status}"
-    return settings.dryRun ? "${text} (dry run)" : text
+String subject(Map settings, Map result) {
+    return "${result.app ?: settings.app} ${result.tag ?: settings.tag} -> ${result.env ?: settings.env ?: '?'}"
 }

@@ -52,14 +52,16 @@ def call(Map config = [:]) {
     Map settings = run.settings
     Map result = run.result
     if (run.exitCode != 0 && blocked(result).isEmpty()) {
-        error(failureMessage(settings, run.exitCode))
+        error(gitopsHelperCli.failureMessage('gitopsPromoteEnv', run.exitCode,
+                                             "promoting ${settings.from} -> ${settings.to}",
+                                             'Check from, to, apps, skipEnv and project.'))
     }
 
     // Exit 0, or exit 1 with blocked units: every unit is reported before failing,
     // so the merge requests that were opened show in the log and the description.
     String route = routeOf(settings, result)
     String summary = describe(route, result, settings.dryRun)
-    currentBuild.description = currentBuild.description ? "${currentBuild.description}; ${summary}" : summary
+    gitopsHelperCli.describeBuild(summary)
     List<String> lines = unitLines(route, result)
     for (int i = 0; i < lines.size(); i++) {
         echo(lines[i])
@@ -140,18 +142,4 @@ String blockedMessage(String route, List<Map> blocked) {
     return "gitopsPromoteEnv: ${route}: ${blocked.size()} unit${blocked.size() > 1 ? 's' : ''} blocked, " +
            "no merge request for ${blocked.size() > 1 ? 'them' : 'it'}: ${names.join('; ')}. " +
            'Every unit and the full reasons are listed above.'
-}
-
-@NonCPS
-String failureMessage(Map settings, int code) {
-    String what = "promoting ${settings.from} -> ${settings.to}"
-    switch (code) {
-        case 2:
-            return "gitopsPromoteEnv: gitops-helper rejected the input for ${what} (exit 2, bad input); " +
-                   'its error: and hint: lines are above. Check from, to, apps, skipEnv and project.'
-        case 1:
-            return "gitopsPromoteEnv: ${what} failed (gitops-helper exit 1); its error: and hint: lines are above."
-        default:
-            return "gitopsPromoteEnv: ${what} failed: gitops-helper exited with code ${code} (see the output above)."
-    }
 }

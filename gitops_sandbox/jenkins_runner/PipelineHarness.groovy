@@ -114,7 +114,7 @@ class PipelineHarness {
         binding.setVariable('env', new Env(this))
         binding.setVariable('currentBuild', currentBuild)
         libraryStepNames().each { name ->
-            binding.setVariable(name, { Object[] args -> load(name).invokeMethod('call', args) })
+            binding.setVariable(name, new LibraryStep(this, name))
         }
         steps().each { name, step -> binding.setVariable(name, step) }
     }
@@ -377,5 +377,30 @@ class PipelineHarness {
     static class Outcome {
         Object value
         String error
+    }
+}
+
+/**
+ * A vars/<name>.groovy step as Jenkins binds it: `name(...)` runs its call, and
+ * `name.other(...)` its other methods (how one step uses another's helpers). A
+ * Closure, since a Script only calls Closures held in its binding; its owner is
+ * a bare Object so that no owner method shadows the step's own.
+ */
+class LibraryStep extends Closure {
+    private final PipelineHarness harness
+    private final String name
+
+    LibraryStep(PipelineHarness harness, String name) {
+        super(new Object())
+        this.harness = harness
+        this.name = name
+    }
+
+    Object doCall(Object... args) {
+        return harness.load(name).invokeMethod('call', args)
+    }
+
+    Object methodMissing(String method, Object args) {
+        return harness.load(name).invokeMethod(method, args)
     }
 }

@@ -71,4 +71,21 @@ cases.test('a loaded step sees env, currentBuild and the steps') {
     assert probe.log.contains('exists=true')
 }
 
+cases.test('a step calls another library step, and that step\'s other methods, as in Jenkins') {
+    PipelineHarness h = PipelineHarness.forTest('harness-library-methods')
+    File lib = new File(h.workspace, 'lib')
+    new File(lib, 'vars').mkdirs()
+    new File(lib, 'vars/helper.groovy').text = '''
+        def call(Map config) { return "call ${config.x}" }
+        String shout(String text) { return text.toUpperCase() }
+        String run(String text) { return "helper's run: ${text}" }
+    '''
+    new File(lib, 'vars/user.groovy').text = '''
+        def call(Map config = [:]) { return [helper(x: 1), helper.shout('hi'), helper.run('y')] }
+    '''
+    PipelineHarness probe = new PipelineHarness(lib, h.workspace, h.agentEnv)
+    // `run` is also a harness method: the step's own wins.
+    assert probe.run('user', [:]).value == ['call 1', 'HI', "helper's run: y"]
+}
+
 cases.finish()

@@ -28,13 +28,48 @@ final Map<String, Map> steps = [
             gitlabUrl: 'https://gitlab.example.com/$(touch${IFS}marker)',
         ],
     ],
+    gitopsSet       : [
+        valid   : [env: 'prod', app: 'example-app', set: ['replicas=4']],
+        payloads: [
+            env     : 'prod$(touch marker)',
+            app     : 'example-app"; touch marker; echo "',
+            imageTag: '1.0.42`touch marker`',
+            digest  : 'sha256:$(touch marker)',
+            set     : ['replicas=$(touch marker)'],
+            project : "platform/k8s-deployments'; touch marker; '",
+        ],
+    ],
+    gitopsRollback  : [
+        valid   : [env: 'prod', app: 'example-app', to: 'previous'],
+        payloads: [
+            env: "prod'; touch marker; '",
+            app: 'example-app`touch marker`',
+            to : '1.0.0$(touch marker)',
+        ],
+    ],
+    gitopsRevert    : [
+        valid   : [env: 'stage'],
+        payloads: [
+            env   : 'stage$(touch marker)',
+            commit: 'last"; touch marker; echo "',
+        ],
+    ],
+    gitopsDecommission: [
+        valid   : [app: 'legacy-service'],
+        payloads: [
+            app : 'legacy-service$(touch marker)',
+            repo: 'apps/legacy-service`touch marker`',
+        ],
+    ],
 ]
 
 steps.each { String step, Map spec ->
-    spec.payloads.each { String key, String payload ->
+    spec.payloads.each { String key, Object value ->
+        // A list argument (gitopsSet's set) carries the payload as its element.
+        String payload = value instanceof List ? value[0] : value
         cases.test("${step} ${key}: ${payload}") {
             PipelineHarness h = FakeCli.harness("inject-${step}-${key}")
-            h.run(step, spec.valid + [(key): payload])
+            h.run(step, spec.valid + [(key): value])
 
             List<File> markers = []
             [h.workspace, h.workspace.parentFile, new File(System.getProperty('user.dir'))].each { dir ->

@@ -1,11 +1,17 @@
-"""A stand-in for `gitops-helper promote` and `promote-env`, for the Groovy tests of vars/ only.
+"""A stand-in for the `gitops-helper` commands the steps of vars/ run, for their Groovy tests only.
+
+Those commands: promote, promote-env, set, rollback, revert and decommission.
 
 It parses the same options as the real commands (a contract test,
 tests/test_fake_cli_contract.py, keeps them equal), records what it received as one
 JSON line per call in the file named by GITOPS_FAKE_RECORD, and answers as the CLI
 does: exit 0/1/2, one JSON object on stdout with --json. It validates nothing
 itself: the real CLI's checks are tested where they live. Knobs for tests:
-  GITOPS_FAKE_STATUS     promote: created (default), updated or noop
+  GITOPS_FAKE_STATUS     promote, set, rollback, revert, decommission: created
+                         (default), updated or noop
+  GITOPS_FAKE_DECOMMISSION  decommission: remove (default: an MR removes the app
+                         from prod, then stage, dev, main), cleanup or done
+  GITOPS_FAKE_WARNING    set, rollback: one warning in the answer
   GITOPS_FAKE_UNITS      promote-env: the units and their statuses, e.g.
                          `example-app=created,platform=noop,user-service=blocked`
                          (default: each of --apps, or example-app, created; and
@@ -28,7 +34,7 @@ from collections.abc import Sequence
 
 
 def parser() -> argparse.ArgumentParser:
-    """The real CLI's `promote` and `promote-env` options (names only: values are not checked)."""
+    """The real CLI's options of those commands (names only: values are not checked)."""
     top = argparse.ArgumentParser(prog="gitops-helper")
     commands = top.add_subparsers(dest="command", required=True)
     promote = commands.add_parser("promote")
@@ -52,7 +58,27 @@ def parser() -> argparse.ArgumentParser:
         promote_env.add_argument(option)
     for flag in ("--platform", "--skip-env"):
         promote_env.add_argument(flag, action="store_true")
-    for command in (promote, promote_env):
+    set_values = commands.add_parser("set")
+    rollback = commands.add_parser("rollback")
+    for command in (set_values, rollback):
+        command.add_argument("--env", required=True)
+        command.add_argument("--app", required=True)
+    for option in ("--image-tag", "--digest"):
+        set_values.add_argument(option)
+    set_values.add_argument("--set", dest="values", action="append", default=[])
+    set_values.add_argument("--no-promote", action="store_true")
+    rollback.add_argument("--to", required=True)
+    revert = commands.add_parser("revert")
+    revert.add_argument("--env", required=True)
+    revert.add_argument("--commit", default="last")
+    decommission = commands.add_parser("decommission")
+    decommission.add_argument("--app", required=True)
+    decommission.add_argument("--repo")
+    operator = (set_values, rollback, revert, decommission)
+    for command in operator:
+        for option in ("--project", "--gitlab-url"):
+            command.add_argument(option)
+    for command in (promote, promote_env, *operator):
         command.add_argument("--dry-run", action="store_true")
         command.add_argument("--json", action="store_true")
     return top
@@ -90,8 +116,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.environ.get("GITOPS_FAKE_GARBAGE"):
         print("Traceback (most recent call last): not JSON")
         return 0
-    answer = _promote_env if args.command == "promote-env" else _promote
+    answer = {
+        "promote": _promote,
+        "promote-env": _promote_env,
+        "set": _edit,
+        "rollback": _edit,
+        "revert": _revert,
+        "decommission": _decommission,
+    }[args.command]
     return answer(args, url.rstrip("/"), project)
+
+
+def _merge_request(
+    args: argparse.Namespace, url: str, project: str, branch: str
+) -> dict[str, object]:
+    """The keys every one-MR answer has: the status and the MR (none in a dry run; a
+    noop names the open MR that already does it)."""
+    status = os.environ.get("GITOPS_FAKE_STATUS", "created")
+    iid = None if args.dry_run else 12
+    return {
+        "status": status,
+        "project": project,
+        "mr_iid": iid,
+        "mr_url": f"{url}/{project}/-/merge_requests/{iid}" if iid else None,
+        "branch": branch,
+        "dry_run": args.dry_run,
+    }
 
 
 def _promote(args: argparse.Namespace, url: str, project: str) -> int:
@@ -166,6 +216,87 @@ def _promote_env(args: argparse.Namespace, url: str, project: str) -> int:
     }
     print(json.dumps(result) if args.json else f"{len(units)} unit(s)")
     return 1 if any(u["status"] == "blocked" for u in units) else 0
+
+
+def _edit(args: argparse.Namespace, url: str, project: str) -> int:
+    """`set` or `rollback`: the image after (example-app's registry) and the values set."""
+    rollback = args.command == "rollback"
+    tag = ("1.0.41" if args.to == "previous" else args.to) if rollback else args.image_tag
+    image = f"registry.example.com/{args.app}"
+    result = {
+        **_merge_request(args, url, project, f"{args.command}/{args.env}/{args.app}"),
+        "env": args.env,
+        "app": args.app,
+        "image": f"{image}:{tag}" if tag else None,
+        "old_image": f"{image}:1.0.42" if tag else None,
+        "settings": [] if rollback else _settings(args.values, tag),
+        "promotes": bool(tag) and not rollback and not args.no_promote,
+        "warnings": [os.environ["GITOPS_FAKE_WARNING"]]
+        if os.environ.get("GITOPS_FAKE_WARNING")
+        else [],
+    }
+    print(json.dumps(result) if args.json else f"{result['status']}: {result['mr_url']}")
+    return 0
+
+
+def _settings(values: list[str], tag: str | None) -> list[dict[str, object]]:
+    """Each value set, then the image tag as a value, in the real CLI's order."""
+    pairs = [value.partition("=")[::2] for value in values]
+    if tag:
+        pairs.append(("deployment.image.tag", tag))
+    return [{"path": path, "before": None, "after": after} for path, after in pairs]
+
+
+def _revert(args: argparse.Namespace, url: str, project: str) -> int:
+    commit = "0123456789abcdef0123456789abcdef01234567" if args.commit == "last" else args.commit
+    result = {
+        **_merge_request(args, url, project, f"revert/{args.env}/{commit[:12]}"),
+        "env": args.env,
+        "commit": commit,
+        "reverted_mr": 7,
+        "closed": [] if args.dry_run else [13],
+    }
+    print(json.dumps(result) if args.json else f"{result['status']}: {result['mr_url']}")
+    return 0
+
+
+def _decommission(args: argparse.Namespace, url: str, project: str) -> int:
+    step = os.environ.get("GITOPS_FAKE_DECOMMISSION", "remove")
+    base = {
+        "app": args.app,
+        "project": project,
+        "step": step,
+        "app_repo": args.repo,
+        "dry_run": args.dry_run,
+    }
+    if step == "remove":
+        result = {
+            **_merge_request(args, url, project, "prod"),
+            **base,
+            "remaining": ["prod", "stage", "dev", "main"],
+            "closed": [],
+            "jenkins_job": None,
+            "hooks_deleted": 0,
+        }
+    else:
+        job = (
+            "deleted"
+            if step == "done"
+            else "left: JENKINS_URL, JENKINS_USER and JENKINS_TOKEN are not set"
+        )
+        result = {
+            **base,
+            "branch": None,
+            "status": None,
+            "mr_iid": None,
+            "mr_url": None,
+            "remaining": [],
+            "closed": [],
+            "jenkins_job": job,
+            "hooks_deleted": 1 if step == "done" else 0,
+        }
+    print(json.dumps(result) if args.json else f"{step}: {result['mr_url']}")
+    return 0
 
 
 if __name__ == "__main__":
