@@ -337,6 +337,12 @@ def file_at(path: Path, rev: str, file: str) -> str | None:
         return None
 
 
+def dirty_paths(path: Path) -> list[str]:
+    """Files of the work tree that differ from HEAD: changed, added (untracked too), removed."""
+    out = str(_repo(path).git.status("--porcelain", "-z", "--untracked-files=all", "--no-renames"))
+    return sorted(entry[3:] for entry in out.split("\0") if entry)
+
+
 def files_at(path: Path, rev: str, directory: str) -> list[str]:
     """The files under `directory` at `rev` (paths relative to the repository)."""
     out = str(_repo(path).git.ls_tree("-r", "--name-only", rev, "--", directory))

@@ -163,12 +163,45 @@ def _cue_files(directory: Path) -> list[str]:
     )
 
 
+def without_entries(text: str, apps: Collection[str], package: str) -> str | None:
+    """`text` (a file of `package`) with the entries of `apps` cut out; None if not clear-cut.
+
+    Two versions of a file differ only within these apps' entries when this is the
+    same for both: what the promotion planner checks of env.cue.
+    """
+    source = _parse(text)
+    if source is None or source.package != package:
+        return None
+    kept, at = [], 0
+    for entry in source.entries:
+        if entry.app in apps:
+            kept.append(source.text[at : entry.start])
+            at = entry.end
+    kept.append(source.text[at:])
+    return "\0".join(kept)
+
+
+def holds_own_entries(text: str, app: str, package: str) -> bool:
+    """Whether `text` is an app file of `package` holding `app`'s entries alone."""
+    source = _parse(text)
+    return (
+        source is not None and source.package == package and source.alone and source.apps <= {app}
+    )
+
+
 def _read(path: Path) -> _SourceFile | None:
     """A package file's package name and entries, or None when it is not clear-cut."""
     try:
         text = path.read_bytes().decode()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return _parse(text)
+
+
+def _parse(text: str) -> _SourceFile | None:
+    try:
         tree = tokens.parse(text)
-    except (OSError, UnicodeDecodeError, tokens.CueSyntaxError):
+    except tokens.CueSyntaxError:
         return None
     package = None
     entries: list[_Entry] = []

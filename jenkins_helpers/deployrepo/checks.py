@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import json
+import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -135,6 +136,47 @@ def check_manifests(tree: Path, env: Environment) -> list[Finding]:
     return check_objects(load_manifests(tree, env.name), env=env.name, namespace=env.namespace)
 
 
+def check_app_manifests(tree: Path, env: Environment, apps: Collection[str]) -> list[Finding]:
+    """check_manifests for `apps`' manifests only, without reading the other apps' files.
+
+    An object of these apps that another app's directory also defines (found by the
+    file name the renderer gives it, then read) is a duplicate, reported here.
+    """
+    root = tree.resolve()
+    objects = [
+        item
+        for app in sorted(apps)
+        if (root / layout.app_manifests(env.name, app)).is_dir()
+        for item in _load_under(root, layout.app_manifests(env.name, app))
+    ]
+    findings = check_objects(objects, env=env.name, namespace=env.namespace)
+    base = root / layout.env_manifests(env.name)
+    others = [d for d in sorted(os.listdir(base)) if d not in apps] if base.is_dir() else []
+    for path, obj in objects:
+        if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str):
+            continue
+        key = (obj["kind"], _get(obj, "metadata", "namespace"), _get(obj, "metadata", "name"))
+        name = f"{obj['kind'].lower()}-{key[2]}.yaml"
+        for other in others:
+            file = base / other / name
+            if not file.is_file():
+                continue
+            relative = file.relative_to(root).as_posix()
+            try:
+                inputs.repo_path(root, relative)  # a symlink out of the repo is refused
+                theirs = _load_one(file, relative)
+            except UserError:
+                continue  # not one object: not a duplicate of this one
+            if (
+                theirs.get("kind"),
+                _get(theirs, "metadata", "namespace"),
+                _get(theirs, "metadata", "name"),
+            ) == key:
+                message = f"{_label(obj)} in namespace {key[1]!r} is also defined in {relative}"
+                findings.append(Finding("error", path, "duplicate", message))
+    return sorted(findings, key=lambda f: (f.path, f.severity, f.rule, f.message))
+
+
 def load_manifests(repo: Path, env: str) -> list[tuple[str, Manifest]]:
     """Read every manifest of `env` as (repo-relative path, object), sorted by path."""
     root = repo.resolve()
@@ -144,6 +186,12 @@ def load_manifests(repo: Path, env: str) -> list[tuple[str, Manifest]]:
             f"no manifests for environment {env!r}: {base} is not a directory",
             f"render them first: gitops-helper render --env {env}",
         )
+    return _load_under(root, layout.env_manifests(env))
+
+
+def _load_under(root: Path, directory: str) -> list[tuple[str, Manifest]]:
+    """Every manifest below `directory` of `root` (resolved) as (relative path, object)."""
+    base = inputs.repo_path(root, directory)
     loaded = []
     for file in sorted(base.rglob("*")):
         if file.suffix in MANIFEST_SUFFIXES and file.is_file():

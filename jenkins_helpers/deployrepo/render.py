@@ -95,13 +95,19 @@ def _merged(parts: list[dict[str, T]]) -> dict[str, T]:
 
 
 def _in_parts(
-    repo: Path, engine: CueEngine | None, wanted: set[str] | None, convert: Callable[[Objects], T]
+    repo: Path,
+    engine: CueEngine | None,
+    wanted: set[str] | None,
+    convert: Callable[[Objects], T],
+    *,
+    vet: bool = False,
 ) -> list[T]:
     """`convert` of the objects of `wanted` (None: all) apps, one part per CUE evaluation.
 
     The whole package in one export when it holds at most GITOPS_RENDER_BATCH app
     files (wanted apps: always in batches), else batch by batch (batches.py), unless
     it cannot be split. `convert` runs as each batch arrives, while others evaluate.
+    `vet`: also `cue vet -c` what each evaluation evaluates (the batch's apps).
     """
     engine = engine or get_engine()
     size: float = batch_size()
@@ -119,20 +125,25 @@ def _in_parts(
                 return batches.run(
                     part,
                     plan,
-                    lambda mirror: _export(mirror, engine, repo),
+                    lambda mirror: _export(mirror, engine, repo, vet=vet),
                     convert,
                     engine.concurrency,
                 )
             except batches.Unsplittable:
                 pass  # evaluate the package whole, below
-        objects = _export(repo, engine, repo)
+        objects = _export(repo, engine, repo, vet=vet)
         return [convert({a: o for a, o in objects.items() if wanted is None or a in wanted})]
     except CueError as e:
         raise suggest.explained(e, repo) from e
 
 
-def _export(cwd: Path, engine: CueEngine, repo: Path) -> Objects:
-    """`cue export -e objects ./services/apps` in `cwd` (the repository or a mirror of it)."""
+def _export(cwd: Path, engine: CueEngine, repo: Path, *, vet: bool = False) -> Objects:
+    """`cue export -e objects ./services/apps` in `cwd` (the repository or a mirror of it).
+
+    `vet`: `cue vet -c` the package there first (what checks.vet does for the whole).
+    """
+    if vet:
+        engine.vet([layout.CUE_PACKAGE], cwd=cwd, concrete=True)
     objects = engine.export([layout.CUE_PACKAGE], cwd=cwd, expression="objects")
     if not isinstance(objects, dict):
         raise UserError(f"CUE `objects` in {repo} is not a struct of apps")
@@ -256,6 +267,42 @@ def render(repo: Path, env: str, engine: CueEngine | None = None) -> RenderResul
     for rel in removed:
         (repo / rel).unlink()
     _remove_empty_dirs(repo / layout.env_manifests(env))
+    return RenderResult(env, expected, written, removed)
+
+
+def render_apps(repo: Path, env: str, apps: Collection[str], *, vet: bool = False) -> RenderResult:
+    """Render only `apps`' manifests of `env` into `repo`; every other app's stay as they are.
+
+    What a change confined to these apps' app layers and env.cue entries needs (the
+    promotion planner checks that it is): their objects (evaluate_apps, without the
+    other apps), written under `manifests/<env>/<app>/`, stale files there removed;
+    an app without objects any more loses its directory. `vet`: also `cue vet -c`
+    what is evaluated. `files` holds these apps' manifests only.
+    """
+    wanted = set(apps)
+    expected = _merged(
+        _in_parts(repo, None, wanted, lambda objects: manifest_files(env, objects), vet=vet)
+    )
+    actual: dict[str, str] = {}
+    for app in sorted(wanted):
+        root = repo / layout.app_manifests(env, app)
+        if root.is_dir():
+            actual.update(
+                (path.relative_to(repo).as_posix(), path.read_text())
+                for path in sorted(root.rglob("*"))
+                if path.is_file()
+            )
+    written = [p for p in sorted(expected) if actual.get(p) != expected[p]]
+    removed = sorted(actual.keys() - expected.keys())
+    for rel in written:
+        _write(repo / rel, expected[rel])
+    for rel in removed:
+        (repo / rel).unlink()
+    for app in sorted(wanted):
+        _remove_empty_dirs(repo / layout.app_manifests(env, app))
+    envdir = repo / layout.env_manifests(env)
+    if envdir.is_dir() and not any(envdir.iterdir()):
+        envdir.rmdir()
     return RenderResult(env, expected, written, removed)
 
 

@@ -4,12 +4,19 @@ For each app it writes the app layer (`services/apps/<app>.cue`) and sets the im
 in env.cue with the structural editor, so every env-owned setting stays as it is.
 Then it renders and validates the environment as it would be after the merge and
 stages the result. Nothing here talks to GitLab: `publish` proposes what it staged.
+
+When the change is confined to the changed apps (their app files, and their entries
+in env.cue, each app's alone: `_scope`), only those apps are evaluated, rendered and
+validated, so a promotion costs the same in a repository of 10 apps or 1000; the
+other apps' manifests are left as they are (and checked to be). Anything else, the
+platform layer for one, renders and validates the whole environment.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +26,7 @@ import yaml
 from jenkins_helpers import git
 from jenkins_helpers.cue import CueError
 from jenkins_helpers.cuesrc import editor, literals
-from jenkins_helpers.deployrepo import checks, layout, render
+from jenkins_helpers.deployrepo import batches, checks, layout, render
 from jenkins_helpers.deployrepo.checkout import require_env
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import UserError
@@ -64,16 +71,19 @@ def apply_versions(
     require_env(tree, env)
     env_file = tree / layout.ENV_FILE
     old_env = env_file.read_text("utf-8")
-    before = _errors(_findings(tree, env))
     olds = {v.app: _old_image(old_env, _read(tree / layout.app_file(v.app)), v) for v in versions}
     for version in versions:
         write_atomically(tree / layout.app_file(version.app), version.app_file)
     editor.edit_file(env_file, [e for v in versions for e in image_edits(v.app, v.image)])
-    files = _evaluate(tree, env, versions, explain or _default_explain)
+    # The manifests are still HEAD's: what they had before, of the apps it validates.
+    scope = _scope(tree, [v.app for v in versions])
+    before = _errors(_findings(tree, env, scope))
+    files = _evaluate(tree, env, scope, explain or _default_explain)
     for version in versions:
         _check_image(files, env, version)
-    warnings = _blocking(_findings(tree, env), before, env, versions)
+    warnings = _blocking(_findings(tree, env, scope), before, env, versions)
     changes = tuple(git.stage_all(tree))
+    _check_confined(changes, env, scope)
     changed = {c.path for c in changes}
     apps = tuple(
         AppChange(
@@ -120,7 +130,7 @@ def apply_platform(
     before = _errors(_findings(tree, env))
     files = git.changed_paths(tree, "HEAD", source_rev, paths)
     git.take_paths(tree, source_rev, paths)
-    _evaluate(tree, env, [], explain or _default_explain)
+    _evaluate(tree, env, None, explain or _default_explain)
     warnings = _blocking(_findings(tree, env), before, env, [])
     changes = tuple(git.stage_all(tree))
     return PlatformPlan(env, tuple(files), git.staged_diff(tree, files), changes, tuple(warnings))
@@ -163,7 +173,6 @@ def apply_edits(
     require_env(tree, env)
     env_file = tree / layout.ENV_FILE
     old_env = env_file.read_text("utf-8")
-    before = _errors(_findings(tree, env))
     entry = ("apps", app, "env")
     for path, text in (files or {}).items():
         target = tree / path
@@ -173,9 +182,13 @@ def apply_edits(
             write_atomically(target, text)
     editor.edit_file(env_file, [((*entry, *path), value) for path, value in edits])
     new_env = env_file.read_text("utf-8")
-    _evaluate(tree, env, [], _default_explain)
+    scope = _scope(tree, [app])
+    before = _errors(_findings(tree, env, scope))  # the manifests are still HEAD's
+    _evaluate(tree, env, scope, _default_explain)
     image = _image_in(tree, env, app)
-    warnings = _blocking(_findings(tree, env), before, env, [], own=(app,))
+    warnings = _blocking(_findings(tree, env, scope), before, env, [], own=(app,))
+    changes = tuple(git.stage_all(tree))
+    _check_confined(changes, env, scope)
     settings = tuple(
         change
         for path, _ in edits
@@ -195,7 +208,7 @@ def apply_edits(
         settings,
         image,
         _image_in_text(old_env, app, image),
-        tuple(git.stage_all(tree)),
+        changes,
         tuple(warnings),
     )
 
@@ -250,13 +263,72 @@ def _default_explain(error: CueError, env: Environment) -> UserError:
     )
 
 
-def _evaluate(
-    tree: Path, env: Environment, versions: Sequence[AppVersion], explain: Explain
-) -> dict[str, str]:
-    """Render the environment (one CUE export) and vet it."""
+def _scope(tree: Path, apps: Collection[str]) -> frozenset[str] | None:
+    """`apps`, when the work tree differs from HEAD only in what is theirs alone; else None.
+
+    Theirs alone: their app files, which hold (before and after) their own entries
+    only, and their entries in env.cue, outside which env.cue is as it was (up to
+    blank lines). Then no other app's objects can have changed (batches.py: apps
+    are independent given the shared declarations), and rendering these apps is
+    rendering the change. The platform layer, `environment:` or any other file
+    changed: None, render everything.
+    """
+    part = batches.partition(tree)
+    if part is None:
+        return None
+    allowed = {layout.ENV_FILE, *(layout.app_file(app) for app in apps)}
+    if not set(git.dirty_paths(tree)) <= allowed:
+        return None
+    for app in apps:
+        path = layout.app_file(app)
+        for text in (git.file_at(tree, "HEAD", path), _read(tree / path) or None):
+            if text is not None and not batches.holds_own_entries(text, app, part.package):
+                return None
     try:
-        result = render.render(tree, env.name)
-        checks.vet(tree)
+        part.check_others(apps)  # another app file holding entries of these apps
+    except batches.Unsplittable:
+        return None
+    old, new = git.file_at(tree, "HEAD", layout.ENV_FILE), _read(tree / layout.ENV_FILE)
+    if old is None:
+        return None
+    outside = [batches.without_entries(text, apps, part.package) for text in (old, new)]
+    if outside[0] is None or outside[1] is None or _blank(outside[0]) != _blank(outside[1]):
+        return None
+    return frozenset(apps)
+
+
+def _blank(text: str) -> str:
+    """`text` without blank lines or trailing blanks: an entry added or removed adds some."""
+    return re.sub(r"[ \t]*\n\s*", "\n", text).strip()
+
+
+def _check_confined(
+    changes: Sequence[git.FileChange], env: Environment, scope: frozenset[str] | None
+) -> None:
+    """After a render of `scope`'s apps only: nothing but theirs changed (a guard)."""
+    if scope is None:
+        return
+    mine = tuple(f"{layout.app_manifests(env.name, app)}/" for app in scope)
+    files = {layout.ENV_FILE, *(layout.app_file(app) for app in scope)}
+    others = [c.path for c in changes if c.path not in files and not c.path.startswith(mine)]
+    if others:
+        raise UserError(
+            f"a change of {', '.join(sorted(scope))} in {env.name} changed other files too: "
+            + ", ".join(others[:5]),
+            "this is a bug of gitops-helper; please report it with the environment's branch",
+        )
+
+
+def _evaluate(
+    tree: Path, env: Environment, scope: frozenset[str] | None, explain: Explain
+) -> dict[str, str]:
+    """Render and vet the environment, or only the apps of `scope` (see `_scope`)."""
+    try:
+        if scope is None:
+            result = render.render(tree, env.name)
+            checks.vet(tree)
+        else:
+            result = render.render_apps(tree, env.name, scope, vet=True)
     except CueError as e:
         raise explain(e, env) from e
     return result.files
@@ -294,9 +366,13 @@ def new_problems(
     return _blocking(_findings(tree, env), before, env, [], own=own)
 
 
-def _findings(tree: Path, env: Environment) -> list[checks.Finding]:
+def _findings(
+    tree: Path, env: Environment, scope: frozenset[str] | None = None
+) -> list[checks.Finding]:
     if not (tree / layout.env_manifests(env.name)).is_dir():
         return []
+    if scope is not None:
+        return checks.check_app_manifests(tree, env, scope)
     return checks.check_manifests(tree, env)
 
 

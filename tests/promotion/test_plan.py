@@ -9,6 +9,7 @@ import yaml
 
 from jenkins_helpers import git
 from jenkins_helpers.cuesrc import editor
+from jenkins_helpers.deployrepo import checks
 from jenkins_helpers.deployrepo.checks import Finding
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import UserError
@@ -95,3 +96,72 @@ def test_only_errors_this_promotion_brings_block_it() -> None:
     for blocking in (_finding(other, "new"), _finding(own)):
         with pytest.raises(UserError, match=r"dev would not validate with example-app 1\.0\.1"):
             planning._blocking([blocking], before | {(own, "schema", "bad")}, DEV, versions)
+
+
+# --- only the changed apps are rendered when nothing else changed ---------------------
+
+POSTGRES = "manifests/dev/postgres/deployment-postgres.yaml"
+
+
+def _stale_postgres(dev: Path) -> str:
+    """Commit a hand edit to postgres's Deployment in dev (a full render would undo it)."""
+    path = dev / POSTGRES
+    path.write_text(path.read_text() + "# edited by hand\n")
+    git.commit_all(dev, "postgres: a stale manifest")
+    return path.read_text()
+
+
+def test_a_promotion_renders_and_validates_only_its_app(dev: Path) -> None:
+    stale = _stale_postgres(dev)
+    plan = _apply(dev, _version("1.7.0"))
+    assert _image(dev) == f"{IMAGE}:1.7.0"
+    assert (dev / POSTGRES).read_text() == stale, "another app's manifests are left alone"
+    assert [c.path for c in plan.changes] == [
+        "env.cue",
+        "manifests/dev/example-app/deployment-example-app.yaml",
+        "services/apps/example-app.cue",
+    ]
+    # The same for an edit of the app's env.cue entry (set, rollback).
+    git.commit_staged(dev, "promote 1.7.0")
+    edit = planning.apply_edits(dev, DEV, "example-app", [(("replicas",), 3)])
+    assert (dev / POSTGRES).read_text() == stale
+    assert [c.path for c in edit.changes] == [
+        "env.cue",
+        "manifests/dev/example-app/deployment-example-app.yaml",
+    ]
+
+
+def test_a_platform_change_renders_every_app(dev: Path) -> None:
+    _stale_postgres(dev)
+    platform = dev / "platform/defaults.cue"
+    platform.write_text(platform.read_text() + "\n// a platform change\n")
+    plan = _apply(dev, _version("1.7.0"))
+    assert POSTGRES in [c.path for c in plan.changes], "rendered again: the hand edit is gone"
+    assert "edited by hand" not in (dev / POSTGRES).read_text()
+
+
+def test_an_environment_setting_renders_every_app(dev: Path) -> None:
+    _stale_postgres(dev)
+    env = dev / "env.cue"
+    env.write_text(env.read_text().replace("defaults: {}", 'defaults: labels: team: "a"'))
+    _apply(dev, _version("1.7.0"))
+    assert "edited by hand" not in (dev / POSTGRES).read_text()
+    assert "team: a" in (dev / POSTGRES).read_text()
+
+
+def test_an_app_file_with_another_apps_entries_renders_every_app(dev: Path) -> None:
+    _stale_postgres(dev)
+    text = app_cue("example-app", IMAGE, "port: 8080")
+    text += 'apps: postgres: app: podAnnotations: "example.com/touched": "yes"\n'
+    plan = _apply(dev, AppVersion("example-app", text, ImageRef(IMAGE, "1.7.0", None)))
+    assert POSTGRES in [c.path for c in plan.changes]
+    assert "example.com/touched" in (dev / POSTGRES).read_text()
+
+
+def test_an_apps_own_validation_finds_duplicates_in_other_apps(dev: Path) -> None:
+    copy = "manifests/dev/example-app/service-postgres.yaml"
+    (dev / copy).write_text((dev / "manifests/dev/postgres/service-postgres.yaml").read_text())
+    mine = checks.check_app_manifests(dev, DEV, ["example-app"])
+    assert [(f.path, f.rule) for f in mine if f.severity == "error"] == [(copy, "duplicate")]
+    assert "manifests/dev/postgres/service-postgres.yaml" in mine[0].message
+    assert not [f for f in mine if not f.path.startswith("manifests/dev/example-app/")]

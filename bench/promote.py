@@ -1,0 +1,113 @@
+"""`gitops-helper promote --dry-run` against deployment repositories of 10 and 1000 apps.
+
+    python bench/promote.py                 # 10 1000
+    python bench/promote.py 10 300 --runs 3
+
+For each size: `gitops-helper init-repo`, then the apps of tests/deployrepo/many_apps.py
+added to dev (rendered and committed there, so dev is as a merged MR leaves it),
+pushed to a sandbox GitLab as platform/k8s-deployments. Then, `--runs` times, one
+`gitops-helper promote --dry-run` of example-app at a new tag from its app
+repository, as Jenkins runs it: clone dev, write the app layer and env.cue, render
+and validate, print the plan. Printed: wall time of each run (the clone included),
+as a Markdown table. A promotion renders and validates only example-app (see
+jenkins_helpers/promotion/plan.py), so the time should not grow with the apps; the
+clone does, with the repository. The CUE engine is the one the environment selects
+(GITOPS_CUE_ENGINE, CUE_BIN).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gitops_sandbox import DEPLOYMENTS, Sandbox  # noqa: E402
+from gitops_sandbox.seed import write_example_app  # noqa: E402
+from jenkins_helpers import git  # noqa: E402
+from jenkins_helpers.deployrepo import render  # noqa: E402
+from tests.deployrepo.many_apps import add_apps  # noqa: E402
+from tests.helpers.chain import EXAMPLE_IMAGE  # noqa: E402
+
+ENVS = ("dev", "stage", "prod")
+
+
+def gitops_helper() -> str:
+    exe = Path(sys.executable).with_name("gitops-helper")
+    return str(exe) if exe.exists() else "gitops-helper"
+
+
+def deployment_repo(path: Path, apps: int) -> Path:
+    """init-repo at `path`, with `apps` - 2 more apps committed (rendered) on dev."""
+    subprocess.run(
+        [gitops_helper(), "init-repo", str(path), "--envs", ",".join(ENVS)],
+        check=True,
+        capture_output=True,
+    )
+    git.switch(path, "dev")
+    add_apps(path, max(0, apps - 2))  # init-repo's dev has example-app and postgres
+    render.render(path, "dev")
+    git.commit_all(path, f"dev: {apps} apps")
+    return path
+
+
+def promote(sb: Sandbox, app_repo: Path, tag: str) -> float:
+    env = {
+        **os.environ,
+        "GITLAB_URL": sb.gitlab_url,
+        "GITLAB_TOKEN": sb.token,
+        "GITOPS_PROJECT": DEPLOYMENTS,
+    }
+    args = ["promote", "--app", "example-app", "--image", EXAMPLE_IMAGE, "--tag", tag]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [gitops_helper(), *args, "--app-repo", str(app_repo), "--dry-run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"promote failed (exit {done.returncode}):\n{done.stderr}{done.stdout}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("sizes", nargs="*", type=int, default=[10, 1000])
+    parser.add_argument("--runs", type=int, default=3, help="promotions timed per size")
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, CUE_BIN={os.environ.get('CUE_BIN', '-')}, "
+        f"GITOPS_CUE_ENGINE={os.environ.get('GITOPS_CUE_ENGINE', '-')}\n"
+    )
+    print("| apps | runs | wall median | wall min | wall max | load |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for size in args.sizes:
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-promote-") as tmp,
+            Sandbox.start(token="bench-token-1234") as sb,  # noqa: S106 - the sandbox's
+        ):
+            repo = deployment_repo(Path(tmp) / "k8s-deployments", size)
+            sb.create_project(DEPLOYMENTS, source_dir=repo, protected=["main", *ENVS])
+            app_repo = write_example_app(Path(tmp) / "example-app")
+            times = [promote(sb, app_repo, f"9.{size}.{n}") for n in range(args.runs)]
+            print(
+                f"| {size} | {args.runs} | {statistics.median(times):.2f} s "
+                f"| {min(times):.2f} s | {max(times):.2f} s | {os.getloadavg()[0]:.1f} |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
