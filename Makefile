@@ -59,6 +59,7 @@ test: setup $(STAMPS)/groovy $(STAMPS)/chromium
 
 bench: setup
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/promote.py
 
 clean:
 	rm -rf $(VENV) node_modules

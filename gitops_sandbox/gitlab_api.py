@@ -52,6 +52,17 @@ def version() -> Response:
     )
 
 
+@bp.get("/namespaces/<enc:nid>")
+def get_namespace(nid: str) -> Response:
+    """A group by id or URL-encoded full path (groups exist once a project is in them)."""
+    svc = services()
+    with svc.state.read() as data:
+        for group in data["groups"].values():
+            if nid in (str(group["id"]), group["full_path"]):
+                return json_response(shapes.namespace(svc.base_url, group))
+    raise not_found("Namespace")
+
+
 # ---- projects -----------------------------------------------------------------------
 
 

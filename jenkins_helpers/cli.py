@@ -24,7 +24,7 @@ import click
 from jenkins_helpers import __version__
 from jenkins_helpers.commands import Printer
 from jenkins_helpers.deployrepo.settings import DEFAULT_PROJECT
-from jenkins_helpers.errors import UserError
+from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.secrets import mask
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -747,10 +747,40 @@ def cue_command(args: tuple[str, ...]) -> None:
     type=click.Choice(["wasm", "binary"]),
     help="CUE engine for every command (default: as GITOPS_CUE_ENGINE, else the embedded one).",
 )
+@click.option(
+    "--gitlab-url",
+    metavar="URL",
+    help="Run on this GitLab instead of the sandbox (token: GITLAB_TOKEN; Jenkins: "
+    "JENKINS_URL, JENKINS_USER, JENKINS_TOKEN if set). See docs/OPERATIONS.md.",
+)
+@click.option(
+    "--project",
+    metavar="GROUP/NAME",
+    help="With --gitlab-url: the deployment project, in a test group (created if missing).",
+)
+@click.option(
+    "--webhook-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="With --gitlab-url: this machine's address as GitLab reaches it (the webhook).",
+)
+@click.option(
+    "--i-know-what-i-am-doing",
+    "foreign_ok",
+    is_flag=True,
+    help="With --gitlab-url: reset the project's branches even if the demo did not create them.",
+)
 @JSON_OPTION
 @error_boundary
 def demo_command(
-    use_cases: tuple[str, ...], keep: Path | None, engine: str | None, as_json: bool
+    use_cases: tuple[str, ...],
+    keep: Path | None,
+    engine: str | None,
+    gitlab_url: str | None,
+    project: str | None,
+    webhook_host: str,
+    foreign_ok: bool,
+    as_json: bool,
 ) -> None:
     """Run the 28 use cases end to end in the sandbox, each from the same starting state.
 
@@ -763,10 +793,19 @@ def demo_command(
       gitops-helper demo                 # all 28
       gitops-helper demo A1 E3           # just these
       gitops-helper demo --json > demo.json
+      GITLAB_TOKEN=... gitops-helper demo --gitlab-url https://gitlab.example.com \\
+          --project gitops-demo/k8s-deployments --webhook-host 10.0.0.5
     """
     from jenkins_helpers.commands import demo
 
-    sys.exit(demo.run(use_cases, as_json=as_json, keep=keep, engine=engine, echo=echo))
+    if (project or foreign_ok) and not gitlab_url:
+        raise BadInput("--project and --i-know-what-i-am-doing go with --gitlab-url")
+    if gitlab_url and not project:
+        raise BadInput("--gitlab-url needs --project GROUP/NAME", "a project of a test group")
+    real = None
+    if gitlab_url and project:
+        real = demo.RealGitLab(gitlab_url, project, foreign_ok, webhook_host)
+    sys.exit(demo.run(use_cases, as_json=as_json, keep=keep, engine=engine, real=real, echo=echo))
 
 
 @main.group("sandbox")

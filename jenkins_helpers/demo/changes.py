@@ -20,7 +20,7 @@ from jenkins_helpers.demo.evidence import (
     env_var,
     pod_annotation,
 )
-from jenkins_helpers.demo.world import ENVS, EXAMPLE_APP, Mismatch, World
+from jenkins_helpers.demo.world import ENVS, Mismatch, World
 
 APP = "example-app"
 IMAGE = "registry.example.com/example-app"
@@ -73,7 +73,7 @@ def a3(w: World) -> list[str]:
 
 def app_release(w: World, ev: Evidence, tag: str, edit: Callable[[str], str]) -> None:
     """The app team changes deployment/app.cue; its build of `tag` goes through the chain."""
-    with w.clone("main", EXAMPLE_APP) as repo:
+    with w.clone("main", w.app_path(APP)) as repo:
         app_cue = repo / "deployment" / "app.cue"
         changed = edit(app_cue.read_text())
         if changed == app_cue.read_text():

@@ -32,15 +32,17 @@ chain" means: MR to dev, merge, the webhook opens the stage MR, merge, the webho
 opens the prod MR, merge.
 
 Starting state of every use case: `platform/k8s-deployments` as `gitops-helper
-init-repo` lays it down, with `example-app` (first party, its repository
-`apps/example-app` holds `deployment/app.cue`) and `postgres` (third party) in
-dev, stage and prod (example-app replicas 1/2/3, the same version everywhere).
+init-repo` lays it down, with `example-app` (first party: its repository, a
+sibling of the deployment project, holds `deployment/app.cue` and a Jenkinsfile
+calling `gitopsPromote`) and `postgres` (third party) in dev, stage and prod
+(example-app replicas 1/2/3, the same version everywhere).
 
 Run them all with `make demo` (or `gitops-helper demo`), one or a few with
 `gitops-helper demo B4 E3`, as data with `--json`. `make test` runs each as a test
 (tests/demo/test_use_cases.py). What each does is in
 jenkins_helpers/demo/changes.py (A, B, C) and jenkins_helpers/demo/operations.py
-(D, E, F).
+(D, E, F). The same scenarios run on a real GitLab's test group:
+docs/OPERATIONS.md, "The use cases on your own GitLab".
 """
 
 

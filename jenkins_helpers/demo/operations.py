@@ -13,7 +13,7 @@ from typing import Any
 
 from jenkins_helpers.demo.changes import APP, IMAGE, REPLICAS
 from jenkins_helpers.demo.evidence import Evidence, Objects, deployment, image_tag
-from jenkins_helpers.demo.world import ENVS, EXAMPLE_APP, Mismatch, World
+from jenkins_helpers.demo.world import ENVS, Mismatch, World
 from jenkins_helpers.promotion import parse_trailer
 
 POSTGRES = "postgres"
@@ -22,7 +22,7 @@ PROMOTE = "Promote {app} {tag} to {env}"
 
 def build(w: World, tag: str, *extra: str, app: str = APP) -> int:
     """What the app's pipeline does after building `tag`: the MR to dev."""
-    with w.clone("main", f"apps/{app}" if app != APP else EXAMPLE_APP) as repo:
+    with w.clone("main", w.app_path(app)) as repo:
         image = f"registry.example.com/{app}"
         args = ("promote", "--app", app, "--image", image, "--tag", tag, "--app-repo", str(repo))
         iid: int = w.cli(*args, *extra)["mr_iid"]
@@ -162,18 +162,17 @@ def first_party_release(w: World, ev: Evidence, app: str, tag: str) -> int:
         jenkinsfile = tree / "Jenkinsfile"
         text = jenkinsfile.read_text()
         if "defaultValue: '" not in text:
-            raise Mismatch(f"apps/{app}'s Jenkinsfile names no default IMAGE_TAG")
+            raise Mismatch(f"{app}'s Jenkinsfile names no default IMAGE_TAG")
         jenkinsfile.write_text(
             re.sub(r"defaultValue: '[^']*'", f"defaultValue: '{tag}'", text, count=1)
         )
         with (tree / "CHANGELOG.md").open("a") as changelog:
             changelog.write(f"- {tag}\n")
 
-    path = f"apps/{app}"
+    path = w.app_path(app)
     w.merge(w.person_mr("main", f"Release {tag}", bump, path=path), path)
     first = w.wait_mr("dev", PROMOTE.format(app=app, tag=tag, env="dev"))
-    w.wait_builds()
-    number = w.last_build(app)["number"]
+    number = w.wait_build(app)["number"]
     ev.note(
         f"the merge into {path} started Jenkins {app} #{number}; gitopsPromote opened !{first.iid}"
     )
@@ -183,7 +182,7 @@ def first_party_release(w: World, ev: Evidence, app: str, tag: str) -> int:
 def onboard_first_party(w: World, ev: Evidence, app: str) -> None:
     """Its Jenkins job and push hook, and its (no-promote) env entries merged."""
     done = w.cli(
-        "onboard", "--app", app, "--repo", f"apps/{app}", "--git-credentials", "gitlab-api-token"
+        "onboard", "--app", app, "--repo", w.app_path(app), "--git-credentials", "gitlab-api-token"
     )
     ev.expect(f"Jenkins job {app} exists (python-jenkins)", bool(w.jenkins.job_exists(app)), True)
     for registration in done["registrations"]:
@@ -207,7 +206,7 @@ def e1(w: World) -> list[str]:
 
 def e2(w: World) -> list[str]:
     ev = Evidence()
-    with w.clone("main", EXAMPLE_APP) as repo:
+    with w.clone("main", w.app_path(APP)) as repo:
         app_cue = repo / "deployment" / "app.cue"
         first = '[{name: "APP_NAME", value: "example-app"}'
         app_cue.write_text(
@@ -347,7 +346,7 @@ def f3(w: World) -> list[str]:
     ev = Evidence()
     app = "legacy-service"
     w.app_project(app)
-    done = w.cli("onboard", "--app", app, "--repo", f"apps/{app}", "--git-credentials", "c")
+    done = w.cli("onboard", "--app", app, "--repo", w.app_path(app), "--git-credentials", "c")
     for registration in done["registrations"]:
         w.merged_quietly(registration["mr_iid"])
     release(w, ev, "0.9.0", app)
@@ -381,7 +380,7 @@ def f3(w: World) -> list[str]:
 
 def f4(w: World) -> list[str]:
     ev = Evidence()
-    with w.clone("main", EXAMPLE_APP) as repo:
+    with w.clone("main", w.app_path(APP)) as repo:
         start = (
             "promote",
             "--app",

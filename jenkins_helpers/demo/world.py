@@ -1,10 +1,10 @@
-"""The demo's world: the sandbox (a child process), the webhook (here), and a user's hands.
+"""The demo's world: a GitLab (the sandbox, or a real one's test group), the webhook (here),
+Jenkins when there is one, and a user's hands.
 
-Each use case starts from the same state: `reset` deletes the projects, recreates
-them from repositories laid down once (`gitops-helper init-repo` and the example
-app's), registers the webhook again on a fresh job store and deletes every Jenkins
-job. What a scenario does goes through the same doors a user's work does: the
-`gitops-helper` CLI as a subprocess, python-gitlab for merges and a person's MRs,
+Each use case starts from the same state: `reset` puts the projects back to the
+seeds (seeds.py, ground.py), registers a fresh webhook and deletes the Jenkins jobs
+use cases create. What a scenario does goes through the doors a user's work does:
+the `gitops-helper` CLI as a subprocess, python-gitlab for merges and a person's MRs,
 python-jenkins for builds, and git for reading what each environment deploys.
 """
 
@@ -35,8 +35,11 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from jenkins_helpers import git, proc
 from jenkins_helpers.commands.sandbox import DEPLOYMENTS, sandbox_args, wait_ready
+from jenkins_helpers.demo import seeds
+from jenkins_helpers.demo.ground import Ground
+from jenkins_helpers.errors import UserError
+from jenkins_helpers.jenkins import JenkinsAccess
 
-EXAMPLE_APP = "apps/example-app"
 ENVS = ("dev", "stage", "prod")
 HOOK_SECRET_BYTES = 24
 WAIT = 120.0  # seconds for a webhook-made MR or a build
@@ -48,102 +51,114 @@ class Mismatch(Exception):
     """What a use case found differs from what must hold."""
 
 
-@dataclass(frozen=True)
-class Urls:
-    gitlab: str
-    jenkins: str
-    state_dir: Path
+# Jenkins jobs use cases create (onboarding); reset deletes them.
+DEMO_JOBS = ("example-app", "user-service", "legacy-service")
+EXTRA_APPS = ("user-service", "legacy-service")
 
 
 class World:
-    """One sandbox for the whole demo; `reset` gives each use case the starting state."""
+    """The demo's GitLab, Jenkins and webhook; `reset` gives each use case the starting state."""
 
-    def __init__(self, urls: Urls, token: str, work: Path, engine: str | None) -> None:
-        self.urls = urls
+    def __init__(
+        self,
+        gitlab_url: str,
+        token: str,
+        work: Path,
+        *,
+        engine: str | None,
+        project: str = DEPLOYMENTS,
+        jenkins_access: JenkinsAccess | None = None,
+        foreign_ok: bool = False,
+        hook_host: str = "127.0.0.1",
+    ) -> None:
+        self.gitlab_url = gitlab_url.rstrip("/")
         self.token = token
         self.work = work
+        self.hook_host = hook_host
         self.secret = os.urandom(HOOK_SECRET_BYTES).hex()
         self.env = {
-            "GITLAB_URL": urls.gitlab,
+            "GITLAB_URL": self.gitlab_url,
             "GITLAB_TOKEN": token,
-            "JENKINS_URL": urls.jenkins,
-            "JENKINS_USER": "admin",
-            "JENKINS_TOKEN": token,
+            "GITOPS_PROJECT": project,
             **({"GITOPS_CUE_ENGINE": engine} if engine else {}),
         }
-        self.gl = gitlab.Gitlab(urls.gitlab, private_token=token)
-        self.jenkins = jenkins.Jenkins(urls.jenkins, username="admin", password=token)
-        self._seeds = self._lay_down_seeds()
+        self._jenkins = None
+        if jenkins_access is not None:
+            self.env |= {
+                "JENKINS_URL": jenkins_access.url,
+                "JENKINS_USER": jenkins_access.user,
+                "JENKINS_TOKEN": jenkins_access.token,
+            }
+            self._jenkins = jenkins.Jenkins(
+                jenkins_access.url, username=jenkins_access.user, password=jenkins_access.token
+            )
+        self.gl = gitlab.Gitlab(self.gitlab_url, private_token=token)
+        self.ground = Ground(self.gl, self._push_all, project, foreign_ok=foreign_ok)
+        self.deployments = project
+        self.seeds = seeds.lay_down(work / "seeds", self._init_repo)
         self._hook: _Webhook | None = None
         self.project: Project
 
+    @property
+    def jenkins(self) -> jenkins.Jenkins:
+        """python-jenkins on the demo's Jenkins; a use case needing one fails without."""
+        if self._jenkins is None:
+            raise Mismatch(
+                "this use case needs Jenkins: set JENKINS_URL, JENKINS_USER and JENKINS_TOKEN "
+                "(its library configured as jenkins-gitops-helpers)"
+            )
+        return self._jenkins
+
+    def app_path(self, app: str) -> str:
+        """An app's repository: a sibling of the deployment project."""
+        return self.ground.app_path(app)
+
     # --- starting state -----------------------------------------------------------------
 
-    def _lay_down_seeds(self) -> dict[str, Path]:
-        """Mirror what the sandbox seeded on its first start: every use case starts from it."""
-        seeds = {}
-        for path in (DEPLOYMENTS, EXAMPLE_APP):
-            seeds[path] = self.work / "seeds" / f"{path.replace('/', '-')}.git"
-            self.git("clone", "--quiet", "--mirror", self.repo_url(path), str(seeds[path]))
-        return seeds
+    def _init_repo(self, target: Path, envs: Sequence[str]) -> None:
+        done = self.cli_run("init-repo", str(target), "--envs", ",".join(envs))
+        if done.returncode != 0:
+            raise UserError(f"gitops-helper init-repo failed: {done.stderr.strip()}")
+
+    def _push_all(self, seed: Path, path: str) -> None:
+        """Every branch of `seed` to `path`, forced; branches the seed lacks deleted."""
+        self.git(
+            "push",
+            "--quiet",
+            "--force",
+            "--prune",
+            self.repo_url(path),
+            "refs/heads/*:refs/heads/*",
+            cwd=seed,
+        )
 
     def repo_url(self, path: str) -> str:
-        return f"{self.urls.gitlab}/{path}.git"
+        return f"{self.gitlab_url}/{path}.git"
 
     def git(self, *args: str, cwd: Path | None = None) -> str:
-        """git with the sandbox's token in the environment (never on the command line)."""
-        env = git.auth_env(self.urls.gitlab, self.token)
+        """git with the token in the environment (never on the command line)."""
+        env = git.auth_env(self.gitlab_url, self.token)
         return proc.run(["git", *args], cwd=cwd, env=env).stdout
 
     def reset(self) -> None:
-        """Fresh projects from the seeds, a fresh webhook, no Jenkins jobs."""
+        """The seeds' branches, no open MRs, a fresh webhook, no Jenkins jobs of ours."""
         if self._hook is not None:
             self._hook.stop()
             self._hook = None
-        for path in (DEPLOYMENTS, EXAMPLE_APP, *self._extra_projects()):
-            self._delete_project(path)
-        for job in self.jenkins.get_jobs():
-            self.jenkins.delete_job(job["name"])
-        for path, source in self._seeds.items():
-            protected = ["main", *ENVS] if path == DEPLOYMENTS else ["main"]
-            self.seed_project(path, source, protected)
-        self.project = self.gl.projects.get(DEPLOYMENTS)
+        for app in EXTRA_APPS:
+            self.ground.remove(self.app_path(app))
+        self.ground.reset(self.app_path("example-app"), self.seeds.example_app, ["main"])
+        self.project = self.ground.reset(self.deployments, self.seeds.deployments, ["main", *ENVS])
+        if self._jenkins is not None:
+            for job in DEMO_JOBS:
+                if self._jenkins.job_exists(job):
+                    self._jenkins.delete_job(job)
         self._hook = _Webhook.start(self, self.work / "webhook" / str(time.monotonic_ns()))
 
-    def _extra_projects(self) -> list[str]:
-        return [
-            p.path_with_namespace
-            for p in self.gl.projects.list(get_all=True)
-            if p.path_with_namespace not in (DEPLOYMENTS, EXAMPLE_APP)
-        ]
-
-    def _delete_project(self, path: str) -> None:
-        try:
-            self.gl.projects.delete(path)
-        except gitlab.GitlabDeleteError as e:
-            if e.response_code != 404:
-                raise
-
-    def seed_project(self, path: str, source: Path, protected: Sequence[str]) -> None:
-        """Create a project from a local repository (the sandbox's admin API)."""
-        answer = requests.post(
-            f"{self.urls.gitlab}/-/sandbox/projects",
-            json={"path": path, "source_dir": str(source), "protected": list(protected)},
-            headers={"PRIVATE-TOKEN": self.token},
-            timeout=60,
-        )
-        answer.raise_for_status()
-
     def app_project(self, app: str) -> None:
-        """Another first-party app's repository, `apps/<app>`: the example app, renamed."""
-        with tempfile.TemporaryDirectory(prefix=f"demo-{app}-", dir=self.work) as tmp:
-            tree = Path(tmp) / app
-            self.git("clone", "--quiet", str(self._seeds[EXAMPLE_APP]), str(tree))
-            for name in ("deployment/app.cue", "Jenkinsfile", "README.md"):
-                text = (tree / name).read_text()
-                (tree / name).write_text(text.replace("example-app", app))
-            git.commit_all(tree, f"Initial {app}")
-            self.seed_project(f"apps/{app}", tree, ["main"])
+        """Another first-party app's repository, next to example-app's: created and seeded."""
+        source = self.seeds.app(app, self.work / "apps" / str(time.monotonic_ns()))
+        self.ground.reset(self.app_path(app), source, ["main"])
 
     # --- the CLI ------------------------------------------------------------------------
 
@@ -183,9 +198,9 @@ class World:
         changes: Any = self.mr(iid).changes()
         return {c["new_path"] for c in changes["changes"]}
 
-    def merge(self, iid: int, path: str = DEPLOYMENTS) -> None:
+    def merge(self, iid: int, path: str | None = None) -> None:
         """Merge through GitLab's API, as the MR's page does."""
-        self.gl.projects.get(path).mergerequests.get(iid).merge()
+        self.gl.projects.get(path or self.deployments).mergerequests.get(iid).merge()
 
     def open_mrs(self, target: str) -> list[ProjectMergeRequest]:
         found: list[ProjectMergeRequest] = self.project.mergerequests.list(
@@ -243,11 +258,12 @@ class World:
         edit: Callable[[Path], None],
         *,
         render: bool = False,
-        path: str = DEPLOYMENTS,
+        path: str | None = None,
     ) -> int:
         """A person's MR into `branch` of `path`: clone, `edit`, render (an environment
         branch), push, open."""
         source = f"person/{branch}-{time.monotonic_ns()}"
+        path = path or self.deployments
         with self.clone(branch, path) as tree:
             edit(tree)
             if render:
@@ -263,10 +279,10 @@ class World:
         return int(mr.iid)
 
     @contextmanager
-    def clone(self, branch: str, path: str = DEPLOYMENTS) -> Iterator[Path]:
+    def clone(self, branch: str, path: str | None = None) -> Iterator[Path]:
         with tempfile.TemporaryDirectory(prefix="demo-clone-", dir=self.work) as tmp:
             tree = Path(tmp) / "repo"
-            url = self.repo_url(path)
+            url = self.repo_url(path or self.deployments)
             git.clone(url, tree, branch, git.auth_env(url, self.token))
             yield tree
 
@@ -286,18 +302,19 @@ class World:
 
     # --- Jenkins ------------------------------------------------------------------------
 
-    def wait_builds(self) -> None:
-        answer = requests.post(
-            f"{self.urls.gitlab}/-/sandbox/jenkins/builds/wait",
-            headers={"PRIVATE-TOKEN": self.token},
-            timeout=WAIT,
-        )
-        if answer.status_code != 200:
-            raise Mismatch(f"Jenkins builds still running after {WAIT:g} s")
+    def wait_build(self, job: str) -> dict[str, Any]:
+        """`job`'s last build, once nothing of it is queued or running; it must have passed."""
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            info = self.jenkins.get_job_info(job)
+            last, done = info.get("lastBuild") or {}, info.get("lastCompletedBuild") or {}
+            if not info.get("inQueue") and last and last.get("number") == done.get("number"):
+                return self.last_build(job)
+            time.sleep(0.5)
+        raise Mismatch(f"{job} still building after {WAIT:g} s")
 
     def last_build(self, job: str) -> dict[str, Any]:
-        info = self.jenkins.get_job_info(job)
-        number = info["lastBuild"]["number"]
+        number = self.jenkins.get_job_info(job)["lastCompletedBuild"]["number"]
         build: dict[str, Any] = self.jenkins.get_build_info(job, number)
         if build["result"] != "SUCCESS":
             log = self.jenkins.get_build_console_output(job, number)
@@ -307,6 +324,7 @@ class World:
     def close(self) -> None:
         if self._hook is not None:
             self._hook.stop()
+            self._hook = None
         self.gl.session.close()
 
 
@@ -325,9 +343,9 @@ class _Webhook:
         app = webhook.create_app(
             {
                 "GITOPS_WEBHOOK_SECRET": world.secret,
-                "GITLAB_URL": world.urls.gitlab,
+                "GITLAB_URL": world.gitlab_url,
                 "GITLAB_TOKEN": world.token,
-                "GITOPS_PROJECT": DEPLOYMENTS,
+                "GITOPS_PROJECT": world.deployments,
                 "GITOPS_DATA_DIR": str(data_dir),
                 "GITOPS_WORKERS": 2,
                 "GITOPS_RECONCILE_INTERVAL": 0,
@@ -336,7 +354,7 @@ class _Webhook:
         )
         for name in ("werkzeug", "webhook", "jenkins_helpers"):  # the demo's lines tell it
             logging.getLogger(name).setLevel(logging.WARNING)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
+        server = make_server(world.hook_host, 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         hook = cls(app, server, world.secret)
         world.project.hooks.create(
@@ -351,7 +369,7 @@ class _Webhook:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
+        return f"http://{self.server.host}:{self.server.server_port}"
 
     def jobs(self) -> list[dict[str, Any]]:
         answer = requests.get(
@@ -381,29 +399,71 @@ class _Webhook:
 @contextmanager
 def started(token: str, engine: str | None, keep: Path | None) -> Iterator[World]:
     """The sandbox as a child process (its Jenkins runs this library's steps) and a World."""
-    work = Path(tempfile.mkdtemp(prefix="gitops-demo-"))
-    state = keep if keep is not None else work / "sandbox"
-    agent = work / "agent"
-    agent.mkdir()
-    (agent / "docker").write_text(FAKE_DOCKER)
-    (agent / "docker").chmod(0o755)
-    path = os.pathsep.join([str(agent), str(Path(sys.executable).parent), os.environ["PATH"]])
-    ready = work / "ready.json"
-    args = [*sandbox_args(state, 0, ready), "--agent-path", path]
-    env = {"SANDBOX_TOKEN": token, **({"GITOPS_CUE_ENGINE": engine} if engine else {})}
-    child = proc.spawn(args, env=env, output=work / "sandbox.log")
-    world = None
-    try:
-        urls = wait_ready(child, ready)
+    with _work_dir() as work:
+        state = keep if keep is not None else work / "sandbox"
+        agent = work / "agent"
+        agent.mkdir()
+        (agent / "docker").write_text(FAKE_DOCKER)
+        (agent / "docker").chmod(0o755)
+        path = os.pathsep.join([str(agent), str(Path(sys.executable).parent), os.environ["PATH"]])
+        ready = work / "ready.json"
+        args = [*sandbox_args(state, 0, ready), "--agent-path", path]
+        env = {"SANDBOX_TOKEN": token, **({"GITOPS_CUE_ENGINE": engine} if engine else {})}
+        child = proc.spawn(args, env=env, output=work / "sandbox.log")
+        try:
+            urls = wait_ready(child, ready)
+            jenkins_access = JenkinsAccess(urls["jenkins_url"], "admin", token)
+            # Its own fresh sandbox: what the sandbox seeded is the demo's to reset.
+            world = World(
+                urls["gitlab_url"],
+                token,
+                work,
+                engine=engine,
+                jenkins_access=jenkins_access,
+                foreign_ok=True,
+            )
+            try:
+                yield world
+            finally:
+                world.close()
+        finally:
+            proc.stop(child)
+
+
+@contextmanager
+def connected(
+    gitlab_url: str,
+    token: str,
+    project: str,
+    *,
+    engine: str | None,
+    jenkins_access: JenkinsAccess | None,
+    foreign_ok: bool,
+    hook_host: str,
+) -> Iterator[World]:
+    """A World on a GitLab of the user's: `project` in a test group, reset by the demo."""
+    with _work_dir() as work:
         world = World(
-            Urls(urls["gitlab_url"], urls["jenkins_url"], Path(urls["state_dir"])),
+            gitlab_url,
             token,
             work,
-            engine,
+            engine=engine,
+            project=project,
+            jenkins_access=jenkins_access,
+            foreign_ok=foreign_ok,
+            hook_host=hook_host,
         )
-        yield world
-    finally:
-        if world is not None:
+        try:
+            world.ground.refuse_foreign_path(project)
+            yield world
+        finally:
             world.close()
-        proc.stop(child)
+
+
+@contextmanager
+def _work_dir() -> Iterator[Path]:
+    work = Path(tempfile.mkdtemp(prefix="gitops-demo-"))
+    try:
+        yield work
+    finally:
         shutil.rmtree(work, ignore_errors=True)
