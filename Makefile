@@ -55,7 +55,9 @@ test: setup $(STAMPS)/groovy $(STAMPS)/chromium
 	@echo "== mypy (strict)"
 	$(BIN)/mypy
 	@echo "== pytest"
-	$(BIN)/python -m pytest
+	# One worker per core, a test module each: the end-to-end modules spend most of
+	# their time waiting on subprocesses, the sandbox and the webhook.
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 bench: setup
 	$(BIN)/python bench/render.py

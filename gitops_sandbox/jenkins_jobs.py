@@ -125,6 +125,18 @@ def push_token(config: bytes | str) -> str | None:
     return (trigger.findtext("secretToken") or "").strip() or None
 
 
+def push_branch_filter(config: bytes | str) -> list[str] | None:
+    """The branches whose pushes start a build, when the push trigger filters by name
+    (`<branchFilterType>NameBasedFilter</branchFilterType>`, comma-separated
+    `<includeBranchesSpec>`); None: every branch."""
+    root = ET.fromstring(config)  # noqa: S314 - parsed once already when stored
+    trigger = next(root.iter(PUSH_TRIGGER), None)
+    if trigger is None or (trigger.findtext("branchFilterType") or "").strip() != "NameBasedFilter":
+        return None
+    spec = trigger.findtext("includeBranchesSpec") or ""
+    return [b.strip() for b in spec.split(",") if b.strip()]
+
+
 def _branch(spec: str) -> str:
     """A branch spec as the Git plugin reads it: `*/main`, `origin/main`, `refs/heads/main`."""
     spec = spec.strip()

@@ -4,7 +4,8 @@ A job whose config.xml has the plugin's `GitLabPushTrigger` (trigger on push, wi
 a secret token) gets a build for every `Push Hook` that GitLab POSTs to
 `JENKINS_URL/project/<job>` carrying that secret in `X-Gitlab-Token`. The endpoint
 is authenticated by the secret, not by a Jenkins user (so GitLab needs no Jenkins
-account); it answers 200 with the queued build, and ignores other events.
+account); it answers 200 with the queued build, and ignores other events and, with
+the trigger's NameBasedFilter, pushes to branches it does not include.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def push(name: str) -> Response:
         return text("Invalid token\n", 401)
     if request.headers.get("X-Gitlab-Event") != "Push Hook":
         return text("Ignored: not a push event\n", 200)
+    wanted = jenkins_jobs.push_branch_filter(job["config_xml"])
+    ref = str((request.get_json(silent=True) or {}).get("ref", ""))
+    if wanted is not None and ref.removeprefix("refs/heads/") not in wanted:
+        return text(f"Ignored: {ref} is not among the trigger's branches\n", 200)
     queued = queue_build(name, {}, parameterized=False)
     if isinstance(queued, Response):
         return queued

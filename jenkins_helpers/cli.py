@@ -858,8 +858,14 @@ def help_pages(width: int = 88) -> list[tuple[str, str]]:
     pages = []
 
     def walk(command: click.Command, name: str, parent: click.Context | None) -> None:
-        ctx = click.Context(command, info_name=name, parent=parent, terminal_width=width)
-        ctx.max_content_width = width
+        ctx = command.make_context(
+            name,
+            [],
+            parent=parent,
+            resilient_parsing=True,  # no arguments given: nothing may be required
+            terminal_width=width,
+            max_content_width=width,
+        )
         pages.append((ctx.command_path, command.get_help(ctx)))
         if isinstance(command, click.Group):
             for sub in command.list_commands(ctx):

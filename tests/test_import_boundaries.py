@@ -28,7 +28,11 @@ OWNERS = {
 # The demo plays the user and Jenkins: like a user's script, it merges through
 # python-gitlab, builds through python-jenkins and runs `gitops-helper` as a process,
 # so the tool's own boundary modules are what it exercises, not what it uses.
-USERS_HANDS = {p: ("jenkins_helpers/demo/world.py",) for p in ("gitlab", "jenkins", "subprocess")}
+USERS_HANDS = {
+    "gitlab": ("jenkins_helpers/demo/world.py", "jenkins_helpers/demo/ground.py"),
+    "jenkins": ("jenkins_helpers/demo/world.py",),
+    "subprocess": ("jenkins_helpers/demo/world.py",),
+}
 SANDBOX_THIRD_PARTY = {"flask", "werkzeug", "markdown"}
 
 

@@ -247,6 +247,30 @@ def test_an_app_pipeline_job_runs_the_apps_jenkinsfile(server: Jenkins, sandbox:
     assert re.fullmatch(r"example-app 1\.0\.0 -> dev: !\d+ created", outcome.description or "")
 
 
+def test_a_push_starts_a_build_only_on_the_jobs_branch(server: Jenkins, sandbox: Sandbox) -> None:
+    """The GitLab plugin's NameBasedFilter: a push to another branch starts nothing.
+    (The job's branch does not exist: the build it starts fails at checkout, harmlessly.)"""
+    config = job_config(
+        "app-pipeline",
+        repository_url=sandbox.clone_url(EXAMPLE_APP, with_token=False),
+        branch="release",
+        credentials_id="gitlab-api-token",
+        push_token="push-secret-1234",  # noqa: S106 - made up
+    )
+    server.ensure_job("pushed-app", config)
+    url = f"{sandbox.jenkins_url}/project/pushed-app"
+
+    def push(ref: str) -> requests.Response:
+        headers = {"X-Gitlab-Token": "push-secret-1234", "X-Gitlab-Event": "Push Hook"}
+        return requests.post(url, json={"ref": ref}, headers=headers, timeout=10)
+
+    ignored = push("refs/heads/main")
+    assert ignored.status_code == 200 and "Ignored" in ignored.text
+    started = push("refs/heads/release")
+    assert started.status_code == 200 and "Scheduled build of pushed-app" in started.text
+    server.delete_job("pushed-app")
+
+
 def test_the_console_tail_never_shows_the_token(server: Jenkins) -> None:
     """Even a pipeline that prints the token as text (Jenkins masks only bound credentials)."""
     script = f"node {{ echo 'configured with {TOKEN}'; error('stop') }}"

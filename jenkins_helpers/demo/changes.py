@@ -71,19 +71,28 @@ def a3(w: World) -> list[str]:
 # --- B: one app, every environment -------------------------------------------------------
 
 
+def build(
+    w: World, tag: str, *extra: str, app: str = APP, edit: Callable[[str], str] | None = None
+) -> int:
+    """What the app's pipeline does after building `tag`: the MR to dev. `edit` changes
+    its deployment/app.cue in the commit built (the app team's change)."""
+    with w.clone("main", w.app_path(app)) as repo:
+        if edit is not None:
+            app_cue = repo / "deployment" / "app.cue"
+            before = app_cue.read_text()
+            if edit(before) == before:
+                raise Mismatch("the scenario's edit changed nothing in deployment/app.cue")
+            app_cue.write_text(edit(before))
+            w.git("commit", "--quiet", "-am", "Change the app layer", cwd=repo)
+        image = f"registry.example.com/{app}"
+        args = ("promote", "--app", app, "--image", image, "--tag", tag, "--app-repo", str(repo))
+        iid: int = w.cli(*args, *extra)["mr_iid"]
+    return iid
+
+
 def app_release(w: World, ev: Evidence, tag: str, edit: Callable[[str], str]) -> None:
     """The app team changes deployment/app.cue; its build of `tag` goes through the chain."""
-    with w.clone("main", w.app_path(APP)) as repo:
-        app_cue = repo / "deployment" / "app.cue"
-        changed = edit(app_cue.read_text())
-        if changed == app_cue.read_text():
-            raise Mismatch("the scenario's edit changed nothing in deployment/app.cue")
-        app_cue.write_text(changed)
-        w.git("commit", "--quiet", "-am", "Change the app layer", cwd=repo)
-        done = w.cli(
-            "promote", "--app", APP, "--image", IMAGE, "--tag", tag, "--app-repo", str(repo)
-        )
-    merged = w.chain(done["mr_iid"], f"Promote {APP} {tag} to {{env}}")
+    merged = w.chain(build(w, tag, edit=edit), f"Promote {APP} {tag} to {{env}}")
     ev.note("chain merged: " + " -> ".join(f"!{i}" for i in merged))
 
 

@@ -11,22 +11,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from jenkins_helpers.demo.changes import APP, IMAGE, REPLICAS
-from jenkins_helpers.demo.evidence import Evidence, Objects, deployment, image_tag
+from jenkins_helpers.demo.changes import APP, IMAGE, REPLICAS, app_env_var, build
+from jenkins_helpers.demo.evidence import Evidence, Objects, deployment, env_var, image_tag
 from jenkins_helpers.demo.world import ENVS, Mismatch, World
 from jenkins_helpers.promotion import parse_trailer
 
 POSTGRES = "postgres"
 PROMOTE = "Promote {app} {tag} to {env}"
-
-
-def build(w: World, tag: str, *extra: str, app: str = APP) -> int:
-    """What the app's pipeline does after building `tag`: the MR to dev."""
-    with w.clone("main", w.app_path(app)) as repo:
-        image = f"registry.example.com/{app}"
-        args = ("promote", "--app", app, "--image", image, "--tag", tag, "--app-repo", str(repo))
-        iid: int = w.cli(*args, *extra)["mr_iid"]
-    return iid
 
 
 def release(w: World, ev: Evidence, tag: str, app: str = APP) -> None:
@@ -113,7 +104,7 @@ def d3(w: World) -> list[str]:
         "stage manifests equal to before the change", blob_ids(w, "stage") == stage_before, True
     )
     ev.expect("prod example-app", tags(w, APP)["prod"], "1.0.0")
-    log = w.project.commits.list(ref_name="stage", per_page=3)
+    log = w.project.commits.list(ref_name="stage", per_page=3, get_all=False)
     ev.expect(
         "audit trail: stage's last commits name the revert",
         any("Revert" in c.title for c in log),
@@ -206,25 +197,7 @@ def e1(w: World) -> list[str]:
 
 def e2(w: World) -> list[str]:
     ev = Evidence()
-    with w.clone("main", w.app_path(APP)) as repo:
-        app_cue = repo / "deployment" / "app.cue"
-        first = '[{name: "APP_NAME", value: "example-app"}'
-        app_cue.write_text(
-            app_cue.read_text().replace(first, f'{first}, {{name: "PAYMENTS_V2", value: "on"}}', 1)
-        )
-        w.git("commit", "--quiet", "-am", "Payments v2 and its switch", cwd=repo)
-        args = (
-            "promote",
-            "--app",
-            APP,
-            "--image",
-            IMAGE,
-            "--tag",
-            "1.2.0",
-            "--app-repo",
-            str(repo),
-        )
-        iid = w.cli(*args)["mr_iid"]
+    iid = build(w, "1.2.0", edit=app_env_var("PAYMENTS_V2", "on"))
     paths = w.changed_paths(iid)
     ev.expect(
         "one MR carries tag and app layer",
@@ -233,17 +206,8 @@ def e2(w: World) -> list[str]:
     )
     w.chain(iid, PROMOTE.format(app=APP, tag="1.2.0", env="{env}"))
     for env, objects in w.everywhere().items():
-        variables = {
-            e["name"]
-            for e in deployment(objects, APP)["spec"]["template"]["spec"]["containers"][0].get(
-                "env", []
-            )
-        }
-        ev.expect(
-            f"{env} image and PAYMENTS_V2",
-            (image_tag(objects, APP), "PAYMENTS_V2" in variables),
-            ("1.2.0", True),
-        )
+        got = (image_tag(objects, APP), env_var(objects, APP, "PAYMENTS_V2"))
+        ev.expect(f"{env} image and PAYMENTS_V2", got, ("1.2.0", ["on"]))
     return ev.lines
 
 
@@ -380,23 +344,7 @@ def f3(w: World) -> list[str]:
 
 def f4(w: World) -> list[str]:
     ev = Evidence()
-    with w.clone("main", w.app_path(APP)) as repo:
-        start = (
-            "promote",
-            "--app",
-            APP,
-            "--image",
-            IMAGE,
-            "--tag",
-            "2.0.0",
-            "--app-repo",
-            str(repo),
-            "--group",
-            "release-2.0",
-            "--with",
-            "postgres=17.2",
-        )
-        iid = w.cli(*start)["mr_iid"]
+    iid = build(w, "2.0.0", "--group", "release-2.0", "--with", "postgres=17.2")
     title = "Promote release-2.0 to {env}: example-app 2.0.0, postgres 17.2"
     merged = w.chain(iid, title)
     ev.note("one MR per environment: " + " -> ".join(f"!{i}" for i in merged))

@@ -290,15 +290,36 @@ class World:
 
     def deployed(self, env: str) -> dict[tuple[str, str, str], dict[str, Any]]:
         """Every object of `manifests/<env>/` on the env's branch: (app, kind, name) -> object."""
-        with self.clone(env) as tree:
-            objects = {}
-            for path in sorted((tree / "manifests" / env).glob("*/*.yaml")):
-                obj = yaml.safe_load(path.read_text())
-                objects[(path.parent.name, obj["kind"], obj["metadata"]["name"])] = obj
-            return objects
+        return self.everywhere((env,))[env]
 
-    def everywhere(self) -> dict[str, dict[tuple[str, str, str], dict[str, Any]]]:
-        return {env: self.deployed(env) for env in ENVS}
+    def everywhere(
+        self, envs: Sequence[str] = ENVS
+    ) -> dict[str, dict[tuple[str, str, str], dict[str, Any]]]:
+        """What each environment's branch deploys, from one fetch of a local mirror."""
+        mirror = self.work / "mirror.git"
+        if not mirror.exists():
+            self.git("init", "--quiet", "--bare", str(mirror))
+        self.git(
+            "fetch",
+            "--quiet",
+            "--prune",
+            "--force",
+            self.repo_url(self.deployments),
+            "+refs/heads/*:refs/heads/*",
+            cwd=mirror,
+        )
+        found: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = {}
+        for env in envs:
+            listing = self.git(
+                "ls-tree", "-r", "--name-only", env, "--", f"manifests/{env}/", cwd=mirror
+            )
+            paths = [p for p in listing.splitlines() if p.endswith(".yaml")]
+            found[env] = {}
+            for path in paths:
+                obj = yaml.safe_load(self.git("show", f"{env}:{path}", cwd=mirror))
+                app = path.split("/")[2]
+                found[env][(app, obj["kind"], obj["metadata"]["name"])] = obj
+        return found
 
     # --- Jenkins ------------------------------------------------------------------------
 
