@@ -247,11 +247,8 @@ def e4(w: World) -> list[str]:
     moved = deployment(after["prod"], APP)
     moved["spec"]["template"]["spec"]["containers"][0]["image"] = f"{IMAGE}:1.0.42"
     ev.expect("prod Deployment otherwise unchanged", moved == deployment(before["prod"], APP), True)
-    ev.expect(
-        "prod postgres unchanged",
-        deployment(after["prod"], POSTGRES),
-        deployment(before["prod"], POSTGRES),
-    )
+    same = deployment(after["prod"], POSTGRES) == deployment(before["prod"], POSTGRES)
+    ev.expect("prod postgres unchanged", same, True)
     for env in ("dev", "stage"):
         ev.expect(f"{env} untouched", after[env] == before[env], True)
     return ev.lines
