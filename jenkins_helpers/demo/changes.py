@@ -32,11 +32,11 @@ PLATFORM_TITLE = "Promote the platform layer from {previous} to {env}"
 # --- A: one environment ----------------------------------------------------------------
 
 
-def env_only(w: World, ev: Evidence, *values: str) -> None:
-    """`set --env dev` env values; the MR merges and no promotion follows."""
-    done = w.cli("set", "--env", "dev", "--app", APP, *(a for v in values for a in ("--set", v)))
+def env_only(w: World, ev: Evidence, *values: str, env: str = "dev") -> None:
+    """`set --env ENV` example-app's env values; the MR merges and no promotion follows."""
+    done = w.cli("set", "--env", env, "--app", APP, *(a for v in values for a in ("--set", v)))
     w.merged_quietly(done["mr_iid"])
-    ev.note(f"!{done['mr_iid']} into dev merged; no MR opened in stage or prod")
+    ev.note(f"!{done['mr_iid']} into {env} ({', '.join(values)}) merged; no MR opened elsewhere")
 
 
 def a1(w: World) -> list[str]:
@@ -151,9 +151,7 @@ def b3(w: World) -> list[str]:
 def b4(w: World) -> list[str]:
     ev = Evidence()
     app_release(w, ev, "1.1.0", app_fields('configMap: data: "cache-ttl": "300"'))
-    done = w.cli("set", "--env", "prod", "--app", APP, "--set", 'configMap.data."cache-ttl"="600"')
-    w.merged_quietly(done["mr_iid"])
-    ev.note(f"!{done['mr_iid']} sets cache-ttl 600 in prod")
+    env_only(w, ev, 'configMap.data."cache-ttl"="600"', env="prod")
     for env, objects in w.everywhere().items():
         want = "600" if env == "prod" else "300"
         ev.expect(f"{env} ConfigMap cache-ttl", config_value(objects, APP, "cache-ttl"), want)
@@ -163,8 +161,7 @@ def b4(w: World) -> list[str]:
 def b5(w: World) -> list[str]:
     ev = Evidence()
     app_release(w, ev, "1.1.0", app_fields("readinessProbe: timeoutSeconds: 10"))
-    done = w.cli("set", "--env", "prod", "--app", APP, "--set", "readinessProbe.timeoutSeconds=30")
-    w.merged_quietly(done["mr_iid"])
+    env_only(w, ev, "readinessProbe.timeoutSeconds=30", env="prod")
     for env, objects in w.everywhere().items():
         probe = container(objects, APP)["readinessProbe"]
         ev.expect(

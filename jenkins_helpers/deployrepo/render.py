@@ -259,15 +259,22 @@ def render(repo: Path, env: str, engine: CueEngine | None = None) -> RenderResul
     """Render `env`'s manifests into `repo` (an environment checkout) and drop stale files."""
     # YAML for each batch as it arrives; app order, as manifest_files of all objects.
     expected = _merged(_in_parts(repo, engine, None, lambda objects: manifest_files(env, objects)))
-    actual = existing_files(repo, env)
+    written, removed = _sync(repo, expected, existing_files(repo, env))
+    _remove_empty_dirs(repo / layout.env_manifests(env))
+    return RenderResult(env, expected, written, removed)
+
+
+def _sync(
+    repo: Path, expected: dict[str, str], actual: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """Write what differs from `actual`, delete what `expected` lacks: (written, removed)."""
     written = [p for p in sorted(expected) if actual.get(p) != expected[p]]
     removed = sorted(actual.keys() - expected.keys())
     for rel in written:
         _write(repo / rel, expected[rel])
     for rel in removed:
         (repo / rel).unlink()
-    _remove_empty_dirs(repo / layout.env_manifests(env))
-    return RenderResult(env, expected, written, removed)
+    return written, removed
 
 
 def render_apps(repo: Path, env: str, apps: Collection[str], *, vet: bool = False) -> RenderResult:
@@ -292,12 +299,7 @@ def render_apps(repo: Path, env: str, apps: Collection[str], *, vet: bool = Fals
                 for path in sorted(root.rglob("*"))
                 if path.is_file()
             )
-    written = [p for p in sorted(expected) if actual.get(p) != expected[p]]
-    removed = sorted(actual.keys() - expected.keys())
-    for rel in written:
-        _write(repo / rel, expected[rel])
-    for rel in removed:
-        (repo / rel).unlink()
+    written, removed = _sync(repo, expected, actual)
     for app in sorted(wanted):
         _remove_empty_dirs(repo / layout.app_manifests(env, app))
     envdir = repo / layout.env_manifests(env)
