@@ -8,7 +8,7 @@ on every retry and on a resend, and an event UUID shared by the hooks of one eve
 every request (each attempt, each resend) carries a new `X-Gitlab-Webhook-UUID`, as
 GitLab's WebHookService generates one per request.
 Retries happen on connection errors, timeouts, 429 and 5xx; other 4xx answers
-mean a misconfigured receiver and are not retried (GITLAB_WEBHOOK.md).
+mean a misconfigured receiver and are not retried (docs/SANDBOX.md, webhooks).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,19 @@ def test_file_names_exist(doc: Path) -> None:
     }
     missing = sorted({name for name in BARE_NAME.findall(doc.read_text()) if name not in ours})
     assert not missing, f"{doc.name} names files that do not exist: {missing}"
+
+
+def test_nothing_cites_the_teams_private_notes() -> None:
+    """Users have the repository only: the facts we rely on are copied into docs/."""
+    private = re.compile(r"\b(DESIGN|STYLE|GITLAB_WEBHOOK)\.md\b|\.\./shared/(?!tools/cue)")
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    citing = [
+        name
+        for name in tracked
+        if name.endswith((".py", ".md", ".groovy", ".txt", ".cue", ".tmpl"))
+        and private.search((ROOT / name).read_text(errors="replace"))
+        and name != "tests/test_docs_links.py"
+    ]
+    assert not citing, f"these cite files users do not have: {citing}"

@@ -1,4 +1,4 @@
-"""Import boundaries (STYLE.md), checked here rather than by memory.
+"""Import boundaries (docs/ARCHITECTURE.md, "Modules"), checked here rather than by memory.
 
 One module per external system: only that module imports the library that talks
 to it. The sandbox stands in for GitLab and Jenkins, so it and the tool never
