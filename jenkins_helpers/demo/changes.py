@@ -20,7 +20,8 @@ from jenkins_helpers.demo.evidence import (
     env_var,
     pod_annotation,
 )
-from jenkins_helpers.demo.world import ENVS, Mismatch, World
+from jenkins_helpers.demo.seeds import ENVS
+from jenkins_helpers.demo.world import Mismatch, World
 
 APP = "example-app"
 IMAGE = "registry.example.com/example-app"

@@ -13,7 +13,8 @@ from typing import Any
 
 from jenkins_helpers.demo.changes import APP, IMAGE, REPLICAS, app_env_var, build
 from jenkins_helpers.demo.evidence import Evidence, Objects, deployment, env_var, image_tag
-from jenkins_helpers.demo.world import ENVS, Mismatch, World
+from jenkins_helpers.demo.seeds import ENVS
+from jenkins_helpers.demo.world import Mismatch, World
 from jenkins_helpers.promotion import parse_trailer
 
 POSTGRES = "postgres"

@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from jenkins_helpers.demo.catalog import UseCase
 from jenkins_helpers.demo.evidence import Objects, container, deployment
-from jenkins_helpers.demo.world import ENVS, Mismatch, World
+from jenkins_helpers.demo.seeds import ENVS
+from jenkins_helpers.demo.world import Mismatch, World
 from jenkins_helpers.errors import UserError
 
 Outcome = Literal["PASS", "FAIL"]

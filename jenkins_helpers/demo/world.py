@@ -37,10 +37,10 @@ from jenkins_helpers import git, proc
 from jenkins_helpers.commands.sandbox import DEPLOYMENTS, sandbox_args, wait_ready
 from jenkins_helpers.demo import seeds
 from jenkins_helpers.demo.ground import Ground
+from jenkins_helpers.demo.seeds import ENVS
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.jenkins import JenkinsAccess
 
-ENVS = ("dev", "stage", "prod")
 HOOK_SECRET_BYTES = 24
 WAIT = 120.0  # seconds for a webhook-made MR or a build
 # The builds' `docker`: the demo has no registry, so building and pushing only echo.
@@ -53,7 +53,7 @@ class Mismatch(Exception):
 
 # Jenkins jobs use cases create (onboarding); reset deletes them.
 DEMO_JOBS = ("example-app", "user-service", "legacy-service")
-EXTRA_APPS = ("user-service", "legacy-service")
+EXTRA_APPS = DEMO_JOBS[1:]  # repositories beside example-app's, made by F1 and F3
 
 
 class World:
@@ -94,7 +94,6 @@ class World:
             )
         self.gl = gitlab.Gitlab(self.gitlab_url, private_token=token)
         self.ground = Ground(self.gl, self._push_all, project, foreign_ok=foreign_ok)
-        self.deployments = project
         self.seeds = seeds.lay_down(work / "seeds", self._init_repo)
         self._hook: _Webhook | None = None
         self.project: Project
@@ -108,6 +107,10 @@ class World:
                 "(its library configured as jenkins-gitops-helpers)"
             )
         return self._jenkins
+
+    @property
+    def deployments(self) -> str:
+        return self.ground.deployments
 
     def app_path(self, app: str) -> str:
         """An app's repository: a sibling of the deployment project."""
