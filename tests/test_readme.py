@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,11 @@ from pathlib import Path
 
 import requests
 
+from tests.helpers.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
 RUN_ELSEWHERE = {"make demo", "make test"}  # CI runs `make test`; tests/demo the use cases
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _commands(block: str) -> list[str]:
@@ -36,7 +31,7 @@ def _commands(block: str) -> list[str]:
 
 
 def test_every_readme_command_runs(tmp_path: Path) -> None:
-    port, venv_bin = _free_port(), str(Path(sys.executable).parent) + "/"
+    port, venv_bin = free_port(), str(Path(sys.executable).parent) + "/"
 
     def localise(text: str) -> str:
         text = text.replace("/tmp/", f"{tmp_path}/").replace("8929", str(port))
@@ -45,7 +40,8 @@ def test_every_readme_command_runs(tmp_path: Path) -> None:
     blocks = [localise(b) for b in BLOCK.findall((ROOT / "README.md").read_text())]
     env = {**os.environ, "EDITOR": "true", "SANDBOX_TOKEN": "sandbox-token"}
     env.pop("GITLAB_URL", None)
-    sandbox = None
+    sandbox, log = None, tmp_path / "sandbox.log"
+    output = log.open("wb")
     try:
         for block in blocks:
             script = []
@@ -59,10 +55,10 @@ def test_every_readme_command_runs(tmp_path: Path) -> None:
                             ["bash", "-c", f"exec {bare}"],
                             cwd=tmp_path,
                             env=env,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL,
+                            stdout=output,
+                            stderr=subprocess.STDOUT,
                         )
-                        _wait_ready(port)
+                        _wait_ready(port, sandbox, log)
                     continue
                 script.append(command)
             done = subprocess.run(
@@ -74,7 +70,7 @@ def test_every_readme_command_runs(tmp_path: Path) -> None:
                 check=False,
                 timeout=600,
             )
-            assert done.returncode == 0, f"{script}\n{done.stdout}\n{done.stderr}"
+            assert done.returncode == 0, f"{script}\n{done.stdout}\n{done.stderr}\n{_tail(log)}"
         assert sandbox is not None, "the README starts the sandbox"
         answer = requests.get(
             f"http://127.0.0.1:{port}/api/v4/projects/platform%2Fk8s-deployments/merge_requests",
@@ -87,11 +83,14 @@ def test_every_readme_command_runs(tmp_path: Path) -> None:
         if sandbox is not None:
             sandbox.terminate()
             sandbox.wait(timeout=30)
+        output.close()
 
 
-def _wait_ready(port: int) -> None:
+def _wait_ready(port: int, sandbox: subprocess.Popen[bytes], log: Path) -> None:
+    """Ready on `port`, and it is our sandbox answering: it is still running."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
+        assert sandbox.poll() is None, f"the sandbox exited:\n{_tail(log)}"
         try:
             if requests.get(f"http://127.0.0.1:{port}/-/readiness", timeout=2).ok:
                 return
@@ -99,3 +98,8 @@ def _wait_ready(port: int) -> None:
             pass
         time.sleep(0.3)
     raise AssertionError("the sandbox did not come up")
+
+
+def _tail(log: Path) -> str:
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    return "sandbox output:\n" + "\n".join(lines[-20:])

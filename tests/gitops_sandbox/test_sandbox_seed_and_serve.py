@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from gitops_sandbox import (
 )
 from gitops_sandbox.seed import APP, APP_CUE
 from tests.gitops_sandbox.sandbox_testing import git
+from tests.helpers.ports import free_port
 
 TOKEN = "t0ken"  # noqa: S105 - a test value
 # The seeded app repository carries the same app layer as the documented example.
@@ -99,12 +99,6 @@ def test_busy_port_is_a_clear_error(sandbox: Sandbox) -> None:
     assert err.value.hint
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _status(url: str, **headers: str) -> int | str:
     try:
         return requests.get(url, headers=headers, timeout=5).status_code
@@ -114,7 +108,7 @@ def _status(url: str, **headers: str) -> int | str:
 
 def test_up_holds_traffic_with_503_until_seeded(tmp_path: Path) -> None:
     """`python -m gitops_sandbox up`: refused or 503, then 200; never a seeded project's 404."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     child = subprocess.Popen(
         [sys.executable, "-m", "gitops_sandbox", "up", "--port", str(port), "--dir", str(tmp_path)],

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import requests
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
 from tests.helpers.chain import EXAMPLE_IMAGE, HOOK_SECRET, Chain, serve_webhook
 from tests.helpers.deployrepo import add_apps
+from tests.helpers.ports import free_port
 
 TOKEN = "reliability-token-9f3c"  # noqa: S105 - the sandbox's test credential
 
@@ -118,12 +118,6 @@ def test_ten_merges_within_a_second_each_get_a_mergeable_promotion(
 # --- the webhook as its own process: killed, stopped, restarted --------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def webhook_process(
     sb: Sandbox, data_dir: Path, port: int, reconcile: float = 0
@@ -173,7 +167,7 @@ def test_a_worker_killed_mid_job_finishes_after_restart_with_one_mr(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     """kill -9 after the promotion branch is pushed and before the MR exists."""
-    chain, port, data = _chain(sandbox), _free_port(), tmp_path / "data"
+    chain, port, data = _chain(sandbox), free_port(), tmp_path / "data"
     _register(sandbox, port)
     built = chain.build("example-app", "5.3.0", chain.app_repo("example-app"), EXAMPLE_IMAGE)
     assert built.mr_iid is not None
@@ -208,7 +202,7 @@ def test_a_worker_killed_mid_job_finishes_after_restart_with_one_mr(
 def test_a_merge_while_the_webhook_is_down_is_promoted_after_restart(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    chain, port, data = _chain(sandbox), _free_port(), tmp_path / "data"
+    chain, port, data = _chain(sandbox), free_port(), tmp_path / "data"
     _register(sandbox, port)
     built = chain.build("example-app", "5.4.0", chain.app_repo("example-app"), EXAMPLE_IMAGE)
     assert built.mr_iid is not None
