@@ -1,31 +1,30 @@
 """Webhook benchmarks: how fast it acknowledges, and how fast a merge becomes the next MR.
 
 1. Acks: POST /hooks/gitlab with merge events (distinct merges, so every one is
-   queued) from 1, 10 and 50 concurrent senders over keep-alive connections, to the
-   webhook served by werkzeug's threaded server on loopback, with no job workers
-   (acknowledging is what GitLab waits for). Reports acks per second and the
-   latency p50/p99.
+   queued) from 1, 10 and 50 concurrent connections on one asyncio loop, to the
+   webhook in its own process (`webhook serve`, or gunicorn with `--gunicorn N`
+   workers as docs/WEBHOOK.md runs it), with no job workers (acknowledging is what
+   GitLab waits for). Reports acks per second and the latency p50/p99.
 2. Cascade latency: in a seeded sandbox with the webhook wired in, merge a dev MR
    and time until the stage MR exists, N times (`--merges`). Reports p50/p95.
    The CUE engine is the one the environment selects (GITOPS_CUE_ENGINE, CUE_BIN).
 
-    python bench/webhook.py [--acks 2000] [--merges 10]
+    python bench/webhook.py [--acks 2000] [--merges 10] [--gunicorn 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
+import asyncio
+import gc
 import json
 import os
-import socket
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
@@ -37,6 +36,7 @@ import gitlab
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
 from jenkins_helpers.cue import get_engine
 from tests.helpers.chain import EXAMPLE_IMAGE, Chain, serve_webhook
+from tests.helpers.ports import free_port
 
 SECRET = "bench-secret-123"  # noqa: S105
 
@@ -69,7 +69,7 @@ def bench_acks(total: int, gunicorn_workers: int) -> None:
     """Senders here, the webhook in its own process: `gitops-helper webhook serve`, or
     gunicorn with `gunicorn_workers` web workers as docs/WEBHOOK.md runs it in production."""
     with tempfile.TemporaryDirectory() as data:
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "GITOPS_WEBHOOK_SECRET": SECRET,
@@ -96,52 +96,74 @@ def bench_acks(total: int, gunicorn_workers: int) -> None:
             stderr=subprocess.DEVNULL,
         )
         _wait_up(f"http://127.0.0.1:{port}/healthz")
-        counter = iter(range(10**9))
-        lock = threading.Lock()
-        local = threading.local()
-
-        def send() -> float:
-            # http.client over a kept-alive connection: the senders must cost the shared
-            # CPU as little as they can, or they measure themselves (GitLab's are elsewhere).
-            if not hasattr(local, "connection"):
-                local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            with lock:
-                n = next(counter)
-            headers = {
-                "X-Gitlab-Token": SECRET,
-                "X-Gitlab-Event": "Merge Request Hook",
-                "Idempotency-Key": f"bench-{n}",
-                "Content-Type": "application/json",
-            }
-            started = time.perf_counter()
-            local.connection.request("POST", "/hooks/gitlab", body=_event(n), headers=headers)
-            answer = local.connection.getresponse()
-            body = answer.read()
-            elapsed = time.perf_counter() - started
-            assert answer.status == 202, body
-            return elapsed
-
         print(f"{'senders':>8} {'acks':>6} {'acks/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
         try:
+            gc.collect()
+            gc.disable()  # the senders' own GC pauses are not the webhook's latency
             for senders in (1, 10, 50):
-                with ThreadPoolExecutor(senders) as pool:
-                    started = time.perf_counter()
-                    latencies = list(pool.map(lambda _: send(), range(total)))
-                    wall = time.perf_counter() - started
+                latencies, wall = asyncio.run(_send_all(port, senders, total))
                 print(
                     f"{senders:>8} {total:>6} {total / wall:>8.0f} "
                     f"{_percentile(latencies, 0.5) * 1000:>8.1f} "
                     f"{_percentile(latencies, 0.99) * 1000:>8.1f}"
                 )
         finally:
+            gc.enable()
             server.terminate()
             server.wait(30)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+async def _send_all(port: int, senders: int, total: int) -> tuple[list[float], float]:
+    """`total` deliveries from `senders` concurrent connections; latencies and wall time.
+
+    One asyncio loop sends them all: sender threads would wait for each other's GIL and
+    measure that (GitLab's senders are on other machines). A connection the server
+    closes (gunicorn's sync workers close after each answer) is reopened, and the
+    connect counts in the latency, as it does for GitLab's.
+    """
+    numbers = iter(range(total))
+    latencies: list[float] = []
+
+    async def sender() -> None:
+        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        for n in numbers:
+            started = time.perf_counter()
+            if connection is None:
+                connection = await asyncio.open_connection("127.0.0.1", port)
+            reader, writer = connection
+            writer.write(_request(n))
+            status, keep_alive = await _read_answer(reader)
+            latencies.append(time.perf_counter() - started)
+            assert status == 202, status
+            if not keep_alive:
+                writer.close()
+                connection = None
+        if connection is not None:
+            connection[1].close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(senders)))
+    return latencies, time.perf_counter() - started
+
+
+def _request(n: int) -> bytes:
+    body = _event(n)
+    head = (
+        "POST /hooks/gitlab HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"X-Gitlab-Token: {SECRET}\r\nX-Gitlab-Event: Merge Request Hook\r\n"
+        f"Idempotency-Key: bench-{n}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """The status and whether the connection stays open; the body is read and dropped."""
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+    status = int(head.split(" ", 2)[1])
+    length = re.search(r"content-length: *(\d+)", head)
+    await reader.readexactly(int(length.group(1)) if length else 0)
+    return status, "connection: close" not in head and head.startswith("http/1.1")
 
 
 def _wait_up(url: str) -> None:
