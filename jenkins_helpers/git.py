@@ -158,11 +158,61 @@ def _network(runner: git.Git, command: str, *args: str, env: Mapping[str, str], 
         return str(call(*args, env=dict(env), kill_after_timeout=timeout))
 
 
-def clone(url: str, dest: Path, branch: str, env: Mapping[str, str]) -> None:
-    """A shallow clone of only `branch` (the environment branch a promotion targets)."""
+def clone(
+    url: str, dest: Path, branch: str, env: Mapping[str, str], sparse: Sequence[str] = ()
+) -> None:
+    """A shallow clone of only `branch` (the environment branch a promotion targets).
+
+    `sparse`: check out only the files these patterns (.gitignore syntax) match; the
+    index still lists every file, so commits and pushes are whole (see `unsparse`).
+    """
     args = ["--quiet", "--depth=1", "--single-branch", "--no-tags", "--branch", branch]
+    if sparse:
+        args.append("--sparse")
     what = f"git clone of {clean_url(url)} (branch {branch})"
     _network(git.Git(str(dest.parent)), "clone", *args, "--", url, str(dest), env=env, what=what)
+    if sparse:
+        _repo(dest).git.sparse_checkout("set", "--no-cone", "--", *sparse)
+
+
+def is_sparse(path: Path) -> bool:
+    """Whether the work tree holds only some of the files (a sparse checkout)."""
+    try:
+        return str(_repo(path).git.config("--get", "core.sparseCheckout")) == "true"
+    except git.GitCommandError:
+        return False
+
+
+def unsparse(path: Path) -> None:
+    """Check out every file of a sparse work tree (nothing when it is whole already)."""
+    if is_sparse(path):
+        _repo(path).git.sparse_checkout("disable")
+
+
+def tracked_text(path: Path, file: str) -> str | None:
+    """The text of `file` as the index has it (checked out or not), or None if untracked."""
+    try:
+        return str(_repo(path).git.show(f":{file}", strip_newline_in_stdout=False))
+    except git.GitCommandError:
+        return None
+
+
+def tracked_files(path: Path, *patterns: str) -> list[str]:
+    """Files in the index matching the pathspecs `patterns`, checked out or not."""
+    out = str(_repo(path).git.ls_files("-z", "--", *patterns))
+    return sorted(name for name in out.split("\0") if name)
+
+
+def files_containing(path: Path, rev: str, words: Sequence[str], directory: str) -> list[str]:
+    """Files under `directory` at `rev` in which one of `words` occurs (as text)."""
+    patterns = [arg for word in words for arg in ("-e", word)]
+    try:
+        out = str(_repo(path).git.grep("-l", "-F", *patterns, rev, "--", directory))
+    except git.GitCommandError as e:
+        if e.status == 1:  # no match
+            return []
+        raise
+    return sorted(line.removeprefix(f"{rev}:") for line in out.splitlines() if line)
 
 
 def remote_branch_sha(path: Path, branch: str, env: Mapping[str, str]) -> str | None:

@@ -15,7 +15,7 @@ import importlib.resources
 import json
 import os
 import re
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -24,7 +24,7 @@ import jsonschema
 import referencing
 import yaml
 
-from jenkins_helpers import inputs
+from jenkins_helpers import git, inputs
 from jenkins_helpers.cue import CueError, get_engine
 from jenkins_helpers.deployrepo import layout, suggest
 from jenkins_helpers.deployrepo.settings import Environment
@@ -150,23 +150,13 @@ def check_app_manifests(tree: Path, env: Environment, apps: Collection[str]) -> 
         for item in _load_under(root, layout.app_manifests(env.name, app))
     ]
     findings = check_objects(objects, env=env.name, namespace=env.namespace)
-    base = root / layout.env_manifests(env.name)
-    others = [d for d in sorted(os.listdir(base)) if d not in apps] if base.is_dir() else []
     for path, obj in objects:
         if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str):
             continue
         key = (obj["kind"], _get(obj, "metadata", "namespace"), _get(obj, "metadata", "name"))
-        name = f"{obj['kind'].lower()}-{key[2]}.yaml"
-        for other in others:
-            file = base / other / name
-            if not file.is_file():
-                continue
-            relative = file.relative_to(root).as_posix()
-            try:
-                inputs.repo_path(root, relative)  # a symlink out of the repo is refused
-                theirs = _load_one(file, relative)
-            except UserError:
-                continue  # not one object: not a duplicate of this one
+        for relative, theirs in _same_named(
+            root, env.name, apps, f"{obj['kind'].lower()}-{key[2]}.yaml"
+        ):
             if (
                 theirs.get("kind"),
                 _get(theirs, "metadata", "namespace"),
@@ -175,6 +165,40 @@ def check_app_manifests(tree: Path, env: Environment, apps: Collection[str]) -> 
                 message = f"{_label(obj)} in namespace {key[1]!r} is also defined in {relative}"
                 findings.append(Finding("error", path, "duplicate", message))
     return sorted(findings, key=lambda f: (f.path, f.severity, f.rule, f.message))
+
+
+def _same_named(
+    root: Path, env: str, apps: Collection[str], name: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """Other apps' manifest files called `name` in `env`, read, as (relative path, object).
+
+    In a sparse work tree (a promotion's clone, git.clone) the other apps' files are
+    not checked out: they are found and read in the index, which has them as at HEAD.
+    Files that are not one YAML mapping are left out: not a duplicate of anything.
+    """
+    base = layout.env_manifests(env)
+    if git.is_sparse(root):
+        paths = git.tracked_files(root, f"{base}/*/{name}")
+        read: Callable[[str], str | None] = functools.partial(git.tracked_text, root)
+    else:
+        found = sorted(os.listdir(root / base)) if (root / base).is_dir() else []
+        paths = [f"{base}/{d}/{name}" for d in found if (root / base / d / name).is_file()]
+        read = functools.partial(_text_in, root)
+    same = []
+    for relative in paths:
+        if relative.count("/") != base.count("/") + 2 or relative.split("/")[-2] in apps:
+            continue
+        try:
+            theirs = _parse_one(read(relative) or "", relative)
+        except (UserError, UnicodeDecodeError):
+            continue
+        same.append((relative, theirs))
+    return same
+
+
+def _text_in(root: Path, relative: str) -> str:
+    inputs.repo_path(root, relative)  # a symlink out of the repo is refused
+    return (root / relative).read_text("utf-8")
 
 
 def load_manifests(repo: Path, env: str) -> list[tuple[str, Manifest]]:
@@ -201,17 +225,27 @@ def _load_under(root: Path, directory: str) -> list[tuple[str, Manifest]]:
     return sorted(loaded, key=lambda item: item[0])
 
 
+_ONE_OBJECT = "the renderer writes exactly one object per file; re-render, or fix the file by hand"
+
+
 def _load_one(file: Path, relative: str) -> Manifest:
-    hint = "the renderer writes exactly one object per file; re-render, or fix the file by hand"
     try:
-        documents = [doc for doc in yaml.safe_load_all(file.read_text("utf-8")) if doc is not None]
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise UserError(f"{relative}: not valid YAML: {e}", hint) from e
+        text = file.read_text("utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{relative}: not valid YAML: {e}", _ONE_OBJECT) from e
+    return _parse_one(text, relative)
+
+
+def _parse_one(text: str, relative: str) -> Manifest:
+    try:
+        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError as e:
+        raise UserError(f"{relative}: not valid YAML: {e}", _ONE_OBJECT) from e
     if len(documents) != 1 or not isinstance(documents[0], dict):
         found = (
             f"{len(documents)} documents" if len(documents) != 1 else type(documents[0]).__name__
         )
-        raise UserError(f"{relative}: expected a single YAML mapping, found {found}", hint)
+        raise UserError(f"{relative}: expected a single YAML mapping, found {found}", _ONE_OBJECT)
     return documents[0]
 
 

@@ -10,6 +10,8 @@ manifests/<env>/<app>/<kind>-<name>.yaml   rendered, one object per file
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 ENV_FILE = "env.cue"
 APPS_DIR = "services/apps"
 MANIFESTS_DIR = "manifests"
@@ -43,6 +45,18 @@ def manifest_file(env: str, app: str, kind: str, name: str) -> str:
 def deployment_file(env: str, app: str) -> str:
     """The file of the app's Deployment (named like the app)."""
     return manifest_file(env, app, "Deployment", app)
+
+
+def sparse_patterns(apps: Collection[str]) -> list[str]:
+    """What a change of `apps` alone reads and writes, as sparse-checkout patterns.
+
+    Everything but the other apps' app files and manifests: at 1000 apps, 5 of
+    every 6 files of an environment branch, and most of the time of checking it out.
+    """
+    patterns = ["/*", f"!/{MANIFESTS_DIR}/", f"!/{APPS_DIR}/"]
+    for app in sorted(apps):
+        patterns += [f"/{MANIFESTS_DIR}/*/{app}/", f"/{app_file(app)}"]
+    return patterns
 
 
 def is_platform_path(path: str) -> bool:

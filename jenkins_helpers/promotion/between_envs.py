@@ -118,7 +118,9 @@ def promote_between(
     from_main = source == settings.main_branch
     skipped = [] if from_main else _skipped(settings, settings.environment(source), to, skip_env)
     source_branch = settings.main_branch if from_main else settings.environment(source).branch
-    with deployment.checkout(to.branch) as clone:
+    # Named apps: a sparse clone of their files (the planner fills it in when it must).
+    sparse = selection.apps or () if not from_main else ()
+    with deployment.checkout(to.branch, sparse) as clone:
         commit = git.fetch_branch(clone.tree, source_branch, clone.auth)
         route = _Route(deployment, clone, to, source, commit, tuple(skipped), dry_run)
         if from_main:

@@ -84,7 +84,7 @@ def promote_build(
         settings = deployment.settings
         environment = settings.environments[0] if env is None else settings.environment(env)
         # From here on the environment exists: what follows may fail, never on input.
-        with deployment.checkout(environment.branch) as clone:
+        with deployment.checkout(environment.branch, [app, *dict(others)]) as clone:
             versions = [build.version, *(_version_here(clone.tree, a, t) for a, t in others)]
             plan = apply_versions(clone.tree, environment, versions, explain=_explainer(build))
             proposed = (

@@ -127,6 +127,7 @@ def apply_platform(
     of the environment is rendered again: a platform change may touch them all.
     """
     require_env(tree, env)
+    git.unsparse(tree)
     before = _errors(_findings(tree, env))
     files = git.changed_paths(tree, "HEAD", source_rev, paths)
     git.take_paths(tree, source_rev, paths)
@@ -264,7 +265,8 @@ def _default_explain(error: CueError, env: Environment) -> UserError:
 
 
 def _scope(tree: Path, apps: Collection[str]) -> frozenset[str] | None:
-    """`apps`, when the work tree differs from HEAD only in what is theirs alone; else None.
+    """`apps`, when the work tree differs from HEAD only in what is theirs alone; else None,
+    and then a sparse work tree is filled in: the whole environment gets rendered.
 
     Theirs alone: their app files, which hold (before and after) their own entries
     only, and their entries in env.cue, outside which env.cue is as it was (up to
@@ -273,6 +275,13 @@ def _scope(tree: Path, apps: Collection[str]) -> frozenset[str] | None:
     rendering the change. The platform layer, `environment:` or any other file
     changed: None, render everything.
     """
+    scope = _confined_to(tree, apps)
+    if scope is None:
+        git.unsparse(tree)
+    return scope
+
+
+def _confined_to(tree: Path, apps: Collection[str]) -> frozenset[str] | None:
     part = batches.partition(tree)
     if part is None:
         return None
@@ -284,9 +293,7 @@ def _scope(tree: Path, apps: Collection[str]) -> frozenset[str] | None:
         for text in (git.file_at(tree, "HEAD", path), _read(tree / path) or None):
             if text is not None and not batches.holds_own_entries(text, app, part.package):
                 return None
-    try:
-        part.check_others(apps)  # another app file holding entries of these apps
-    except batches.Unsplittable:
+    if not _others_hold_none_of(tree, apps, part.package):
         return None
     old, new = git.file_at(tree, "HEAD", layout.ENV_FILE), _read(tree / layout.ENV_FILE)
     if old is None:
@@ -295,6 +302,18 @@ def _scope(tree: Path, apps: Collection[str]) -> frozenset[str] | None:
     if outside[0] is None or outside[1] is None or _blank(outside[0]) != _blank(outside[1]):
         return None
     return frozenset(apps)
+
+
+def _others_hold_none_of(tree: Path, apps: Collection[str], package: str) -> bool:
+    """No other app file holds entries of `apps`. Read at HEAD, where the other files are
+    as in the work tree (`_scope` checked), checked out or not (a sparse clone)."""
+    for path in git.files_containing(tree, "HEAD", sorted(apps), layout.APPS_DIR):
+        stem = Path(path).stem
+        if stem not in apps and not batches.holds_own_entries(
+            git.file_at(tree, "HEAD", path) or "", stem, package
+        ):
+            return False
+    return True
 
 
 def _blank(text: str) -> str:

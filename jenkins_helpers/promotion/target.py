@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from jenkins_helpers import git
+from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.deployrepo.settings import SETTINGS_FILE, Settings, parse_settings
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.gitlab import Access, GitLab, Project
@@ -40,13 +41,17 @@ class DeploymentProject:
     settings: Settings
 
     @contextlib.contextmanager
-    def checkout(self, branch: str) -> Iterator[Target]:
-        """A fresh shallow clone of `branch`, removed afterwards."""
+    def checkout(self, branch: str, apps: Collection[str] = ()) -> Iterator[Target]:
+        """A fresh shallow clone of `branch`, removed afterwards.
+
+        With `apps`, a sparse one holding only what a change of these apps reads
+        (layout.sparse_patterns); the planner checks out the rest when it needs it.
+        """
         with tempfile.TemporaryDirectory(prefix="gitops-target-") as tmp:
             tree = Path(tmp) / "k8s-deployments"
             url = self.project.http_url_to_repo
             auth = git.auth_env(url, self.gl.access.token)
-            git.clone(url, tree, branch, auth)
+            git.clone(url, tree, branch, auth, layout.sparse_patterns(apps) if apps else ())
             yield Target(self.gl, self.project, branch, tree, auth)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import yaml
 
 from jenkins_helpers import git
 from jenkins_helpers.cuesrc import editor
-from jenkins_helpers.deployrepo import checks
+from jenkins_helpers.deployrepo import checks, layout, render
 from jenkins_helpers.deployrepo.checks import Finding
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import UserError
@@ -111,57 +112,113 @@ def _stale_postgres(dev: Path) -> str:
     return path.read_text()
 
 
-def test_a_promotion_renders_and_validates_only_its_app(dev: Path) -> None:
+@pytest.fixture(params=["whole", "sparse"])
+def clone_of(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[Path], Path]:
+    """A promotion's clone of a dev checkout: the checkout itself, or a sparse clone
+    holding example-app's files only, as `promote` clones the environment branch."""
+
+    def clone(dev: Path) -> Path:
+        if request.param == "whole":
+            return dev
+        tree = tmp_path / "sparse-clone"
+        git.clone(dev.as_uri(), tree, "dev", {}, layout.sparse_patterns(["example-app"]))
+        assert not (tree / POSTGRES).exists(), "another app's files are not checked out"
+        return tree
+
+    return clone
+
+
+def _text(path: Path) -> str | None:
+    return path.read_text() if path.exists() else None
+
+
+def test_a_promotion_renders_and_validates_only_its_app(
+    dev: Path, clone_of: Callable[[Path], Path]
+) -> None:
     stale = _stale_postgres(dev)
-    plan = _apply(dev, _version("1.7.0"))
-    assert _image(dev) == f"{IMAGE}:1.7.0"
-    assert (dev / POSTGRES).read_text() == stale, "another app's manifests are left alone"
+    tree = clone_of(dev)
+    untouched = _text(tree / POSTGRES)
+    assert untouched in (stale, None)
+    plan = _apply(tree, _version("1.7.0"))
+    assert _image(tree) == f"{IMAGE}:1.7.0"
+    assert _text(tree / POSTGRES) == untouched, "another app's manifests are left alone"
     assert [c.path for c in plan.changes] == [
         "env.cue",
         "manifests/dev/example-app/deployment-example-app.yaml",
         "services/apps/example-app.cue",
     ]
     # The same for an edit of the app's env.cue entry (set, rollback).
-    git.commit_staged(dev, "promote 1.7.0")
-    edit = planning.apply_edits(dev, DEV, "example-app", [(("replicas",), 3)])
-    assert (dev / POSTGRES).read_text() == stale
+    git.commit_staged(tree, "promote 1.7.0")
+    edit = planning.apply_edits(tree, DEV, "example-app", [(("replicas",), 3)])
+    assert _text(tree / POSTGRES) == untouched
     assert [c.path for c in edit.changes] == [
         "env.cue",
         "manifests/dev/example-app/deployment-example-app.yaml",
     ]
 
 
-def test_a_platform_change_renders_every_app(dev: Path) -> None:
+def test_a_platform_change_renders_every_app(dev: Path, clone_of: Callable[[Path], Path]) -> None:
     _stale_postgres(dev)
-    platform = dev / "platform/defaults.cue"
+    tree = clone_of(dev)
+    platform = tree / "platform/defaults.cue"
     platform.write_text(platform.read_text() + "\n// a platform change\n")
-    plan = _apply(dev, _version("1.7.0"))
+    plan = _apply(tree, _version("1.7.0"))
     assert POSTGRES in [c.path for c in plan.changes], "rendered again: the hand edit is gone"
-    assert "edited by hand" not in (dev / POSTGRES).read_text()
+    assert "edited by hand" not in (tree / POSTGRES).read_text()
 
 
-def test_an_environment_setting_renders_every_app(dev: Path) -> None:
+def test_an_environment_setting_renders_every_app(
+    dev: Path, clone_of: Callable[[Path], Path]
+) -> None:
     _stale_postgres(dev)
-    env = dev / "env.cue"
+    tree = clone_of(dev)
+    env = tree / "env.cue"
     env.write_text(env.read_text().replace("defaults: {}", 'defaults: labels: team: "a"'))
-    _apply(dev, _version("1.7.0"))
-    assert "edited by hand" not in (dev / POSTGRES).read_text()
-    assert "team: a" in (dev / POSTGRES).read_text()
+    _apply(tree, _version("1.7.0"))
+    assert "edited by hand" not in (tree / POSTGRES).read_text()
+    assert "team: a" in (tree / POSTGRES).read_text()
 
 
-def test_an_app_file_with_another_apps_entries_renders_every_app(dev: Path) -> None:
+def test_an_app_file_with_another_apps_entries_renders_every_app(
+    dev: Path, clone_of: Callable[[Path], Path]
+) -> None:
     _stale_postgres(dev)
+    tree = clone_of(dev)
     text = app_cue("example-app", IMAGE, "port: 8080")
     text += 'apps: postgres: app: podAnnotations: "example.com/touched": "yes"\n'
-    plan = _apply(dev, AppVersion("example-app", text, ImageRef(IMAGE, "1.7.0", None)))
+    plan = _apply(tree, AppVersion("example-app", text, ImageRef(IMAGE, "1.7.0", None)))
     assert POSTGRES in [c.path for c in plan.changes]
-    assert "example.com/touched" in (dev / POSTGRES).read_text()
+    assert "example.com/touched" in (tree / POSTGRES).read_text()
 
 
-def test_an_apps_own_validation_finds_duplicates_in_other_apps(dev: Path) -> None:
+def test_another_app_file_with_this_apps_entries_renders_every_app(
+    dev: Path, clone_of: Callable[[Path], Path]
+) -> None:
+    """postgres.cue also annotates example-app: a sparse clone does not hold that file,
+    which must still be found (at HEAD) and make the render whole."""
+    postgres = dev / "services/apps/postgres.cue"
+    postgres.write_text(
+        postgres.read_text() + 'apps: "example-app": app: podAnnotations: by: "postgres"\n'
+    )
+    render.render(dev, "dev")
+    git.commit_all(dev, "postgres.cue annotates example-app")
+    _stale_postgres(dev)
+    tree = clone_of(dev)
+    plan = _apply(tree, _version("1.7.0"))
+    assert POSTGRES in [c.path for c in plan.changes], "the whole environment was rendered"
+    deployment = (tree / "manifests/dev/example-app/deployment-example-app.yaml").read_text()
+    assert "by: postgres" in deployment
+
+
+def test_an_apps_own_validation_finds_duplicates_in_other_apps(
+    dev: Path, clone_of: Callable[[Path], Path]
+) -> None:
+    tree = clone_of(dev)
     copy = "manifests/dev/example-app/service-postgres.yaml"
-    (dev / copy).write_text((dev / "manifests/dev/postgres/service-postgres.yaml").read_text())
-    mine = checks.check_app_manifests(dev, DEV, ["example-app"])
+    (tree / copy).write_text(
+        git.file_at(tree, "HEAD", "manifests/dev/postgres/service-postgres.yaml") or ""
+    )
+    mine = checks.check_app_manifests(tree, DEV, ["example-app"])
     assert [(f.path, f.rule) for f in mine if f.severity == "error"] == [(copy, "duplicate")]
     assert "manifests/dev/postgres/service-postgres.yaml" in mine[0].message
     assert not [f for f in mine if not f.path.startswith("manifests/dev/example-app/")]
