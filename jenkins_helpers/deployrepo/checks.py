@@ -15,7 +15,7 @@ import importlib.resources
 import json
 import os
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -150,13 +150,12 @@ def check_app_manifests(tree: Path, env: Environment, apps: Collection[str]) -> 
         for item in _load_under(root, layout.app_manifests(env.name, app))
     ]
     findings = check_objects(objects, env=env.name, namespace=env.namespace)
+    others = _OtherApps(root, env.name, apps)
     for path, obj in objects:
         if not isinstance(obj, dict) or not isinstance(obj.get("kind"), str):
             continue
         key = (obj["kind"], _get(obj, "metadata", "namespace"), _get(obj, "metadata", "name"))
-        for relative, theirs in _same_named(
-            root, env.name, apps, f"{obj['kind'].lower()}-{key[2]}.yaml"
-        ):
+        for relative, theirs in others.named(f"{obj['kind'].lower()}-{key[2]}.yaml"):
             if (
                 theirs.get("kind"),
                 _get(theirs, "metadata", "namespace"),
@@ -167,33 +166,48 @@ def check_app_manifests(tree: Path, env: Environment, apps: Collection[str]) -> 
     return sorted(findings, key=lambda f: (f.path, f.severity, f.rule, f.message))
 
 
-def _same_named(
-    root: Path, env: str, apps: Collection[str], name: str
-) -> list[tuple[str, dict[str, Any]]]:
-    """Other apps' manifest files called `name` in `env`, read, as (relative path, object).
+class _OtherApps:
+    """The manifest files of the apps of `env` outside `apps`, found by file name.
 
-    In a sparse work tree (a promotion's clone, git.clone) the other apps' files are
-    not checked out: they are found and read in the index, which has them as at HEAD.
-    Files that are not one YAML mapping are left out: not a duplicate of anything.
+    In a sparse work tree (a promotion's clone, git.clone) those files are not
+    checked out: they are listed and read in the index, which has them as at HEAD.
     """
-    base = layout.env_manifests(env)
-    if git.is_sparse(root):
-        paths = git.tracked_files(root, f"{base}/*/{name}")
-        read: Callable[[str], str | None] = functools.partial(git.tracked_text, root)
-    else:
-        found = sorted(os.listdir(root / base)) if (root / base).is_dir() else []
-        paths = [f"{base}/{d}/{name}" for d in found if (root / base / d / name).is_file()]
-        read = functools.partial(_text_in, root)
-    same = []
-    for relative in paths:
-        if relative.count("/") != base.count("/") + 2 or relative.split("/")[-2] in apps:
-            continue
-        try:
-            theirs = _parse_one(read(relative) or "", relative)
-        except (UserError, UnicodeDecodeError):
-            continue
-        same.append((relative, theirs))
-    return same
+
+    def __init__(self, root: Path, env: str, apps: Collection[str]) -> None:
+        self.root = root
+        base = layout.env_manifests(env)
+        self.sparse = git.is_sparse(root)
+        if self.sparse:
+            files = git.tracked_files(root, f"{base}/")
+        else:
+            found = sorted(os.listdir(root / base)) if (root / base).is_dir() else []
+            files = [
+                f"{base}/{d}/{name}"
+                for d in found
+                if d not in apps and (root / base / d).is_dir()
+                for name in sorted(os.listdir(root / base / d))
+            ]
+        self.by_name: dict[str, list[str]] = {}
+        for relative in files:
+            parts = relative.split("/")
+            if len(parts) == base.count("/") + 3 and parts[-2] not in apps:
+                self.by_name.setdefault(parts[-1], []).append(relative)
+
+    def named(self, name: str) -> list[tuple[str, dict[str, Any]]]:
+        """The files called `name`, read, as (relative path, object); a file that is not
+        one YAML mapping is left out: it is not a duplicate of anything."""
+        same = []
+        for relative in self.by_name.get(name, []):
+            try:
+                if self.sparse:
+                    text = git.tracked_text(self.root, relative) or ""
+                else:
+                    text = _text_in(self.root, relative)
+                theirs = _parse_one(text, relative)
+            except (UserError, UnicodeDecodeError, OSError):
+                continue
+            same.append((relative, theirs))
+        return same
 
 
 def _text_in(root: Path, relative: str) -> str:
