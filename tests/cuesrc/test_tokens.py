@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jenkins_helpers.cuesrc import tokens
 
@@ -53,3 +57,97 @@ def test_an_interpolation_is_marked_and_a_plain_string_is_not() -> None:
     plain, interpolated = (tokens.tokenize(s)[0] for s in ('"a"', '"\\(a)"'))
     assert not plain.interpolated
     assert interpolated.interpolated
+
+
+# --- parsing an edited text from the last one parsed ------------------------------------
+
+SCAFFOLD = Path(tokens.__file__).resolve().parents[1] / "deployrepo" / "scaffold"
+ENV = """package deployments
+
+// the environment
+environment: {
+\tname:      "dev"
+\tnamespace: "dev"
+}
+
+apps: "example-app": env: {
+\tdeployment: image: tag: "1.0.0" // pinned
+\treplicas: 1
+\tresources: requests: {cpu: "100m", memory: "128Mi"}
+}
+
+apps: postgres: env: {deployment: image: tag: "16.4"}, apps: redis: env: replicas: 2
+apps: "web": env: additionalEnv: [{name: "A", value: "\\(x)"}, {name: "B", value: 1 +
+\t2}]
+"""
+SAMPLES = [
+    ENV,
+    (SCAFFOLD / "repo" / "platform" / "app.cue").read_text(),
+    (SCAFFOLD / "repo" / "deployments.cue").read_text(),
+]
+# What edits insert: whole fields, and the characters that change how text around them reads.
+FRAGMENTS = [
+    "",
+    "\n",
+    ",",
+    "{",
+    "}",
+    '"',
+    '"""\n',
+    "+",
+    "// note\n",
+    " x: 1",
+    "\nx: 1\n",
+    'apps: "new": env: {replicas: 3}\n',
+    "[",
+    "]",
+    "@attr()",
+    "\\(",
+    "a",
+    "9",
+]
+
+
+def _parsed(source: str) -> tokens.CueFile | str:
+    try:
+        return tokens.parse(source)
+    except tokens.CueSyntaxError as e:
+        return f"error at {e.offset}: {e.message}"
+
+
+def _parsed_whole(source: str) -> tokens.CueFile | str:
+    try:
+        return tokens._parse_all(source)
+    except tokens.CueSyntaxError as e:
+        return f"error at {e.offset}: {e.message}"
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.sampled_from(SAMPLES),
+    st.floats(0, 1),
+    st.integers(0, 12),
+    st.lists(st.sampled_from(FRAGMENTS), max_size=3),
+)
+def test_an_edited_text_parses_as_a_fresh_parse_would(
+    base: str, where: float, cut: int, inserted: list[str]
+) -> None:
+    """Whatever the edit, the tree made from the last parse equals a full parse of the
+    new text, or the same syntax error is raised."""
+    at = int(where * len(base))
+    edited = base[:at] + "".join(inserted) + base[at + cut :]
+    tokens._CACHE.clear()
+    tokens.parse(base)
+    assert _parsed(edited) == _parsed_whole(edited)
+
+
+def test_an_edit_of_one_app_reparses_only_around_it() -> None:
+    """The common case takes the fast way: a new image tag in one entry of a long file."""
+    entries = "".join(
+        f'apps: "app-{n}": env: {{deployment: image: tag: "1.0.{n}"}}\n' for n in range(300)
+    )
+    old = f"package deployments\n\n{entries}"
+    new = old.replace('"1.0.150"', '"2.0.0-rc.1"')
+    reparsed = tokens._reparsed(tokens._parse_all(old), new)
+    assert reparsed is not None, "parsed again in full"
+    assert reparsed == tokens._parse_all(new)
