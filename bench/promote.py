@@ -8,8 +8,9 @@ added to dev (rendered and committed there, so dev is as a merged MR leaves it),
 pushed to a sandbox GitLab as platform/k8s-deployments. Then, `--runs` times, one
 `gitops-helper promote --dry-run` of example-app at a new tag from its app
 repository, as Jenkins runs it: clone dev, write the app layer and env.cue, render
-and validate, print the plan. Printed: wall time of each run (the clone included),
-as a Markdown table. A promotion renders and validates only example-app (see
+and validate, print the plan. Printed: wall time per size (the clone included), the
+sizes taking turns run by run, as a Markdown table with each median's ratio to the
+first size's. A promotion renders and validates only example-app (see
 jenkins_helpers/promotion/plan.py), so the time should not grow with the apps; the
 clone does, with the repository. The CUE engine is the one the environment selects
 (GITOPS_CUE_ENGINE, CUE_BIN).
@@ -18,6 +19,7 @@ clone does, with the repository. The CUE engine is the one the environment selec
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -91,22 +93,30 @@ def main() -> None:
         f"Python {platform.python_version()}, CUE_BIN={os.environ.get('CUE_BIN', '-')}, "
         f"GITOPS_CUE_ENGINE={os.environ.get('GITOPS_CUE_ENGINE', '-')}\n"
     )
-    print("| apps | runs | wall median | wall min | wall max | load |")
+    print("| apps | runs | wall median | wall min | wall max | median / smallest's |")
     print("|---:|---:|---:|---:|---:|---:|")
-    for size in args.sizes:
-        with (
-            tempfile.TemporaryDirectory(prefix="bench-promote-") as tmp,
-            Sandbox.start(token="bench-token-1234") as sb,  # noqa: S106 - the sandbox's
-        ):
-            repo = deployment_repo(Path(tmp) / "k8s-deployments", size)
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-promote-")))
+        setups = []
+        for size in args.sizes:
+            sb = stack.enter_context(Sandbox.start(token="bench-token-1234"))  # noqa: S106
+            repo = deployment_repo(tmp / f"{size}" / "k8s-deployments", size)
             sb.create_project(DEPLOYMENTS, source_dir=repo, protected=["main", *ENVS])
-            app_repo = write_example_app(Path(tmp) / "example-app")
-            times = [promote(sb, app_repo, f"9.{size}.{n}") for n in range(args.runs)]
+            setups.append((size, sb, write_example_app(tmp / f"{size}" / "example-app")))
+        # Sizes take turns, run by run: a machine that gets busier or quieter
+        # meanwhile shifts every size alike, not the last one measured.
+        times: dict[int, list[float]] = {size: [] for size in args.sizes}
+        for n in range(args.runs):
+            for size, sb, app_repo in setups:
+                times[size].append(promote(sb, app_repo, f"9.{size}.{n}"))
+        smallest = statistics.median(times[args.sizes[0]])
+        for size in args.sizes:
+            median = statistics.median(times[size])
             print(
-                f"| {size} | {args.runs} | {statistics.median(times):.2f} s "
-                f"| {min(times):.2f} s | {max(times):.2f} s | {os.getloadavg()[0]:.1f} |",
-                flush=True,
+                f"| {size} | {args.runs} | {median:.2f} s | {min(times[size]):.2f} s "
+                f"| {max(times[size]):.2f} s | {median / smallest:.2f}x |"
             )
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ repository's.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import math
 import os
@@ -198,6 +199,7 @@ def _read(path: Path) -> _SourceFile | None:
     return _parse(text)
 
 
+@functools.lru_cache(maxsize=16)  # env.cue is read by partition, without_entries, the mirror
 def _parse(text: str) -> _SourceFile | None:
     try:
         tree = tokens.parse(text)
