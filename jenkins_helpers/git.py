@@ -435,6 +435,11 @@ def head(path: Path) -> str:
     return str(_repo(path).head.commit.hexsha)
 
 
+def staged_tree(path: Path) -> str:
+    """The tree object of what is staged, as a commit of it would have (nothing committed)."""
+    return str(_repo(path).git.write_tree())
+
+
 def tree_id(path: Path, rev: str) -> str:
     """The tree object of `rev`: equal trees mean equal content, whatever the history."""
     return str(_repo(path).git.rev_parse("--verify", f"{rev}^{{tree}}"))

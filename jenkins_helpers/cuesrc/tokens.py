@@ -43,6 +43,9 @@ _SIMPLE = re.compile(
 )
 
 
+_BLANKS_SIMPLE = re.compile(_BLANKS.pattern + "(?:" + _SIMPLE.pattern + ")")
+
+
 class CueSyntaxError(ValueError):
     """The text is not CUE we can read; `offset` points at the problem."""
 
@@ -76,11 +79,30 @@ class _Lexer:
         self.pos = 0
         self.nesting = 0
 
-    def tokens(self) -> list[Token]:
-        out = [self.next()]
-        while out[-1].kind != "eof":
-            out.append(self.next())
-        return out
+    def tokens(self, stop: int | None = None) -> list[Token]:
+        """The tokens from `pos` to the end, or up to the first one starting at or after
+        `stop` (not included), then an eof token: the simple ones straight from
+        `_BLANKS_SIMPLE`, in this loop; `next` for the rest."""
+        src, fast = self.src, _BLANKS_SIMPLE.match
+        out: list[Token] = []
+        stop = len(src) if stop is None else stop
+        pos = self.pos
+        while True:
+            simple = fast(src, pos)
+            if simple is not None:
+                kind = simple.lastgroup or ""
+                start = simple.start(kind)
+                if start >= stop:
+                    return [*out, Token("eof", start, start, "")]
+                pos = simple.end()
+                out.append(Token(kind, start, pos, src[start:pos]))
+                continue
+            self.pos = pos
+            tok = self.next()
+            if tok.kind == "eof" or tok.start >= stop:
+                return [*out, Token("eof", tok.start, tok.start, "")]
+            out.append(tok)
+            pos = self.pos
 
     def _emit(self, kind: str, start: int, end: int, interpolated: bool = False) -> Token:
         self.pos = end
@@ -352,6 +374,8 @@ def _reparsed(old: CueFile, source: str) -> CueFile | None:
     (a token crossing one, a missing separator) leaves it to a full parse.
     """
     prefix, suffix = _common_ends(old.source, source)
+    if prefix + suffix < len(source) // 2:
+        return None  # mostly another text: a full parse is faster
     first, after = _touched(old.decls, prefix, len(old.source) - suffix)
     low = old.decls[first - 1].end if first > 0 else 0
     high = old.decls[after].start if after < len(old.decls) else len(old.source)
@@ -421,20 +445,11 @@ def _touched(decls: list[Field | Other], start: int, end: int) -> tuple[int, int
 
 def _region_tokens(source: str, start: int, end: int) -> list[Token] | None:
     """The tokens of `source` from `start` up to `end`, then an eof token at `end`; None
-    when a token crosses `end` (the change reached into the text after)."""
+    when no token starts at `end` (the change reached into the text after)."""
     lexer = _Lexer(source)
     lexer.pos = start
-    out = []
-    while True:
-        tok = lexer.next()
-        if tok.kind == "eof" or tok.start >= end:
-            if tok.start != end:
-                return None
-            out.append(Token("eof", end, end, ""))
-            return out
-        if tok.end > end:
-            return None
-        out.append(tok)
+    out = lexer.tokens(stop=end)
+    return out if out[-1].start == end and (len(out) < 2 or out[-2].end <= end) else None
 
 
 def _shift(node: Node, delta: int) -> Any:

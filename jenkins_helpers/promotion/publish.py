@@ -45,12 +45,10 @@ def publish(target: Target, change: Change, *, dry_run: bool = False) -> Outcome
     gl, path = target.gl, target.project.path
     open_mrs = gl.merge_requests(path, labels=change.identity, target_branch=target.branch)
     ours = next((m for m in open_mrs if m.source_branch == change.source_branch), None)
-    git.switch(target.tree, change.source_branch, create_from="HEAD")
-    git.commit_staged(target.tree, change.commit_message)
     remote = git.remote_branch_sha(target.tree, change.source_branch, target.auth)
     pushed = remote is not None and git.tree_id(
         target.tree, git.fetch_branch(target.tree, change.source_branch, target.auth)
-    ) == git.tree_id(target.tree, "HEAD")
+    ) == git.staged_tree(target.tree)
     status: Status
     mr: MergeRequest | None
     if ours is not None and pushed and _agrees(ours, change):
@@ -59,6 +57,8 @@ def publish(target: Target, change: Change, *, dry_run: bool = False) -> Outcome
         status, mr = ("updated" if ours else "created"), ours
     else:
         if not pushed:
+            git.switch(target.tree, change.source_branch, create_from="HEAD")
+            git.commit_staged(target.tree, change.commit_message)
             git.push_branch(target.tree, change.source_branch, remote, target.auth)
         status, mr = _propose(target, change, ours)
     others = [m for m in open_mrs if m.source_branch != change.source_branch]
