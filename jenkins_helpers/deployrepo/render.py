@@ -270,8 +270,13 @@ def _sync(
     """Write what differs from `actual`, delete what `expected` lacks: (written, removed)."""
     written = [p for p in sorted(expected) if actual.get(p) != expected[p]]
     removed = sorted(actual.keys() - expected.keys())
+    made: set[Path] = set()  # one mkdir per directory, not per file (4000 at 1000 apps)
     for rel in written:
-        _write(repo / rel, expected[rel])
+        path = repo / rel
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
+        _write(path, expected[rel])
     for rel in removed:
         (repo / rel).unlink()
     return written, removed
@@ -322,13 +327,13 @@ def check(repo: Path, env: str, engine: CueEngine | None = None) -> list[str]:
 
 
 def _write(path: Path, text: str) -> None:
-    """Write through a temp file and a rename: git or ArgoCD never read half a file.
+    """Write through a temp file and a rename (in an existing directory): git or ArgoCD
+    never read half a file.
 
     Unlike files.write_atomically, no fsync: manifests are derived from CUE, and an
     fsync each made writing 4000 of them take 1.5 to 9 s on our machines (0.3 s
     without). After a crash, `render --check` lists a file lost, and `render` writes it.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
