@@ -57,3 +57,37 @@ def test_a_bad_network_timeout_is_bad_input(value: str, monkeypatch: pytest.Monk
     monkeypatch.setenv("GITOPS_GIT_TIMEOUT", value)
     with pytest.raises(BadInput, match="GITOPS_GIT_TIMEOUT must be a number of seconds"):
         git.network_timeout()
+
+
+def test_a_sparse_clone_holds_the_patterns_files_and_commits_whole(tmp_path: Path) -> None:
+    origin = tmp_path / "origin"
+    git.init(origin, "dev")
+    for name in ("env.cue", "apps/a.cue", "apps/b.cue", "manifests/a/x.yaml", "manifests/b/x.yaml"):
+        (origin / name).parent.mkdir(parents=True, exist_ok=True)
+        (origin / name).write_text(f"{name}\n")
+    git.commit_all(origin, "first")
+    clone = tmp_path / "clone"
+    git.clone(origin.as_uri(), clone, "dev", {}, ["/*", "!/apps/", "!/manifests/", "/apps/a.cue"])
+    on_disk = sorted(
+        p.relative_to(clone).as_posix()
+        for p in clone.rglob("*")
+        if ".git" not in p.parts and p.is_file()
+    )
+    assert on_disk == ["apps/a.cue", "env.cue"]
+    assert git.is_sparse(clone)
+    assert git.tracked_text(clone, "manifests/b/x.yaml") == "manifests/b/x.yaml\n"
+    assert git.tracked_files(clone, "manifests/") == ["manifests/a/x.yaml", "manifests/b/x.yaml"]
+    (clone / "apps/a.cue").write_text("changed\n")
+    assert [c.path for c in git.stage_all(clone)] == ["apps/a.cue"], "the others are not deleted"
+    git.unsparse(clone)
+    assert (clone / "manifests/b/x.yaml").read_text() == "manifests/b/x.yaml\n"
+    assert (clone / "apps/a.cue").read_text() == "changed\n", "a change survives filling in"
+    assert not git.is_sparse(clone)
+
+
+@pytest.mark.parametrize(
+    ("version", "sparse"),
+    [((2, 34, 1), False), ((2, 35, 0), True), ((2, 39, 5), True), ((3, 0), True)],
+)
+def test_sparse_clones_need_git_2_35(version: tuple[int, ...], sparse: bool) -> None:
+    assert git.sparse_supported(version) is sparse
