@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import os
 import shutil
 import tempfile
@@ -168,7 +169,7 @@ def clone(
     A git older than SPARSE_SINCE clones the whole tree instead: slower, same result.
     """
     args = ["--quiet", "--depth=1", "--single-branch", "--no-tags", "--branch", branch]
-    sparse = sparse if sparse_supported(git.Git().version_info) else ()
+    sparse = sparse if sparse_supported(_version()) else ()
     if sparse:
         args.append("--sparse")
     what = f"git clone of {clean_url(url)} (branch {branch})"
@@ -183,6 +184,11 @@ SPARSE_SINCE = (2, 35)  # `git sparse-checkout set --no-cone`; older git clones 
 def sparse_supported(version: tuple[int, ...]) -> bool:
     """Whether a git of `version` makes the sparse clones `clone` asks for."""
     return tuple(version[:2]) >= SPARSE_SINCE
+
+
+@functools.cache
+def _version() -> tuple[int, ...]:
+    return tuple(git.Git().version_info)
 
 
 def is_sparse(path: Path) -> bool:
@@ -407,6 +413,20 @@ def files_at(path: Path, rev: str, directory: str) -> list[str]:
     """The files under `directory` at `rev` (paths relative to the repository)."""
     out = str(_repo(path).git.ls_tree("-r", "--name-only", rev, "--", directory))
     return [line for line in out.splitlines() if line]
+
+
+def texts_at(path: Path, rev: str, directory: str) -> dict[str, str]:
+    """Every file under `directory` at `rev` with its text, read through one git process
+    (GitPython's `cat-file --batch`) instead of one `git show` per file."""
+    try:
+        tree = _repo(path).commit(rev).tree / directory
+    except KeyError:
+        return {}
+    return {
+        str(blob.path): blob.data_stream.read().decode("utf-8")
+        for blob in tree.traverse()
+        if isinstance(blob, git.Blob)
+    }
 
 
 def changed_paths(path: Path, old: str, new: str, paths: Sequence[str]) -> list[str]:

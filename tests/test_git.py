@@ -91,3 +91,14 @@ def test_a_sparse_clone_holds_the_patterns_files_and_commits_whole(tmp_path: Pat
 )
 def test_sparse_clones_need_git_2_35(version: tuple[int, ...], sparse: bool) -> None:
     assert git.sparse_supported(version) is sparse
+
+
+def test_texts_at_reads_a_directory_at_a_revision_as_git_show_does(tmp_path: Path) -> None:
+    git.init(tmp_path, "main")
+    for name, text in (("m/a/x.yaml", "a: 1\n"), ("m/b/y.yaml", "b: é\n"), ("other.txt", "o\n")):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    git.commit_all(tmp_path, "first")
+    (tmp_path / "m/a/x.yaml").write_text("a: 2\n")  # not committed: not at main
+    assert git.texts_at(tmp_path, "main", "m") == {"m/a/x.yaml": "a: 1\n", "m/b/y.yaml": "b: é\n"}
+    assert git.texts_at(tmp_path, "main", "missing") == {}

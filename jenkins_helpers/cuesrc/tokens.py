@@ -13,6 +13,7 @@ import collections
 import gc
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -93,14 +94,16 @@ class _Lexer:
                 kind = simple.lastgroup or ""
                 start = simple.start(kind)
                 if start >= stop:
-                    return [*out, Token("eof", start, start, "")]
+                    out.append(Token("eof", start, start, ""))
+                    return out
                 pos = simple.end()
                 out.append(Token(kind, start, pos, src[start:pos]))
                 continue
             self.pos = pos
             tok = self.next()
             if tok.kind == "eof" or tok.start >= stop:
-                return [*out, Token("eof", tok.start, tok.start, "")]
+                out.append(Token("eof", tok.start, tok.start, ""))
+                return out
             out.append(tok)
             pos = self.pos
 
@@ -417,22 +420,21 @@ def _separated(code: list[Token]) -> bool:
 def _common_ends(old: str, new: str) -> tuple[int, int]:
     """Lengths of the longest common prefix and suffix, not overlapping in either text."""
     limit = min(len(old), len(new))
-    low, high = 0, limit  # binary search on slices: each comparison is a memcmp
+    prefix = _longest(lambda n: old[:n] == new[:n], limit)
+    return prefix, _longest(lambda n: old[len(old) - n :] == new[len(new) - n :], limit - prefix)
+
+
+def _longest(same: Callable[[int], bool], limit: int) -> int:
+    """The largest n <= `limit` with `same(n)` (true up to some n, false after), found by
+    bisection: each test compares slices, a memcmp."""
+    low, high = 0, limit
     while low < high:
         mid = (low + high + 1) // 2
-        if old[:mid] == new[:mid]:
+        if same(mid):
             low = mid
         else:
             high = mid - 1
-    prefix = low
-    low, high = 0, limit - prefix
-    while low < high:
-        mid = (low + high + 1) // 2
-        if old[len(old) - mid :] == new[len(new) - mid :]:
-            low = mid
-        else:
-            high = mid - 1
-    return prefix, low
+    return low
 
 
 def _touched(decls: list[Field | Other], start: int, end: int) -> tuple[int, int]:

@@ -81,9 +81,10 @@ def build(
         if edit is not None:
             app_cue = repo / "deployment" / "app.cue"
             before = app_cue.read_text()
-            if edit(before) == before:
+            after = edit(before)
+            if after == before:
                 raise Mismatch("the scenario's edit changed nothing in deployment/app.cue")
-            app_cue.write_text(edit(before))
+            app_cue.write_text(after)
             w.git("commit", "--quiet", "-am", "Change the app layer", cwd=repo)
         image = f"registry.example.com/{app}"
         args = ("promote", "--app", app, "--image", image, "--tag", tag, "--app-repo", str(repo))

@@ -313,15 +313,12 @@ class World:
         )
         found: dict[str, dict[tuple[str, str, str], dict[str, Any]]] = {}
         for env in envs:
-            listing = self.git(
-                "ls-tree", "-r", "--name-only", env, "--", f"manifests/{env}/", cwd=mirror
-            )
-            paths = [p for p in listing.splitlines() if p.endswith(".yaml")]
             found[env] = {}
-            for path in paths:
-                obj = yaml.safe_load(self.git("show", f"{env}:{path}", cwd=mirror))
-                app = path.split("/")[2]
-                found[env][(app, obj["kind"], obj["metadata"]["name"])] = obj
+            for path, text in sorted(git.texts_at(mirror, env, f"manifests/{env}").items()):
+                if path.endswith(".yaml"):
+                    obj = yaml.safe_load(text)
+                    app = path.split("/")[2]
+                    found[env][(app, obj["kind"], obj["metadata"]["name"])] = obj
         return found
 
     # --- Jenkins ------------------------------------------------------------------------

@@ -119,7 +119,7 @@ def promote_between(
     skipped = [] if from_main else _skipped(settings, settings.environment(source), to, skip_env)
     source_branch = settings.main_branch if from_main else settings.environment(source).branch
     # Named apps: a sparse clone of their files (the planner fills it in when it must).
-    sparse = selection.apps or () if not from_main else ()
+    sparse = () if from_main else (selection.apps or ())
     with deployment.checkout(to.branch, sparse) as clone:
         commit = git.fetch_branch(clone.tree, source_branch, clone.auth)
         route = _Route(deployment, clone, to, source, commit, tuple(skipped), dry_run)
