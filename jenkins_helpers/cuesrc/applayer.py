@@ -17,7 +17,16 @@ from pathlib import Path
 
 from jenkins_helpers import inputs
 from jenkins_helpers.cuesrc import editor, literals
-from jenkins_helpers.cuesrc.tokens import CueSyntaxError, Expr, Field, ListLit, Other, Struct, parse
+from jenkins_helpers.cuesrc.tokens import (
+    CueSyntaxError,
+    Expr,
+    Field,
+    ListLit,
+    Other,
+    Struct,
+    parse,
+    read_all,
+)
 from jenkins_helpers.cuesrc.tokens import position as _position
 from jenkins_helpers.errors import BadInput
 
@@ -70,6 +79,7 @@ def check(source: str, app: str, shown: str) -> None:
     """Raise BadInput naming every declaration (file:line:col) outside `app`'s app layer."""
     try:
         tree = parse(source)
+        read_all(tree)  # the app layer's own structs too: CUE would refuse the file
     except CueSyntaxError as e:
         raise BadInput(
             f"{shown}:{_position(source, e.offset)}: {e.message}",

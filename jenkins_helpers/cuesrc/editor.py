@@ -107,9 +107,12 @@ def _path_string(text: str) -> str:
         raise EditError(f"bad CUE path label {text}: {e}") from e
 
 
-def _parse(source: str) -> CueFile:
+@contextlib.contextmanager
+def _reading(source: str) -> Iterator[None]:
+    """Word a syntax error in `source` for the user: one the parse finds, or one inside a
+    struct, found when the struct is first read (tokens.Struct)."""
     try:
-        return parse(source)
+        yield
     except CueSyntaxError as e:
         raise CueTextError(
             f"{position(source, e.offset)}: {e.message}",
@@ -177,9 +180,9 @@ def _blocked_error(source: str, blocked: list[Field]) -> EditError:
 
 def get_value(source: str, path: CuePath) -> Any | None:
     """The literal value at `path` (merged over all its declarations); None if absent."""
-    with _about(path):
+    with _about(path), _reading(source):
         _check_path(path)
-        tree = _parse(source)
+        tree = parse(source)
         hits, blocked = _find(tree, path)
         if not hits:
             if blocked:
@@ -193,9 +196,9 @@ def get_value(source: str, path: CuePath) -> Any | None:
 
 def child_labels(source: str, path: CuePath) -> list[str]:
     """The labels declared directly below `path` (e.g. the apps of env.cue), in file order."""
-    with _about(path):
+    with _about(path), _reading(source):
         _check_path(path)
-        hits, blocked = _find(_parse(source), path)
+        hits, blocked = _find(parse(source), path)
         if blocked:
             raise _blocked_error(source, blocked)
     labels: list[str] = []
@@ -280,10 +283,10 @@ def _about(path: CuePath) -> Iterator[None]:
 
 def set_value(source: str, path: CuePath, value: Any) -> str:
     """Set the field at `path` to the literal `value`, adding it (and parents) if missing."""
-    with _about(path):
+    with _about(path), _reading(source):
         _check_path(path)
         format_value(value, 0)  # refuse an unwritable value before looking at the file
-        tree = _parse(source)
+        tree = parse(source)
         hits, blocked = _find(tree, path)
         if len(hits) > 1:
             raise EditError(
@@ -389,13 +392,14 @@ def delete_path(source: str, path: CuePath) -> str:
         _check_path(path)
         deleted = False
         while True:
-            tree = _parse(source)
-            hits, blocked = _find(tree, path)
-            if not hits:
-                if blocked and not deleted:
-                    raise _blocked_error(source, blocked)
-                return source
-            source, deleted = _delete(tree, hits[-1].unit), True
+            with _reading(source):
+                tree = parse(source)
+                hits, blocked = _find(tree, path)
+                if not hits:
+                    if blocked and not deleted:
+                        raise _blocked_error(source, blocked)
+                    return source
+                source, deleted = _delete(tree, hits[-1].unit), True
 
 
 def _delete(tree: CueFile, unit: Field) -> str:

@@ -285,11 +285,58 @@ class Field:
     hidden: bool = False  # `_x` hidden field or `#X` definition
 
 
-@dataclass
 class Struct:
-    start: int
-    end: int
-    decls: list[Field | Other] = field(default_factory=list)
+    """`{...}`, whose declarations are parsed when first read, not with the file.
+
+    A promotion reads one app's entry of a 1000-app env.cue: parsing the other 999,
+    and keeping their ~30000 nodes for the garbage collector to walk again and again,
+    was most of its cost. The whole file is lexed and its brackets matched when it
+    is parsed; only a grammar error inside a struct waits until `decls` is read,
+    which raises it as CueSyntaxError.
+    """
+
+    __slots__ = ("_decls", "_depth", "_source", "end", "start")
+
+    def __init__(
+        self,
+        start: int,
+        end: int,
+        decls: list[Field | Other] | None = None,
+        *,
+        source: str = "",
+        depth: int = 0,
+    ) -> None:
+        self.start = start
+        self.end = end
+        self._decls = decls
+        self._source = source  # with `depth`, what reading `decls` parses
+        self._depth = depth
+
+    @property
+    def decls(self) -> list[Field | Other]:
+        if self._decls is None:
+            lexer = _Lexer(self._source)
+            lexer.pos = self.start + 1
+            body = [t for t in lexer.tokens(stop=self.end - 1) if t.kind != "comment"]
+            parser = _Parser(body, self._source)
+            parser.depth = self._depth
+            self._decls = parser.decls(None)
+        return self._decls
+
+    def moved(self, delta: int, source: str) -> Struct:
+        """This struct `delta` characters further into `source` (read from there)."""
+        return Struct(self.start + delta, self.end + delta, source=source, depth=self._depth)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Struct):
+            return NotImplemented
+        return (self.start, self.end, self.decls) == (other.start, other.end, other.decls)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by contents, like the other nodes
+
+    def __repr__(self) -> str:
+        decls = "(not read)" if self._decls is None else repr(self._decls)
+        return f"Struct(start={self.start}, end={self.end}, decls={decls})"
 
 
 @dataclass
@@ -355,6 +402,19 @@ def parse(source: str) -> CueFile:
     return tree
 
 
+def read_all(tree: CueFile) -> None:
+    """Parse every struct of `tree` now: raise any syntax error the file has."""
+    stack: list[Node] = list(tree.decls)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Field):
+            stack.append(node.value)
+        elif isinstance(node, Struct):
+            stack.extend(node.decls)
+        elif isinstance(node, ListLit):
+            stack.extend(node.items)
+
+
 CACHE_SIZE = 8
 _CACHE: collections.OrderedDict[str, CueFile] = collections.OrderedDict()
 _CACHE_LOCK = threading.Lock()
@@ -362,7 +422,7 @@ _CACHE_LOCK = threading.Lock()
 
 def _parse_all(source: str) -> CueFile:
     tokens = tokenize(source)
-    decls = _Parser([t for t in tokens if t.kind != "comment"]).decls(None)
+    decls = _Parser([t for t in tokens if t.kind != "comment"], source).decls(None)
     return CueFile(source, decls, {t.start for t in tokens if t.kind == "comment"})
 
 
@@ -397,13 +457,15 @@ def _reparsed(old: CueFile, source: str) -> CueFile | None:
     if after < len(old.decls) and not _separated(code):
         return None  # the declaration after might continue the region's last one
     try:
-        middle = _Parser(code).decls(None)
+        middle = _Parser(code, source).decls(None)
     except CueSyntaxError:
         return None
     comments = {c for c in old.comments if c < low}
     comments |= {t.start for t in region if t.kind == "comment"}
     comments |= {c + delta for c in old.comments if c >= high}
-    tail = old.decls[after:] if delta == 0 else [_shift(d, delta) for d in old.decls[after:]]
+    tail = old.decls[after:]
+    if delta:
+        tail = [_shift(d, delta, source) for d in tail]
     return CueFile(source, [*old.decls[:first], *middle, *tail], comments)
 
 
@@ -454,21 +516,23 @@ def _region_tokens(source: str, start: int, end: int) -> list[Token] | None:
     return out if out[-1].start == end and (len(out) < 2 or out[-2].end <= end) else None
 
 
-def _shift(node: Node, delta: int) -> Any:
-    """`node` with every offset moved by `delta` (a new tree: trees are shared, never changed)."""
+def _shift(node: Node, delta: int, source: str) -> Any:
+    """`node` with every offset moved by `delta` in `source` (a new tree: trees are shared,
+    never changed); a struct is read again from `source` when it is read."""
     if isinstance(node, Field):
         return Field(
             node.label,
             node.start + delta,
-            _shift(node.value, delta),
+            _shift(node.value, delta, source),
             node.end + delta,
             node.marker,
             node.hidden,
         )
     if isinstance(node, Struct):
-        return Struct(node.start + delta, node.end + delta, [_shift(d, delta) for d in node.decls])
+        return node.moved(delta, source)
     if isinstance(node, ListLit):
-        return ListLit(node.start + delta, node.end + delta, [_shift(i, delta) for i in node.items])
+        items = [_shift(i, delta, source) for i in node.items]
+        return ListLit(node.start + delta, node.end + delta, items)
     if isinstance(node, Expr):
         moved = [t._replace(start=t.start + delta, end=t.end + delta) for t in node.tokens]
         return Expr(node.start + delta, node.end + delta, moved)
@@ -476,8 +540,9 @@ def _shift(node: Node, delta: int) -> Any:
 
 
 class _Parser:
-    def __init__(self, tokens: list[Token]) -> None:
+    def __init__(self, tokens: list[Token], source: str) -> None:
         self.toks = tokens
+        self.source = source
         self.i = 0
         self.depth = 0
 
@@ -595,13 +660,47 @@ class _Parser:
         if self.tok.is_punct("{", "["):
             self._deeper()
             try:
-                node = self._struct() if self.tok.is_punct("{") else self._list()
+                node = self._unread_struct() if self.tok.is_punct("{") else self._list()
             finally:
                 self.depth -= 1
             if self.tok.kind in ("newline", "eof", "attr") or self.tok.is_punct(",", "}", "]", ")"):
                 return node
             self.i = begin
         return self._opaque()
+
+    def _unread_struct(self) -> Struct:
+        """The struct starting here, its declarations left for `Struct.decls` to parse.
+
+        Brackets that do not pair up (or nest too deep) are parsed now instead, for
+        the error message a parse gives.
+        """
+        close = self._closing(self.i)
+        if close is None:
+            return self._struct()
+        start, end = self.tok.start, self.toks[close].end
+        self.i = close + 1
+        return Struct(start, end, source=self.source, depth=self.depth)
+
+    def _closing(self, i: int) -> int | None:
+        """Index of the bracket closing the one at `i`, if every bracket between pairs up
+        and none nests deeper than MAX_NESTING; else None."""
+        expected: list[str] = []
+        room = MAX_NESTING - self.depth
+        toks = self.toks
+        for j in range(i, len(toks)):
+            kind, _, _, text, _ = toks[j]
+            if kind != "punct":
+                continue
+            if text in OPEN:
+                expected.append(OPEN[text])
+                if len(expected) > room:
+                    return None
+            elif text in CLOSE:
+                if not expected or expected.pop() != text:
+                    return None
+                if not expected:
+                    return j
+        return None
 
     def _struct(self) -> Struct:
         start = self._expect("{").start

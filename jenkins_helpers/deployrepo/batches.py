@@ -202,9 +202,13 @@ def _read(path: Path) -> _SourceFile | None:
 @functools.lru_cache(maxsize=16)  # env.cue is read by partition, without_entries, the mirror
 def _parse(text: str) -> _SourceFile | None:
     try:
-        tree = tokens.parse(text)
-    except tokens.CueSyntaxError:
+        return _source_file(text)
+    except tokens.CueSyntaxError:  # parsing, or reading a struct (tokens.Struct)
         return None
+
+
+def _source_file(text: str) -> _SourceFile | None:
+    tree = tokens.parse(text)
     package = None
     entries: list[_Entry] = []
     alone = True
@@ -280,7 +284,13 @@ def _entry(text: str, field: tokens.Field, start: int, end: int) -> _Entry | Non
 
 
 def _mentions_apps(text: str, node: tokens.Node) -> bool:
-    """Whether an identifier `apps` occurs in `node` (a false alarm only costs batching)."""
+    """Whether an identifier `apps` occurs in `node` (a false alarm only costs batching).
+
+    Looked for in the text first: most entries never say `apps`, and their structs
+    are then never parsed.
+    """
+    if APPS not in text[node.start : node.end]:
+        return False
     if isinstance(node, tokens.Expr):
         return any(t.kind == "ident" and t.text == APPS for t in node.tokens)
     if isinstance(node, tokens.Field):

@@ -47,18 +47,17 @@ def with_suggestions(message: str, tree: Path) -> str:
 @functools.cache
 def _labels(schema: str) -> tuple[str, ...]:
     """Every plain field label of the schema text (definitions and hidden fields left out)."""
+    found: set[str] = set()
     try:
-        tree = parse(schema)
+        stack: list[object] = list(parse(schema).decls)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Field):
+                if node.label and not node.hidden:
+                    found.add(node.label)
+                stack.append(node.value)
+            elif isinstance(node, Struct):
+                stack.extend(node.decls)  # parsed here: a syntax error may show only now
     except CueSyntaxError:
         return ()
-    found: set[str] = set()
-    stack: list[object] = list(tree.decls)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Field):
-            if node.label and not node.hidden:
-                found.add(node.label)
-            stack.append(node.value)
-        elif isinstance(node, Struct):
-            stack.extend(node.decls)
     return tuple(sorted(found))

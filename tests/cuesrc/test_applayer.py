@@ -109,6 +109,12 @@ def test_syntax_error_has_file_line_col() -> None:
     assert message == f"{SHOWN}:4:1: expected '}}', found end of file"
 
 
+def test_a_syntax_error_deep_inside_the_app_layer_is_found_too() -> None:
+    """The parser reads structs when asked (tokens.Struct): the check asks for all of them."""
+    source = 'package deployments\napps: "example-app": app: {\n\tprobe: {path: , port: 1}\n}\n'
+    assert _refusal(source) == f"{SHOWN}:3:16: expected a value, found ','"
+
+
 def test_a_misspelt_app_name_says_the_names_differ() -> None:
     with pytest.raises(BadInput) as err:
         applayer.check(

@@ -33,7 +33,7 @@ from jenkins_helpers.cuesrc.editor import (
     parse_path,
     set_value,
 )
-from jenkins_helpers.cuesrc.literals import format_value
+from jenkins_helpers.cuesrc.literals import CueTextError, format_value
 
 SAMPLE = """\
 package deployments
@@ -306,6 +306,15 @@ def test_syntax_errors_name_the_position_and_the_file(tmp_path: Path) -> None:
         edit_file(env_cue, [(EXAMPLE_TAG, "2")])
     with pytest.raises(EditError, match=r"^1:10: expected ',' or newline, found '\]'"):
         get_value("a: [{b: 1]\n", ("a",))
+
+
+def test_a_syntax_error_inside_the_entry_edited_is_refused_with_its_position() -> None:
+    """Structs are parsed when read: an error in the entry an edit reads is still found."""
+    broken = SAMPLE.replace('tag: "16.4"', 'tag: "16.4", digest: ,')
+    with pytest.raises(CueTextError, match=r"^24:42: expected a value, found ','$"):
+        set_value(broken, ("apps", "postgres", "env", "deployment", "image", "tag"), "17")
+    with pytest.raises(CueTextError, match=r"^24:42: "):
+        delete_path(broken, ("apps", "postgres", "env", "deployment"))
 
 
 def test_other_cue_syntax_is_understood() -> None:

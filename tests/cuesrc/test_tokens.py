@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -108,18 +109,18 @@ FRAGMENTS = [
 ]
 
 
-def _parsed(source: str) -> tokens.CueFile | str:
+def _parsed(source: str, parse: Callable[[str], tokens.CueFile] = tokens.parse) -> object:
+    """The tree with every struct read, or the syntax error found first."""
     try:
-        return tokens.parse(source)
+        tree = parse(source)
+        tokens.read_all(tree)
+        return tree
     except tokens.CueSyntaxError as e:
         return f"error at {e.offset}: {e.message}"
 
 
-def _parsed_whole(source: str) -> tokens.CueFile | str:
-    try:
-        return tokens._parse_all(source)
-    except tokens.CueSyntaxError as e:
-        return f"error at {e.offset}: {e.message}"
+def _parsed_whole(source: str) -> object:
+    return _parsed(source, tokens._parse_all)
 
 
 @settings(max_examples=600, deadline=None)
