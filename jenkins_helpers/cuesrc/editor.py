@@ -11,6 +11,7 @@ The caller re-evaluates the result with CUE.
 from __future__ import annotations
 
 import contextlib
+import heapq
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,8 +128,18 @@ def _find(tree: CueFile, path: CuePath) -> tuple[list[_Hit], list[Field]]:
     """Every declaration of `path`, and the fields whose expression may hide it."""
     hits: list[_Hit] = []
     blocked: list[Field] = []
-    _find_in(tree.decls, path, hits, blocked)
+    _find_in(_candidates(tree, path), path, hits, blocked)
     return hits, blocked
+
+
+def _candidates(tree: CueFile, path: CuePath) -> list[Field | Other]:
+    """The top-level declarations that may hold `path`, in file order: for a path of two
+    labels or more, those whose label chain starts with them or does not go on."""
+    if len(path) < 2:
+        return tree.decls
+    chains = tree.chains
+    found = heapq.merge(chains.get((path[0], path[1]), []), chains.get((path[0], None), []))
+    return [tree.decls[n] for n in found]
 
 
 def _find_in(
