@@ -174,8 +174,14 @@ def clone(
         args.append("--sparse")
     what = f"git clone of {clean_url(url)} (branch {branch})"
     _network(git.Git(str(dest.parent)), "clone", *args, "--", url, str(dest), env=env, what=what)
-    if sparse:
-        _repo(dest).git.sparse_checkout("set", "--no-cone", "--", *sparse)
+    narrow(dest, sparse)
+
+
+def narrow(path: Path, sparse: Sequence[str]) -> None:
+    """Check out only the files `sparse` matches, as `clone` does (with git >= SPARSE_SINCE;
+    an older git keeps the whole tree)."""
+    if sparse and sparse_supported(_version()):
+        _repo(path).git.sparse_checkout("set", "--no-cone", "--", *sparse)
 
 
 SPARSE_SINCE = (2, 35)  # `git sparse-checkout set --no-cone`; older git clones whole trees
@@ -401,6 +407,34 @@ def file_at(path: Path, rev: str, file: str) -> str | None:
         return str(repo.git.show(f"{rev}:{file}", strip_newline_in_stdout=False))
     except git.GitCommandError:
         return None
+
+
+class Files:
+    """Files at revisions of one repository, read through one `git cat-file --batch`
+    process (GitPython's) instead of a `git show` each: a promotion of every app of
+    an environment reads three per app and revision. Close it (or use `with`).
+    git resolves `rev` on every read, so a commit made meanwhile is seen."""
+
+    def __init__(self, path: Path) -> None:
+        self._repo = _repo(path)
+
+    def text(self, rev: str, file: str) -> str | None:
+        """The text of `file` at `rev` (as `file_at`), or None when no file is there."""
+        try:
+            _, kind, _, data = self._repo.git.get_object_data(f"{rev}:{file}")
+        except ValueError:  # git answered "missing": no such revision or path
+            return None
+        blob = kind in (b"blob", "blob")  # bytes, though GitPython's annotation says str
+        return data.decode("utf-8") if blob else None
+
+    def close(self) -> None:
+        self._repo.close()
+
+    def __enter__(self) -> Files:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def dirty_paths(path: Path) -> list[str]:

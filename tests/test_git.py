@@ -102,3 +102,23 @@ def test_texts_at_reads_a_directory_at_a_revision_as_git_show_does(tmp_path: Pat
     (tmp_path / "m/a/x.yaml").write_text("a: 2\n")  # not committed: not at main
     assert git.texts_at(tmp_path, "main", "m") == {"m/a/x.yaml": "a: 1\n", "m/b/y.yaml": "b: é\n"}
     assert git.texts_at(tmp_path, "main", "missing") == {}
+
+
+def test_files_reads_what_git_show_reads_through_one_process(tmp_path: Path) -> None:
+    """Files.text is file_at without a process per file: same texts, same Nones, and it
+    sees commits made while it is open (HEAD is resolved on every read)."""
+    git.init(tmp_path, "main")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.cue").write_text("x: é\n")
+    first = git.commit_all(tmp_path, "first")
+    with git.Files(tmp_path) as files:
+        reads = [("HEAD", "d/x.cue"), ("main", "d/x.cue"), (first, "d/x.cue")]
+        reads += [("HEAD", "missing.cue"), ("no-such-branch", "d/x.cue")]
+        for rev, file in reads:
+            assert files.text(rev, file) == git.file_at(tmp_path, rev, file), (rev, file)
+        assert files.text("HEAD", "d") is None  # a directory: no file there
+        assert files.text("HEAD", "d/x.cue") == "x: é\n"
+        (tmp_path / "d" / "x.cue").write_text("x: 2\n")
+        git.commit_all(tmp_path, "second")
+        assert files.text("HEAD", "d/x.cue") == "x: 2\n"
+        assert files.text(first, "d/x.cue") == "x: é\n"

@@ -118,8 +118,9 @@ def promote_between(
     from_main = source == settings.main_branch
     skipped = [] if from_main else _skipped(settings, settings.environment(source), to, skip_env)
     source_branch = settings.main_branch if from_main else settings.environment(source).branch
-    # Named apps: a sparse clone of their files (the planner fills it in when it must).
-    sparse = () if from_main else (selection.apps or ())
+    # A sparse clone: the named apps' files, or none (each app unit narrows it to its
+    # app); the planner fills it in when it must. From main, the whole branch.
+    sparse = None if from_main else (selection.apps or ())
     with deployment.checkout(to.branch, sparse) as clone:
         commit = git.fetch_branch(clone.tree, source_branch, clone.auth)
         route = _Route(deployment, clone, to, source, commit, tuple(skipped), dry_run)
@@ -171,8 +172,8 @@ def _units(route: _Route, selection: Selection) -> list[UnitResult]:
     No selection: everything that differs. `--apps`: those apps. `--platform`: the
     platform layer (alone, or with the apps given).
     """
-    tree = route.clone.tree
-    deployed = sources.apps_at(tree, route.commit)
+    tree, files = route.clone.tree, route.clone.files
+    deployed = sources.apps_at(files, route.commit)
     unknown = sorted(set(selection.apps or ()) - set(deployed))
     if unknown:
         raise BadInput(
@@ -189,8 +190,8 @@ def _units(route: _Route, selection: Selection) -> list[UnitResult]:
         results.append(_nothing("platform"))
     held = groups.in_flight(route.deployment, route.to.branch)
     for app in apps:
-        version = sources.from_revision(tree, route.commit, app)
-        if version is None or sources.from_revision(tree, "HEAD", app) == version:
+        version = sources.from_revision(files, route.commit, app)
+        if version is None or sources.from_revision(files, "HEAD", app) == version:
             if not everything:
                 results.append(_nothing(app))
             continue
@@ -203,14 +204,14 @@ def _units(route: _Route, selection: Selection) -> list[UnitResult]:
 
 def _group_unit(route: _Route, group: str, apps: Sequence[str]) -> UnitResult:
     """Every member that differs, in one MR: no environment renders one without the others."""
-    tree = route.clone.tree
+    tree, files = route.clone.tree, route.clone.files
     versions = []
     for app in apps:
-        version = sources.from_revision(tree, route.commit, app)
+        version = sources.from_revision(files, route.commit, app)
         if version is None:
             reason = f"{app} of group {group} has no image in {route.source}"
             return UnitResult(group, "group", "blocked", reason=reason)
-        if sources.from_revision(tree, "HEAD", app) != version:
+        if sources.from_revision(files, "HEAD", app) != version:
             versions.append(version)
     if not versions:
         return UnitResult(group, "group", "noop", reason="the target already has the group")
@@ -238,6 +239,7 @@ def _nothing(unit: str) -> UnitResult:
 def _app_unit(route: _Route, version: AppVersion, platform_differs: bool) -> UnitResult:
     tree = route.clone.tree
     git.reset_to(tree, route.to.branch)
+    git.narrow(tree, layout.sparse_patterns([version.app]))
     explain = _needs_platform(route, version) if platform_differs else None
     try:
         plan = apply_versions(tree, route.to, [version], explain=explain)
@@ -292,12 +294,12 @@ def _sync(route: _Route, selection: Selection) -> list[UnitResult]:
         plan = apply_platform(tree, route.to, route.commit, paths)
     except UserError as e:
         return [UnitResult("main", "sync", "blocked", reason=e.message)]
-    deployed = set(sources.apps_at(tree, "HEAD"))
+    deployed = set(sources.apps_at(route.clone.files, "HEAD"))
     moved = {
         v.app: v.image
         for path in app_files
         if (app := path.removeprefix(layout.APPS_DIR + "/").removesuffix(".cue")) in deployed
-        and (v := sources.from_revision(tree, "HEAD", app)) is not None
+        and (v := sources.from_revision(route.clone.files, "HEAD", app)) is not None
     }
     trailer = _trailer(route, "sync", moved, platform=bool(platform_files))
     title = naming.sync_title(route.to.name, route.source)

@@ -157,7 +157,7 @@ def _require_app(clone: Target, app: str) -> None:
 
 
 def _image(clone: Target, rev: str, app: str) -> tuple[str, str | None]:
-    text = git.file_at(clone.tree, rev, layout.ENV_FILE) or ""
+    text = clone.files.text(rev, layout.ENV_FILE) or ""
     image = editor.get_value(text, ("apps", app, "env", "deployment", "image")) or {}
     tag = image.get("tag") if isinstance(image, dict) else None
     if not tag:

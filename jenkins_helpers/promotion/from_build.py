@@ -85,7 +85,7 @@ def promote_build(
         environment = settings.environments[0] if env is None else settings.environment(env)
         # From here on the environment exists: what follows may fail, never on input.
         with deployment.checkout(environment.branch, [app, *dict(others)]) as clone:
-            versions = [build.version, *(_version_here(clone.tree, a, t) for a, t in others)]
+            versions = [build.version, *(_version_here(clone.files, a, t) for a, t in others)]
             plan = apply_versions(clone.tree, environment, versions, explain=_explainer(build))
             proposed = (
                 build_change(plan, build, build_url)
@@ -135,9 +135,9 @@ def _member(text: str) -> tuple[str, tuple[str, str | None]]:
     )
 
 
-def _version_here(tree: Path, app: str, tag_digest: tuple[str, str | None]) -> AppVersion:
+def _version_here(files: git.Files, app: str, tag_digest: tuple[str, str | None]) -> AppVersion:
     """A group member at a new tag, with its app layer and repository as the target has them."""
-    current = sources.from_revision(tree, "HEAD", app)
+    current = sources.from_revision(files, "HEAD", app)
     if current is None:
         raise BadInput(
             f"{app} is not deployed in the target yet: a group moves apps it already runs",

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from jenkins_helpers import git
 from jenkins_helpers.cue import CueError
 from jenkins_helpers.cuesrc import editor, literals
@@ -84,6 +82,7 @@ def apply_versions(
     warnings = _blocking(_findings(tree, env, scope), before, env, versions)
     changes = tuple(git.stage_all(tree))
     _check_confined(changes, env, scope)
+    _check_staged(tree, env, versions, files)
     changed = {c.path for c in changes}
     apps = tuple(
         AppChange(
@@ -229,10 +228,8 @@ def literals_dotted(path: tuple[str, ...]) -> str:
 def _image_in(tree: Path, env: Environment, app: str) -> ImageRef | None:
     """The image the rendered Deployment of `app` runs, or None when it renders none."""
     path = tree / layout.deployment_file(env.name, app)
-    if not path.is_file():
-        return None
-    image = yaml.safe_load(path.read_text())["spec"]["template"]["spec"]["containers"][0]["image"]
-    return ImageRef.parse(str(image))
+    image = render.deployment_image(path.read_text()) if path.is_file() else None
+    return ImageRef.parse(image) if image is not None else None
 
 
 def _image_in_text(env_text: str, app: str, after: ImageRef | None) -> ImageRef | None:
@@ -338,6 +335,24 @@ def _check_confined(
         )
 
 
+def _check_staged(
+    tree: Path, env: Environment, versions: Sequence[AppVersion], files: dict[str, str]
+) -> None:
+    """Each app's layer and Deployment are staged as written (a guard): git leaves files a
+    sparse checkout does not cover out of the index without a word."""
+    for version in versions:
+        deployment = layout.deployment_file(env.name, version.app)
+        for path, text in (
+            (layout.app_file(version.app), version.app_file),
+            (deployment, files[deployment]),
+        ):
+            if git.tracked_text(tree, path) != text:
+                raise UserError(
+                    f"{path} was written but is not staged as written",
+                    "this is a bug of gitops-helper; please report it with the command run",
+                )
+
+
 def _evaluate(
     tree: Path, env: Environment, scope: frozenset[str] | None, explain: Explain
 ) -> dict[str, str]:
@@ -360,10 +375,9 @@ def _check_image(files: dict[str, str], env: Environment, version: AppVersion) -
     result says what would really run, so that is what is compared.
     """
     path = layout.deployment_file(env.name, version.app)
-    if path not in files:
+    image = render.deployment_image(files[path]) if path in files else None
+    if image is None:
         raise UserError(f"rendering {env.name} produced no Deployment for {version.app} ({path})")
-    containers = yaml.safe_load(files[path])["spec"]["template"]["spec"]["containers"]
-    image = containers[0]["image"]
     if image != version.image.ref:
         raise UserError(
             f"{version.app} in {env.name} would run {image!r}, "

@@ -84,7 +84,7 @@ def _refresh_build(
     """A build's MR (or a group's, from a build): app layers and images from its branch."""
     with deployment.checkout(env.branch) as clone:
         commit = git.fetch_branch(clone.tree, mr.source_branch, clone.auth)
-        versions = [sources.from_revision(clone.tree, commit, app) for app in sorted(trailer.apps)]
+        versions = [sources.from_revision(clone.files, commit, app) for app in sorted(trailer.apps)]
         if any(v is None for v in versions):
             return Refreshed(mr.iid, "skipped", f"{mr.source_branch} lacks an app's image")
         plan = apply_versions(clone.tree, env, [v for v in versions if v is not None])

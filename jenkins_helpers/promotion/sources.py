@@ -11,12 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from jenkins_helpers import git
 from jenkins_helpers.cuesrc import applayer, editor
 from jenkins_helpers.cuesrc.applayer import AppLayer
-from jenkins_helpers.deployrepo import layout
+from jenkins_helpers.deployrepo import layout, render
 from jenkins_helpers.promotion.model import AppVersion, ImageRef
 
 
@@ -39,9 +37,9 @@ def from_app_repo(app_repo: Path, app: str, image: ImageRef) -> Build:
     return Build(AppVersion(app, text, image), layer, origin, commit)
 
 
-def apps_at(tree: Path, rev: str) -> list[str]:
+def apps_at(files: git.Files, rev: str) -> list[str]:
     """The apps `rev`'s env.cue has an entry for (those the environment deploys)."""
-    text = git.file_at(tree, rev, layout.ENV_FILE)
+    text = files.text(rev, layout.ENV_FILE)
     return editor.child_labels(text, ("apps",)) if text else []
 
 
@@ -54,20 +52,20 @@ def app_files_at(tree: Path, rev: str) -> list[str]:
     )
 
 
-def from_revision(tree: Path, rev: str, app: str) -> AppVersion | None:
+def from_revision(files: git.Files, rev: str, app: str) -> AppVersion | None:
     """`app` as revision `rev` of the deployment repo has it; None without an image there.
 
     The image is env.cue's tag and digest with the repository the rendered
     Deployment names (what the environment really runs), else the app layer's literal.
     """
-    app_file = git.file_at(tree, rev, layout.app_file(app))
-    env_text = git.file_at(tree, rev, layout.ENV_FILE)
+    app_file = files.text(rev, layout.app_file(app))
+    env_text = files.text(rev, layout.ENV_FILE)
     if app_file is None or env_text is None:
         return None
     image = editor.get_value(env_text, ("apps", app, "env", "deployment", "image")) or {}
     if not isinstance(image, dict) or not image.get("tag"):
         return None  # onboarded without an image yet: nothing to promote
-    repository = _rendered_repository(tree, rev, app) or editor.get_value(
+    repository = _rendered_repository(files, rev, app, env_text) or editor.get_value(
         app_file, ("apps", app, "app", "deployment", "image", "repository")
     )
     if not isinstance(repository, str):
@@ -76,20 +74,13 @@ def from_revision(tree: Path, rev: str, app: str) -> AppVersion | None:
     return AppVersion(app, app_file, ImageRef(repository, str(image["tag"]), digest or None))
 
 
-def _rendered_repository(tree: Path, rev: str, app: str) -> str | None:
-    env = env_name_at(tree, rev)
-    text = git.file_at(tree, rev, layout.deployment_file(env, app)) if env else None
-    if text is None:
-        return None
-    try:
-        image = yaml.safe_load(text)["spec"]["template"]["spec"]["containers"][0]["image"]
-    except (yaml.YAMLError, KeyError, IndexError, TypeError):
-        return None
-    return ImageRef.parse(str(image)).repository
+def _rendered_repository(files: git.Files, rev: str, app: str, env_text: str) -> str | None:
+    env = _env_name(env_text)
+    text = files.text(rev, layout.deployment_file(env, app)) if env else None
+    image = render.deployment_image(text) if text is not None else None
+    return ImageRef.parse(image).repository if image is not None else None
 
 
-def env_name_at(tree: Path, rev: str) -> str | None:
-    """`environment.name` of `rev`'s env.cue (None on main, which has no env.cue)."""
-    text = git.file_at(tree, rev, layout.ENV_FILE)
-    name = editor.get_value(text, ("environment", "name")) if text else None
+def _env_name(env_text: str) -> str | None:
+    name = editor.get_value(env_text, ("environment", "name"))
     return name if isinstance(name, str) else None

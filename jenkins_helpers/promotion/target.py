@@ -30,6 +30,7 @@ class Target:
     branch: str
     tree: Path
     auth: Mapping[str, str]  # git's environment carrying the token
+    files: git.Files  # the clone's files at any revision it has
 
 
 @dataclass(frozen=True)
@@ -41,18 +42,21 @@ class DeploymentProject:
     settings: Settings
 
     @contextlib.contextmanager
-    def checkout(self, branch: str, apps: Collection[str] = ()) -> Iterator[Target]:
+    def checkout(self, branch: str, apps: Collection[str] | None = None) -> Iterator[Target]:
         """A fresh shallow clone of `branch`, removed afterwards.
 
-        With `apps`, a sparse one holding only what a change of these apps reads
-        (layout.sparse_patterns); the planner checks out the rest when it needs it.
+        With `apps` (even none), a sparse one holding only what a change of these apps
+        reads (layout.sparse_patterns); the planner checks out the rest when it needs
+        it, and `git.narrow` moves it to other apps.
         """
         with tempfile.TemporaryDirectory(prefix="gitops-target-") as tmp:
             tree = Path(tmp) / "k8s-deployments"
             url = self.project.http_url_to_repo
             auth = git.auth_env(url, self.gl.access.token)
-            git.clone(url, tree, branch, auth, layout.sparse_patterns(apps) if apps else ())
-            yield Target(self.gl, self.project, branch, tree, auth)
+            sparse = layout.sparse_patterns(apps) if apps is not None else ()
+            git.clone(url, tree, branch, auth, sparse)
+            with git.Files(tree) as files:
+                yield Target(self.gl, self.project, branch, tree, auth, files)
 
 
 @contextlib.contextmanager

@@ -154,6 +154,26 @@ def test_d2_cherry_pick_one_app_from_dev_to_stage(
     refused(operator, chain, *pick[:5], "--apps", "exampel-app", message="exampel-app")
 
 
+def test_promote_env_of_everything_proposes_each_app_with_its_own_files(
+    chain: Chain, hook: Hook, operator: dict[str, str]
+) -> None:
+    """Without --apps, every app that differs is a unit of its own, planned in a clone
+    that checks out only that app's files (git.narrow): each unit's change is its app
+    layer, its env.cue entry and its manifests, rendered in full."""
+    for app, tag in (("postgres", "16.6"), ("example-app", "2.3.0")):
+        setting = ("set", "--env", "dev", "--app", app, "--image-tag", tag, "--no-promote")
+        merged_quietly(chain, hook, gitops_json(operator, *setting)["mr_iid"])
+    done = gitops_json(operator, "promote-env", "--from", "dev", "--to", "stage", "--dry-run")
+    units = {u["unit"]: u for u in done["units"]}
+    assert sorted(units) == ["example-app", "postgres"]
+    for app, unit in units.items():
+        paths = {c["path"] for c in unit["changes"]}
+        deployment = f"manifests/stage/{app}/deployment-{app}.yaml"
+        assert deployment in paths and "env.cue" in paths, (app, paths)
+        theirs = ("env.cue", f"services/apps/{app}.cue", f"manifests/stage/{app}/")
+        assert all(p.startswith(theirs) for p in paths), (app, paths)
+
+
 # --- D3 -------------------------------------------------------------------------------
 
 
