@@ -113,10 +113,11 @@ class Chain:
         self.sb = sb
         self.project = project
         self._env = {"GITLAB_URL": sb.gitlab_url, "GITLAB_TOKEN": sb.token}
+        self._scratch = tempfile.TemporaryDirectory(prefix="chain-app-repos-")  # removed with it
 
     def app_repo(self, app: str, *fields: str, image: str | None = None) -> Path:
         """An app repository with `deployment/app.cue` (example-app's fields by default)."""
-        root = Path(tempfile.mkdtemp(prefix=f"{app}-"))
+        root = Path(tempfile.mkdtemp(prefix=f"{app}-", dir=self._scratch.name))
         image = image or f"registry.example.com/{app}"
         return make_app_repo(root / app, app_cue(app, image, *(fields or EXAMPLE_FIELDS)))
 
