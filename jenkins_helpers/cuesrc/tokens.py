@@ -3,7 +3,7 @@
 Only as much of CUE as editing env.cue needs: strings (escapes, interpolation,
 multi-line, raw), comments, nesting and label chains are understood exactly, so a
 brace inside a string or a comment is never taken for structure. Expressions other
-than struct and list literals stay opaque token ranges: envcue.py refuses to edit them.
+than struct and list literals stay opaque token ranges: editor.py refuses to edit them.
 """
 
 from __future__ import annotations
