@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
@@ -78,6 +80,29 @@ def _log_to_stderr() -> None:
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
 
 
+def _exit_on_sigterm() -> None:
+    """Jenkins stops an aborted build's steps with SIGTERM (to the whole process group).
+    Python's default is to die on the spot; exiting instead (143, as a shell reports it)
+    unwinds every `with`, so the temporary clone of the deployment repository is
+    removed, not left on the agent. (Only the main thread may set a handler: the CLI
+    run in-process from another thread keeps the one it has.)"""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+
+
+def _stop(signum: int, _frame: object) -> None:
+    _cancel_git_watchdogs()
+    sys.exit(128 + signum)
+
+
+def _cancel_git_watchdogs() -> None:
+    """GitPython times a network git command (git.network_timeout) with a timer it does not
+    cancel when the command is interrupted: the exit would wait out the timeout."""
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
+
+
 def error_boundary(func: F) -> F:
     """Turn our errors into `error:`/`hint:` lines and exit codes; log anything unexpected."""
 
@@ -90,7 +115,10 @@ def error_boundary(func: F) -> F:
             if e.hint:
                 click.echo(f"hint: {e.hint}", err=True)
             sys.exit(e.exit_code)
-        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            _cancel_git_watchdogs()
+            raise
+        except (click.exceptions.Exit, click.ClickException):
             raise
         except Exception as e:
             log = _crash_log(traceback.format_exc())
@@ -138,6 +166,7 @@ def main() -> None:
       gitops-helper validate --repo /tmp/k8s-deployments
     """
     _log_to_stderr()
+    _exit_on_sigterm()
 
 
 @main.command("init-repo")

@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -575,6 +577,43 @@ def test_a_stalled_push_times_out_and_leaves_no_clone(
     assert "GITOPS_GIT_TIMEOUT" in done.stderr
     assert list(tmp.iterdir()) == [], "the temporary clone is removed"
     assert not open_mrs(project, "stall-app")
+
+
+def test_an_aborted_build_exits_143_and_leaves_no_clone(
+    sandbox: Sandbox, project: Project, tmp_path: Path
+) -> None:
+    """Jenkins aborts a build by sending SIGTERM to the step's processes: here while the
+    push is stalled. The CLI unwinds, so its temporary clone goes, and opens no MR."""
+    repo = make_app_repo(tmp_path / "abort-app", app_cue("abort-app", "r.example.com/abort-app"))
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    admin = {"PRIVATE-TOKEN": sandbox.token}
+    faults = f"{sandbox.url}/-/sandbox/faults"
+    stall = {"method": "POST", "path_prefix": f"/{DEPLOYMENTS}.git/git-receive-pack", "delay": 8}
+    requests.post(faults, json={**stall, "count": 1}, headers=admin, timeout=10)
+    env = {**os.environ, "GITLAB_URL": sandbox.gitlab_url, "GITLAB_TOKEN": sandbox.token}
+    args = ["--app", "abort-app", "--image", "r.example.com/abort-app", "--tag", "1.0.0"]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "jenkins_helpers", "promote", *args, "--app-repo", str(repo)],
+        env={**env, "TMPDIR": str(tmp)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group of its own, as Jenkins gives a step
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while requests.get(faults, headers=admin, timeout=10).json():  # spent: push stalled
+            assert child.poll() is None and time.monotonic() < deadline, "the push never started"
+            time.sleep(0.1)
+        os.killpg(child.pid, signal.SIGTERM)
+        _, stderr = child.communicate(timeout=30)
+    finally:
+        child.kill()
+        requests.delete(faults, headers=admin, timeout=10)
+    assert child.returncode == 143, stderr
+    assert list(tmp.iterdir()) == [], "the temporary clone is removed"
+    assert not open_mrs(project, "abort-app")
 
 
 def test_every_missing_setting_is_named_in_one_run(tmp_path: Path) -> None:
