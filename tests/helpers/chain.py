@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,11 +115,12 @@ class Chain:
         self.sb = sb
         self.project = project
         self._env = {"GITLAB_URL": sb.gitlab_url, "GITLAB_TOKEN": sb.token}
-        self._scratch = tempfile.TemporaryDirectory(prefix="chain-app-repos-")  # removed with it
+        self._scratch = Path(tempfile.mkdtemp(prefix="chain-app-repos-"))
+        weakref.finalize(self, shutil.rmtree, self._scratch, ignore_errors=True)  # with the chain
 
     def app_repo(self, app: str, *fields: str, image: str | None = None) -> Path:
         """An app repository with `deployment/app.cue` (example-app's fields by default)."""
-        root = Path(tempfile.mkdtemp(prefix=f"{app}-", dir=self._scratch.name))
+        root = Path(tempfile.mkdtemp(prefix=f"{app}-", dir=self._scratch))
         image = image or f"registry.example.com/{app}"
         return make_app_repo(root / app, app_cue(app, image, *(fields or EXAMPLE_FIELDS)))
 
