@@ -9,6 +9,7 @@ apps without evaluating the others.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,29 @@ def test_both_engines_render_300_apps_to_the_same_bytes(
     assert len(batched) > 1200
     assert files(repo, binary, 0, monkeypatch) == batched
     assert files(repo, wasm, 100, monkeypatch) == batched
+
+
+def test_a_render_that_fails_in_its_last_batch_changes_nothing(
+    repo: Path, engine: CueEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches write their files as they arrive, but into place only once every batch has
+    rendered: no changed manifest, new directory or temporary file is left behind."""
+    monkeypatch.setenv("GITOPS_RENDER_BATCH", "4")  # 32 apps: 8 batches, app-0029 in the last
+    render.render(repo, "dev", engine)
+    shutil.rmtree(repo / f"manifests/dev/{app_name(1)}")  # its directory would be made again
+    append(repo / "env.cue", f'\napps: "{app_name(0)}": env: podAnnotations: note: "changed"\n')
+    append(
+        repo / f"services/apps/{app_name(29)}.cue", f'\napps: "{app_name(29)}": app: port: "x"\n'
+    )
+    before = tree(repo / "manifests")
+    with pytest.raises(CueError, match=app_name(29)):
+        render.render(repo, "dev", engine)
+    assert tree(repo / "manifests") == before
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file and directory under `root`, hidden ones too."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes() if path.is_file() else b"/"
+        for path in root.rglob("*")
+    }
