@@ -14,9 +14,10 @@ Python, of the biggest node worker and of the biggest cue process; load average.
 The binary is $CUE_BIN, else `cue` on PATH. --batch sets GITOPS_RENDER_BATCH. First, a
 file creation probe: how fast the disk is right now (see `file_creation_probe`).
 
-Nothing is deleted before the run ends. On ext4 mounted with `discard`, as our
-machines' disk is, creating files soon after deleting thousands costs up to 10x the
-CPU, so a render measured after the previous one's cleanup would pay for it.
+Nothing is deleted before the run ends. ext4 does not reuse an inode freed in the
+last few minutes: creating files soon after deleting thousands nearby costs up to
+20 times the CPU (docs/PERFORMANCE.md), so a render measured after the previous
+one's cleanup would pay for it. Point $TMPDIR at a quiet directory.
 """
 
 from __future__ import annotations
