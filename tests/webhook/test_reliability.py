@@ -122,9 +122,16 @@ def test_ten_merges_within_a_second_each_get_a_mergeable_promotion(
 def webhook_process(
     sb: Sandbox, data_dir: Path, port: int, reconcile: float = 0
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`gitops-helper webhook serve` as a deployment runs it; stopped (or killed) after."""
+    """`gitops-helper webhook serve` as a deployment runs it; stopped (or killed) after.
+
+    Its temporary clones go to the test's own directory: a worker killed with
+    SIGKILL cannot remove its clone, and it must not stay in the machine's /tmp.
+    """
+    scratch = data_dir.with_name("tmp")
+    scratch.mkdir(exist_ok=True)
     env = {
         **os.environ,
+        "TMPDIR": str(scratch),
         "GITOPS_WEBHOOK_SECRET": HOOK_SECRET,
         "GITLAB_URL": sb.gitlab_url,
         "GITLAB_TOKEN": sb.token,
