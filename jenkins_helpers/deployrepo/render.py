@@ -255,12 +255,17 @@ def _dump(obj: Any, dumper: type[yaml.SafeDumper] | type[yaml.CSafeDumper]) -> s
 
 def existing_files(repo: Path, env: str) -> dict[str, str]:
     """The manifest files committed (or present) for `env`: relative path -> text."""
-    root = repo / layout.env_manifests(env)
-    if not root.is_dir():
+    return _files_under(repo, layout.env_manifests(env))
+
+
+def _files_under(repo: Path, root: str) -> dict[str, str]:
+    """Every file under `root` (relative to `repo`): relative path -> text."""
+    top = repo / root
+    if not top.is_dir():
         return {}
     return {
         path.relative_to(repo).as_posix(): path.read_text()
-        for path in sorted(root.rglob("*"))
+        for path in sorted(top.rglob("*"))
         if path.is_file()
     }
 
@@ -290,13 +295,7 @@ def render_apps(repo: Path, env: str, apps: Collection[str], *, vet: bool = Fals
     wanted = set(apps)
     actual: dict[str, str] = {}
     for app in sorted(wanted):
-        root = repo / layout.app_manifests(env, app)
-        if root.is_dir():
-            actual.update(
-                (path.relative_to(repo).as_posix(), path.read_text())
-                for path in sorted(root.rglob("*"))
-                if path.is_file()
-            )
+        actual.update(_files_under(repo, layout.app_manifests(env, app)))
     return _render_into(repo, env, actual, wanted, None, vet=vet)
 
 
@@ -317,9 +316,11 @@ def _render_into(
     removed = sorted(actual.keys() - expected.keys())
     for rel in removed:
         (repo / rel).unlink()
-    roots = [layout.env_manifests(env)]
-    if wanted is not None:
-        roots = [layout.app_manifests(env, app) for app in sorted(wanted)]
+    roots = (
+        [layout.env_manifests(env)]
+        if wanted is None
+        else [layout.app_manifests(env, app) for app in sorted(wanted)]
+    )
     for root in roots:
         _remove_empty_dirs(repo / root)
     envdir = repo / layout.env_manifests(env)
