@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from jenkins_helpers import proc
+from jenkins_helpers.cue import versions
 from jenkins_helpers.cue.engine import (
     DEFAULT_WORKERS,
     CueEngine,
@@ -31,6 +32,10 @@ class BinaryEngine(CueEngine):
         super().__init__(concurrency)
         self.cue_bin = cue_bin
         self._slots = threading.BoundedSemaphore(self.concurrency)
+
+    @property
+    def description(self) -> str:
+        return f"cue {versions.require_supported(self.cue_bin)} ({self.cue_bin})"
 
     def _run(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
         try:

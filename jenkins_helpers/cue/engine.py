@@ -100,6 +100,11 @@ class CueEngine(abc.ABC):
         args = ["vet", "-c" if concrete else "-c=false", *targets]
         self._evaluate(args, cwd, timeout)
 
+    @property
+    @abc.abstractmethod
+    def description(self) -> str:
+        """Which CUE this is, for people: version and where it runs from."""
+
     def close(self) -> None:  # noqa: B027 - engines without resources need nothing here
         """Release the engine's processes; a later call starts them again."""
 

