@@ -774,7 +774,16 @@ def cue_command(args: tuple[str, ...]) -> None:
 @click.option(
     "--engine",
     type=click.Choice(["wasm", "binary"]),
-    help="CUE engine for every command (default: as GITOPS_CUE_ENGINE, else the embedded one).",
+    help="CUE engine for every command (default: as GITOPS_CUE_ENGINE, else the cue binary "
+    "if found, else the embedded one).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Use cases run side by side, each lane in a sandbox of its own (default: one per "
+    "core, up to 2; --keep and --gitlab-url run one).",
 )
 @click.option(
     "--gitlab-url",
@@ -805,6 +814,7 @@ def demo_command(
     use_cases: tuple[str, ...],
     keep: Path | None,
     engine: str | None,
+    jobs: int | None,
     gitlab_url: str | None,
     project: str | None,
     webhook_host: str,
@@ -834,7 +844,17 @@ def demo_command(
     real = None
     if gitlab_url and project:
         real = demo.RealGitLab(gitlab_url, project, foreign_ok, webhook_host)
-    sys.exit(demo.run(use_cases, as_json=as_json, keep=keep, engine=engine, real=real, echo=echo))
+    sys.exit(
+        demo.run(
+            use_cases,
+            as_json=as_json,
+            keep=keep,
+            engine=engine,
+            real=real,
+            jobs=jobs or demo.DEFAULT_JOBS,
+            echo=echo,
+        )
+    )
 
 
 @main.group("sandbox")

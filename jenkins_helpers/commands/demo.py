@@ -7,21 +7,25 @@ deploy. See docs/USE_CASES.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from jenkins_helpers import gitlab, inputs, jenkins
+from jenkins_helpers import cue, gitlab, inputs, jenkins
 from jenkins_helpers.demo import catalog, runner, world
 from jenkins_helpers.demo.catalog import UseCase
 from jenkins_helpers.demo.runner import CaseResult
 from jenkins_helpers.errors import BadInput
 
 TOKEN_BYTES = 16
+# Lanes by default: one per core, up to two. Two already keep our 2-core machines
+# busy; a lane waits on merges and webhook hops about a third of its time.
+DEFAULT_JOBS = min(2, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -41,19 +45,32 @@ def run(
     keep: Path | None,
     engine: str | None,
     real: RealGitLab | None,
+    jobs: int = DEFAULT_JOBS,
     echo: Callable[[str], None],
 ) -> int:
-    """Run the selected use cases; 0 when every one passed, 1 otherwise."""
+    """Run the selected use cases; 0 when every one passed, 1 otherwise.
+
+    `jobs` lanes run side by side, each a sandbox of its own; `--keep` and a real
+    GitLab (one project, one state) run on one.
+    """
     cases = catalog.select(ids)
     if keep is not None and keep.exists() and any(keep.iterdir()):
         raise BadInput(f"--keep {keep} is not empty", "name a new or empty directory")
     if keep is not None and real is not None:
         raise BadInput("--keep is for the sandbox", "a real GitLab keeps its state anyway")
-    live = sys.stdout.isatty() and not as_json
+    if jobs < 1:
+        raise BadInput(f"--jobs must be at least 1, got {jobs}")
+    if engine:
+        os.environ["GITOPS_CUE_ENGINE"] = engine  # the webhook runs in this process
+    lanes = 1 if keep is not None or real is not None else min(jobs, len(cases))
+    if not as_json:
+        echo(f"CUE engine: {cue.get_engine().description}; {lanes} lane(s)")
+    live = sys.stdout.isatty() and not as_json and lanes == 1
     token = os.urandom(TOKEN_BYTES).hex()
-    with _world(real, token, engine, keep) as w:
-        results = runner.run_cases(w, cases, _progress(echo, live, quiet=as_json))
-        state = runner.final_state(w)
+    with _worlds(real, token, engine, keep, lanes) as worlds:
+        progress = _progress(echo, live, quiet=as_json, starts=lanes == 1)
+        results, last = runner.run_cases(worlds, cases, progress)
+        state = runner.final_state(last)
     data = runner.as_data(results, state)
     if as_json:
         echo(json.dumps(data, indent=2))
@@ -71,33 +88,52 @@ def run(
     return 0 if data["failed"] == 0 else 1
 
 
-def _world(
-    real: RealGitLab | None, token: str, engine: str | None, keep: Path | None
-) -> AbstractContextManager[world.World]:
-    """The sandbox (a fresh one, `token` its credential), or the user's GitLab."""
-    if real is None:
-        return world.started(token, engine, keep)
-    access = gitlab.access_from_environment(real.url)
-    return world.connected(
-        access.url,
-        access.token,
-        inputs.project_path(real.project),
-        engine=engine,
-        jenkins_access=jenkins.access_if_configured(),
-        foreign_ok=real.foreign_ok,
-        hook_host=real.webhook_host,
-    )
+@contextlib.contextmanager
+def _worlds(
+    real: RealGitLab | None, token: str, engine: str | None, keep: Path | None, lanes: int
+) -> Iterator[list[world.World]]:
+    """`lanes` fresh sandboxes (`token` their credential), started side by side, or the
+    user's GitLab."""
+    if real is not None:
+        access = gitlab.access_from_environment(real.url)
+        with world.connected(
+            access.url,
+            access.token,
+            inputs.project_path(real.project),
+            engine=engine,
+            jenkins_access=jenkins.access_if_configured(),
+            foreign_ok=real.foreign_ok,
+            hook_host=real.webhook_host,
+        ) as w:
+            yield [w]
+        return
+    starting = [world.started(token, engine, keep) for _ in range(lanes)]
+    with contextlib.ExitStack() as stack, ThreadPoolExecutor(lanes) as pool:
+        futures = [pool.submit(cm.__enter__) for cm in starting]
+        worlds, failed = [], []
+        for cm, future in zip(starting, futures, strict=True):
+            try:
+                worlds.append(future.result())
+                stack.push(cm.__exit__)  # stopped in reverse order, also after a failure
+            except Exception as e:
+                failed.append(e)
+        if failed:
+            raise failed[0]
+        yield worlds
 
 
 def _progress(
-    echo: Callable[[str], None], live: bool, *, quiet: bool
-) -> Callable[[UseCase, CaseResult | None], None]:
-    """A line per use case: rewritten in place on a terminal, else one when it starts and ends."""
+    echo: Callable[[str], None], live: bool, *, quiet: bool, starts: bool
+) -> runner.Progress:
+    """A line per use case: rewritten in place on a terminal, else one when it starts
+    (with `starts`: one lane) and one when it ends."""
 
     def show(case: UseCase, result: CaseResult | None) -> None:
         if quiet:
             return
         if result is None:
+            if not starts:
+                return
             text = f"{case.id:<3} ....  {case.title}"
             if live:
                 sys.stdout.write(text)
