@@ -3,6 +3,7 @@
     python bench/promote.py                 # 10 1000
     python bench/promote.py 10 300 --runs 3
     python bench/promote.py --promote-env   # and promote-env of every app, none differing
+    python bench/promote.py 10 --publish    # promote for real: push, open (then update) the MR
 
 For each size: `gitops-helper init-repo`, then the apps of tests/deployrepo/many_apps.py
 added to dev and to stage alike (rendered and committed there, as merged MRs leave
@@ -67,9 +68,11 @@ def deployment_repo(path: Path, apps: int) -> Path:
     return path
 
 
-def promote(sb: Sandbox, app_repo: Path, tag: str) -> float:
+def promote(sb: Sandbox, app_repo: Path, tag: str, *, publish: bool) -> float:
+    """One promote process; with `publish`, as Jenkins runs it: push and open (the first
+    run) or update (the later ones, a newer tag each) the MR to dev."""
     args = ["promote", "--app", "example-app", "--image", EXAMPLE_IMAGE, "--tag", tag]
-    return timed(sb, [*args, "--app-repo", str(app_repo), "--dry-run"])
+    return timed(sb, [*args, "--app-repo", str(app_repo), *([] if publish else ["--dry-run"])])
 
 
 def promote_env(sb: Sandbox) -> float:
@@ -115,6 +118,9 @@ def main() -> None:
     parser.add_argument(
         "--promote-env", action="store_true", help="time promote-env of every app too"
     )
+    parser.add_argument(
+        "--publish", action="store_true", help="promote without --dry-run: push, open the MR"
+    )
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
@@ -135,10 +141,10 @@ def main() -> None:
         scans: dict[int, list[float]] = {size: [] for size in args.sizes}
         for n in range(args.runs):
             for size, sb, app_repo in setups:
-                builds[size].append(promote(sb, app_repo, f"9.{size}.{n}"))
+                builds[size].append(promote(sb, app_repo, f"9.{size}.{n}", publish=args.publish))
                 if args.promote_env:
                     scans[size].append(promote_env(sb))
-        table("`promote --dry-run` of one app", builds)
+        table(f"`promote{'' if args.publish else ' --dry-run'}` of one app", builds)
         if args.promote_env:
             table("`promote-env --from dev --to stage --dry-run`, nothing to promote", scans)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
