@@ -72,7 +72,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(autouse=True, scope="session")
 def _pinned_git_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Give every git call in the run the same identity and an empty global config."""
+    """Give every git call in the run the same identity and an empty global config;
+    no CUE evaluation cache."""
     home = tmp_path_factory.mktemp("home")
     pinned = {
         "GIT_AUTHOR_NAME": "Test Author",
@@ -82,6 +83,9 @@ def _pinned_git_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
         "GIT_CONFIG_GLOBAL": str(home / "gitconfig"),
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_TERMINAL_PROMPT": "0",
+        # Every evaluation runs: a test that counts evaluations or makes one fail must
+        # not get an earlier test's result (tests/cue/test_cache.py turns it on).
+        "GITOPS_CUE_CACHE": "off",
     }
     (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
     saved = {k: os.environ.get(k) for k in pinned}

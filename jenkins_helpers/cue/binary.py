@@ -8,6 +8,7 @@ the machine's cores busy without running a batch's worth of memory per thread.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -36,6 +37,14 @@ class BinaryEngine(CueEngine):
     @property
     def description(self) -> str:
         return f"cue {versions.require_supported(self.cue_bin)} ({self.cue_bin})"
+
+    @property
+    def identity(self) -> str:
+        # A binary replaced in place has another size or mtime, and says its version.
+        real = os.path.realpath(self.cue_bin)
+        stat = os.stat(real)
+        version = versions.require_supported(real)
+        return f"binary {real} {stat.st_size} {stat.st_mtime_ns} {version}"
 
     def _run(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
         try:

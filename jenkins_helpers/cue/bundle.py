@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from jenkins_helpers.cue.cache import module_root
 from jenkins_helpers.cuesrc import tokens
 
 BUNDLE_NAME = "gitops_bundle.cue"
@@ -92,20 +93,20 @@ def prepare(args: list[str], cwd: Path) -> Bundle | None:
     target = _single_target(args)
     if target is None:
         return None
-    module_root = _module_root(cwd)
+    root = module_root(cwd)
     target_dir = Path(os.path.normpath(cwd / target))
-    if module_root is None or not target_dir.is_dir() or target_dir.resolve() != target_dir:
+    if root is None or not target_dir.is_dir() or target_dir.resolve() != target_dir:
         return None
     try:
         plan = _plan(target_dir)
         if plan is None:
             return None
         text, parts = plan
-        bundle = Bundle(module_root, cwd, target_dir, parts)
+        bundle = Bundle(root, cwd, target_dir, parts)
     except OSError:
         return None  # unreadable files: let CUE itself report them
     try:
-        _mirror(module_root, target_dir, bundle.temp, {part.name for part in parts})
+        _mirror(root, target_dir, bundle.temp, {part.name for part in parts})
         (bundle.target_dir / BUNDLE_NAME).write_bytes(text.encode())
     except OSError:
         bundle.remove()
@@ -134,15 +135,6 @@ def _single_target(args: list[str]) -> str | None:
         return None
     # CUE takes anything else as an import path; `../x` would leave the mirrored tree.
     return targets[0] if targets[0] == "." or targets[0].startswith("./") else None
-
-
-def _module_root(cwd: Path) -> Path | None:
-    """The directory with cue.mod/ that CUE finds from `cwd`, as CUE looks for it."""
-    for directory in (cwd, *cwd.parents):
-        mod = directory / "cue.mod"
-        if mod.exists():
-            return directory if mod.is_dir() else None
-    return None
 
 
 def _plan(target_dir: Path) -> tuple[str, list[_Part]] | None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from jenkins_helpers.cue.cache import EvaluationCache
 from jenkins_helpers.errors import UserError
 
 # How many evaluations an engine runs at once: node workers of the WASM engine, cue
@@ -60,8 +61,11 @@ class CueEngine(abc.ABC):
     def __init__(self, concurrency: int = 1) -> None:
         # Evaluations worth running at once (render.evaluate spreads batches over them).
         self.concurrency = max(1, concurrency)
-        self.calls = 0
+        self.calls = 0  # evaluations run (a cache hit runs none)
+        self.cache_hits = 0
         self._calls_lock = threading.Lock()
+        # Set by create_engine from the settings (cache.py); an engine made directly has none.
+        self.cache: EvaluationCache | None = None
 
     def export(
         self,
@@ -105,17 +109,31 @@ class CueEngine(abc.ABC):
     def description(self) -> str:
         """Which CUE this is, for people: version and where it runs from."""
 
+    @property
+    @abc.abstractmethod
+    def identity(self) -> str:
+        """Everything about the engine that can change a result (the cache's key)."""
+
     def close(self) -> None:  # noqa: B027 - engines without resources need nothing here
         """Release the engine's processes; a later call starts them again."""
 
     def _evaluate(self, args: list[str], cwd: Path, timeout: float) -> str:
-        """Count the call, run it, and turn a failure into a CueError; return stdout."""
+        """Run it (or take it from the cache), and turn a failure into a CueError; return stdout."""
         cwd = Path(cwd).resolve()
         if not cwd.is_dir():
             raise CueError(f"cannot run `{shown(args)}`: directory not found: {cwd}")
+        key = self.cache.key(self.identity, args, cwd) if self.cache is not None else None
+        if key is not None and self.cache is not None:
+            cached = self.cache.get(key)
+            if cached is not None:
+                with self._calls_lock:
+                    self.cache_hits += 1
+                return cached
         with self._calls_lock:
             self.calls += 1
         code, stdout, stderr = self._run(args, cwd, timeout)
+        if code == 0 and key is not None and self.cache is not None:
+            self.cache.put(key, stdout)
         if code != 0:
             details = stderr.strip() or stdout.strip() or f"exit code {code}"
             raise CueError(

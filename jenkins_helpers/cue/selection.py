@@ -11,6 +11,7 @@ Settings, from the environment:
   NODE_BIN            node (default: `node` on PATH).
   GITOPS_CUE_WORKERS  evaluations run at once: node workers of the WASM engine, cue
                       processes of the binary in a batched render (default 2).
+  GITOPS_CUE_CACHE    where results of evaluations are kept, or "off" (cache.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from jenkins_helpers.cue import versions
 from jenkins_helpers.cue.binary import BinaryEngine
+from jenkins_helpers.cue.cache import EvaluationCache
 from jenkins_helpers.cue.engine import DEFAULT_WORKERS, CueEngine
 from jenkins_helpers.cue.wasm import WasmEngine
 from jenkins_helpers.errors import UserError
@@ -82,7 +84,14 @@ def _workers_from_env() -> int:
 
 
 def create_engine() -> CueEngine:
-    """Pick an engine from the environment (see the module docstring)."""
+    """Pick an engine from the environment (see the module docstring), with the
+    evaluation cache the settings ask for (cache.py)."""
+    engine = _pick_engine()
+    engine.cache = EvaluationCache.from_environment()
+    return engine
+
+
+def _pick_engine() -> CueEngine:
     forced = os.environ.get("GITOPS_CUE_ENGINE", "").strip().lower()
     if forced not in ("", "binary", "wasm"):
         raise UserError(

