@@ -2,9 +2,11 @@
 
 The sandbox has its own small command line (argparse: it depends on nothing of the
 tool); `gitops-helper sandbox up` runs this as a child process, as it would start
-any other server. The token comes from SANDBOX_TOKEN, never from the command line
-(where `ps` would show it); so do Jenkins credentials (`--credential ID=ENV_VAR`
-names the variable holding the secret).
+any other server. The admin's token comes from SANDBOX_TOKEN, never from the
+command line (where `ps` would show it); so do Jenkins credentials (`--credential
+ID=ENV_VAR` names the variable holding the secret). The developer's token comes
+from SANDBOX_DEVELOPER_TOKEN or `--developer-token` (an ordinary user's test
+credential; the variable keeps it out of `ps` too).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import sys
 from pathlib import Path
 
+from gitops_sandbox.context import DEFAULT_DEVELOPER_TOKEN
 from gitops_sandbox.errors import SandboxError
 from gitops_sandbox.jenkins_config import pairs
 from gitops_sandbox.serve import serve_forever
@@ -57,14 +60,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     up.add_argument("--executors", type=int, default=2, help="builds run at once (default 2)")
     up.add_argument(
+        "--developer-token",
+        metavar="TOKEN",
+        help="the developer user's token (default: $SANDBOX_DEVELOPER_TOKEN, else "
+        f"{DEFAULT_DEVELOPER_TOKEN}; the variable keeps it out of `ps`)",
+    )
+    up.add_argument(
         "--ready-file",
         type=Path,
         help="write the URLs as JSON to this file once ready (for programs starting it)",
     )
     args = parser.parse_args(argv)
     token = os.environ.get("SANDBOX_TOKEN") or DEFAULT_TOKEN
-    if len(token) < MIN_TOKEN_CHARS:
-        print(f"error: SANDBOX_TOKEN needs {MIN_TOKEN_CHARS} characters or more", file=sys.stderr)
+    developer_token = (
+        args.developer_token or os.environ.get("SANDBOX_DEVELOPER_TOKEN") or DEFAULT_DEVELOPER_TOKEN
+    )
+    problem = _token_problem(token, developer_token)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
         secrets = {}
@@ -77,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             args.port,
             token,
             lambda text: print(text, flush=True),
+            developer_token=developer_token,
             libraries={k: Path(v) for k, v in pairs(args.library, "--library").items()},
             credentials=secrets,
             jenkins_env=pairs(args.jenkins_env, "--jenkins-env"),
@@ -90,6 +104,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hint: {e.hint}", file=sys.stderr)
         return 1
     return 0
+
+
+def _token_problem(token: str, developer_token: str) -> str | None:
+    """What is wrong with the two tokens, if anything: too short, or the same."""
+    if len(token) < MIN_TOKEN_CHARS:
+        return f"SANDBOX_TOKEN needs {MIN_TOKEN_CHARS} characters or more"
+    if len(developer_token) < MIN_TOKEN_CHARS:
+        return f"the developer token needs {MIN_TOKEN_CHARS} characters or more"
+    if developer_token == token:
+        return "the developer token must differ from SANDBOX_TOKEN"
+    return None
 
 
 if __name__ == "__main__":

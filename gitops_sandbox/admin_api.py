@@ -2,7 +2,8 @@
 
 Recorded webhook deliveries (and resending one), fault injection, recorded Jenkins
 builds, and seeding a project from a local repository. These paths exist on no
-real GitLab; the tool under test never calls them. Token required, like the API.
+real GitLab; the tool under test never calls them. The admin's token is required
+(the developer, an ordinary user, gets `403 Forbidden`; no token, 401).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from gitops_sandbox import projects
-from gitops_sandbox.api_util import json_response, params, require_token, to_bool
+from gitops_sandbox import projects, users
+from gitops_sandbox.api_util import json_response, params, require_admin, to_bool
 from gitops_sandbox.context import services
 from gitops_sandbox.errors import missing, not_found
 
@@ -23,9 +24,9 @@ bp = Blueprint("sandbox_admin", __name__, url_prefix="/-/sandbox")
 
 @bp.before_request
 def _authenticate() -> None:
-    """Admin calls need the token too (health excepted, for readiness probes)."""
+    """Admin calls need the admin's token (health excepted, for readiness probes)."""
     if request.path != "/-/sandbox/health":
-        require_token()
+        require_admin()
 
 
 @bp.get("/health")
@@ -148,4 +149,4 @@ def seed_project() -> Response:
         initialize_with_readme=to_bool(p.get("initialize_with_readme")),
     )
     with svc.state.read() as data:
-        return json_response(projects.to_json(svc, data, rec), 201)
+        return json_response(projects.to_json(svc, data, rec, users.ADMIN), 201)

@@ -1,8 +1,9 @@
 """Request and response helpers shared by the GitLab API views.
 
-Token check, parameter merging (Grape merges query, form and JSON parameters, so
-curl and python-gitlab both work), and GitLab's offset pagination headers, which
-python-gitlab follows through the `Link` header when asked for `get_all=True`.
+Token check (which user is calling), parameter merging (Grape merges query, form
+and JSON parameters, so curl and python-gitlab both work), and GitLab's offset
+pagination headers, which python-gitlab follows through the `Link` header when
+asked for `get_all=True`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from urllib.parse import quote, unquote, urlencode
 from flask import Response, request
 from werkzeug.routing import BaseConverter
 
+from gitops_sandbox import users
 from gitops_sandbox.context import services
-from gitops_sandbox.errors import ApiError
+from gitops_sandbox.errors import ApiError, forbidden, unauthorized
+from gitops_sandbox.users import User
 
 T = TypeVar("T")
 RAW_PATH_KEY = "sandbox.raw_path"
@@ -60,15 +63,45 @@ def presented_token() -> str | None:
     return request.args.get("private_token") or request.args.get("access_token")
 
 
+def token_user(token: str | None) -> User | None:
+    """The user a token authenticates, or None.
+
+    Compared in constant time with every user's token, without stopping at a
+    match, so the answer's timing tells nothing about the tokens.
+    """
+    if token is None:
+        return None
+    found = None
+    for user_id, secret in services().user_tokens():
+        if hmac.compare_digest(token.encode(), secret.encode()):
+            found = users.by_id(user_id)
+    return found
+
+
 def token_valid(token: str | None) -> bool:
-    """Compare in constant time with the sandbox's token."""
-    return token is not None and hmac.compare_digest(token.encode(), services().token.encode())
+    """Whether the token is one of the sandbox users' tokens."""
+    return token_user(token) is not None
+
+
+def current_user() -> User:
+    """Who is calling: the owner of the request's token, or GitLab's 401."""
+    user = token_user(presented_token())
+    if user is None:
+        raise unauthorized()
+    return user
 
 
 def require_token() -> None:
-    """Answer GitLab's 401 unless the request carries the sandbox's token."""
-    if not token_valid(presented_token()):
-        raise ApiError(401, {"message": "401 Unauthorized"})
+    """Answer GitLab's 401 unless the request carries a sandbox user's token."""
+    current_user()
+
+
+def require_admin() -> User:
+    """The caller, who must be the administrator: 401 without a valid token, else 403."""
+    user = current_user()
+    if not user.is_admin:
+        raise forbidden()
+    return user
 
 
 def authenticate_api() -> Response | None:
@@ -87,7 +120,7 @@ def authenticate_api() -> Response | None:
         return paginate([], lambda p: p)
     if path.startswith("/api/v4/projects/"):
         raise ApiError(404, {"message": "404 Project Not Found"})
-    raise ApiError(401, {"message": "401 Unauthorized"})
+    raise unauthorized()
 
 
 def params() -> dict[str, Any]:

@@ -30,7 +30,13 @@ from gitops_sandbox import (
     web_pages,
 )
 from gitops_sandbox.api_util import RAW_PATH_KEY, EncodedConverter, json_response
-from gitops_sandbox.context import GITLAB_VERSION, Services, services
+from gitops_sandbox.context import (
+    DEFAULT_DEVELOPER_TOKEN,
+    GITLAB_VERSION,
+    Services,
+    check_tokens,
+    services,
+)
 from gitops_sandbox.errors import ApiError, GitError
 from gitops_sandbox.faults import Faults, default_body
 from gitops_sandbox.hooks import HookDispatcher
@@ -70,14 +76,21 @@ class RawApiPath:
 
 
 def create_app(
-    state_dir: Path | str, token: str, *, settings: Mapping[str, Any] | None = None
+    state_dir: Path | str,
+    token: str,
+    *,
+    developer_token: str = DEFAULT_DEVELOPER_TOKEN,
+    settings: Mapping[str, Any] | None = None,
 ) -> Flask:
     """Build a sandbox app whose state (JSON and bare repos) lives in `state_dir`.
+
+    `token` is the administrator's, `developer_token` the developer's (they must differ).
 
     `settings` may hold `external_url`, `hook_timeout`, `hook_retry_delays`, `ready`
     (default True; False holds traffic with 503 until `svc.ready` is set) and
     `jenkins` (a `JenkinsSettings`: libraries, credentials, environment, agent PATH).
     """
+    check_tokens(token, developer_token)
     options = dict(settings or {})
     app = Flask(__name__)
     app.config.update(SANDBOX_STATE_DIR=str(state_dir))
@@ -99,6 +112,7 @@ def create_app(
         faults=Faults(),
         builds=builds,
         token=token,
+        developer_token=developer_token,
         external_url=options.get("external_url"),
         settings=options,
     )

@@ -2,7 +2,10 @@
 
 GitLab's rules (lib/api/commits.rb, app/services/commits/create_service.rb):
 the target `branch` must be one the user may push to (the sandbox protects with
-"No one may push", so a protected branch refuses); the commit starts from
+"No one may push", so a protected branch refuses whoever calls); the caller
+commits (committer, and author unless `author_name`/`author_email` say
+otherwise, https://docs.gitlab.com/api/commits/#create-a-commit-with-multiple-files-and-actions);
+the commit starts from
 `start_branch` (default: `branch` itself) or `start_sha`; a new `branch` is made
 when it differs from the start and does not exist yet. The commit is pushed like
 any other: push events, and `update` events for open merge requests.
@@ -18,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from gitops_sandbox import gitrepo, merge_requests, projects
-from gitops_sandbox.context import ADMIN_USER, Services
+from gitops_sandbox.context import Services
 from gitops_sandbox.errors import ApiError, GitError, bad_request
 from gitops_sandbox.gitwrite import Action, commit_files
+from gitops_sandbox.users import User
 
 ACTIONS = ("create", "update", "move", "delete", "chmod")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -128,13 +132,14 @@ def create(
     message: str,
     actions: Sequence[Action],
     refused: ApiError,
+    actor: User,
     start_branch: str | None = None,
     start_sha: str | None = None,
     author_name: str | None = None,
     author_email: str | None = None,
     force: bool = False,
 ) -> str:
-    """Commit `actions` onto `branch`; `refused` is the answer for a protected branch."""
+    """Commit `actions` onto `branch` as `actor`; `refused` is the answer for a protected branch."""
     with svc.state.read() as data:
         if projects.is_protected(data, rec["id"], branch):
             raise refused
@@ -143,10 +148,9 @@ def create(
     start = _start(repo, heads, branch, start_branch, start_sha, force)
     _check_unchanged(repo, start, actions)
     identity = {
-        "GIT_AUTHOR_NAME": author_name or ADMIN_USER["name"],
-        "GIT_AUTHOR_EMAIL": author_email or ADMIN_USER["email"],
-        "GIT_COMMITTER_NAME": ADMIN_USER["name"],
-        "GIT_COMMITTER_EMAIL": ADMIN_USER["email"],
+        **actor.git_identity(),
+        "GIT_AUTHOR_NAME": author_name or actor.name,
+        "GIT_AUTHOR_EMAIL": author_email or actor.email,
     }
     sha = commit_files(repo, start, actions, message.rstrip("\n") + "\n", identity)
     before = heads.get(branch, gitrepo.ZERO_SHA)
@@ -154,5 +158,5 @@ def create(
         gitrepo.update_ref(repo, branch, sha, before)
     except GitError as e:  # someone pushed in between: GitLab answers the same way
         raise bad_request("Could not update branch: it changed, try again") from e
-    merge_requests.on_push(svc, rec, {branch: (before, sha)})
+    merge_requests.on_push(svc, rec, {branch: (before, sha)}, actor)
     return sha

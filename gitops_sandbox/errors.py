@@ -24,6 +24,16 @@ def not_found(what: str | None = None) -> ApiError:
     return ApiError(404, {"message": f"404 {what} Not Found" if what else "404 Not found"})
 
 
+def unauthorized() -> ApiError:
+    """GitLab's `unauthorized!`: no valid token, or (merge) not allowed to accept the MR."""
+    return ApiError(401, {"message": "401 Unauthorized"})
+
+
+def forbidden(reason: str | None = None) -> ApiError:
+    """GitLab's `forbidden!(reason)`: `{"message": "403 Forbidden"}`, the reason appended."""
+    return ApiError(403, {"message": f"403 Forbidden - {reason}" if reason else "403 Forbidden"})
+
+
 def bad_request(message: Any) -> ApiError:
     """A 400 with GitLab's `{"message": ...}` shape."""
     return ApiError(400, {"message": message})

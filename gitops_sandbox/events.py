@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_sandbox import gitrepo, mergeability, projects, shapes
-from gitops_sandbox.context import ADMIN_USER, Services
+from gitops_sandbox import gitrepo, mergeability, projects, shapes, users
+from gitops_sandbox.context import Services
 from gitops_sandbox.gitrepo import Commit
 from gitops_sandbox.hook_payloads import (
     commit_attrs,
@@ -22,6 +22,7 @@ from gitops_sandbox.hook_payloads import (
     user_attrs,
     utc_time,
 )
+from gitops_sandbox.users import User
 
 
 def _draft(mr: dict[str, Any]) -> bool:
@@ -60,7 +61,7 @@ def merge_request_attrs(
         "target_branch": mr["target_branch"],
         "source_project_id": rec["id"],
         "target_project_id": rec["id"],
-        "author_id": ADMIN_USER["id"],
+        "author_id": users.by_id(mr.get("author_id")).id,
         "assignee_id": None,
         "assignee_ids": [],
         "reviewer_ids": [],
@@ -75,7 +76,9 @@ def merge_request_attrs(
         "merge_params": {
             "force_remove_source_branch": "1" if mr.get("force_remove_source_branch") else "0"
         },
-        "merge_user_id": ADMIN_USER["id"] if mr["state"] == "merged" else None,
+        "merge_user_id": (
+            users.by_id(mr.get("merge_user_id")).id if mr["state"] == "merged" else None
+        ),
         "merge_when_pipeline_succeeds": False,
         "created_at": hook_time(mr["created_at"]),
         "updated_at": hook_time(mr["updated_at"]),
@@ -130,9 +133,10 @@ def emit_merge_request(
     mr: dict[str, Any],
     action: str,
     changes: dict[str, Any],
+    actor: User,
     oldrev: str | None = None,
 ) -> None:
-    """Deliver a merge request event for `action` to the project's MR hooks."""
+    """Deliver a merge request event for `action`, caused by `actor`, to the project's MR hooks."""
     if not listening(data, rec["id"], "merge_requests_events"):
         return
     facts = _mr_facts(svc, data, rec, mr)
@@ -142,7 +146,7 @@ def emit_merge_request(
     payload = {
         "object_kind": "merge_request",
         "event_type": "merge_request",
-        "user": user_attrs(),
+        "user": user_attrs(actor),
         "project": facts["project"],
         "object_attributes": attrs,
         "labels": facts["labels"],
@@ -176,7 +180,7 @@ def emit_note(
     payload = {
         "object_kind": "note",
         "event_type": "note",
-        "user": user_attrs(),
+        "user": user_attrs(users.by_id(note["author_id"])),
         "project_id": rec["id"],
         "project": facts["project"],
         "repository": repository_attrs(svc, rec),

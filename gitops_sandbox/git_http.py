@@ -1,11 +1,14 @@
 """Git smart HTTP, served by `git http-backend` as a CGI, with GitLab's token auth.
 
 Clone and push URLs are GitLab's: `http://host/<group>/<project>.git`, with HTTP
-basic auth where the password is the token (user `oauth2` or any other). The
+basic auth where the password is the token (user `oauth2` or any other): the
+admin's or the developer's, who both may clone and push (Developer: "Push to
+non-protected branches", https://docs.gitlab.com/user/permissions/). The
 request body is streamed to the CGI (gunzipped here when the client compressed
 it, which git does for large fetch negotiations) and its output streamed back.
-Protected branches are enforced by the repository's pre-receive hook. After a
-push, the sandbox compares branch heads and emits push and MR `update` events.
+Protected branches are enforced by the repository's pre-receive hook, for both
+users alike ("Allowed to push: No one"). After a push, the sandbox compares branch
+heads and emits push and MR `update` events naming the pusher.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from typing import IO, Any
 from flask import Blueprint, Response, request
 
 from gitops_sandbox import gitrepo, merge_requests, projects
-from gitops_sandbox.api_util import presented_token, token_valid
+from gitops_sandbox.api_util import presented_token, token_user
 from gitops_sandbox.context import Services, services
+from gitops_sandbox.users import User
 
 bp = Blueprint("git_http", __name__)
 log = logging.getLogger(__name__)
@@ -68,7 +72,9 @@ def receive_pack(repo: str) -> Response:
 
 
 def _serve(repo: str, rest: str) -> Response:
-    if not token_valid(presented_token()):
+    # Who pushes is decided now: the events are emitted after the response streamed.
+    user = token_user(presented_token())
+    if user is None:
         return _denied()
     svc = services()
     with svc.state.read() as data:
@@ -130,7 +136,7 @@ def _serve(repo: str, rest: str) -> Response:
                     b"".join(errors).decode(errors="replace").strip(),
                 )
             if pushing:
-                _after_push(svc, rec, before)
+                _after_push(svc, rec, before, user)
 
     return Response(body(), status=status, headers=headers, direct_passthrough=True)
 
@@ -167,8 +173,8 @@ def _read_cgi_headers(stdout: IO[bytes]) -> tuple[int, list[tuple[str, str]]]:
     return status, headers
 
 
-def _after_push(svc: Services, rec: dict[str, Any], before: dict[str, str]) -> None:
-    """Emit push and MR update events for the branches the push changed."""
+def _after_push(svc: Services, rec: dict[str, Any], before: dict[str, str], pusher: User) -> None:
+    """Emit push and MR update events, by `pusher`, for the branches the push changed."""
     try:
         after = gitrepo.branches(svc.repo_path(rec))
         updates = {
@@ -177,6 +183,6 @@ def _after_push(svc: Services, rec: dict[str, Any], before: dict[str, str]) -> N
             if before.get(name) != after.get(name)
         }
         if updates:
-            merge_requests.on_push(svc, rec, updates)
+            merge_requests.on_push(svc, rec, updates, pusher)
     except Exception:  # the push itself succeeded; a failed event must not hide that
         log.exception("after-push processing failed for %s", rec["path_with_namespace"])

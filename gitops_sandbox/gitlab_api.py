@@ -2,6 +2,9 @@
 
 Repository and merge request endpoints live in `gitlab_repository.py` and
 `gitlab_merge_requests.py`; all three blueprints share `/api/v4` and the token check.
+Administering a project needs a role the developer lacks (`users.py`): webhooks
+and protecting branches Maintainer, deleting the project Owner; GitLab finds the
+project first (404), then answers `403 Forbidden`.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, Response
 
-from gitops_sandbox import projects, shapes
+from gitops_sandbox import projects, shapes, users
 from gitops_sandbox.api_util import (
     authenticate_api,
+    current_user,
     json_response,
     paginate,
     params,
@@ -21,7 +25,7 @@ from gitops_sandbox.api_util import (
     to_bool,
 )
 from gitops_sandbox.context import GITLAB_VERSION, services
-from gitops_sandbox.errors import ApiError, missing, not_found
+from gitops_sandbox.errors import ApiError, bad_request, missing, not_found
 from gitops_sandbox.state import now_iso
 
 bp = Blueprint("gitlab", __name__, url_prefix="/api/v4")
@@ -34,9 +38,9 @@ def _authenticate() -> Response | None:
 
 
 @bp.get("/user")
-def current_user() -> Response:
-    """The token's owner."""
-    return json_response(shapes.current_user(services().base_url))
+def get_current_user() -> Response:
+    """The token's owner: the admin or the developer."""
+    return json_response(shapes.current_user(services().base_url, current_user()))
 
 
 @bp.get("/version")
@@ -70,22 +74,33 @@ def get_namespace(nid: str) -> Response:
 def list_projects() -> Response:
     """All projects (filter: `search`), newest first."""
     svc = services()
+    viewer = current_user()
     with svc.state.read() as data:
         recs = sorted(data["projects"].values(), key=lambda r: r["id"], reverse=True)
         recs = search(recs, params().get("search"), lambda r: (r["name"], r["path_with_namespace"]))
-        return paginate(recs, lambda r: projects.to_json(svc, data, r))
+        return paginate(recs, lambda r: projects.to_json(svc, data, r, viewer))
 
 
 @bp.post("/projects")
 def create_project() -> Response:
-    """Create a project from `name`/`path` and `namespace_id` (or `namespace`)."""
+    """Create a project from `name`/`path` and `namespace_id` (or `namespace`).
+
+    Without a namespace it goes to the caller's personal one. The developer may
+    create in no other (they belong to no group): GitLab's Projects::CreateService
+    then answers 400 `{"namespace": ["is not valid"]}`.
+    """
     svc = services()
+    creator = current_user()
     p = params()
     path = p.get("path") or p.get("name")
     if not path:
         raise missing("name")
     with svc.state.read() as data:
-        group = projects.namespace_path(data, p.get("namespace_id") or p.get("namespace"))
+        group = projects.namespace_path(
+            data, p.get("namespace_id") or p.get("namespace"), creator.username
+        )
+    if not users.may_create_in(creator, group):
+        raise bad_request({"namespace": ["is not valid"]})
     rec = projects.create(
         svc,
         f"{group}/{path}",
@@ -93,9 +108,10 @@ def create_project() -> Response:
         description=p.get("description"),
         default_branch=p.get("default_branch") or "main",
         initialize_with_readme=to_bool(p.get("initialize_with_readme")),
+        creator=creator,
     )
     with svc.state.read() as data:
-        return json_response(projects.to_json(svc, data, rec), 201)
+        return json_response(projects.to_json(svc, data, rec, creator), 201)
 
 
 @bp.get("/projects/<enc:pid>")
@@ -103,17 +119,45 @@ def get_project(pid: str) -> Response:
     """One project, by id or URL-encoded path."""
     svc = services()
     with svc.state.read() as data:
-        return json_response(projects.to_json(svc, data, projects.get(data, pid)))
+        rec = projects.get(data, pid)
+        return json_response(projects.to_json(svc, data, rec, current_user()))
 
 
 @bp.delete("/projects/<enc:pid>")
 def delete_project(pid: str) -> Response:
-    """Delete a project (GitLab answers 202 and deletes later; the sandbox at once)."""
-    projects.delete(services(), pid)
+    """Delete a project (GitLab answers 202 and deletes later; the sandbox at once).
+
+    Owners only (`authorize! :remove_project`, lib/api/projects.rb): 403 for the developer.
+    """
+    svc = services()
+    _project_for(pid, users.OWNER_ACCESS)
+    projects.delete(svc, pid)
     return json_response({"message": "202 Accepted"}, 202)
 
 
+def _project_for(pid: str, level: int) -> dict[str, Any]:
+    """The project (404 first), once the caller is known to hold `level` on it (else 403)."""
+    with services().state.read() as data:
+        rec = projects.get(data, pid)
+    users.require_access(current_user(), rec, level)
+    return rec
+
+
 # ---- protected branches -------------------------------------------------------------
+
+
+# Reading protections needs only read access to the code (`authorize_read_code!`);
+# protecting and unprotecting need Maintainer (`authorize_create_protected_branch!`,
+# `authorize_destroy_protected_branch!`): lib/api/protected_branches.rb,
+# https://docs.gitlab.com/api/protected_branches/.
+
+
+def _protection(data: dict[str, Any], rec: dict[str, Any], name: str) -> dict[str, Any]:
+    """One protection of the project by name, or GitLab's 404."""
+    for prot in projects.protections(data, rec["id"]):
+        if prot["name"] == name:
+            return prot
+    raise not_found()
 
 
 @bp.get("/projects/<enc:pid>/protected_branches")
@@ -131,10 +175,7 @@ def get_protected(pid: str, name: str) -> Response:
     svc = services()
     with svc.state.read() as data:
         rec = projects.get(data, pid)
-        for prot in projects.protections(data, rec["id"]):
-            if prot["name"] == name:
-                return json_response(shapes.protected_branch(prot))
-    raise not_found()
+        return json_response(shapes.protected_branch(_protection(data, rec, name)))
 
 
 @bp.post("/projects/<enc:pid>/protected_branches")
@@ -142,19 +183,23 @@ def protect_branch(pid: str) -> Response:
     """Protect a branch name or wildcard: from then on, pushes to it are refused."""
     svc = services()
     name = params().get("name")
-    if not name:
+    if not name:  # Grape validates parameters before the endpoint authorizes
         raise missing("name")
+    rec = _project_for(pid, users.MAINTAINER_ACCESS)
     with svc.state.transaction() as data:
-        prot = projects.protect(svc, data, projects.get(data, pid), str(name))
+        prot = projects.protect(svc, data, projects.get(data, rec["id"]), str(name))
         return json_response(shapes.protected_branch(prot), 201)
 
 
 @bp.delete("/projects/<enc:pid>/protected_branches/<enc:name>")
 def unprotect_branch(pid: str, name: str) -> Response:
-    """Unprotect a branch."""
+    """Unprotect a branch (404 when it is not protected, before the role's 403)."""
     svc = services()
     with svc.state.transaction() as data:
-        projects.unprotect(svc, data, projects.get(data, pid), name)
+        rec = projects.get(data, pid)
+        _protection(data, rec, name)
+        users.require_access(current_user(), rec, users.MAINTAINER_ACCESS)
+        projects.unprotect(svc, data, rec, name)
     return Response(status=204)
 
 
@@ -183,6 +228,18 @@ def _hook_fields(p: dict[str, Any], rec: dict[str, Any]) -> None:
             rec[key] = p[key]
 
 
+def _hook_project(data: dict[str, Any], pid: str) -> dict[str, Any]:
+    """The project whose hooks are asked for; every hook endpoint needs Maintainer.
+
+    lib/api/project_hooks.rb authorizes `read_web_hook` (GET) or
+    `admin_web_hook` (the rest), both Maintainer and above
+    (https://docs.gitlab.com/user/permissions/: "Manage webhooks").
+    """
+    rec = projects.get(data, pid)
+    users.require_access(current_user(), rec, users.MAINTAINER_ACCESS)
+    return rec
+
+
 def _find_hook(data: dict[str, Any], project_id: int, hook_id: int) -> dict[str, Any]:
     hook = data["hooks"].get(str(hook_id))
     if hook is None or hook["project_id"] != project_id:
@@ -195,7 +252,7 @@ def list_hooks(pid: str) -> Response:
     """The project's webhooks."""
     svc = services()
     with svc.state.read() as data:
-        rec = projects.get(data, pid)
+        rec = _hook_project(data, pid)
         hooks = sorted(
             (h for h in data["hooks"].values() if h["project_id"] == rec["id"]),
             key=lambda h: h["id"],
@@ -208,6 +265,8 @@ def create_hook(pid: str) -> Response:
     """Add a webhook (`url`, `token`, `merge_requests_events`, `push_events`, ...)."""
     svc = services()
     p = params()
+    with svc.state.read() as data:
+        _hook_project(data, pid)
     if not p.get("url"):
         raise missing("url")
     with svc.state.transaction() as data:
@@ -233,7 +292,7 @@ def get_hook(pid: str, hook_id: int) -> Response:
     """One webhook."""
     svc = services()
     with svc.state.read() as data:
-        rec = projects.get(data, pid)
+        rec = _hook_project(data, pid)
         return json_response(shapes.hook(_find_hook(data, rec["id"], hook_id)))
 
 
@@ -242,7 +301,7 @@ def update_hook(pid: str, hook_id: int) -> Response:
     """Change a webhook's URL, token or events."""
     svc = services()
     with svc.state.transaction() as data:
-        rec = projects.get(data, pid)
+        rec = _hook_project(data, pid)
         hook = _find_hook(data, rec["id"], hook_id)
         _hook_fields(params(), hook)
         return json_response(shapes.hook(hook))
@@ -253,7 +312,7 @@ def delete_hook(pid: str, hook_id: int) -> Response:
     """Remove a webhook."""
     svc = services()
     with svc.state.transaction() as data:
-        rec = projects.get(data, pid)
+        rec = _hook_project(data, pid)
         _find_hook(data, rec["id"], hook_id)
         del data["hooks"][str(hook_id)]
     return Response(status=204)

@@ -5,7 +5,8 @@
 `file.save()`, `file.delete()`). The rules are in `commits.py`. The two APIs
 refuse a protected branch differently, as GitLab does: the commits API checks
 first (`403 Forbidden - You are not allowed to push into this branch`), the files
-API in its service (`400 You are not allowed to push into this branch`).
+API in its service (`400 You are not allowed to push into this branch`). The
+caller commits: the admin or the developer, whose token it is.
 """
 
 from __future__ import annotations
@@ -15,9 +16,15 @@ from typing import Any
 from flask import Blueprint, Response
 
 from gitops_sandbox import commits, gitrepo, projects
-from gitops_sandbox.api_util import authenticate_api, json_response, params, to_bool
+from gitops_sandbox.api_util import (
+    authenticate_api,
+    current_user,
+    json_response,
+    params,
+    to_bool,
+)
 from gitops_sandbox.context import services
-from gitops_sandbox.errors import ApiError, bad_request, missing
+from gitops_sandbox.errors import ApiError, bad_request, forbidden, missing
 from gitops_sandbox.gitlab_repository import commit_detail
 from gitops_sandbox.gitwrite import Action
 
@@ -51,7 +58,8 @@ def create_commit(pid: str) -> Response:
         branch=str(p["branch"]),
         message=str(p["commit_message"]),
         actions=commits.parse_actions(p.get("actions")),
-        refused=ApiError(403, {"message": f"403 Forbidden - {REFUSED}"}),
+        refused=forbidden(REFUSED),
+        actor=current_user(),
         start_branch=p.get("start_branch"),
         start_sha=p.get("start_sha"),
         author_name=p.get("author_name"),
@@ -89,6 +97,7 @@ def _file_change(pid: str, file_path: str, action: str) -> dict[str, Any]:
         message=str(p["commit_message"]),
         actions=[act],
         refused=bad_request(REFUSED),
+        actor=current_user(),
         start_branch=p.get("start_branch"),
         author_name=p.get("author_name"),
         author_email=p.get("author_email"),

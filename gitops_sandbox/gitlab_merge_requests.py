@@ -1,6 +1,8 @@
 """GitLab REST API v4, merge request part: list, create, get, update, merge, changes, notes.
 
-The views parse parameters and pick the page; `merge_requests.py` holds the rules.
+The views parse parameters, pick the page and name the caller (`current_user`:
+who opens, edits, merges or comments, and whose `user.can_merge` an answer
+shows); `merge_requests.py` holds the rules.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from flask import Blueprint, Response
 from gitops_sandbox import merge_requests, mergeability, mr_params, projects, shapes
 from gitops_sandbox.api_util import (
     authenticate_api,
+    current_user,
     json_response,
     paginate,
     params,
@@ -64,20 +67,22 @@ def list_merge_requests(pid: str) -> Response:
     """MRs filtered by state, source/target branch, labels, search; paginated."""
     svc = services()
     p = params()
+    viewer = current_user()
     with svc.state.read() as data:
         rec = projects.get(data, pid)
         mrs = _filtered(merge_requests.of_project(data, rec["id"]), p)
-        return paginate(mrs, lambda m: merge_requests.to_json(svc, rec, m))
+        return paginate(mrs, lambda m: merge_requests.to_json(svc, rec, m, viewer))
 
 
 @bp.post("")
 def create_merge_request(pid: str) -> Response:
     """Open an MR (409 when an open one exists for the same source and target)."""
     svc = services()
-    mr = merge_requests.create(svc, pid, params())
+    actor = current_user()
+    mr = merge_requests.create(svc, pid, params(), actor)
     with svc.state.read() as data:
         rec = projects.get(data, pid)
-        return json_response(merge_requests.to_json(svc, rec, mr), 201)
+        return json_response(merge_requests.to_json(svc, rec, mr, actor), 201)
 
 
 def _load(pid: str, iid: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -92,28 +97,29 @@ def get_merge_request(pid: str, iid: int) -> Response:
     svc = services()
     with svc.state.read():
         rec, mr = _load(pid, iid)
-        return json_response(merge_requests.to_json(svc, rec, mr))
+        return json_response(merge_requests.to_json(svc, rec, mr, current_user()))
 
 
 @bp.put("/<int:iid>")
 def update_merge_request(pid: str, iid: int) -> Response:
     """Edit title, description, labels, target; `state_event` close or reopen."""
     svc = services()
+    actor = current_user()
     rec, _ = _load(pid, iid)
-    mr = merge_requests.update(svc, rec, iid, params())
+    mr = merge_requests.update(svc, rec, iid, params(), actor)
     with svc.state.read():
-        return json_response(merge_requests.to_json(svc, rec, mr))
+        return json_response(merge_requests.to_json(svc, rec, mr, actor))
 
 
 @bp.put("/<int:iid>/merge")
 def merge_merge_request(pid: str, iid: int) -> Response:
-    """Merge with a real merge commit (405 not open, 406 conflicts, 409 stale `sha`)."""
+    """Merge with a real merge commit (401 not allowed, 405 not open, 406 conflicts, 409 `sha`)."""
     svc = services()
+    actor = current_user()
     rec, _ = _load(pid, iid)
-    p = params()
-    mr = merge_requests.merge(svc, rec, iid, p)
+    mr = merge_requests.merge(svc, rec, iid, params(), actor)
     with svc.state.read():
-        return json_response(merge_requests.to_json(svc, rec, mr))
+        return json_response(merge_requests.to_json(svc, rec, mr, actor))
 
 
 @bp.get("/<int:iid>/changes")
@@ -122,7 +128,7 @@ def changes(pid: str, iid: int) -> Response:
     svc = services()
     with svc.state.read():
         rec, mr = _load(pid, iid)
-        body = merge_requests.to_json(svc, rec, mr)
+        body = merge_requests.to_json(svc, rec, mr, current_user())
         body["changes"] = mergeability.diffs(svc, rec, mr)
         body["overflow"] = False
         return json_response(body)
@@ -207,5 +213,5 @@ def create_note(pid: str, iid: int) -> Response:
     """Comment on the MR."""
     svc = services()
     rec, _ = _load(pid, iid)
-    note = merge_requests.add_note(svc, rec, iid, params().get("body"))
+    note = merge_requests.add_note(svc, rec, iid, params().get("body"), current_user())
     return json_response(shapes.note(svc.base_url, note), 201)

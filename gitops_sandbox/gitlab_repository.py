@@ -13,9 +13,10 @@ from typing import Any
 
 from flask import Blueprint, Response
 
-from gitops_sandbox import gitdiff, gitrepo, merge_requests, projects, shapes
+from gitops_sandbox import gitdiff, gitrepo, merge_requests, projects, shapes, users
 from gitops_sandbox.api_util import (
     authenticate_api,
+    current_user,
     json_response,
     paginate,
     params,
@@ -93,10 +94,24 @@ def get_branch(pid: str, branch: str) -> Response:
     return json_response(_branches_json(svc, rec, repo, {branch: sha})[0])
 
 
+# GitLab's Gitlab::Checks::BranchCheck refuses, for a user who may not merge into
+# it, the creation of a branch a protection covers; the Branches API answers 400.
+CREATE_PROTECTED = "You are not allowed to create protected branches on this project."
+
+
+def _check_creation(svc: Services, rec: dict[str, Any], name: str, actor: users.User) -> None:
+    """400 when `actor` may not create `name` (a protected name, and not a Maintainer)."""
+    with svc.state.read() as data:
+        protected = projects.is_protected(data, rec["id"], name)
+    if not users.can_merge_into(actor, rec, protected=protected):
+        raise bad_request(CREATE_PROTECTED)
+
+
 @bp.post("/branches")
 def create_branch(pid: str) -> Response:
     """Create `branch` from `ref` (400 with GitLab's messages when it cannot)."""
     svc = services()
+    actor = current_user()
     p = params()
     absent = [k for k in ("branch", "ref") if not p.get(k)]
     if absent:
@@ -110,8 +125,9 @@ def create_branch(pid: str) -> Response:
     sha = gitrepo.resolve(repo, ref)
     if sha is None:
         raise bad_request(f"Invalid reference name: {ref}")
+    _check_creation(svc, rec, name, actor)
     gitrepo.update_ref(repo, name, sha, gitrepo.ZERO_SHA)
-    merge_requests.on_push(svc, rec, {name: (gitrepo.ZERO_SHA, sha)})
+    merge_requests.on_push(svc, rec, {name: (gitrepo.ZERO_SHA, sha)}, actor)
     return json_response(_branches_json(svc, rec, repo, {name: sha})[0], 201)
 
 
@@ -129,7 +145,7 @@ def delete_branch(pid: str, branch: str) -> Response:
         if projects.is_protected(data, rec["id"], branch):
             raise ApiError(405, {"message": "Protected branch cant be removed"})
     gitrepo.delete_branch(repo, branch)
-    merge_requests.on_push(svc, rec, {branch: (sha, gitrepo.ZERO_SHA)})
+    merge_requests.on_push(svc, rec, {branch: (sha, gitrepo.ZERO_SHA)}, current_user())
     return Response(status=204)
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from gitops_sandbox import shapes
-from gitops_sandbox.context import ADMIN_USER, Services
+from gitops_sandbox.context import Services
 from gitops_sandbox.gitrepo import Commit
+from gitops_sandbox.users import User
 
 
 def hook_time(iso: str | None) -> str | None:
@@ -26,12 +27,10 @@ def utc_time(iso: str | None) -> str | None:
     return None if iso is None else iso.split(".")[0].rstrip("Z").replace("T", " ") + " UTC"
 
 
-def user_attrs() -> dict[str, Any]:
-    """The `user` object: who caused the event (the sandbox has one user)."""
-    return {
-        **{k: ADMIN_USER[k] for k in ("id", "name", "username", "email")},
-        "avatar_url": None,
-    }
+def user_attrs(actor: User) -> dict[str, Any]:
+    """The `user` object: who caused the event (webhook_events.md: the user who
+    opened, updated, merged or commented; for an update by a push, the pusher)."""
+    return {**actor.identity(), "avatar_url": None}
 
 
 def project_attrs(svc: Services, data: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:

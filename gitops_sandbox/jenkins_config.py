@@ -29,7 +29,7 @@ from gitops_sandbox.errors import SandboxError
 
 DEFAULT_CREDENTIAL = "gitlab-api-token"  # a credential id, not a secret
 # Variables of the sandbox process that builds must not inherit.
-_PRIVATE = ("SANDBOX_TOKEN",)
+_PRIVATE = ("SANDBOX_TOKEN", "SANDBOX_DEVELOPER_TOKEN")
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
 """Merge requests: create, update, close/reopen, merge with a real git merge commit.
 
 GitLab's rules as the API documents them: one open MR per source/target pair
-(409), merge refused with 405 unless the MR is open and not a draft, 406 when git
-cannot merge it, 409 when `sha` is not the source head. Mergeability is computed
-from the branches at the time of asking (`git merge-tree`), so `has_conflicts` and
-`detailed_merge_status` follow pushes and other merges as GitLab's recheck does.
+(409), merge refused with 401 when the caller may not merge into the target
+branch, 405 unless the MR is open and not a draft, 406 when git cannot merge it,
+409 when `sha` is not the source head. Who opened, edited, closed and merged an
+MR is kept on it (`author_id`, `updated_by_id`, `closed_by_id`, `merge_user_id`).
+Mergeability is computed from the branches at the time of asking (`git merge-tree`),
+so `has_conflicts` and `detailed_merge_status` follow pushes and other merges as
+GitLab's recheck does.
 Every state change emits the merge request webhook event.
 """
 
@@ -12,15 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_sandbox import events, gitrepo, mergeability, mr_params, projects, shapes
-from gitops_sandbox.context import ADMIN_USER, Services
-from gitops_sandbox.errors import ApiError, GitError, missing, not_found
+from gitops_sandbox import events, gitrepo, mergeability, mr_params, projects, shapes, users
+from gitops_sandbox.context import Services
+from gitops_sandbox.errors import ApiError, GitError, missing, not_found, unauthorized
 from gitops_sandbox.hook_payloads import label_attrs
 from gitops_sandbox.mr_params import labels_param, to_bool
 from gitops_sandbox.push_events import emit_push
 from gitops_sandbox.state import now_iso
-
-MERGER_IDENTITY = projects.README_IDENTITY
+from gitops_sandbox.users import User
 
 
 def find(data: dict[str, Any], project_id: int, iid: int) -> dict[str, Any]:
@@ -37,10 +39,21 @@ def of_project(data: dict[str, Any], project_id: int) -> list[dict[str, Any]]:
     return sorted(mrs, key=lambda m: m["id"], reverse=True)
 
 
-def to_json(svc: Services, rec: dict[str, Any], mr: dict[str, Any]) -> dict[str, Any]:
-    """The MR's REST representation."""
+def may_merge(svc: Services, rec: dict[str, Any], mr: dict[str, Any], user: User) -> bool:
+    """Whether `user` may merge the MR: may they merge into its target branch."""
+    with svc.state.read() as data:
+        protected = projects.is_protected(data, rec["id"], mr["target_branch"])
+    return users.can_merge_into(user, rec, protected=protected)
+
+
+def to_json(svc: Services, rec: dict[str, Any], mr: dict[str, Any], viewer: User) -> dict[str, Any]:
+    """The MR's REST representation for `viewer` (`user.can_merge` is theirs)."""
     return shapes.merge_request(
-        svc.base_url, mr, rec["path_with_namespace"], mergeability.live(svc, rec, mr)
+        svc.base_url,
+        mr,
+        rec["path_with_namespace"],
+        mergeability.live(svc, rec, mr),
+        can_merge=may_merge(svc, rec, mr, viewer),
     )
 
 
@@ -63,8 +76,8 @@ def _check_open_duplicate(data: dict[str, Any], mr: dict[str, Any]) -> None:
             )
 
 
-def create(svc: Services, ident: str | int, params: dict[str, Any]) -> dict[str, Any]:
-    """Open an MR (`POST /projects/:id/merge_requests`) and emit its `open` event."""
+def create(svc: Services, ident: str | int, params: dict[str, Any], actor: User) -> dict[str, Any]:
+    """Open an MR (`POST /projects/:id/merge_requests`) as `actor`, its author; emit `open`."""
     absent = [k for k in ("source_branch", "target_branch", "title") if not params.get(k)]
     if absent:
         raise missing(*absent)
@@ -100,6 +113,7 @@ def create(svc: Services, ident: str | int, params: dict[str, Any]) -> dict[str,
             "updated_at": now,
             "last_source_sha": heads[source],
             "user_notes_count": 0,
+            "author_id": actor.id,
         }
         _check_open_duplicate(data, mr)
         mr["id"] = svc.state.next_id("merge_request")
@@ -112,15 +126,17 @@ def create(svc: Services, ident: str | int, params: dict[str, Any]) -> dict[str,
             for k in ("id", "iid", "title", "description", "source_branch", "target_branch")
         }
         changes["state_id"] = {"previous": None, "current": 1}
-        changes["author_id"] = {"previous": None, "current": ADMIN_USER["id"]}
+        changes["author_id"] = {"previous": None, "current": actor.id}
         changes["created_at"] = {"previous": None, "current": now}
         changes["updated_at"] = {"previous": None, "current": now}
-        events.emit_merge_request(svc, data, rec, mr, "open", changes)
+        events.emit_merge_request(svc, data, rec, mr, "open", changes, actor)
         return mr
 
 
-def update(svc: Services, rec: dict[str, Any], iid: int, params: dict[str, Any]) -> dict[str, Any]:
-    """Edit an MR (`PUT .../merge_requests/:iid`); emits update, close or reopen."""
+def update(
+    svc: Services, rec: dict[str, Any], iid: int, params: dict[str, Any], actor: User
+) -> dict[str, Any]:
+    """Edit an MR (`PUT .../merge_requests/:iid`) as `actor`; emits update, close or reopen."""
     mr_params.check_update(params)
     with svc.state.transaction() as data:
         rec = projects.get(data, rec["id"])  # the live record, not a stale copy
@@ -152,23 +168,25 @@ def update(svc: Services, rec: dict[str, Any], iid: int, params: dict[str, Any])
                 for side, v in changes["labels"].items()
             }
         edited = "title" in changes or "description" in changes
-        action = _state_event(data, mr, params.get("state_event"), changes)
+        action = _state_event(data, mr, params.get("state_event"), changes, actor)
         if changes or action != "update":
-            _touch(mr, changes, edited=edited)
+            _touch(mr, changes, actor, edited=edited)
             projects.touch(rec)
-            events.emit_merge_request(svc, data, rec, mr, action, changes)
+            events.emit_merge_request(svc, data, rec, mr, action, changes, actor)
         return mr
 
 
-def _touch(mr: dict[str, Any], changes: dict[str, Any], *, edited: bool = False) -> None:
-    """A user changed the MR: `updated_at` (and who, when it is new) move, into `changes`.
+def _touch(
+    mr: dict[str, Any], changes: dict[str, Any], actor: User, *, edited: bool = False
+) -> None:
+    """`actor` changed the MR: `updated_at` (and who, when it is new) move, into `changes`.
 
     GitLab lists only the attributes that changed, each as `{previous, current}`.
     """
     now = now_iso()
-    moved = {"updated_at": now, "updated_by_id": ADMIN_USER["id"]}
+    moved: dict[str, Any] = {"updated_at": now, "updated_by_id": actor.id}
     if edited:
-        moved.update(last_edited_at=now, last_edited_by_id=ADMIN_USER["id"])
+        moved.update(last_edited_at=now, last_edited_by_id=actor.id)
     for key, value in moved.items():
         if mr.get(key) != value:
             changes[key] = {"previous": mr.get(key), "current": value}
@@ -176,25 +194,33 @@ def _touch(mr: dict[str, Any], changes: dict[str, Any], *, edited: bool = False)
 
 
 def _state_event(
-    data: dict[str, Any], mr: dict[str, Any], event: Any, changes: dict[str, Any]
+    data: dict[str, Any], mr: dict[str, Any], event: Any, changes: dict[str, Any], actor: User
 ) -> str:
     if event == "close" and mr["state"] == "opened":
-        mr["state"], mr["closed_at"] = "closed", now_iso()
+        mr["state"], mr["closed_at"], mr["closed_by_id"] = "closed", now_iso(), actor.id
         changes["state_id"] = {"previous": 1, "current": 2}
         return "close"
     if event == "reopen" and mr["state"] == "closed":
         _check_open_duplicate(data, {**mr, "state": "opened"})
-        mr["state"], mr["closed_at"] = "opened", None
+        mr["state"], mr["closed_at"], mr["closed_by_id"] = "opened", None, None
         changes["state_id"] = {"previous": 2, "current": 1}
         return "reopen"
     return "update"
 
 
-def merge(svc: Services, rec: dict[str, Any], iid: int, params: dict[str, Any]) -> dict[str, Any]:
-    """Accept an MR (`PUT .../merge`): a `--no-ff` merge commit written on the target branch."""
+def merge(
+    svc: Services, rec: dict[str, Any], iid: int, params: dict[str, Any], actor: User
+) -> dict[str, Any]:
+    """Accept an MR (`PUT .../merge`) as `actor`: a `--no-ff` merge commit on the target branch."""
     with svc.state.transaction() as data:
         rec = projects.get(data, rec["id"])  # the live record, not a stale copy
         mr = find(data, rec["id"], iid)
+        if not may_merge(svc, rec, mr, actor):
+            # https://docs.gitlab.com/api/merge_requests/#merge-a-merge-request: 401
+            # "This user does not have permission to accept this merge request";
+            # lib/api/merge_requests.rb checks it first (`unauthorized!` unless
+            # `can_be_merged_by?`), before the MR's state.
+            raise unauthorized()
         status = mergeability.live(svc, rec, mr)
         if mr["state"] != "opened" or status["detailed_merge_status"] == "draft_status":
             raise ApiError(405, {"message": "405 Method Not Allowed"})
@@ -213,14 +239,18 @@ def merge(svc: Services, rec: dict[str, Any], iid: int, params: dict[str, Any]) 
             f"{mr['title']}\n\nSee merge request {rec['path_with_namespace']}!{mr['iid']}"
         )
         merge_sha = gitrepo.commit_tree(
-            repo, str(tree), [target_sha, source_sha], message.rstrip("\n") + "\n", MERGER_IDENTITY
+            repo,
+            str(tree),
+            [target_sha, source_sha],
+            message.rstrip("\n") + "\n",
+            actor.git_identity(),
         )
         try:
             gitrepo.update_ref(repo, mr["target_branch"], merge_sha, target_sha)
         except GitError as e:  # the target moved under us: GitLab would ask for a retry
             raise ApiError(406, {"message": "Branch cannot be merged"}) from e
         changes: dict[str, Any] = {"state_id": {"previous": 1, "current": 3}}
-        _touch(mr, changes)
+        _touch(mr, changes, actor)
         remove = params.get("should_remove_source_branch")
         mr.update(
             state="merged",
@@ -231,9 +261,10 @@ def merge(svc: Services, rec: dict[str, Any], iid: int, params: dict[str, Any]) 
             merged_start_sha=target_sha,
             last_source_sha=source_sha,
             should_remove_source_branch=None if remove is None else to_bool(remove),
+            merge_user_id=actor.id,
         )
         projects.touch(rec)
-        emit_push(svc, data, rec, mr["target_branch"], target_sha, merge_sha)
+        emit_push(svc, data, rec, mr["target_branch"], target_sha, merge_sha, actor)
         wants_removal = to_bool(remove) if remove is not None else mr["force_remove_source_branch"]
         if (
             wants_removal
@@ -241,13 +272,15 @@ def merge(svc: Services, rec: dict[str, Any], iid: int, params: dict[str, Any]) 
             and mr["source_branch"] != rec["default_branch"]
         ):
             gitrepo.delete_branch(repo, mr["source_branch"])
-            emit_push(svc, data, rec, mr["source_branch"], source_sha, gitrepo.ZERO_SHA)
-        events.emit_merge_request(svc, data, rec, mr, "merge", changes)
+            emit_push(svc, data, rec, mr["source_branch"], source_sha, gitrepo.ZERO_SHA, actor)
+        events.emit_merge_request(svc, data, rec, mr, "merge", changes, actor)
         return mr
 
 
-def add_note(svc: Services, rec: dict[str, Any], iid: int, body: Any) -> dict[str, Any]:
-    """Comment on an MR (`POST .../notes`)."""
+def add_note(
+    svc: Services, rec: dict[str, Any], iid: int, body: Any, actor: User
+) -> dict[str, Any]:
+    """Comment on an MR (`POST .../notes`) as `actor`, the note's author."""
     if not body:
         raise missing("body")
     with svc.state.transaction() as data:
@@ -262,7 +295,7 @@ def add_note(svc: Services, rec: dict[str, Any], iid: int, body: Any) -> dict[st
             "noteable_iid": mr["iid"],
             "created_at": now,
             "updated_at": now,
-            "author_id": ADMIN_USER["id"],
+            "author_id": actor.id,
         }
         data["notes"][str(note["id"])] = note
         mr["user_notes_count"] = mr.get("user_notes_count", 0) + 1
@@ -270,12 +303,14 @@ def add_note(svc: Services, rec: dict[str, Any], iid: int, body: Any) -> dict[st
         return note
 
 
-def on_push(svc: Services, rec: dict[str, Any], updates: dict[str, tuple[str, str]]) -> None:
-    """After a git push: push events, and `update` events (with `oldrev`) for open MRs."""
+def on_push(
+    svc: Services, rec: dict[str, Any], updates: dict[str, tuple[str, str]], actor: User
+) -> None:
+    """After `actor`'s push: push events, and `update` events (with `oldrev`) for open MRs."""
     with svc.state.transaction() as data:
         rec = projects.get(data, rec["id"])  # the live record, not a stale copy
         for branch, (before, after) in sorted(updates.items()):
-            emit_push(svc, data, rec, branch, before, after)
+            emit_push(svc, data, rec, branch, before, after, actor)
             if after == gitrepo.ZERO_SHA:
                 continue
             for mr in of_project(data, rec["id"]):
@@ -283,7 +318,9 @@ def on_push(svc: Services, rec: dict[str, Any], updates: dict[str, tuple[str, st
                     now = now_iso()
                     changes = {"updated_at": {"previous": mr["updated_at"], "current": now}}
                     mr["updated_at"], mr["last_source_sha"] = now, after
-                    events.emit_merge_request(svc, data, rec, mr, "update", changes, oldrev=before)
+                    events.emit_merge_request(
+                        svc, data, rec, mr, "update", changes, actor, oldrev=before
+                    )
         if any(after != gitrepo.ZERO_SHA for _, after in updates.values()):
             projects.note_content(svc, rec)
         projects.touch(rec)

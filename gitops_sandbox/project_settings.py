@@ -98,9 +98,5 @@ SETTINGS: dict[str, Any] = {
     "autoclose_referenced_issues": True,
     "max_artifacts_size": None,
     "open_issues_count": 0,
-    # The token's owner is an administrator: Owner (50) of every project.
-    "permissions": {
-        "project_access": {"access_level": 50, "notification_level": 3},
-        "group_access": None,
-    },
+    # `permissions` are the caller's role on the project: shapes.project adds them.
 }

@@ -13,18 +13,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gitops_sandbox import gitrepo, shapes
-from gitops_sandbox.context import ADMIN_USER, Services
+from gitops_sandbox import gitrepo, shapes, users
+from gitops_sandbox.context import Services
 from gitops_sandbox.errors import ApiError, bad_request, not_found
 from gitops_sandbox.state import now_iso
+from gitops_sandbox.users import User
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-README_IDENTITY = {
-    "GIT_AUTHOR_NAME": ADMIN_USER["name"],
-    "GIT_AUTHOR_EMAIL": ADMIN_USER["email"],
-    "GIT_COMMITTER_NAME": ADMIN_USER["name"],
-    "GIT_COMMITTER_EMAIL": ADMIN_USER["email"],
-}
 
 
 def find(data: dict[str, Any], ident: str | int) -> dict[str, Any] | None:
@@ -46,9 +41,11 @@ def get(data: dict[str, Any], ident: str | int) -> dict[str, Any]:
     return rec
 
 
-def to_json(svc: Services, data: dict[str, Any], rec: dict[str, Any]) -> dict[str, Any]:
-    """The project's REST representation."""
-    return shapes.project(svc.base_url, rec, data["groups"][rec["namespace_path"]])
+def to_json(
+    svc: Services, data: dict[str, Any], rec: dict[str, Any], viewer: User
+) -> dict[str, Any]:
+    """The project's REST representation, as `viewer` sees it (their `permissions`)."""
+    return shapes.project(svc.base_url, rec, data["groups"][rec["namespace_path"]], viewer)
 
 
 def _ensure_group(svc: Services, data: dict[str, Any], full_path: str) -> dict[str, Any]:
@@ -65,10 +62,13 @@ def _ensure_group(svc: Services, data: dict[str, Any], full_path: str) -> dict[s
     return group
 
 
-def namespace_path(data: dict[str, Any], namespace: str | int | None) -> str:
-    """The group path a `namespace_id` / `namespace` parameter names (id or path)."""
+def namespace_path(data: dict[str, Any], namespace: str | int | None, personal: str) -> str:
+    """The group path a `namespace_id` / `namespace` parameter names (id or path).
+
+    Without one, GitLab uses the caller's personal namespace: `personal`, their username.
+    """
     if namespace in (None, ""):
-        return ADMIN_USER["username"]
+        return personal
     text = str(namespace)
     if text.isdigit():
         for group in data["groups"].values():
@@ -88,8 +88,12 @@ def create(
     source_dir: Path | None = None,
     protected: Sequence[str] = (),
     initialize_with_readme: bool = False,
+    creator: User = users.ADMIN,
 ) -> dict[str, Any]:
-    """Create a project and its bare repo; seed every branch of `source_dir` if given."""
+    """Create a project and its bare repo; seed every branch of `source_dir` if given.
+
+    `creator` (`creator_id`; the README commit's author) is the admin when seeding.
+    """
     segments = path_with_namespace.strip("/").split("/")
     if (
         len(segments) < 2
@@ -117,13 +121,14 @@ def create(
             "last_activity_at": now,
             "next_mr_iid": 1,
             "empty_repo": True,
+            "creator_id": creator.id,
         }
         repo = svc.repo_path(rec)
         if repo.exists():
             shutil.rmtree(repo)
         gitrepo.init_bare(repo, default_branch)
         try:
-            _fill(repo, rec, source_dir, initialize_with_readme)
+            _fill(repo, rec, source_dir, initialize_with_readme, creator)
         except BaseException:
             shutil.rmtree(repo, ignore_errors=True)
             raise
@@ -133,7 +138,9 @@ def create(
         return rec
 
 
-def _fill(repo: Path, rec: dict[str, Any], source_dir: Path | None, readme: bool) -> None:
+def _fill(
+    repo: Path, rec: dict[str, Any], source_dir: Path | None, readme: bool, creator: User
+) -> None:
     if source_dir is not None:
         gitrepo.fetch_all(repo, Path(source_dir))
         names = gitrepo.branches(repo)
@@ -144,7 +151,7 @@ def _fill(repo: Path, rec: dict[str, Any], source_dir: Path | None, readme: bool
             rec["empty_repo"] = False
     elif readme:
         tree = gitrepo.write_tree(repo, {"README.md": f"# {rec['name']}\n".encode()})
-        sha = gitrepo.commit_tree(repo, tree, [], "Initial commit", README_IDENTITY)
+        sha = gitrepo.commit_tree(repo, tree, [], "Initial commit", creator.git_identity())
         gitrepo.update_ref(repo, rec["default_branch"], sha)
         rec["empty_repo"] = False
 

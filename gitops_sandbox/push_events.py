@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from gitops_sandbox import gitrepo, projects
-from gitops_sandbox.context import ADMIN_USER, Services
+from gitops_sandbox.context import Services
 from gitops_sandbox.gitrepo import Commit
 from gitops_sandbox.hook_payloads import commit_attrs, listening, project_attrs, repository_attrs
+from gitops_sandbox.users import User
 
 MAX_COMMITS = 20  # GitLab's limit on `commits`; `total_commits_count` has the real number
 
@@ -37,8 +38,13 @@ def push_event(
     branch: str,
     before: str,
     after: str,
+    actor: User,
 ) -> dict[str, Any]:
-    """A `push` event body for one branch update (creation and deletion included)."""
+    """A `push` event body for one branch update by `actor` (creation and deletion included).
+
+    `user_*` name who pushed (webhook_events.md, "Push events"): the git user,
+    or the API caller whose commit, branch or merge moved the branch.
+    """
     repo = svc.repo_path(rec)
     every = pushed_commits(repo, branch, before, after)
     commits = []
@@ -53,10 +59,10 @@ def push_event(
         "ref_protected": projects.is_protected(data, rec["id"], branch),
         "checkout_sha": None if after == gitrepo.ZERO_SHA else after,
         "message": None,
-        "user_id": ADMIN_USER["id"],
-        "user_name": ADMIN_USER["name"],
-        "user_username": ADMIN_USER["username"],
-        "user_email": ADMIN_USER["email"],
+        "user_id": actor.id,
+        "user_name": actor.name,
+        "user_username": actor.username,
+        "user_email": actor.email,
         "user_avatar": None,
         "project_id": rec["id"],
         "project": project_attrs(svc, data, rec),
@@ -68,9 +74,15 @@ def push_event(
 
 
 def emit_push(
-    svc: Services, data: dict[str, Any], rec: dict[str, Any], branch: str, before: str, after: str
+    svc: Services,
+    data: dict[str, Any],
+    rec: dict[str, Any],
+    branch: str,
+    before: str,
+    after: str,
+    actor: User,
 ) -> None:
-    """Deliver a push event for one branch update to the project's push hooks."""
+    """Deliver a push event for one branch update by `actor` to the project's push hooks."""
     if listening(data, rec["id"], "push_events"):
-        payload = push_event(svc, data, rec, branch, before, after)
+        payload = push_event(svc, data, rec, branch, before, after, actor)
         svc.hooks.emit(rec["id"], "Push Hook", payload)

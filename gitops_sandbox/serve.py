@@ -16,20 +16,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gitops_sandbox.context import DEFAULT_DEVELOPER_TOKEN, DEVELOPER_USER
 from gitops_sandbox.seed import DEPLOYMENTS, seed_default
 from gitops_sandbox.server import Sandbox
 from gitops_sandbox.state import STATE_FILE
 
 
 def banner(sb: Sandbox) -> str:
-    """URLs, token and copy-paste examples for a running sandbox."""
+    """URLs, the two users' tokens and copy-paste examples for a running sandbox."""
     settings = sb.services.builds.settings
     libraries = ", ".join(f"{n}={p}" for n, p in settings.libraries.items()) or "none"
     credentials = ", ".join(sorted(settings.credential_store(sb.token)))
+    developer = DEVELOPER_USER["username"]
     return f"""\
 GitLab sandbox : {sb.gitlab_url}   (REST API v4 under {sb.url}/api/v4)
 Jenkins        : {sb.jenkins_url}   (user admin, password = the token)
-Token          : {sb.token}
+Token          : {sb.token}   (user root, an administrator)
+Developer      : {sb.developer_token}   (user {developer}, Developer role on every project)
 State          : {sb.state_dir}   (restart with --dir {sb.state_dir} to keep it)
 Admin          : {sb.url}/-/sandbox/deliveries, /-/sandbox/faults, /-/sandbox/jenkins/builds
 Libraries      : {libraries}   (for @Library('name') _)
@@ -57,6 +60,7 @@ def serve_forever(
     *,
     stop: threading.Event | None = None,
     ready_file: Path | None = None,
+    developer_token: str = DEFAULT_DEVELOPER_TOKEN,
     **jenkins: Any,
 ) -> None:
     """Start (seeding a new state dir), print the banner, serve until Ctrl-C (or `stop`).
@@ -65,12 +69,20 @@ def serve_forever(
     `jenkins` holds `Sandbox.start`'s Jenkins keywords (`libraries`, `credentials`,
     `jenkins_env`, `agent_path`, `executors`). `ready_file`, when given, receives the
     URLs as JSON once ready: how a program that started the sandbox learns its port.
+    `developer_token` authenticates the developer, as `token` does the admin.
     """
     root = Path(tempfile.mkdtemp(prefix="gitops-sandbox-")) if state_dir is None else state_dir
     new = not (root / STATE_FILE).exists()
     seeded = not new
     try:
-        with Sandbox.start(state_dir=root, port=port, token=token, ready=not new, **jenkins) as sb:
+        with Sandbox.start(
+            state_dir=root,
+            port=port,
+            token=token,
+            developer_token=developer_token,
+            ready=not new,
+            **jenkins,
+        ) as sb:
             if new:
                 # The port is open: requests get 503 (and /-/readiness says so) until
                 # the projects exist, so nobody sees a seeded project missing.

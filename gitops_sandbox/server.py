@@ -20,14 +20,14 @@ from typing import Any
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from gitops_sandbox import projects
+from gitops_sandbox import projects, users
 from gitops_sandbox.admin_api import list_deliveries
 from gitops_sandbox.app import create_app, shutdown_app
-from gitops_sandbox.context import Services
+from gitops_sandbox.context import DEFAULT_DEVELOPER_TOKEN, Services, check_tokens
 from gitops_sandbox.errors import SandboxError
 from gitops_sandbox.jenkins_config import JenkinsSettings
 
-HOST = "127.0.0.1"  # loopback only: the sandbox accepts one fixed token
+HOST = "127.0.0.1"  # loopback only: the sandbox accepts two fixed tokens
 DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - a documented test credential, not a secret
 
 
@@ -57,11 +57,19 @@ class Sandbox:
     """A running sandbox; use as a context manager so it always stops."""
 
     def __init__(
-        self, app: Flask, server: BaseWSGIServer, state_dir: Path, *, owns_dir: bool, token: str
+        self,
+        app: Flask,
+        server: BaseWSGIServer,
+        state_dir: Path,
+        *,
+        owns_dir: bool,
+        token: str,
+        developer_token: str,
     ) -> None:
         self.app = app
         self.state_dir = state_dir
-        self.token = token
+        self.token = token  # the admin's (`root`), also Jenkins' password
+        self.developer_token = developer_token  # the developer's (`developer`)
         self.port = server.port
         self.url = f"http://{HOST}:{self.port}"
         self._server = server
@@ -81,6 +89,7 @@ class Sandbox:
         port: int = 0,
         token: str = DEFAULT_TOKEN,
         *,
+        developer_token: str = DEFAULT_DEVELOPER_TOKEN,
         hook_timeout: float = 5.0,
         hook_retry_delays: Sequence[float] = (0.2, 0.5, 1.0),
         log_requests: bool = False,
@@ -93,8 +102,11 @@ class Sandbox:
     ) -> Sandbox:
         """Start a sandbox; without `state_dir`, in a temporary directory removed on stop.
 
-        With `ready=False` the port is open but every request except the health
-        probes answers 503 until `mark_ready()` (seeding happens in between).
+        `token` authenticates the administrator, `developer_token` the developer
+        (an ordinary user with the Developer role on every project; see users.py);
+        they must differ. With `ready=False` the port is open but every request
+        except the health probes answers 503 until `mark_ready()` (seeding happens
+        in between).
         The Jenkins side (`jenkins_config.JenkinsSettings`): `libraries` (name ->
         directory with vars/, for `@Library('name') _`), `credentials` (Secret
         text by id; `gitlab-api-token` is the token unless given), `jenkins_env`
@@ -108,6 +120,7 @@ class Sandbox:
             agent_path=agent_path,
             executors=executors,
         )
+        check_tokens(token, developer_token)
         _check_port(port)
         owns = state_dir is None
         root = Path(tempfile.mkdtemp(prefix="gitops-sandbox-")) if owns else Path(str(state_dir))
@@ -115,6 +128,7 @@ class Sandbox:
         app = create_app(
             root,
             token,
+            developer_token=developer_token,
             settings={
                 "hook_timeout": hook_timeout,
                 "hook_retry_delays": tuple(hook_retry_delays),
@@ -137,7 +151,7 @@ class Sandbox:
             raise
         svc: Services = app.extensions["sandbox"]
         svc.external_url = f"http://{HOST}:{server.port}"
-        return cls(app, server, root, owns_dir=owns, token=token)
+        return cls(app, server, root, owns_dir=owns, token=token, developer_token=developer_token)
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -180,9 +194,15 @@ class Sandbox:
         """The URL python-jenkins takes (`jenkins.Jenkins(sb.jenkins_url, "admin", token)`)."""
         return f"{self.url}/jenkins"
 
-    def clone_url(self, path_with_namespace: str, *, with_token: bool = True) -> str:
-        """A project's git URL, with `oauth2:TOKEN@` credentials unless told otherwise."""
-        auth = f"oauth2:{self.token}@" if with_token else ""
+    def clone_url(
+        self, path_with_namespace: str, *, with_token: bool = True, token: str | None = None
+    ) -> str:
+        """A project's git URL, with `oauth2:TOKEN@` credentials unless told otherwise.
+
+        `token` picks whose (`sb.developer_token` to push as the developer); the admin's
+        by default.
+        """
+        auth = f"oauth2:{token or self.token}@" if with_token else ""
         return f"http://{auth}{HOST}:{self.port}/{path_with_namespace}.git"
 
     @property
@@ -211,7 +231,7 @@ class Sandbox:
             default_branch=default_branch,
         )
         with svc.state.read() as data:
-            return projects.to_json(svc, data, rec)
+            return projects.to_json(svc, data, rec, users.ADMIN)
 
     def deliveries(self, **filters: Any) -> list[dict[str, Any]]:
         """Recorded webhook deliveries (filters: hook_id, project_id, event, status)."""

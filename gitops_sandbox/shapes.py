@@ -10,31 +10,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_sandbox.context import ADMIN_USER
+from gitops_sandbox import users
 from gitops_sandbox.gitrepo import Commit
 from gitops_sandbox.mergeability import DRAFT_PREFIXES
 from gitops_sandbox.project_settings import SETTINGS
+from gitops_sandbox.users import User
 
 LABEL_COLORS = ("#6699cc", "#009966", "#dc143c", "#8fbc8f", "#cd5b45", "#ed9121", "#9400d3")
 STATE_IDS = {"opened": 1, "closed": 2, "merged": 3, "locked": 4}
 
 
-def user(base: str) -> dict[str, Any]:
-    """The one sandbox user (the token's owner), as `UserBasic`."""
+def user(base: str, who: User) -> dict[str, Any]:
+    """A sandbox user as `UserBasic` (with `email`, which admins see)."""
     return {
-        **ADMIN_USER,
+        **who.identity(),
         "state": "active",
         "locked": False,
         "avatar_url": None,
-        "web_url": f"{base}/{ADMIN_USER['username']}",
+        "web_url": f"{base}/{who.username}",
     }
 
 
-def current_user(base: str) -> dict[str, Any]:
-    """`GET /user`: the user plus the fields GitLab adds for the caller."""
+def current_user(base: str, who: User) -> dict[str, Any]:
+    """`GET /user`: the caller, with the fields GitLab adds for oneself.
+
+    GitLab presents an administrator with `UserWithAdmin` (which adds
+    `is_admin`) and anyone else with `UserPublic`, which has no `is_admin` at
+    all (lib/api/users.rb, `get` of `resource :user`;
+    https://docs.gitlab.com/api/users/#get-the-current-user).
+    """
+    admin = {"is_admin": True} if who.is_admin else {}
     return {
-        **user(base),
-        "is_admin": True,
+        **user(base, who),
+        **admin,
         "bio": "",
         "created_at": "2024-01-01T00:00:00.000Z",
         "public_email": None,
@@ -59,8 +67,8 @@ def namespace(base: str, group: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def project(base: str, rec: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
-    """A project as `GET /projects/:id` returns it."""
+def project(base: str, rec: dict[str, Any], group: dict[str, Any], viewer: User) -> dict[str, Any]:
+    """A project as `GET /projects/:id` returns it to `viewer` (`permissions` are theirs)."""
     path = rec["path_with_namespace"]
     web = f"{base}/{path}"
     api = f"{base}/api/v4/projects/{rec['id']}"
@@ -87,9 +95,16 @@ def project(base: str, rec: dict[str, Any], group: dict[str, Any]) -> dict[str, 
         "visibility": "private",
         "archived": False,
         "empty_repo": rec.get("empty_repo", False),
-        "creator_id": ADMIN_USER["id"],
+        "creator_id": users.by_id(rec.get("creator_id")).id,
         "updated_at": rec["last_activity_at"],
         **SETTINGS,
+        "permissions": {
+            "project_access": {
+                "access_level": users.access_level(viewer, rec),
+                "notification_level": 3,
+            },
+            "group_access": None,
+        },
         "_links": {
             "self": api,
             "issues": f"{api}/issues",
@@ -235,7 +250,7 @@ def note(base: str, rec: dict[str, Any]) -> dict[str, Any]:
         "type": None,
         "body": rec["body"],
         "attachment": None,
-        "author": user(base),
+        "author": user(base, users.by_id(rec.get("author_id"))),
         "created_at": rec["created_at"],
         "updated_at": rec["updated_at"],
         "system": rec.get("system", False),
@@ -251,17 +266,19 @@ def note(base: str, rec: dict[str, Any]) -> dict[str, Any]:
 
 
 def merge_request(
-    base: str, rec: dict[str, Any], project_path: str, live: dict[str, Any]
+    base: str, rec: dict[str, Any], project_path: str, live: dict[str, Any], *, can_merge: bool
 ) -> dict[str, Any]:
     """A merge request as `GET /projects/:id/merge_requests/:iid` returns it.
 
     `live` carries what git decides at the time of asking: `sha`, `diff_refs`,
-    `has_conflicts`, `detailed_merge_status`, `changes_count`.
+    `has_conflicts`, `detailed_merge_status`, `changes_count`. `author`,
+    `merge_user` and `closed_by` are who did it, kept on the record; `can_merge`
+    (`user.can_merge`) is whether the caller may merge it.
     """
     iid = rec["iid"]
     merged = rec["state"] == "merged"
     closed = rec["state"] == "closed"
-    who = user(base)
+    merger = user(base, users.by_id(rec.get("merge_user_id"))) if merged else None
     return {
         "id": rec["id"],
         "iid": iid,
@@ -271,19 +288,19 @@ def merge_request(
         "state": rec["state"],
         "created_at": rec["created_at"],
         "updated_at": rec["updated_at"],
-        "merged_by": who if merged else None,
-        "merge_user": who if merged else None,
+        "merged_by": merger,
+        "merge_user": merger,
         "merged_at": rec.get("merged_at"),
         "merge_after": None,
         "prepared_at": rec["created_at"],
-        "closed_by": who if closed else None,
+        "closed_by": user(base, users.by_id(rec.get("closed_by_id"))) if closed else None,
         "closed_at": rec.get("closed_at"),
         "target_branch": rec["target_branch"],
         "source_branch": rec["source_branch"],
         "user_notes_count": rec.get("user_notes_count", 0),
         "upvotes": 0,
         "downvotes": 0,
-        "author": who,
+        "author": user(base, users.by_id(rec.get("author_id"))),
         "assignees": [],
         "assignee": None,
         "reviewers": [],
@@ -331,5 +348,5 @@ def merge_request(
         "diff_refs": live["diff_refs"],
         "merge_error": None,
         "first_contribution": False,
-        "user": {"can_merge": True},
+        "user": {"can_merge": can_merge},
     }

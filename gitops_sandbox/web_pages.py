@@ -3,7 +3,7 @@
 `gitops-helper promote` prints a merge request's `web_url`; a person clicks it.
 So the sandbox serves a page for a project, a merge request (title, state,
 labels, the description rendered from Markdown, the diff), a commit and a
-branch's files. Pages need the token like everything else (HTTP basic auth, any
+branch's files. Pages need a user's token like everything else (HTTP basic auth, any
 user name, the token as password, as for git), and every value from users is
 escaped (`mdrender`, `html.escape`).
 """
