@@ -57,6 +57,7 @@ class MergeRequest:
     sha: str | None = None  # head commit of the source branch
     merge_commit_sha: str | None = None  # once merged (null for some merge methods)
     merged_at: str | None = None  # ISO 8601, once merged
+    author_id: int | None = None  # who opened it (trailers count only from our own user)
 
 
 # The events a project webhook can be told to send (those the tool sets up).
@@ -123,6 +124,7 @@ class GitLab:
             user_agent=f"gitops-helper/{__version__}",
         )
         self._projects: dict[str, _GlProject] = {}
+        self._user_id: int | None = None
 
     def close(self) -> None:
         """Close the HTTP session."""
@@ -133,6 +135,16 @@ class GitLab:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def user_id(self) -> int:
+        """The id of the token's own user (`GET /user`), asked once."""
+        if self._user_id is None:
+            self._call("reading the token's user", self._gl.auth)
+            user = self._gl.user
+            if user is None:
+                raise UserError(f"GitLab at {self.url} did not say whose token this is")
+            self._user_id = int(user.id)
+        return self._user_id
 
     # --- projects and files -------------------------------------------------------------
 
@@ -473,4 +485,12 @@ def _merge_request(mr: Any) -> MergeRequest:
         sha=getattr(mr, "sha", None),
         merge_commit_sha=getattr(mr, "merge_commit_sha", None),
         merged_at=getattr(mr, "merged_at", None),
+        author_id=_user_id(getattr(mr, "author", None)),
     )
+
+
+def _user_id(user: Any) -> int | None:
+    """A `UserBasic`'s id (MR author, merge user), or None when GitLab sent none."""
+    if isinstance(user, dict) and isinstance(user.get("id"), int):
+        return int(user["id"])
+    return None

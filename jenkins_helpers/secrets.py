@@ -23,6 +23,7 @@ SECRET_ENV_VARS = (
     "JENKINS_TOKEN",
     "GITOPS_WEBHOOK_SECRET",
     "SANDBOX_TOKEN",
+    "SANDBOX_DEVELOPER_TOKEN",
 )
 MASK = "*****"
 MIN_SECRET_CHARS = 4  # shorter values would mask ordinary words

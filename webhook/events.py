@@ -30,6 +30,7 @@ class MergeEvent:
     source_branch: str
     target_branch: str
     merge_commit_sha: str | None  # may be null for some merge methods: then ask the API
+    author_id: int | None = None  # who opened the MR: trailers count only from our own user
 
     def as_payload(self) -> dict[str, Any]:
         """The event as a job stores it (JSON)."""
@@ -69,6 +70,7 @@ def parse(event_header: str, body: object) -> MergeEvent | Ignored:
         source_branch=_text(attrs, "source_branch"),
         target_branch=_text(attrs, "target_branch"),
         merge_commit_sha=_sha(attrs.get("merge_commit_sha")),
+        author_id=_optional_int(attrs, "author_id"),
     )
 
 
@@ -91,6 +93,12 @@ def _int(data: dict[str, Any], key: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise BadInput(f"payload field {key} is {inputs.show(value)}, expected a number")
     return value
+
+
+def _optional_int(data: dict[str, Any], key: str) -> int | None:
+    """A number the handler can do without: absent or malformed is None (never trusted)."""
+    value = data.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _sha(value: object) -> str | None:

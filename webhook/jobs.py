@@ -165,10 +165,13 @@ class Jobs:
             event.labels,
             event.target_branch,
             event.merge_commit_sha or self._merge_commit(deployment, event.iid),
+            author_id=event.author_id,
         )
         branches = _touched(deployment, event.target_branch)
         with self._locked(job, branches):
             done = cascade(deployment, merged, self.promote, self.settings.jenkins)
+        if done.ignored_trailer:
+            self.metrics.ignored_trailers.inc()
         self._unblock(deployment, event.target_branch)
         blocked = done.promotion is not None and bool(done.promotion.blocked)
         target_env = done.step.target if done.step else None
@@ -188,6 +191,7 @@ class Jobs:
                 "",
                 merged.target_branch,
                 merged.merge_commit,
+                merged.author_id,
             )
             job, created = self.add_merge(event, None)
             if created:
@@ -241,4 +245,5 @@ def _result(done: Cascade) -> dict[str, Any]:
         "promotion": asdict(done.promotion) if done.promotion else None,
         "refreshed": [asdict(r) for r in done.refreshed],
         "decommission": asdict(done.decommission) if done.decommission else None,
+        "ignored_trailer": done.ignored_trailer,
     }

@@ -10,7 +10,7 @@ from webhook.store import STATES, Store
 
 
 class Metrics:
-    """Deliveries by outcome, jobs by state, job duration, GitLab errors."""
+    """Deliveries by outcome, jobs by state, job duration, GitLab errors, ignored trailers."""
 
     def __init__(self, store: Store) -> None:
         self.registry = CollectorRegistry()
@@ -30,6 +30,12 @@ class Metrics:
         self.gitlab_errors = Counter(
             "gitops_webhook_gitlab_errors",
             "Job attempts that failed on GitLab or git (retried while attempts remain)",
+            registry=self.registry,
+        )
+        self.ignored_trailers = Counter(
+            "gitops_webhook_ignored_trailers",
+            "Merged MRs whose promotion trailer was not acted on: not opened by the tool's "
+            "own user, or not what the merge deployed (docs/PROMOTION.md)",
             registry=self.registry,
         )
         jobs = Gauge("gitops_webhook_jobs", "Jobs by state", ["state"], registry=self.registry)

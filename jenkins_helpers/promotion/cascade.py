@@ -1,8 +1,9 @@
 """The cascade: what follows a merged MR (the webhook's job, and `reconcile`'s).
 
 Merged into an environment that is not the last: promote the units the MR carried
-to the next environment (from its trailer; without one, from what the merge
-changed: app layers, images, the platform layer; env-only settings never move).
+to the next environment (from its trailer when trust.py trusts it; else from what
+the merge changed: app layers, images, the platform layer; env-only settings
+never move).
 Merged into main, touching the platform layer or app layers: the same files to
 the first environment, as one sync MR. `[no-promote]`, a `no-promote` label or a
 revert stop it. After any merge into an environment, the tool's other open MRs
@@ -11,6 +12,7 @@ there are regenerated on the new head (refresh.py).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,12 +20,13 @@ from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.jenkins import JenkinsAccess
-from jenkins_helpers.promotion import naming
+from jenkins_helpers.promotion import naming, trust
 from jenkins_helpers.promotion.between_envs import EnvPromotion, Selection, promote_between
 from jenkins_helpers.promotion.decommission import DecommissionResult, advance
 from jenkins_helpers.promotion.refresh import Refreshed, refresh_open
 from jenkins_helpers.promotion.target import DeploymentProject
-from jenkins_helpers.promotion.trailer import TrailerError, parse_trailer
+
+log = logging.getLogger(__name__)
 
 # Runs one promotion: in this process, or handed to Jenkins (the webhook's executors).
 Promote = Callable[[DeploymentProject, str, str, Selection], EnvPromotion]
@@ -40,6 +43,7 @@ class Merged:
     target_branch: str
     merge_commit: str | None
     merged_at: str | None = None
+    author_id: int | None = None  # who opened it: trailers count only from our own user
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class Step:
     source: str  # an environment's name, or the main branch
     target: str  # an environment's name
     selection: Selection
+    ignored_trailer: str | None = None  # why the MR's trailer was not trusted
 
 
 @dataclass
@@ -61,6 +66,7 @@ class Cascade:
     promotion: EnvPromotion | None = None
     refreshed: list[Refreshed] = field(default_factory=list)
     decommission: DecommissionResult | None = None
+    ignored_trailer: str | None = None  # why the MR's trailer was not trusted (trust.py)
 
 
 def next_step(deployment: DeploymentProject, merged: Merged) -> Step | str:
@@ -80,10 +86,10 @@ def next_step(deployment: DeploymentProject, merged: Merged) -> Step | str:
     names = settings.names
     if names.index(env.name) == len(names) - 1:
         return f"not promoted: {env.name} is the last environment"
-    selection = _carried(deployment, merged, env)
+    selection, ignored = _carried(deployment, merged, env)
     if not selection.apps and not selection.platform:
         return "not promoted: the merge changed no app layer, image or platform layer"
-    return Step(env.name, names[names.index(env.name) + 1], selection)
+    return Step(env.name, names[names.index(env.name) + 1], selection, ignored)
 
 
 def cascade(
@@ -98,47 +104,49 @@ def cascade(
     result = Cascade(env.name if env else merged.target_branch)
     if env is not None:
         result.refreshed = refresh_open(deployment, env)
-    removing = _decommissioned(merged)
-    if removing is not None:
-        app, repo = removing
-        result.stopped = f"decommissioning {app}: not promoted"
-        result.decommission = advance(deployment, app, repo, jenkins)
-        return result
+    trailer, result.ignored_trailer = trust.read_own(deployment, merged)
+    if trailer is not None and trailer.unit == "decommission" and trailer.app:
+        if trust.removed(deployment, trailer.app, merged.target_branch, merged.merge_commit):
+            result.stopped = f"decommissioning {trailer.app}: not promoted"
+            result.decommission = advance(deployment, trailer.app, trailer.app_repo, jenkins)
+            return result
+        result.ignored_trailer = (
+            f"a decommission of {trailer.app} whose merge left it in {merged.target_branch}"
+        )
     step = next_step(deployment, merged)
     if isinstance(step, str):
         result.stopped = step
-        return result
-    result.step = step
-    result.promotion = promote(deployment, step.source, step.target, step.selection)
+    else:
+        result.step = step
+        result.ignored_trailer = result.ignored_trailer or step.ignored_trailer
+        result.promotion = promote(deployment, step.source, step.target, step.selection)
+    if result.ignored_trailer:
+        log.warning("!%d: promotion trailer ignored: %s", merged.iid, result.ignored_trailer)
     return result
-
-
-def _decommissioned(merged: Merged) -> tuple[str, str | None] | None:
-    """The app (and its repository) a merged decommission step removed, if it was one."""
-    try:
-        trailer = parse_trailer(merged.description)
-    except TrailerError:
-        return None
-    if trailer is None or trailer.unit != "decommission" or not trailer.app:
-        return None
-    return trailer.app, trailer.app_repo
 
 
 def _env_of(deployment: DeploymentProject, branch: str) -> Environment | None:
     return next((e for e in deployment.settings.environments if e.branch == branch), None)
 
 
-def _carried(deployment: DeploymentProject, merged: Merged, env: Environment) -> Selection:
-    """The units the MR carried: its trailer's, else what the merge changed."""
-    try:
-        trailer = parse_trailer(merged.description)
-    except TrailerError:
-        trailer = None
+def _carried(
+    deployment: DeploymentProject, merged: Merged, env: Environment
+) -> tuple[Selection, str | None]:
+    """The units the MR carried: its trailer's if trusted, else what the merge changed;
+    and why a trailer was not trusted."""
+    changed: list[Selection] = []
+
+    def units() -> tuple[set[str], bool]:
+        changed.append(_changed_units(deployment, merged, env))
+        return set(changed[0].apps or ()), bool(changed[0].platform)
+
+    verdict = trust.judge_merge(deployment, merged, merged.merge_commit, units)
+    trailer = verdict.trailer
     if trailer is not None and trailer.unit == "group":
-        return Selection(tuple(sorted(trailer.apps)), None, trailer.group)
+        return Selection(tuple(sorted(trailer.apps)), None, trailer.group), None
     if trailer is not None:
-        return Selection(tuple(sorted(trailer.apps)), trailer.platform)
-    return _changed_units(deployment, merged, env)
+        return Selection(tuple(sorted(trailer.apps)), trailer.platform), None
+    return (changed[0] if changed else _changed_units(deployment, merged, env)), verdict.ignored
 
 
 def _changed_units(deployment: DeploymentProject, merged: Merged, env: Environment) -> Selection:

@@ -23,12 +23,12 @@ from jenkins_helpers import git, gitlab, inputs, jenkins
 from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.errors import BadInput, UserError
-from jenkins_helpers.promotion import target
+from jenkins_helpers.promotion import target, trust
 from jenkins_helpers.promotion.model import Status
 from jenkins_helpers.promotion.plan import apply_edits
 from jenkins_helpers.promotion.publish import Change, publish
 from jenkins_helpers.promotion.target import DeploymentProject, Target
-from jenkins_helpers.promotion.trailer import Trailer, TrailerError, parse_trailer
+from jenkins_helpers.promotion.trailer import Trailer
 
 Step = Literal["remove", "cleanup", "done"]
 # How many of the app's onboarding MRs (per state) are read to find its repository.
@@ -218,10 +218,7 @@ def _app_repo(deployment: DeploymentProject, app: str) -> str | None:
             state=state,
             newest=REPO_LOOKBACK,
         ):
-            try:
-                trailer = parse_trailer(mr.description)
-            except TrailerError:
-                continue
+            trailer = trust.own_trailer(deployment, mr)
             if trailer is not None and trailer.app_repo:
                 return trailer.app_repo
     return None

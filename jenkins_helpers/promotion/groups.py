@@ -11,8 +11,8 @@ renders one member without the others.
 from __future__ import annotations
 
 from jenkins_helpers.errors import BadInput
+from jenkins_helpers.promotion import trust
 from jenkins_helpers.promotion.target import DeploymentProject
-from jenkins_helpers.promotion.trailer import TrailerError, parse_trailer
 
 LABEL_PREFIX = "group::"
 
@@ -30,10 +30,7 @@ def members(deployment: DeploymentProject, group: str, source: str) -> tuple[str
         for mr in gl.merge_requests(
             path, labels=(label(group),), target_branch=branch, state=state, newest=20
         ):
-            try:
-                trailer = parse_trailer(mr.description)
-            except TrailerError:
-                continue
+            trailer = trust.own_trailer(deployment, mr)
             if trailer is not None and trailer.group == group and trailer.apps:
                 return tuple(sorted(trailer.apps))
     raise BadInput(
@@ -50,10 +47,7 @@ def in_flight(deployment: DeploymentProject, target_branch: str) -> dict[str, st
     for mr in gl.merge_requests(path, labels=("promotion",), target_branch=target_branch):
         if not any(lbl.startswith(LABEL_PREFIX) for lbl in mr.labels):
             continue
-        try:
-            trailer = parse_trailer(mr.description)
-        except TrailerError:
-            continue
+        trailer = trust.own_trailer(deployment, mr)
         if trailer is not None and trailer.unit == "group":
             for app in trailer.apps:
                 held[app] = f"held back: part of group {trailer.group} in flight (!{mr.iid})"

@@ -14,10 +14,9 @@ from __future__ import annotations
 from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.gitlab import GitLab
-from jenkins_helpers.promotion import naming
+from jenkins_helpers.promotion import naming, trust
 from jenkins_helpers.promotion.cascade import Merged, Step, next_step
 from jenkins_helpers.promotion.target import DeploymentProject
-from jenkins_helpers.promotion.trailer import TrailerError, parse_trailer
 
 RECENT = 20  # merged MRs read per branch
 
@@ -41,6 +40,7 @@ def missed(deployment: DeploymentProject, recent: int = RECENT) -> list[tuple[Me
                 branch,
                 mr.merge_commit_sha,
                 mr.merged_at,
+                mr.author_id,
             )
             step = next_step(deployment, merged)
             if isinstance(step, str):
@@ -68,7 +68,7 @@ def _missing(deployment: DeploymentProject, step: Step, units: set[str]) -> bool
         else settings.environment(step.source).branch
     )
     target = settings.environment(step.target).branch
-    carried = _carried_by_open_mrs(deployment.gl, deployment.project.path, target)
+    carried = _carried_by_open_mrs(deployment, target)
     pending = units - carried
     gl, path = deployment.gl, deployment.project.path
     from_main = source == settings.main_branch
@@ -97,13 +97,13 @@ def _overruled(deployment: DeploymentProject, step: Step, merged: Merged) -> boo
     )
 
 
-def _carried_by_open_mrs(gl: GitLab, path: str, target: str) -> set[str]:
+def _carried_by_open_mrs(deployment: DeploymentProject, target: str) -> set[str]:
+    """Units the tool's own open promotion MRs into `target` carry (anyone else's
+    trailer is no evidence that a promotion is on its way)."""
     units: set[str] = set()
+    gl, path = deployment.gl, deployment.project.path
     for mr in gl.merge_requests(path, labels=("promotion",), target_branch=target):
-        try:
-            trailer = parse_trailer(mr.description)
-        except TrailerError:
-            continue
+        trailer = trust.own_trailer(deployment, mr)
         if trailer is not None:
             units |= set(trailer.apps) | ({"platform"} if trailer.platform else set())
     return units

@@ -16,7 +16,7 @@ from jenkins_helpers import git
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.gitlab import MergeRequest
-from jenkins_helpers.promotion import proposal, sources
+from jenkins_helpers.promotion import proposal, sources, trust
 from jenkins_helpers.promotion.between_envs import Selection, promote_between
 from jenkins_helpers.promotion.plan import apply_versions
 from jenkins_helpers.promotion.publish import publish
@@ -47,6 +47,9 @@ def refresh_open(deployment: DeploymentProject, env: Environment) -> list[Refres
             continue
         if trailer is None:
             results.append(Refreshed(mr.iid, "skipped", "no trailer: not the tool's MR"))
+            continue
+        if not trust.opened_by_tool(deployment, mr):
+            results.append(Refreshed(mr.iid, "skipped", trust.NOT_OURS))
             continue
         try:
             results.append(_refresh(deployment, env, mr, trailer))

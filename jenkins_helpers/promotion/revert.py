@@ -17,12 +17,12 @@ from jenkins_helpers import git, gitlab, inputs
 from jenkins_helpers.deployrepo import render
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import BadInput, UserError
-from jenkins_helpers.promotion import naming, target
+from jenkins_helpers.promotion import naming, target, trust
 from jenkins_helpers.promotion.model import Status
 from jenkins_helpers.promotion.plan import errors_now, new_problems
 from jenkins_helpers.promotion.publish import Change, publish
 from jenkins_helpers.promotion.target import DeploymentProject
-from jenkins_helpers.promotion.trailer import Trailer, TrailerError, parse_trailer
+from jenkins_helpers.promotion.trailer import Trailer
 
 HISTORY_DEPTH = 100
 _SEE_MR = re.compile(r"See merge request \S+!(\d+)")
@@ -112,11 +112,7 @@ def _merged_mr(
     if not match:
         return None
     mr = deployment.gl.merge_request(deployment.project.path, int(match.group(1)))
-    try:
-        trailer = parse_trailer(mr.description)
-    except TrailerError:
-        trailer = None
-    return mr.iid, mr.title, trailer
+    return mr.iid, mr.title, trust.own_trailer(deployment, mr)
 
 
 def _change(
@@ -164,10 +160,7 @@ def _close_downstream(
     gl, path = deployment.gl, deployment.project.path
     closed = []
     for mr in gl.merge_requests(path, labels=("promotion",), target_branch=following.branch):
-        try:
-            trailer = parse_trailer(mr.description)
-        except TrailerError:
-            continue
+        trailer = trust.own_trailer(deployment, mr)
         if trailer is None or trailer.source_env != env.name:
             continue
         if units & (set(trailer.apps) | ({"platform"} if trailer.platform else set())):

@@ -25,6 +25,7 @@ from jenkins_helpers.deployrepo import layout, render
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.gitlab import MergeRequest
+from jenkins_helpers.promotion import trust
 from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.promotion.trailer import PROMOTIONS, TrailerError, parse_trailer
 
@@ -226,9 +227,9 @@ def _read(deployment: DeploymentProject, recent: int) -> _Reading:
             path, labels=(), target_branch=branch, state="merged", newest=recent
         )
         found.sort(key=lambda mr: mr.merged_at or "", reverse=True)
-        reading.merged[branch] = [_ref(mr, env_of, reading) for mr in found]
+        reading.merged[branch] = [_ref(deployment, mr, env_of, reading) for mr in found]
     opened = gl.merge_requests(path, labels=(TOOL_LABEL,), target_branch=None)
-    reading.open_mrs = [_ref(mr, env_of, reading) for mr in opened]
+    reading.open_mrs = [_ref(deployment, mr, env_of, reading) for mr in opened]
     _resolve_reverts(reading)
     return reading
 
@@ -255,12 +256,17 @@ def _text(value: object) -> str | None:
     return str(value) if isinstance(value, str | int | float) and str(value) else None
 
 
-def _ref(mr: MergeRequest, env_of: dict[str, str], reading: _Reading) -> MergeRequestRef:
-    """The board's view of an MR, from its trailer (and labels, for one without)."""
+def _ref(
+    deployment: DeploymentProject, mr: MergeRequest, env_of: dict[str, str], reading: _Reading
+) -> MergeRequestRef:
+    """The board's view of an MR, from its trailer if the tool opened it (else from its
+    labels: anybody can write a trailer, and nobody sees it)."""
     try:
         trailer = parse_trailer(mr.description)
     except TrailerError as e:
         reading.warnings.append(f"!{mr.iid}: {e.message}")
+        trailer = None
+    if trailer is not None and not trust.opened_by_tool(deployment, mr):
         trailer = None
     labelled = {label.split("::", 1)[1] for label in mr.labels if label.startswith("app::")}
     group = next((lb.split("::", 1)[1] for lb in mr.labels if lb.startswith("group::")), None)
