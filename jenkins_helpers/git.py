@@ -380,6 +380,21 @@ def first_parents(path: Path, rev: str, limit: int, *, merges_only: bool = False
     return str(_repo(path).git.rev_list(*args)).split()
 
 
+def is_ancestor(path: Path, older: str, newer: str) -> bool | None:
+    """Whether commit `older` is an ancestor of `newer` in the repository at `path`; None
+    when git cannot tell (a commit it does not have: a shallow or different clone)."""
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    with repo:
+        try:
+            repo.git.merge_base("--is-ancestor", older, newer)
+        except git.GitCommandError as e:
+            return False if e.status == 1 else None
+        return True
+
+
 def message(path: Path, rev: str) -> str:
     """The full commit message of `rev`."""
     return str(_repo(path).git.log("-1", "--format=%B", rev))

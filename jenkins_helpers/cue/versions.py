@@ -13,10 +13,10 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass
 
-from jenkins_helpers import proc
+from jenkins_helpers import proc, semver
 from jenkins_helpers.errors import BadInput
+from jenkins_helpers.semver import Version
 
 # Release series (major, minor) known to render our layer wrongly, and how.
 KNOWN_BAD = {
@@ -24,34 +24,6 @@ KNOWN_BAD = {
 }
 # `cue version v0.17.1` on the first line (older releases add ` linux/amd64`).
 _FIRST_LINE = re.compile(r"cue version (?P<version>\S+)")
-# Semantic versions as Go modules write them; `+build` metadata is ignored.
-_SEMVER = re.compile(
-    r"v(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+\S*)?"
-)
-
-
-@dataclass(frozen=True)
-class Version:
-    """A release version; `<` orders versions as semver does."""
-
-    major: int
-    minor: int
-    patch: int
-    pre: tuple[str, ...] = ()  # pre-release identifiers: ("rc", "1") for -rc.1
-
-    def _key(self) -> tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]:
-        # A release sorts after its pre-releases; numeric identifiers before words.
-        pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.pre)
-        return (self.major, self.minor, self.patch, 0 if self.pre else 1, pre)
-
-    def __lt__(self, other: Version) -> bool:
-        return self._key() < other._key()
-
-    def __str__(self) -> str:
-        pre = "-" + ".".join(self.pre) if self.pre else ""
-        return f"v{self.major}.{self.minor}.{self.patch}{pre}"
-
-
 # The only `cue` release the suite runs on besides the embedded v0.4 (.ci/run installs it).
 OLDEST = Version(0, 17, 1)
 SUPPORTED = f"cue {OLDEST} or newer, or the embedded engine (CUE v0.4)"
@@ -63,11 +35,7 @@ HINT = (
 
 def parse(text: str) -> Version | None:
     """`v0.17.1` (or `v0.18.0-rc.1`) as a Version; None for anything else, e.g. `(devel)`."""
-    match = _SEMVER.fullmatch(text)
-    if match is None:
-        return None
-    pre = tuple(match["pre"].split(".")) if match["pre"] else ()
-    return Version(int(match["major"]), int(match["minor"]), int(match["patch"]), pre)
+    return semver.parse(text, v_prefix=True)
 
 
 def problem(version: Version) -> str | None:

@@ -211,6 +211,15 @@ def app_file_text(layer: AppLayer, origin: str, commit: str | None) -> str:
     return header + body
 
 
+def without_header(app_file: str) -> str:
+    """An app file's content below the header `app_file_text` writes (all of it when it
+    has none): two builds that differ only in where they came from have equal ones."""
+    lines = app_file.splitlines(keepends=True)
+    if lines and lines[0].startswith("// App layer of ") and len(lines) >= HEADER_LINES:
+        return "".join(lines[HEADER_LINES:])
+    return app_file
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 

@@ -219,7 +219,7 @@ def e3(w: World) -> list[str]:
     w.merge(w.wait_mr("stage", PROMOTE.format(app=APP, tag="1.0.41", env="stage")).iid)
     w.wait_mr("prod", PROMOTE.format(app=APP, tag="1.0.41", env="prod"))
     w.merge(build(w, "1.0.42"))
-    w.wait_mr("stage", PROMOTE.format(app=APP, tag="1.0.42", env="stage"))
+    waiting = w.wait_mr("stage", PROMOTE.format(app=APP, tag="1.0.42", env="stage"))
     w.idle()
     ev.expect("tags at once", tags(w, APP), {"dev": "1.0.42", "stage": "1.0.41", "prod": "1.0.40"})
     w.merge(build(w, "1.0.43"))
@@ -227,6 +227,7 @@ def e3(w: World) -> list[str]:
     w.idle()
     into_stage = [m.iid for m in w.open_mrs("stage") if f"app::{APP}" in m.labels]
     ev.expect("pending stage MR updated, never duplicated", into_stage, [pending.iid])
+    ev.expect("1.0.43 updated 1.0.42's MR in place, not a new one", pending.iid, waiting.iid)
     return ev.lines
 
 

@@ -10,24 +10,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from jenkins_helpers import git, gitlab, inputs
 from jenkins_helpers.cue import CueError
 from jenkins_helpers.cuesrc import applayer
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import BadInput, UserError
-from jenkins_helpers.promotion import groups, proposal, sources, target
+from jenkins_helpers.promotion import groups, naming, ordering, proposal, sources, target, trust
 from jenkins_helpers.promotion.model import AppVersion, ImageRef, Status
 from jenkins_helpers.promotion.plan import Explain, Plan, apply_versions
 from jenkins_helpers.promotion.publish import Change, publish
 from jenkins_helpers.promotion.trailer import Trailer
+
+# superseded: a build older than the version a pending MR proposes; it changed nothing.
+BuildStatus = Status | Literal["superseded"]
 
 
 @dataclass(frozen=True)
 class BuildPromotion:
     """What `promote` did: the CLI prints it, the Jenkins step reads its JSON."""
 
-    status: Status
+    status: BuildStatus
     mr_iid: int | None
     mr_url: str | None
     branch: str | None  # None when the environment already has this version
@@ -85,6 +89,10 @@ def promote_build(
         environment = settings.environments[0] if env is None else settings.environment(env)
         # From here on the environment exists: what follows may fail, never on input.
         with deployment.checkout(environment.branch, [app, *dict(others)]) as clone:
+            if group is None:
+                held = _held_back(deployment, environment, clone.files, build, app_repo)
+                if held is not None:
+                    return held
             versions = [build.version, *(_version_here(clone.files, a, t) for a, t in others)]
             plan = apply_versions(clone.tree, environment, versions, explain=_explainer(build))
             proposed = (
@@ -118,6 +126,66 @@ def promote_build(
         warnings=list(plan.warnings),
         changes=list(plan.changes),
         app_layer_diff=change.app_layer_diff,
+    )
+
+
+def _held_back(
+    deployment: target.DeploymentProject,
+    env: Environment,
+    files: git.Files,
+    build: sources.Build,
+    app_repo: Path,
+) -> BuildPromotion | None:
+    """A build that must change nothing: the environment already runs it (what differs is
+    only where it came from), or a pending MR proposes a newer version (ordering.py)."""
+    app, image = build.version.app, build.version.image
+    here = sources.from_revision(files, "HEAD", app)
+    if (
+        here is not None
+        and here.image == image
+        and applayer.without_header(here.app_file)
+        == applayer.without_header(build.version.app_file)
+    ):
+        return _unchanged(deployment, env, build, "noop", None)
+    path = deployment.project.path
+    branch = naming.source_branch(env.name, app)
+    for mr in deployment.gl.merge_requests(
+        path, labels=naming.identity_labels(app, env.name), target_branch=env.branch
+    ):
+        trailer = trust.own_trailer(deployment, mr) if mr.source_branch == branch else None
+        pending = trailer.apps.get(app) if trailer is not None else None
+        if trailer is None or pending is None:
+            continue
+        why = ordering.older_than_pending(
+            image.tag, build.commit, pending.tag, trailer.app_commit, app_repo
+        )
+        if why is not None:
+            warning = f"superseded: {why}; !{mr.iid} keeps proposing {app} {pending.tag}"
+            return _unchanged(deployment, env, build, "superseded", mr, [warning])
+    return None
+
+
+def _unchanged(
+    deployment: target.DeploymentProject,
+    env: Environment,
+    build: sources.Build,
+    status: BuildStatus,
+    mr: gitlab.MergeRequest | None,
+    warnings: Sequence[str] = (),
+) -> BuildPromotion:
+    version = build.version
+    return BuildPromotion(
+        status=status,
+        mr_iid=mr.iid if mr else None,
+        mr_url=mr.url if mr else None,
+        branch=None,
+        project=deployment.project.path,
+        env=env.name,
+        app=version.app,
+        tag=version.image.tag,
+        digest=version.image.digest,
+        dry_run=False,
+        warnings=list(warnings),
     )
 
 

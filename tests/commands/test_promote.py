@@ -88,6 +88,24 @@ def snapshot(project: Project) -> tuple[dict[str, str], list[tuple[int, str, str
     return branches, mrs
 
 
+def app_snapshot(project: Project, app: str) -> tuple[list[tuple[str, str]], list[tuple[Any, ...]]]:
+    """What concerns `app` only: its branches (dev and its promotion branch) and its MRs.
+
+    Other tests of the module leave pushes that may land late (a stalled push, an
+    aborted build): a test that must show nothing changed looks at its own app.
+    """
+    branches = [
+        (b.name, b.commit["id"])
+        for b in project.branches.list(get_all=True)
+        if b.name == "dev" or b.name.endswith(f"/{app}")
+    ]
+    mrs = sorted(
+        (m.iid, m.state, m.sha, m.title)
+        for m in project.mergerequests.list(labels=[f"app::{app}"], get_all=True)
+    )
+    return sorted(branches), mrs
+
+
 def open_mrs(project: Project, app: str) -> list[Any]:
     return project.mergerequests.list(
         state="opened", labels=[f"app::{app}", "env::dev"], get_all=True
@@ -629,3 +647,55 @@ def test_every_missing_setting_is_named_in_one_run(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("error: missing settings:\n  GITLAB_URL (or --gitlab-url)")
     assert "\n  GITLAB_TOKEN: " in done.stderr
+
+
+# --- versions move forward (docs/PROMOTION.md, "Versions move forward") ---------------------
+
+
+def test_a_late_build_of_an_older_version_leaves_the_pending_mr_alone(
+    sandbox: Sandbox, project: Project, tmp_path: Path
+) -> None:
+    image = "registry.example.com/orders"
+    repo = make_app_repo(tmp_path / "orders", app_cue("orders", image, "port: 8081"))
+    older_commit = head(repo)
+    commit_app_cue(repo, app_cue("orders", image, "port: 8082"))
+    args = ["--app", "orders", "--image", image, "--app-repo", str(repo)]
+    newer = promote_json(sandbox, *args, "--tag", "2.4.1")
+    assert newer["status"] == "created"
+    before = app_snapshot(project, "orders")
+
+    subprocess.run(["git", "-C", str(repo), "checkout", "--quiet", older_commit], check=True)
+    late = promote(sandbox, *args, "--tag", "2.4.0")
+
+    assert late.returncode == 0, late.stderr
+    assert late.stdout.startswith(
+        f"superseded: merge request !{newer['mr_iid']} proposes a newer orders in dev; "
+        "2.4.0 changes nothing"
+    )
+    assert f"superseded: 2.4.0 is older than 2.4.1; !{newer['mr_iid']} keeps" in late.stderr
+    assert app_snapshot(project, "orders") == before, "nothing pushed, no MR changed"
+    assert project.mergerequests.get(newer["mr_iid"]).title == "Promote orders 2.4.1 to dev"
+
+    by_history = promote_json(sandbox, *args, "--tag", "nightly")
+    assert by_history["status"] == "superseded", "an ancestor commit, tags that are no versions"
+    assert app_snapshot(project, "orders") == before
+
+
+def test_a_new_commit_that_changes_nothing_deployed_is_a_noop(
+    sandbox: Sandbox, project: Project, tmp_path: Path
+) -> None:
+    image = "registry.example.com/billing"
+    repo = make_app_repo(tmp_path / "billing", app_cue("billing", image, "port: 8083"))
+    args = ["--app", "billing", "--image", image, "--tag", "3.0.0", "--app-repo", str(repo)]
+    first = promote_json(sandbox, *args)
+    project.mergerequests.get(first["mr_iid"]).merge()
+    subprocess.run(
+        ["git", "-C", str(repo), "commit", "--quiet", "--allow-empty", "-m", "README typo"],
+        check=True,
+    )
+    before = app_snapshot(project, "billing")
+
+    again = promote_json(sandbox, *args)
+
+    assert (again["status"], again["mr_iid"], again["branch"]) == ("noop", None, None)
+    assert app_snapshot(project, "billing") == before, "no chain for a header comment"
