@@ -54,14 +54,17 @@ JENKINSFILE = """@Library('jenkins-gitops-helpers') _
 
 pipeline {
     agent any
-    parameters {
-        string(name: 'IMAGE_TAG', defaultValue: '1.0.0', description: 'Image tag to promote')
-    }
     stages {
         stage('Build') {
             steps {
-                sh "docker build -t registry.example.com/__APP__:${params.IMAGE_TAG} ."
-                sh "docker push registry.example.com/__APP__:${params.IMAGE_TAG}"
+                script {
+                    // The version this commit builds, from the commit: a parameter's
+                    // default is applied after the build that read it, so it would
+                    // promote the previous commit's version.
+                    env.IMAGE_TAG = readFile('VERSION').trim()
+                }
+                sh 'docker build -t "registry.example.com/__APP__:$IMAGE_TAG" .'
+                sh 'docker push "registry.example.com/__APP__:$IMAGE_TAG"'
             }
         }
         stage('Promote') {
@@ -83,10 +86,11 @@ def gitops_helper() -> str | None:
 
 
 def write_example_app(directory: Path, app: str = "example-app") -> Path:
-    """Create an app's git repo (`deployment/app.cue`, `Jenkinsfile`) on `main`."""
+    """Create an app's git repo (`deployment/app.cue`, `Jenkinsfile`, `VERSION`) on `main`."""
     (directory / "deployment").mkdir(parents=True, exist_ok=True)
     (directory / "deployment" / "app.cue").write_text(APP_CUE.replace(APP, app), encoding="utf-8")
     (directory / "Jenkinsfile").write_text(JENKINSFILE.replace(APP, app), encoding="utf-8")
+    (directory / "VERSION").write_text("1.0.0\n", encoding="utf-8")  # what it builds
     (directory / "README.md").write_text(
         f"# {app}\n\nA first-party app; its pipeline calls `gitopsPromote`.\n",
         encoding="utf-8",

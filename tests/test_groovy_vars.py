@@ -269,6 +269,22 @@ def test_set_end_to_end_against_the_sandbox(tmp_path: Path) -> None:
 FAKE_DOCKER = '#!/bin/sh\necho "fake docker $*"\n'
 
 
+def release(sb: Sandbox, version: str) -> None:
+    """What an app team's release merge does: VERSION (what the Jenkinsfile builds) on main."""
+    with gitlab.Gitlab(sb.gitlab_url, private_token=TOKEN) as gl:
+        app = gl.projects.get(EXAMPLE_APP)
+        branch = f"release-{version}"
+        app.branches.create({"branch": branch, "ref": "main"})
+        app.files.update(
+            "VERSION",
+            {"branch": branch, "content": f"{version}\n", "commit_message": f"Release {version}"},
+        )
+        mr = app.mergerequests.create(
+            {"source_branch": branch, "target_branch": "main", "title": f"Release {version}"}
+        )
+        mr.merge()
+
+
 def test_a_jenkins_job_runs_the_example_apps_jenkinsfile_against_the_sandbox(
     tmp_path: Path,
 ) -> None:
@@ -298,8 +314,9 @@ def test_a_jenkins_job_runs_the_example_apps_jenkinsfile_against_the_sandbox(
         assert server.get_build_info("example-app", first)["result"] == "SUCCESS", console
         assert "fake docker push registry.example.com/example-app:1.0.0" in console
 
-        # The Jenkinsfile's parameters are the job's now: promote 1.0.1 with them.
-        second = started(server, server.build_job("example-app", {"IMAGE_TAG": "1.0.1"}))
+        # The next release: its commit says 1.0.1, and the next build promotes that.
+        release(sb, "1.0.1")
+        second = started(server, server.build_job("example-app"))
         assert sb.wait_for_builds(300)
         info = server.get_build_info("example-app", second)
         console = server.get_build_console_output("example-app", second)

@@ -240,7 +240,7 @@ def test_an_app_pipeline_job_runs_the_apps_jenkinsfile(server: Jenkins, sandbox:
         push_token="",
     )
     assert server.ensure_job("example-app", config) == "created"
-    # No parameters yet: the Jenkinsfile declares IMAGE_TAG (default 1.0.0) as it runs.
+    # The Jenkinsfile builds what the commit's VERSION says (1.0.0).
     outcome = server.run("example-app", {}, timeout=300)
     assert outcome.succeeded, outcome.console_tail
     assert "fake docker push registry.example.com/example-app:1.0.0" in outcome.console_tail

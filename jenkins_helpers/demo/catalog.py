@@ -103,7 +103,8 @@ USE_CASES = (
     _case(
         "E1",
         "new app version built",
-        "MR to dev with the new tag; after the chain every env runs it",
+        "MR to dev with the new tag; after the chain every env runs it; the next "
+        "release's build promotes its own version",
     ),
     _case(
         "E2",

@@ -7,7 +7,6 @@ command that step runs). Operators use the CLI; merges go through GitLab's API.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -147,17 +146,14 @@ def d5(w: World) -> list[str]:
 
 
 def first_party_release(w: World, ev: Evidence, app: str, tag: str) -> int:
-    """A developer merges `Release <tag>` into the app's main (its Jenkinsfile builds that
-    tag); the push hook starts its Jenkins job, whose gitopsPromote opens the dev MR."""
+    """A developer merges `Release <tag>` into the app's main (its VERSION, which the
+    Jenkinsfile builds); the push hook starts its Jenkins job, whose gitopsPromote opens
+    the dev MR."""
 
     def bump(tree: Path) -> None:
-        jenkinsfile = tree / "Jenkinsfile"
-        text = jenkinsfile.read_text()
-        if "defaultValue: '" not in text:
-            raise Mismatch(f"{app}'s Jenkinsfile names no default IMAGE_TAG")
-        jenkinsfile.write_text(
-            re.sub(r"defaultValue: '[^']*'", f"defaultValue: '{tag}'", text, count=1)
-        )
+        if not (tree / "VERSION").is_file():
+            raise Mismatch(f"{app}'s repository has no VERSION for its Jenkinsfile to build")
+        (tree / "VERSION").write_text(f"{tag}\n")
         with (tree / "CHANGELOG.md").open("a") as changelog:
             changelog.write(f"- {tag}\n")
 
@@ -193,6 +189,10 @@ def e1(w: World) -> list[str]:
         ev.expect(
             f"{env} replicas kept", deployment(objects, APP)["spec"]["replicas"], REPLICAS[env]
         )
+    # The next release: a second push-triggered build must promote its own version.
+    w.merge(first_party_release(w, ev, APP, "1.1.1"))
+    w.idle()
+    ev.expect("dev after the second build", tags(w, APP)["dev"], "1.1.1")
     return ev.lines
 
 

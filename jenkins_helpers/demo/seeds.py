@@ -19,6 +19,7 @@ SEED_MARK = "Seeded by gitops-helper demo"
 ENVS = ("dev", "stage", "prod")
 MAIN = "main"
 JENKINSFILE = Path(__file__).with_name("Jenkinsfile.example")
+FIRST_VERSION = "1.0.0"
 APP_HEADER = "// App layer of {app}: its team's; gitopsPromote copies it to k8s-deployments.\n"
 
 
@@ -43,7 +44,8 @@ def lay_down(work: Path, init_repo: Callable[[Path, Sequence[str]], None]) -> Se
 
 
 def _app_repo(directory: Path, app: str, source: Path) -> Path:
-    """`deployment/app.cue` (example-app's layer, renamed) and the Jenkinsfile, committed."""
+    """`deployment/app.cue` (example-app's layer, renamed), the Jenkinsfile and the VERSION
+    it builds, committed."""
     template = (
         (source / "deployment/app.cue")
         if (source / "deployment").is_dir()
@@ -58,6 +60,7 @@ def _app_repo(directory: Path, app: str, source: Path) -> Path:
         + body.replace("example-app", app)
     )
     (directory / "Jenkinsfile").write_text(JENKINSFILE.read_text().replace("example-app", app))
+    (directory / "VERSION").write_text(f"{FIRST_VERSION}\n")  # what the Jenkinsfile builds
     git.init(directory, "main")
     git.commit_all(directory, SEED_MARK)
     return directory
