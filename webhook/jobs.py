@@ -103,12 +103,16 @@ class Jobs:
         self.queue.stop()
 
     def _reconcile_loop(self) -> None:
+        # Once at every start (a restart must look for what it missed while down, even
+        # within the interval of the last run), then once per interval: the interval's
+        # key makes the processes of one deployment (gunicorn workers) run it once.
+        key = f"reconcile:start:{time.time_ns()}"
         while not self._stopping.is_set():
-            stamp = int(time.time() // self.settings.reconcile_interval)
-            job, created = self.store.add_job(f"reconcile:{stamp}", "reconcile", {}, None)
+            job, created = self.store.add_job(key, "reconcile", {}, None)
             if created:
                 self.queue.submit(job.id)
             self._stopping.wait(self.settings.reconcile_interval)
+            key = f"reconcile:{int(time.time() // self.settings.reconcile_interval)}"
 
     # --- running jobs ---------------------------------------------------------------------
 
@@ -180,7 +184,7 @@ class Jobs:
     def _reconcile(
         self, deployment: DeploymentProject
     ) -> tuple[JobState, dict[str, Any], str | None]:
-        added = []
+        added, requeued = [], []
         for merged, _step in missed(deployment):
             event = MergeEvent(
                 deployment.project.path,
@@ -196,9 +200,15 @@ class Jobs:
             job, created = self.add_merge(event, None)
             if created:
                 added.append(job.id)
-        if added:
-            log.info("reconcile queued %d missed merge(s)", len(added))
-        return "done", {"queued": added}, None
+            elif job.state == "failed":
+                # Its retries ran out (a GitLab outage, a build that failed): the merge
+                # is still missed, so it gets another run now.
+                self.store.mark(job.id, "queued")
+                self.queue.submit(job.id)
+                requeued.append(job.id)
+        if added or requeued:
+            log.info("reconcile queued %d missed merge(s), %d again", len(added), len(requeued))
+        return "done", {"queued": added, "requeued": requeued}, None
 
     def _merge_commit(self, deployment: DeploymentProject, iid: int) -> str | None:
         """Some merge methods send no merge_commit_sha: ask the API."""

@@ -220,3 +220,44 @@ def test_a_merge_while_the_webhook_is_down_is_promoted_after_restart(
         started = time.monotonic()
         chain.wait_mr("stage", chain.titled("Promote example-app 5.4.0 to stage"), timeout=60)
         assert time.monotonic() - started < 5 + 30, "within one reconcile period (and its run)"
+
+
+def test_a_failed_merge_job_is_run_again_by_the_next_reconcile(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A job that ended `failed` (here: gitops.yaml unreadable, which no retry cures) is
+    not stranded: once the cause is gone, the next reconcile runs it again."""
+    chain = _chain(sandbox)
+    built = chain.build("example-app", "5.5.0", chain.app_repo("example-app"), EXAMPLE_IMAGE)
+    assert built.mr_iid is not None
+    unreadable = {"method": "GET", "route_regex": r"/files/gitops\.yaml/raw", "status": 404}
+    with serve_webhook(sandbox, tmp_path / "data", GITOPS_RECONCILE_INTERVAL=2) as hook:
+        assert _admin(sandbox, "POST", "faults", json={**unreadable, "count": 10_000}).ok
+        chain.merge(built.mr_iid)
+        deadline = time.monotonic() + 60
+        while not [j for j in hook.jobs() if j["key"].startswith("merge:dev:")]:
+            assert time.monotonic() < deadline, "no merge job"
+            time.sleep(0.2)
+        (job,) = [j for j in hook.wait_idle() if j["key"].startswith("merge:dev:")]
+        assert job["state"] == "failed" and "gitops.yaml" in job["last_error"], job
+        assert _stage_mrs(chain) == []
+
+        assert _admin(sandbox, "DELETE", "faults").ok
+        chain.wait_mr("stage", chain.titled("Promote example-app 5.5.0 to stage"), timeout=60)
+        merges = [j for j in hook.wait_idle() if j["key"].startswith("merge:dev:")]
+    assert [(j["id"], j["state"]) for j in merges] == [(job["id"], "done")], "the same job, rerun"
+
+
+def test_every_start_reconciles_even_within_the_interval(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A restart soon after the last start still looks for merges it missed while down."""
+    chain, port, data = _chain(sandbox), free_port(), tmp_path / "data"
+    _register(sandbox, port)
+    with webhook_process(sandbox, data, port, reconcile=3600):
+        pass  # its start reconciled: nothing was missing
+    built = chain.build("example-app", "5.6.0", chain.app_repo("example-app"), EXAMPLE_IMAGE)
+    assert built.mr_iid is not None
+    chain.merge(built.mr_iid)  # nobody listens
+    sandbox.wait_for_deliveries(timeout=30)
+    assert _stage_mrs(chain) == []
+    with webhook_process(sandbox, data, port, reconcile=3600):
+        chain.wait_mr("stage", chain.titled("Promote example-app 5.6.0 to stage"), timeout=60)
