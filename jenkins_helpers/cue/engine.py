@@ -122,9 +122,10 @@ class CueEngine(abc.ABC):
         cwd = Path(cwd).resolve()
         if not cwd.is_dir():
             raise CueError(f"cannot run `{shown(args)}`: directory not found: {cwd}")
-        key = self.cache.key(self.identity, args, cwd) if self.cache is not None else None
-        if key is not None and self.cache is not None:
-            cached = self.cache.get(key)
+        cache = self.cache
+        key = cache.key(self.identity, args, cwd) if cache is not None else None
+        if cache is not None and key is not None:
+            cached = cache.get(key)
             if cached is not None:
                 with self._calls_lock:
                     self.cache_hits += 1
@@ -132,8 +133,8 @@ class CueEngine(abc.ABC):
         with self._calls_lock:
             self.calls += 1
         code, stdout, stderr = self._run(args, cwd, timeout)
-        if code == 0 and key is not None and self.cache is not None:
-            self.cache.put(key, stdout)
+        if cache is not None and key is not None and code == 0:
+            cache.put(key, stdout)
         if code != 0:
             details = stderr.strip() or stdout.strip() or f"exit code {code}"
             raise CueError(

@@ -12,6 +12,7 @@ there are regenerated on the new head (refresh.py).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -134,19 +135,19 @@ def _carried(
 ) -> tuple[Selection, str | None]:
     """The units the MR carried: its trailer's if trusted, else what the merge changed;
     and why a trailer was not trusted."""
-    changed: list[Selection] = []
-
-    def units() -> tuple[set[str], bool]:
-        changed.append(_changed_units(deployment, merged, env))
-        return set(changed[0].apps or ()), bool(changed[0].platform)
-
-    verdict = trust.judge_merge(deployment, merged, merged.merge_commit, units)
+    changed = functools.cache(lambda: _changed_units(deployment, merged, env))
+    verdict = trust.judge_merge(
+        deployment,
+        merged,
+        merged.merge_commit,
+        lambda: (set(changed().apps or ()), bool(changed().platform)),
+    )
     trailer = verdict.trailer
     if trailer is not None and trailer.unit == "group":
         return Selection(tuple(sorted(trailer.apps)), None, trailer.group), None
     if trailer is not None:
         return Selection(tuple(sorted(trailer.apps)), trailer.platform), None
-    return (changed[0] if changed else _changed_units(deployment, merged, env)), verdict.ignored
+    return changed(), verdict.ignored
 
 
 def _changed_units(deployment: DeploymentProject, merged: Merged, env: Environment) -> Selection:

@@ -147,22 +147,24 @@ def _held_back(
         == applayer.without_header(build.version.app_file)
     ):
         return _unchanged(deployment, env, build, "noop", None)
-    path = deployment.project.path
     branch = naming.source_branch(env.name, app)
-    for mr in deployment.gl.merge_requests(
-        path, labels=naming.identity_labels(app, env.name), target_branch=env.branch
-    ):
-        trailer = trust.own_trailer(deployment, mr) if mr.source_branch == branch else None
-        pending = trailer.apps.get(app) if trailer is not None else None
-        if trailer is None or pending is None:
-            continue
-        why = ordering.older_than_pending(
-            image.tag, build.commit, pending.tag, trailer.app_commit, app_repo
-        )
-        if why is not None:
-            warning = f"superseded: {why}; !{mr.iid} keeps proposing {app} {pending.tag}"
-            return _unchanged(deployment, env, build, "superseded", mr, [warning])
-    return None
+    open_mrs = deployment.gl.merge_requests(
+        deployment.project.path,
+        labels=naming.identity_labels(app, env.name),
+        target_branch=env.branch,
+    )
+    mr = next((m for m in open_mrs if m.source_branch == branch), None)
+    trailer = trust.own_trailer(deployment, mr) if mr is not None else None
+    pending = trailer.apps.get(app) if trailer is not None else None
+    if mr is None or trailer is None or pending is None:
+        return None
+    why = ordering.older_than_pending(
+        image.tag, build.commit, pending.tag, trailer.app_commit, app_repo
+    )
+    if why is None:
+        return None
+    warning = f"superseded: {why}; !{mr.iid} keeps proposing {app} {pending.tag}"
+    return _unchanged(deployment, env, build, "superseded", mr, [warning])
 
 
 def _unchanged(
