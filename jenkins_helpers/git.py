@@ -338,9 +338,14 @@ def staged_diff(path: Path, files: list[str]) -> str:
 
 
 def commit_staged(path: Path, message: str) -> str:
-    """Commit what is staged (with a fallback identity on a bare agent); return the commit id."""
+    """Commit what is staged (with a fallback identity on a bare agent); return the commit id.
+
+    The message is kept verbatim: it may carry an MR's text, blank lines and all.
+    """
     repo = _repo(path)
-    repo.git.commit("--quiet", "--no-verify", "-m", message, env=_identity_env(repo))
+    repo.git.commit(
+        "--quiet", "--no-verify", "--cleanup=verbatim", "-m", message, env=_identity_env(repo)
+    )
     return repo.head.commit.hexsha
 
 
@@ -396,8 +401,8 @@ def is_ancestor(path: Path, older: str, newer: str) -> bool | None:
 
 
 def message(path: Path, rev: str) -> str:
-    """The full commit message of `rev`."""
-    return str(_repo(path).git.log("-1", "--format=%B", rev))
+    """The full commit message of `rev`, byte for byte (no trailing newline stripped)."""
+    return str(_repo(path).commit(rev).message)
 
 
 def revert_merge(path: Path, sha: str) -> None:

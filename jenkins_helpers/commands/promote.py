@@ -29,8 +29,7 @@ def _headline(r: BuildPromotion) -> str:
     what = f"{r.app} {r.tag} to {r.env}"
     mr = f"merge request !{r.mr_iid}" if r.mr_iid else "a merge request"
     if r.status == "superseded":
-        newer = f"{mr} proposes a newer {r.app} in {r.env}"
-        return f"superseded: {newer}; {r.tag} changes nothing\n  {r.mr_url}"
+        return f"superseded: {r.tag} changes nothing; {mr} proposes another {r.app}\n  {r.mr_url}"
     if r.status == "noop":
         if r.mr_iid is None:
             return f"noop: {r.env} already runs {r.app} {r.tag}; nothing to promote"

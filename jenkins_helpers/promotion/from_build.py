@@ -111,8 +111,16 @@ def promote_build(
                 )
                 outcome = replace(outcome, superseded=(*outcome.superseded, *closed))
     change = next(a for a in plan.apps if a.app == app)
+    status: BuildStatus = outcome.status
+    warnings = list(plan.warnings)
+    if outcome.moved_by is not None:
+        status = "superseded"
+        warnings.append(
+            f"superseded: another promotion moved {outcome.branch} to {outcome.moved_by[:12]} "
+            f"while this one ran; !{outcome.mr_iid} describes that one"
+        )
     return BuildPromotion(
-        status=outcome.status,
+        status=status,
         mr_iid=outcome.mr_iid,
         mr_url=outcome.mr_url,
         branch=outcome.branch,
@@ -123,7 +131,7 @@ def promote_build(
         digest=ref.digest,
         dry_run=dry_run,
         superseded=list(outcome.superseded),
-        warnings=list(plan.warnings),
+        warnings=warnings,
         changes=list(plan.changes),
         app_layer_diff=change.app_layer_diff,
     )

@@ -60,3 +60,4 @@ class Outcome:
     mr_url: str | None
     superseded: tuple[int, ...] = ()  # other open MRs of the same unit, closed
     dry_run: bool = False
+    moved_by: str | None = None  # another run's commit on the branch, which the MR now describes

@@ -6,9 +6,15 @@ a new MR, or the open one on that branch updated in place. Reruns are idempotent
 the same content gives `noop`. Other open MRs of the same unit and target are
 closed as superseded. In a dry run nothing is pushed or changed on GitLab.
 
-What the MR says must never disagree with its branch (the webhook trusts the
-trailer). If a run pushed the branch and then failed to update the MR, the next
-run finds the branch already right but the MR stale, and repairs the MR.
+What the MR says must never disagree with its branch: a reviewer approves the
+text and merges the branch. So the commit carries the MR's text too (title,
+labels, description, after a marker), and after updating the MR the run reads
+the branch head again (compare-and-set): when another run moved the branch
+meanwhile, its MR update may have landed before this one's, so this run writes
+the head commit's text into the MR, and checks again. Whichever run writes last
+checks last, so concurrent runs of one unit converge to the text of the branch
+head. If a run pushed the branch and then failed to update the MR, the next run
+finds the branch already right but the MR stale, and repairs the MR.
 """
 
 from __future__ import annotations
@@ -16,11 +22,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jenkins_helpers import git
+from jenkins_helpers.errors import UserError
 from jenkins_helpers.gitlab import MergeRequest
 from jenkins_helpers.promotion import naming
 from jenkins_helpers.promotion.model import Outcome, Status
 from jenkins_helpers.promotion.target import Target
 from jenkins_helpers.promotion.trailer import TrailerError, parse_trailer
+
+TEXT_MARKER = "--- merge request (gitops-helper) ---"
+CONVERGE_ATTEMPTS = 5  # heads re-read after an MR update before giving up
 
 
 @dataclass(frozen=True)
@@ -51,16 +61,20 @@ def publish(target: Target, change: Change, *, dry_run: bool = False) -> Outcome
     ) == git.staged_tree(target.tree)
     status: Status
     mr: MergeRequest | None
+    moved_by = None
     if ours is not None and pushed and _agrees(ours, change):
         status, mr = "noop", ours
     elif dry_run:
         status, mr = ("updated" if ours else "created"), ours
     else:
+        head = remote
         if not pushed:
             git.switch(target.tree, change.source_branch, create_from="HEAD")
-            git.commit_staged(target.tree, change.commit_message)
+            git.commit_staged(target.tree, commit_message(change))
             git.push_branch(target.tree, change.source_branch, remote, target.auth)
+            head = git.head(target.tree)
         status, mr = _propose(target, change, ours)
+        mr, moved_by = _converge(target, change.source_branch, mr, head)
     others = [m for m in open_mrs if m.source_branch != change.source_branch]
     superseded = _close(target, others, naming.superseded_note(mr.iid) if mr else "", dry_run)
     return Outcome(
@@ -70,6 +84,60 @@ def publish(target: Target, change: Change, *, dry_run: bool = False) -> Outcome
         mr.url if mr else None,
         superseded,
         dry_run,
+        moved_by,
+    )
+
+
+def commit_message(change: Change) -> str:
+    """The commit of a change: its own message, then the MR's text after `TEXT_MARKER`."""
+    return (
+        f"{change.commit_message.rstrip()}\n\n{TEXT_MARKER}\n"
+        f"Title: {change.title}\nLabels: {', '.join(change.labels)}\n\n{change.description}"
+    )
+
+
+def mr_text(message: str) -> tuple[str, str, tuple[str, ...]] | None:
+    """The title, description and labels a commit of `commit_message` carries; None for a
+    commit made otherwise (by hand)."""
+    _, marker, rest = message.partition(f"\n{TEXT_MARKER}\n")
+    title, _, rest = rest.partition("\n")
+    labels, _, rest = rest.partition("\n")
+    blank, _, description = rest.partition("\n")
+    if not (marker and title.startswith("Title: ") and labels.startswith("Labels: ")) or blank:
+        return None
+    names = tuple(n for n in labels.removeprefix("Labels: ").split(", ") if n)
+    return title.removeprefix("Title: "), description, names
+
+
+def _converge(
+    target: Target, branch: str, mr: MergeRequest, written: str | None
+) -> tuple[MergeRequest, str | None]:
+    """Make `mr` describe `branch`'s head after this run wrote the text of commit `written`.
+
+    Returns the MR and, when another run moved the branch, the commit whose text it now
+    carries.
+    """
+    moved_by = None
+    for _ in range(CONVERGE_ATTEMPTS):
+        head = git.remote_branch_sha(target.tree, branch, target.auth)
+        if head is None or head == written:
+            return mr, moved_by  # ours (or merged and deleted: nothing left to describe)
+        git.fetch_branch(target.tree, branch, target.auth)
+        text = mr_text(git.message(target.tree, head))
+        if text is None:
+            raise UserError(
+                f"{branch} was moved to {head[:12]}, a commit gitops-helper did not make, "
+                f"so !{mr.iid} may not describe it",
+                "look at the branch; rerun the promotion to regenerate it",
+            )
+        title, description, labels = text
+        mr = target.gl.update_merge_request(
+            target.project.path, mr.iid, title=title, description=description, labels=labels
+        )
+        written, moved_by = head, head
+    raise UserError(
+        f"{branch} kept moving while !{mr.iid} was updated ({CONVERGE_ATTEMPTS} times)",
+        "another promotion of the same unit is running: rerun once it has finished",
     )
 
 

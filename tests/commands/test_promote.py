@@ -669,8 +669,8 @@ def test_a_late_build_of_an_older_version_leaves_the_pending_mr_alone(
 
     assert late.returncode == 0, late.stderr
     assert late.stdout.startswith(
-        f"superseded: merge request !{newer['mr_iid']} proposes a newer orders in dev; "
-        "2.4.0 changes nothing"
+        f"superseded: 2.4.0 changes nothing; merge request !{newer['mr_iid']} proposes "
+        "another orders"
     )
     assert f"superseded: 2.4.0 is older than 2.4.1; !{newer['mr_iid']} keeps" in late.stderr
     assert app_snapshot(project, "orders") == before, "nothing pushed, no MR changed"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import gitlab
 import pytest
+import requests
 from gitlab.v4.objects import Project
 
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
@@ -21,6 +24,7 @@ from jenkins_helpers.promotion import (
     connect,
     publish,
 )
+from jenkins_helpers.promotion.publish import commit_message, mr_text
 
 TOKEN = "publish-test-token-5d1e"  # noqa: S105 - the sandbox's test credential
 IDENTITY = ("promotion", "app::notes", "env::dev")
@@ -139,3 +143,46 @@ def test_nothing_staged_is_noop_and_leaves_open_mrs(
         outcome = publish(clone, empty)
     assert (outcome.status, outcome.branch, outcome.mr_iid) == ("noop", None, None)
     assert open_iids(project) == opened
+
+
+def test_the_commit_carries_the_mr_text_byte_for_byte() -> None:
+    change = Change(
+        source_branch="promote/dev/notes",
+        title="Notes v9",
+        description="Line one.\n\n\n| a | b |\n\n<!-- gitops-helper: {} -->\n",
+        labels=("gitops", *IDENTITY),
+        identity=IDENTITY,
+        commit_message="Notes v9\n\nImage: r/notes:v9\n",
+        files=(),
+    )
+    message = commit_message(change)
+    assert message.startswith("Notes v9\n\nImage: r/notes:v9\n\n")
+    assert mr_text(message) == (change.title, change.description, change.labels)
+    assert mr_text("Notes v9\n\nmade by hand\n") is None
+
+
+def test_overlapping_runs_leave_the_mr_describing_the_branch_head(
+    sandbox: Sandbox, deployment: DeploymentProject, project: Project
+) -> None:
+    """Run A pushes c1 and its MR update stalls; run B pushes c2 and updates the MR; A's
+    stale update lands last. A sees the head moved and writes c2's text back."""
+    first = propose(deployment, "c0\n")
+    faults = f"{sandbox.url}/-/sandbox/faults"
+    admin = {"PRIVATE-TOKEN": TOKEN}
+    rule = {"method": "PUT", "route_regex": rf"/merge_requests/{first.mr_iid}$", "delay": 3}
+    requests.post(faults, json=rule, headers=admin, timeout=10).raise_for_status()
+    outcomes: dict[str, Outcome] = {}
+    slow = threading.Thread(target=lambda: outcomes.update(a=propose(deployment, "c1\n")))
+    slow.start()
+    deadline = time.monotonic() + 60
+    while requests.get(faults, headers=admin, timeout=10).json():  # until A's PUT stalls
+        assert time.monotonic() < deadline, "run A never updated its MR"
+        time.sleep(0.05)
+    outcomes["b"] = propose(deployment, "c2\n")
+    slow.join(timeout=60)
+    head = project.branches.get("promote/dev/notes").commit["id"]
+    mr = project.mergerequests.get(first.mr_iid)
+    assert project.files.raw(file_path="NOTES.md", ref="promote/dev/notes") == b"c2\n"
+    assert mr.title == "Notes c2" and '"tag": "c2"' in mr.description
+    assert (outcomes["a"].moved_by, outcomes["b"].moved_by) == (head, None)
+    assert open_iids(project) == [first.mr_iid]
