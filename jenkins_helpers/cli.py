@@ -701,9 +701,10 @@ def reconcile_command(project: str, gitlab_url: str | None, dry_run: bool, as_js
 
     GitLab stops delivering to a hook that keeps failing. This reads the recent
     merges into main and every environment but the last, and for each unit whose
-    promotion is missing downstream (it differs there, and no open MR carries it)
-    runs the cascade the webhook would have run. The webhook runs the same check
-    every GITOPS_RECONCILE_INTERVAL seconds.
+    promotion is missing downstream (it differs there, and no open MR's branch
+    carries it as the source has it now) runs the cascade the webhook would have
+    run: an open MR still proposing an older version is updated in place. The
+    webhook runs the same check every GITOPS_RECONCILE_INTERVAL seconds.
 
     \b
     Examples:

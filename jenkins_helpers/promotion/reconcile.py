@@ -5,8 +5,12 @@ not delivered while it is disabled: a promotion system must not trust every even
 to arrive. For each branch that feeds another (main, and every environment but the
 last), the recently merged MRs are read newest first; for each unit the newest one
 carried, the merge was missed when the unit still differs in the next environment
-and no open MR there carries it. Running the cascade for a missed merge is what the
-webhook would have done; it is idempotent, so a merge handled meanwhile costs a noop.
+and no open MR there carries it as the source has it now. That is read from the
+branches, not from MR text: an open promotion MR whose branch still proposes an
+older version (1.2.0 merged into dev while stage's MR carries 1.1.0) counts as
+missing, and the cascade updates that MR in place. Running the cascade for a missed
+merge is what the webhook would have done; it is idempotent, so a merge handled
+meanwhile costs a noop.
 """
 
 from __future__ import annotations
@@ -68,16 +72,17 @@ def _missing(deployment: DeploymentProject, step: Step, units: set[str]) -> bool
         else settings.environment(step.source).branch
     )
     target = settings.environment(step.target).branch
-    carried = _carried_by_open_mrs(deployment, target)
-    pending = units - carried
+    carriers = _carriers(deployment, target)
     gl, path = deployment.gl, deployment.project.path
-    from_main = source == settings.main_branch
-    for unit in sorted(pending):
-        if unit == "platform":
-            if _platform(gl, path, source) != _platform(gl, path, target):
-                return True
-        elif _app(gl, path, source, unit, images=not from_main) != _app(
-            gl, path, target, unit, images=not from_main
+    images = source != settings.main_branch
+
+    def state(ref: str, unit: str) -> object:
+        return _platform(gl, path, ref) if unit == "platform" else _app(gl, path, ref, unit, images)
+
+    for unit in sorted(units):
+        wanted = state(source, unit)
+        if wanted != state(target, unit) and all(
+            wanted != state(branch, unit) for branch in carriers.get(unit, ())
         ):
             return True
     return False
@@ -97,16 +102,18 @@ def _overruled(deployment: DeploymentProject, step: Step, merged: Merged) -> boo
     )
 
 
-def _carried_by_open_mrs(deployment: DeploymentProject, target: str) -> set[str]:
-    """Units the tool's own open promotion MRs into `target` carry (anyone else's
-    trailer is no evidence that a promotion is on its way)."""
-    units: set[str] = set()
+def _carriers(deployment: DeploymentProject, target: str) -> dict[str, list[str]]:
+    """unit -> source branches of the tool's own open promotion MRs into `target` that
+    name it (anyone else's trailer is no evidence that a promotion is on its way; what
+    the branch proposes is compared by the caller)."""
+    found: dict[str, list[str]] = {}
     gl, path = deployment.gl, deployment.project.path
     for mr in gl.merge_requests(path, labels=("promotion",), target_branch=target):
         trailer = trust.own_trailer(deployment, mr)
         if trailer is not None:
-            units |= set(trailer.apps) | ({"platform"} if trailer.platform else set())
-    return units
+            for unit in set(trailer.apps) | ({"platform"} if trailer.platform else set()):
+                found.setdefault(unit, []).append(mr.source_branch)
+    return found
 
 
 def _platform(gl: GitLab, path: str, ref: str) -> dict[str, str]:
@@ -117,7 +124,7 @@ def _platform(gl: GitLab, path: str, ref: str) -> dict[str, str]:
     return {p: i for p, i in files.items() if layout.is_platform_path(p)}
 
 
-def _app(gl: GitLab, path: str, ref: str, app: str, *, images: bool) -> tuple[object, ...]:
+def _app(gl: GitLab, path: str, ref: str, app: str, images: bool) -> tuple[object, ...]:
     """What a promotion would move for `app`: its app layer, and (between environments)
     its image."""
     app_file = gl.file_text(path, layout.app_file(app), ref)
