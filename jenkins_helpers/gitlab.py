@@ -297,11 +297,15 @@ class GitLab:
 
     def commit_parents(self, path: str, sha: str) -> list[str]:
         """The parents of a commit (a merge commit's first parent is the target before it)."""
+        return [str(p) for p in self._commit(path, sha).parent_ids]
+
+    def commit_message(self, path: str, sha: str) -> str:
+        """A commit's full message."""
+        return str(self._commit(path, sha).message or "")
+
+    def _commit(self, path: str, sha: str) -> Any:
         project = self._project(path)
-        commit = self._call(
-            f"reading commit {sha[:12]} of {path}", lambda: project.commits.get(sha)
-        )
-        return [str(p) for p in commit.parent_ids]
+        return self._call(f"reading commit {sha[:12]} of {path}", lambda: project.commits.get(sha))
 
     def hooks(self, path: str) -> list[Hook]:
         """The project's webhooks (GitLab never shows their secret tokens)."""

@@ -56,9 +56,7 @@ def publish(target: Target, change: Change, *, dry_run: bool = False) -> Outcome
     open_mrs = gl.merge_requests(path, labels=change.identity, target_branch=target.branch)
     ours = next((m for m in open_mrs if m.source_branch == change.source_branch), None)
     remote = git.remote_branch_sha(target.tree, change.source_branch, target.auth)
-    pushed = remote is not None and git.tree_id(
-        target.tree, git.fetch_branch(target.tree, change.source_branch, target.auth)
-    ) == git.staged_tree(target.tree)
+    pushed = remote is not None and _carries(target, change)
     status: Status
     mr: MergeRequest | None
     moved_by = None
@@ -141,17 +139,33 @@ def _converge(
     )
 
 
-def _agrees(mr: MergeRequest, change: Change) -> bool:
-    """Whether the open MR already says what `change` says: title, labels and trailer."""
+def _carries(target: Target, change: Change) -> bool:
+    """Whether the remote branch already has `change`: its tree, and its commit the same
+    title, labels and trailer (an MR's trailer counts only while its commit carries it)."""
+    head = git.fetch_branch(target.tree, change.source_branch, target.auth)
+    if git.tree_id(target.tree, head) != git.staged_tree(target.tree):
+        return False
+    text = mr_text(git.message(target.tree, head))
+    return text is not None and _same(text, change)
+
+
+def _same(text: tuple[str, str, tuple[str, ...]], change: Change) -> bool:
+    """Whether an MR text (title, description, labels) says what `change` says."""
+    title, description, labels = text
     try:
-        recorded = parse_trailer(mr.description)
+        recorded = parse_trailer(description)
     except TrailerError:
-        return False  # a damaged trailer is repaired by rewriting the description
+        return False  # a damaged trailer is repaired by rewriting it
     return (
-        mr.title == change.title
-        and set(mr.labels) == set(change.labels)
+        title == change.title
+        and set(labels) == set(change.labels)
         and recorded == parse_trailer(change.description)
     )
+
+
+def _agrees(mr: MergeRequest, change: Change) -> bool:
+    """Whether the open MR already says what `change` says: title, labels and trailer."""
+    return _same((mr.title, mr.description, mr.labels), change)
 
 
 def _propose(

@@ -21,7 +21,7 @@ from jenkins_helpers.promotion.between_envs import Selection, promote_between
 from jenkins_helpers.promotion.plan import apply_versions
 from jenkins_helpers.promotion.publish import publish
 from jenkins_helpers.promotion.target import DeploymentProject
-from jenkins_helpers.promotion.trailer import Trailer, TrailerError, parse_trailer
+from jenkins_helpers.promotion.trailer import Trailer
 
 TOOL_LABELS = ("gitops", "promotion")
 
@@ -40,16 +40,9 @@ def refresh_open(deployment: DeploymentProject, env: Environment) -> list[Refres
     gl, path = deployment.gl, deployment.project.path
     results = []
     for mr in gl.merge_requests(path, labels=TOOL_LABELS, target_branch=env.branch):
-        try:
-            trailer = parse_trailer(mr.description)
-        except TrailerError as e:
-            results.append(Refreshed(mr.iid, "skipped", e.message))
-            continue
+        trailer, ignored = trust.read_proposal(deployment, mr)
         if trailer is None:
-            results.append(Refreshed(mr.iid, "skipped", "no trailer: not the tool's MR"))
-            continue
-        if not trust.opened_by_tool(deployment, mr):
-            results.append(Refreshed(mr.iid, "skipped", trust.NOT_OURS))
+            results.append(Refreshed(mr.iid, "skipped", ignored or "no trailer: not the tool's MR"))
             continue
         try:
             results.append(_refresh(deployment, env, mr, trailer))

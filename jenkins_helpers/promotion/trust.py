@@ -6,6 +6,9 @@ who can open an MR can write one. The environment branches are the truth
 
 - a trailer counts only on an MR that the tool's own GitLab user opened (the token's
   user, `GET /user`); on anybody else's MR it is ignored, whatever it says;
+- and only while the MR's head commit carries the same trailer (publish.py writes
+  the MR's text into the commit it pushes): a Developer can edit the description
+  of the tool's MR unseen, but not the commit under it without the MR showing it;
 - after a merge, only when the merge commit deploys what it claims: each app it
   names runs the image it names there, and the merge changed no app layer, image or
   platform layer that it does not name;
@@ -23,10 +26,16 @@ from typing import Any, Protocol
 
 from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout
+from jenkins_helpers.gitlab import MergeRequest
+from jenkins_helpers.promotion.publish import mr_text
 from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.promotion.trailer import Trailer, TrailerError, parse_trailer
 
 NOT_OURS = "the merge request was not opened by gitops-helper's own GitLab user"
+EDITED = (
+    "the merge request's trailer differs from the one its head commit carries "
+    "(its description was edited)"
+)
 
 
 class Authored(Protocol):
@@ -52,11 +61,26 @@ def opened_by_tool(deployment: DeploymentProject, mr: Authored) -> bool:
     return mr.author_id is not None and mr.author_id == deployment.gl.user_id()
 
 
-def own_trailer(deployment: DeploymentProject, mr: Authored) -> Trailer | None:
-    """The trailer of an MR the tool's own user opened; None for anyone else's MR, for
-    none, and for one that cannot be read."""
-    trailer, _ = read_own(deployment, mr)
+def own_trailer(deployment: DeploymentProject, mr: MergeRequest) -> Trailer | None:
+    """The trailer of an MR the tool's own user opened, as its head commit carries it;
+    None for anyone else's MR, for none, and for one that cannot be read or was edited."""
+    trailer, _ = read_proposal(deployment, mr)
     return trailer
+
+
+def read_proposal(
+    deployment: DeploymentProject, mr: MergeRequest
+) -> tuple[Trailer | None, str | None]:
+    """`read_own`, and the trailer must be the one the MR's head commit carries."""
+    trailer, ignored = read_own(deployment, mr)
+    if trailer is None or mr.sha is None:
+        return None, ignored or (None if trailer is None else EDITED)
+    text = mr_text(deployment.gl.commit_message(deployment.project.path, mr.sha))
+    try:
+        carried = parse_trailer(text[1]) if text else None
+    except TrailerError:
+        carried = None
+    return (trailer, None) if carried == trailer else (None, EDITED)
 
 
 def judge_merge(

@@ -206,3 +206,38 @@ def test_the_tools_own_trailer_is_ignored_when_its_branch_was_changed_behind_it(
     assert ignored_trailers(hook) == before + 1
     moved = {u["unit"] for u in job["result"]["promotion"]["units"]}
     assert {"example-app", "postgres"} <= moved, job["result"]["promotion"]
+
+
+def test_the_tools_own_mr_is_not_refreshed_by_a_trailer_a_developer_edited(
+    chain: Chain, hook: Hook, developer: Project
+) -> None:
+    """The description of the bot's prod MR edited to say "from dev, skipping stage": the
+    next merge into prod must not turn it into a stage-skipping promotion of dev."""
+    built = chain.build("example-app", "1.9.0", chain.app_repo("example-app"), EXAMPLE_IMAGE)
+    assert built.mr_iid is not None
+    chain.merge(built.mr_iid)
+    chain.merge(chain.wait_mr("stage", chain.titled("Promote example-app 1.9.0 to stage")).iid)
+    bot_mr = chain.wait_mr("prod", chain.titled("Promote example-app 1.9.0 to prod"))
+    edited = developer.mergerequests.get(bot_mr.iid)
+    head = edited.sha
+    edited.description = forged(
+        target_env="prod",
+        apps={"example-app": ImageRef(EXAMPLE_IMAGE, "1.9.0")},
+        source_env="dev",
+        skipped=("stage",),
+    )
+    edited.save()
+    newer = chain.build("example-app", "1.9.1", chain.app_repo("example-app"), EXAMPLE_IMAGE)
+    assert newer.mr_iid is not None
+    chain.merge(newer.mr_iid)  # dev now runs 1.9.1, stage still 1.9.0
+
+    other = person_mr(developer, "prod", "Notes for the release checklist.")
+    chain.merge(other)
+    job = job_of(hook, chain, other)
+
+    mine = [r for r in job["result"]["refreshed"] if r["mr_iid"] == bot_mr.iid]
+    assert [r["status"] for r in mine] == ["skipped"], job["result"]["refreshed"]
+    assert "description was edited" in mine[0]["reason"]
+    after = chain.project.mergerequests.get(bot_mr.iid)
+    assert (after.sha, after.title) == (head, "Promote example-app 1.9.0 to prod")
+    assert "skip-env" not in after.labels
