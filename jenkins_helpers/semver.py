@@ -49,3 +49,10 @@ def parse(text: str, *, v_prefix: bool | None = None) -> Version | None:
         return None
     pre = tuple(match["pre"].split(".")) if match["pre"] else ()
     return Version(int(match["major"]), int(match["minor"]), int(match["patch"]), pre)
+
+
+def older(tag: str, than: str) -> bool:
+    """Whether image tag `tag` is an older version than `than`: False unless both are
+    versions (`latest`, `2024-05` cannot be ordered)."""
+    a, b = parse(tag), parse(than)
+    return a is not None and b is not None and a < b

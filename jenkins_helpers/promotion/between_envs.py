@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from jenkins_helpers import git, gitlab, inputs
+from jenkins_helpers import git, gitlab, inputs, semver
 from jenkins_helpers.cue import CueError
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.deployrepo.settings import Environment, Settings
@@ -198,8 +198,25 @@ def _units(route: _Route, selection: Selection) -> list[UnitResult]:
         if app in held:
             results.append(UnitResult(app, "app", "blocked", version.image.tag, reason=held[app]))
             continue
+        back = _backwards(route, sources.from_revision(files, "HEAD", app), version)
+        if back is not None:
+            results.append(UnitResult(app, "app", "noop", version.image.tag, reason=back))
+            continue
         results.append(_app_unit(route, version, platform_differs))
     return results
+
+
+def _backwards(route: _Route, here: AppVersion | None, version: AppVersion) -> str | None:
+    """Why moving `version` onto the target would take it back to an older version (by
+    SemVer, when both tags are versions); None if it would not. Going back is an
+    operator's explicit act (`rollback`, `revert`, `set`), never a promotion's."""
+    if here is None or not semver.older(version.image.tag, here.image.tag):
+        return None
+    return (
+        f"{route.to.name} runs {version.app} {here.image.tag}, newer than {route.source}'s "
+        f"{version.image.tag}: a promotion never goes back (to go back, use "
+        f"`gitops-helper rollback --env {route.to.name} --app {version.app}`)"
+    )
 
 
 def _group_unit(route: _Route, group: str, apps: Sequence[str]) -> UnitResult:
@@ -211,7 +228,11 @@ def _group_unit(route: _Route, group: str, apps: Sequence[str]) -> UnitResult:
         if version is None:
             reason = f"{app} of group {group} has no image in {route.source}"
             return UnitResult(group, "group", "blocked", reason=reason)
-        if sources.from_revision(files, "HEAD", app) != version:
+        here = sources.from_revision(files, "HEAD", app)
+        back = _backwards(route, here, version)
+        if back is not None:
+            return UnitResult(group, "group", "noop", reason=back)
+        if here != version:
             versions.append(version)
     if not versions:
         return UnitResult(group, "group", "noop", reason="the target already has the group")

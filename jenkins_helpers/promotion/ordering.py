@@ -26,9 +26,8 @@ def older_than_pending(
     app_repo: Path,
 ) -> str | None:
     """Why the build `tag` (at `commit`) is older than the pending one; None if it is not."""
-    new, pending = semver.parse(tag), semver.parse(pending_tag)
-    if new is not None and pending is not None:
-        return f"{tag} is older than {pending_tag}" if new < pending else None
+    if semver.parse(tag) is not None and semver.parse(pending_tag) is not None:
+        return f"{tag} is older than {pending_tag}" if semver.older(tag, pending_tag) else None
     ancestor = (
         commit is not None
         and pending_commit is not None

@@ -318,3 +318,28 @@ def test_f4_a_release_group_moves_as_one(
     assert images(chain, "postgres")["prod"] == f"{POSTGRES}:17.2"
     bad = [a if a != "release-2.0" else "Release 2" for a in start]
     refused(operator, chain, *bad, message="group")
+
+
+# --- versions move forward (last: it leaves stage ahead while it runs) ------------------
+
+
+def test_a_promotion_never_takes_an_environment_back(
+    chain: Chain, hook: Hook, operator: dict[str, str]
+) -> None:
+    hook.wait_idle()
+    before = images(chain, "example-app")["stage"].rsplit(":", 1)[1]
+    ahead = ("set", "--env", "stage", "--app", "example-app", "--no-promote")
+    merged_quietly(chain, hook, gitops_json(operator, *ahead, "--image-tag", "99.0.0")["mr_iid"])
+    dev = images(chain, "example-app")["dev"].rsplit(":", 1)[1]
+    mrs = all_mrs(chain.project)
+
+    done = gitops_json(
+        operator, "promote-env", "--from", "dev", "--to", "stage", "--apps", "example-app"
+    )
+
+    [unit] = done["units"]
+    assert (unit["unit"], unit["status"]) == ("example-app", "noop"), unit
+    assert f"stage runs example-app 99.0.0, newer than dev's {dev}" in unit["reason"]
+    assert "rollback" in unit["reason"]
+    assert all_mrs(chain.project) == mrs, "no MR opened or changed"
+    merged_quietly(chain, hook, gitops_json(operator, *ahead, "--image-tag", before)["mr_iid"])
