@@ -8,7 +8,7 @@ from jenkins_helpers.promotion import status, target
 from jenkins_helpers.promotion.status import Board, Cell
 
 # The marks after a tag in the table, and what they mean (printed under it).
-MARKS = (("*", "pending MR"), ("<", "behind"), ("!", "ahead"))
+MARKS = (("*", "pending MR"), ("<", "behind"), ("!", "ahead"), ("~", "went back"))
 LEGEND = "  ".join(f"{mark} {meaning}" for mark, meaning in MARKS) + (
     "  - not there  (no image) onboarded, no image yet"
 )
@@ -26,7 +26,7 @@ def cell_text(cell: Cell) -> str:
     """A table cell: the tag (or `-`, `(no image)`) and its marks."""
     text = {"deployed": cell.tag or "", "onboarded": "(no image)", "absent": "-"}[cell.state]
     marks = ("*" if cell.pending else "") + ("<" if "behind" in cell.diverged else "")
-    marks += "!" if "ahead" in cell.diverged else ""
+    marks += ("!" if "ahead" in cell.diverged else "") + ("~" if "back" in cell.diverged else "")
     return f"{text} {marks}" if marks else text
 
 

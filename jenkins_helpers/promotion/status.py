@@ -4,8 +4,9 @@
 per environment branch and a trail of merge requests. The board reads it through
 the API, without a clone: one env.cue per environment branch, one listing of the
 tool's open MRs, one listing of recent merges per branch (main included). Each
-difference between neighbouring environments is explained by the MR that caused it
-(a hotfix, a rollback, a skipped environment), or by the promotion still pending.
+difference between neighbouring environments names its cause: the promotion pending,
+a change stuck on its way (nothing open carries it on), or the MR that made one of
+them differ on purpose (a hotfix, a rollback, a revert, a skipped environment).
 Rendered manifests are compared only when asked (`check_manifests`): that needs a
 clone and a CUE evaluation per environment.
 
@@ -25,7 +26,7 @@ from jenkins_helpers.deployrepo import layout, render
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.gitlab import MergeRequest
-from jenkins_helpers.promotion import trust
+from jenkins_helpers.promotion import naming, trust
 from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.promotion.trailer import PROMOTIONS, TrailerError, parse_trailer
 
@@ -33,6 +34,22 @@ RECENT = 50  # merged MRs read per branch: enough to explain the last few change
 TOOL_LABEL = "gitops"  # every MR the tool opens carries it
 
 CellState = Literal["deployed", "onboarded", "absent"]
+# ahead: a change of its own; behind: lacks the neighbour's version; back: went back
+Kind = Literal["ahead", "behind", "back"]
+Cause = Literal[
+    "hotfix",  # not meant to travel: a `[no-promote]` set, a person's `[no-promote]` MR
+    "pending",  # a promotion open into the environment carries the neighbour's version
+    "stuck",  # a change meant to travel on, and no MR carries it: reconcile
+    "revert",
+    "rollback",
+    "skip",  # a promotion that skipped environments
+    "build",  # a build promoted straight to a later environment
+    "set",  # a `set` meant to travel on, made in this environment
+    "edit",  # a person's MR meant to travel on, made in this environment
+    "promotion",  # from another environment than the neighbour, skipping none
+    "onboard",
+    "decommission",
+]
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,7 @@ class MergeRequestRef:
     skipped: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)  # image tags it brings, per app
     merged_at: str | None = None
+    promotes: bool = True  # whether its merge travels on: not `[no-promote]`, not a revert
 
 
 @dataclass(frozen=True)
@@ -64,7 +82,7 @@ class Cell:
     digest: str | None = None
     replicas: int | None = None  # when env.cue sets a plain number
     pending: tuple[int, ...] = ()  # open MRs into this environment concerning the app
-    diverged: tuple[str, ...] = ()  # kinds of its divergences: ahead, behind
+    diverged: tuple[str, ...] = ()  # kinds of its divergences: ahead, behind, back
 
 
 @dataclass(frozen=True)
@@ -88,14 +106,15 @@ class EnvColumn:
 
 @dataclass(frozen=True)
 class Divergence:
-    """Why an app differs between two neighbouring environments."""
+    """Why an app differs between two neighbouring environments (the causes:
+    docs/WEBHOOK.md, "Status board")."""
 
     app: str
-    env: str  # the environment that diverged (whose change explains it)
+    env: str  # the environment that diverged (whose change, or lack of one, explains it)
     other: str  # the neighbour it is compared with
-    kind: Literal["ahead", "behind"]
-    cause: str  # hotfix, rollback, revert, skip, build, edit, pending, unpromoted...
-    text: str  # e.g. `prod ahead of stage: hotfix !12`
+    kind: Kind
+    cause: Cause
+    text: str  # e.g. `prod ahead of stage: hotfix !12`, `stage reverted !20`
     mr_iid: int | None = None
     mr_url: str | None = None
 
@@ -222,16 +241,30 @@ def _read(deployment: DeploymentProject, recent: int) -> _Reading:
         except editor.EditError as e:
             reading.entries[env.name] = {}
             reading.problems[env.name] = f"{layout.ENV_FILE} cannot be read: {e.message}"
-    for branch in (settings.main_branch, *env_of):
-        found = gl.merge_requests(
+    merged = {
+        branch: gl.merge_requests(
             path, labels=(), target_branch=branch, state="merged", newest=recent
         )
-        found.sort(key=lambda mr: mr.merged_at or "", reverse=True)
-        reading.merged[branch] = [_ref(deployment, mr, env_of, reading) for mr in found]
+        for branch in (settings.main_branch, *env_of)
+    }
     opened = gl.merge_requests(path, labels=(TOOL_LABEL,), target_branch=None)
+    _read_mrs(deployment, reading, merged, opened)
+    return reading
+
+
+def _read_mrs(
+    deployment: DeploymentProject,
+    reading: _Reading,
+    merged: dict[str, list[MergeRequest]],
+    opened: list[MergeRequest],
+) -> None:
+    """The board's view of the recent merges per branch and of the tool's open MRs."""
+    env_of = {e.branch: e.name for e in deployment.settings.environments}
+    for branch, found in merged.items():
+        newest = sorted(found, key=lambda mr: mr.merged_at or "", reverse=True)
+        reading.merged[branch] = [_ref(deployment, mr, env_of, reading) for mr in newest]
     reading.open_mrs = [_ref(deployment, mr, env_of, reading) for mr in opened]
     _resolve_reverts(reading)
-    return reading
 
 
 def _entries(text: str, env: str, warnings: list[str]) -> dict[str, _Entry]:
@@ -281,6 +314,7 @@ def _ref(
         apps=tuple(sorted(labelled)),
         group=group,
         merged_at=mr.merged_at,
+        promotes=naming.no_promote_reason(mr.title, mr.description, mr.labels) is None,
     )
     if mr.merge_commit_sha:
         reading.by_merge_commit[mr.merge_commit_sha] = ref
@@ -314,11 +348,16 @@ def _resolve_reverts(reading: _Reading) -> None:
 
 
 # --- divergences between neighbouring environments --------------------------------------
+# Pure over a _Reading (tests/promotion/test_status_causes.py). The causes and what to do
+# about each: docs/WEBHOOK.md, "Status board".
 
 
 def _divergences(
     reading: _Reading, envs: Sequence[Environment], apps: Iterable[str]
 ) -> list[Divergence]:
+    """Every divergence between neighbouring environments, the stuck ones first (they call
+    for action), then by app and promotion order; one per change (an MR explains its
+    environment against both neighbours)."""
     found: list[Divergence] = []
     for app in apps:
         for before, env in itertools.pairwise(envs):
@@ -329,48 +368,44 @@ def _divergences(
                 if d.app == app
             ):
                 found.append(seen)
-    return found
+    return sorted(found, key=lambda d: d.cause != "stuck")  # stable: keeps the order else
 
 
 def _pair(reading: _Reading, app: str, before: Environment, env: Environment) -> Divergence | None:
     """Why `app` differs between `before` and the environment after it, if it does.
 
-    A promotion pending into `env` makes it "behind". Otherwise, when the images
-    differ, the newest merge into `env` that changed the app's image explains it
-    unless it was the promotion from `before` (a hotfix, a rollback, a skip: "ahead");
-    else the newest such merge into `before`, unless that was a promotion itself;
-    else `env` missed a promotion ("behind", nothing pending).
+    A promotion open into `env` carrying `before`'s version: `pending`. Else the newest
+    merge into `env` that changed the app, unless it was the promotion from `before`:
+    `env`'s own change (a hotfix, a rollback, a revert, a skip...), unless a change into
+    `before` that travels on is newer. Else the newest merge into `before` that changed
+    the app: its own change if it does not travel (a hotfix, rollback or revert there),
+    else `stuck`, since nothing carries it into `env`.
     """
     here = reading.entries[env.name].get(app)
     there = reading.entries[before.name].get(app)
     if here is None:
         return None  # not in this environment: nothing runs here to compare
-    pending = sorted(
-        (
-            mr
-            for mr in reading.open_mrs
-            if mr.env == env.name
-            and mr.kind in PROMOTIONS
-            and mr.tags.get(app, here.tag) != here.tag
-        ),
-        key=lambda mr: -mr.iid,
-    )
-    if pending:
-        mr = pending[0]
-        text = f"{env.name} behind {before.name}: !{mr.iid} pending ({app} {mr.tags[app]})"
-        return Divergence(app, env.name, before.name, "behind", "pending", text, mr.iid, mr.url)
     if there is not None and (here.tag, here.digest) == (there.tag, there.digest):
         return None
     latest = _latest(reading, env.branch, app)
-    if here.tag and latest is not None and not _promoted_from(latest, before.name):
-        return _ahead(app, env.name, before.name, latest)
+    own = latest if here.tag and latest and not _promoted_from(latest, before.name) else None
     if there is None or there.tag is None:
-        return None
+        # Nothing to catch up with: only a change of its own explains it (a skip).
+        return _own(app, env.name, before.name, own) if own is not None else None
+    carrying = _open_promotions(reading, env.name, app)
+    pending = next((mr for mr in carrying if mr.tags[app] == there.tag), None)
+    if pending is not None:
+        text = f"{env.name} behind {before.name}: !{pending.iid} pending ({app} {there.tag})"
+        return Divergence(
+            app, env.name, before.name, "behind", "pending", text, pending.iid, pending.url
+        )
     earlier = _latest(reading, before.branch, app)
-    if earlier is not None and earlier.kind not in PROMOTIONS:
-        return _ahead(app, before.name, env.name, earlier)
-    text = f"{env.name} behind {before.name}: no promotion pending"
-    return Divergence(app, env.name, before.name, "behind", "unpromoted", text)
+    travels = earlier is not None and _travels(earlier, app)
+    if own is not None and not (travels and earlier and _when(earlier) > _when(own)):
+        return _own(app, env.name, before.name, own)
+    if earlier is not None and not travels:
+        return _own(app, before.name, env.name, earlier)
+    return _stuck(app, before.name, env.name, there.tag, earlier, carrying)
 
 
 def _latest(reading: _Reading, branch: str, app: str) -> MergeRequestRef | None:
@@ -392,29 +427,87 @@ def _promoted_from(mr: MergeRequestRef, before: str) -> bool:
     return mr.kind in PROMOTIONS and mr.source_env == before and not mr.skipped
 
 
-def _ahead(app: str, env: str, other: str, mr: MergeRequestRef) -> Divergence:
-    cause, what = _cause(mr)
-    text = f"{env} ahead of {other}: {what}"
-    return Divergence(app, env, other, "ahead", cause, text, mr.iid, mr.url)
+def _travels(mr: MergeRequestRef, app: str) -> bool:
+    """Whether the merge of `mr` carries `app` on to the next environment, as the cascade
+    reads it: not `[no-promote]` (nor labelled so, nor a revert), and the app among what
+    the tool's trailer moves; a person's MR (or one whose trailer is not trusted) by
+    what it changed, which the board knows by its `app::` label."""
+    if not mr.promotes:
+        return False
+    return app in (mr.apps if mr.kind == "other" else mr.tags)
 
 
-def _cause(mr: MergeRequestRef) -> tuple[str, str]:
-    """What an MR did to an environment, in a few words: `hotfix !12`."""
+def _when(mr: MergeRequestRef) -> str:
+    return mr.merged_at or ""  # ISO 8601 as GitLab writes it: ordered as text (reconcile.py)
+
+
+def _open_promotions(reading: _Reading, env: str, app: str) -> list[MergeRequestRef]:
+    """The tool's open promotions into `env` carrying `app`, newest first."""
+    found = (
+        mr for mr in reading.open_mrs if mr.env == env and mr.kind in PROMOTIONS and app in mr.tags
+    )
+    return sorted(found, key=lambda mr: -mr.iid)
+
+
+def _own(app: str, env: str, other: str, mr: MergeRequestRef) -> Divergence:
+    """`env` differs from `other` by a change of its own, `mr`."""
     ref = f"!{mr.iid}"
+    kind: Kind = "ahead"
+    cause: Cause
+    if mr.kind in PROMOTIONS and mr.skipped:
+        cause, text = "skip", f"{env} skipped {', '.join(mr.skipped)}: {ref}"
+        text += f" from {mr.source_env}" if mr.source_env else ""
+    elif mr.kind in PROMOTIONS:
+        cause, text = _promotion(env, other, mr)
+    elif mr.kind == "rollback":
+        kind, cause, text = "back", "rollback", f"{env} rolled back {ref}"
+    elif mr.kind == "revert":
+        kind, cause, text = "back", "revert", f"{env} reverted {ref}"
+    elif mr.kind == "onboard":
+        cause, text = "onboard", f"{env} ahead of {other}: onboarded {ref}"
+    elif mr.kind == "decommission":
+        cause, text = "decommission", f"{env} ahead of {other}: decommissioned {ref}"
+    elif _travels(mr, app):  # a `set` (or a person's MR) meant to travel on from here
+        cause = "set" if mr.kind == "settings" else "edit"
+        text = f"{env} ahead of {other}: {'set' if cause == 'set' else 'changed by'} {ref}"
+    else:  # a `[no-promote]` set, a person's MR
+        cause, text = "hotfix", f"{env} ahead of {other}: hotfix {ref}"
+    return Divergence(app, env, other, kind, cause, text, mr.iid, mr.url)
+
+
+def _promotion(env: str, other: str, mr: MergeRequestRef) -> tuple[Cause, str]:
+    if mr.source_env is None:
+        return "build", f"{env} ahead of {other}: a build promoted straight to {env} !{mr.iid}"
+    return "promotion", f"{env} ahead of {other}: promoted from {mr.source_env} !{mr.iid}"
+
+
+def _stuck(
+    app: str,
+    source: str,
+    env: str,
+    tag: str,
+    change: MergeRequestRef | None,
+    carrying: Sequence[MergeRequestRef],
+) -> Divergence:
+    """`env` lacks `source`'s version of `app`, which should travel on, and nothing open
+    carries it there (an open MR of an older version does not: reconcile updates it)."""
+    what = f"{_noun(change)} ({app} {tag})" if change else f"{app} {tag}"
+    where = (
+        f"!{carrying[0].iid} into {env} carries {carrying[0].tags[app]}"
+        if carrying
+        else f"no MR into {env} carries it"
+    )
+    text = f"{env} behind {source}: {what} is stuck, {where}: run `gitops-helper reconcile`"
+    iid, url = (change.iid, change.url) if change else (None, None)
+    return Divergence(app, env, source, "behind", "stuck", text, iid, url)
+
+
+def _noun(mr: MergeRequestRef) -> str:
+    """A merged change, in a word or two: `set !83`, `build !12`, `promotion !14`."""
     if mr.kind in PROMOTIONS:
-        if mr.skipped:
-            return "skip", f"skipped {', '.join(mr.skipped)} ({ref})"
-        if mr.source_env is None:
-            return "build", f"a build promoted straight to {mr.env} {ref}"
-        return "promotion", f"promoted from {mr.source_env} {ref}"
-    causes = {
-        "settings": ("hotfix", f"hotfix {ref}"),
-        "rollback": ("rollback", f"rolled back {ref}"),
-        "revert": ("revert", f"reverted {ref}"),
-        "onboard": ("onboard", f"onboarded {ref}"),
-        "decommission": ("decommission", f"decommissioned {ref}"),
-    }
-    return causes.get(mr.kind, ("edit", f"changed by {ref}"))
+        return f"{'build' if mr.source_env is None else 'promotion'} !{mr.iid}"
+    names = {"settings": "set", "onboard": "onboarding"}
+    return f"{names[mr.kind]} !{mr.iid}" if mr.kind in names else f"!{mr.iid}"
 
 
 # --- decommissions and manifests --------------------------------------------------------

@@ -156,7 +156,7 @@ def test_the_table_shows_each_apps_tag_per_environment_with_marks(seen: Board) -
         "billing": ["0.1.0 *", "-", "0.1.0 !"],
         "example-app": ["1.1.0 *", "1.0.0 *<", "1.0.1-hotfix1 !"],
         "legacy": ["0.9.0 *", "-", "-"],
-        "postgres": ["16.4", "16.4", "16.2 !"],
+        "postgres": ["16.4", "16.4", "16.2 ~"],
     }
     prod = {row.app: row.cells[2] for row in seen.rows}
     assert (prod["example-app"].replicas, prod["postgres"].replicas) == (3, 1)
@@ -166,11 +166,18 @@ def test_the_table_shows_each_apps_tag_per_environment_with_marks(seen: Board) -
 def test_each_divergence_names_its_cause_and_mr(seen: Board, scenario: Scenario) -> None:
     s = scenario
     assert sorted((d.app, d.text) for d in seen.divergences) == [
-        ("billing", f"prod ahead of stage: skipped stage (!{s.skip})"),
+        ("billing", f"prod skipped stage: !{s.skip} from dev"),
         ("example-app", f"prod ahead of stage: hotfix !{s.hotfix}"),
         ("example-app", f"stage behind dev: !{s.pending} pending (example-app 1.1.0)"),
-        ("postgres", f"prod ahead of stage: rolled back !{s.rollback}"),
+        ("postgres", f"prod rolled back !{s.rollback}"),
     ]
+    causes = {(d.app, d.env): (d.kind, d.cause) for d in seen.divergences}
+    assert causes == {
+        ("billing", "prod"): ("ahead", "skip"),
+        ("example-app", "prod"): ("ahead", "hotfix"),
+        ("example-app", "stage"): ("behind", "pending"),
+        ("postgres", "prod"): ("back", "rollback"),
+    }
     for d in seen.divergences:
         assert d.mr_iid is not None and d.mr_url == mr_url(s, d.mr_iid)
 
@@ -242,7 +249,7 @@ def test_the_cli_prints_the_board_as_a_table_and_as_json(scenario: Scenario) -> 
         "billing      0.1.0 *  -         0.1.0 !",
         "example-app  1.1.0 *  1.0.0 *<  1.0.1-hotfix1 !",
         "legacy       0.9.0 *  -         -",
-        "postgres     16.4     16.4      16.2 !",
+        "postgres     16.4     16.4      16.2 ~",
     ]
     assert f"(group release-1)  {mr_url(scenario, scenario.group)}" in text.stdout
     assert f"  example-app: prod ahead of stage: hotfix !{scenario.hotfix}  " in text.stdout
@@ -252,13 +259,14 @@ def test_the_cli_prints_the_board_as_a_table_and_as_json(scenario: Scenario) -> 
     assert scenario.sandbox.token not in done.stdout + text.stdout + text.stderr
 
 
-def test_later_changes_a_rollback_in_dev_its_revert_and_a_closed_promotion(
+def test_later_changes_a_rollback_in_dev_its_revert_and_a_stuck_set(
     scenario: Scenario,
 ) -> None:
     """Last in the module (it changes the sandbox): postgres rolled back in the first
     environment shows against the next one; the revert MR undoing it is pending on that
-    cell (its apps taken from the merge it reverts); example-app's promotion to stage
-    closed unmerged leaves stage behind with nothing on its way."""
+    cell (its apps taken from the merge it reverts). example-app's promotion to stage is
+    closed unmerged, then a `set` of a new image that moves on merges into dev with no
+    webhook to carry it: stuck, not a hotfix (issue 18, part 5)."""
     s, project = scenario, scenario.project
     with pytest.MonkeyPatch.context() as env:
         env.setenv("GITLAB_URL", s.sandbox.gitlab_url)
@@ -268,6 +276,10 @@ def test_later_changes_a_rollback_in_dev_its_revert_and_a_closed_promotion(
                 env="dev", app="postgres", to="16.1", project=DEPLOYMENTS, gitlab_url=None
             )
         )
+        moving = edits.set_values(
+            env="dev", app="example-app", image_tag="1.1.2", project=DEPLOYMENTS, gitlab_url=None
+        )
+    assert moving.promotes
     project.mergerequests.get(rollback).merge()
     merged = project.mergerequests.get(rollback)
     # The revert MR as `gitops-helper revert` writes it (title, labels, trailer); made
@@ -289,13 +301,25 @@ def test_later_changes_a_rollback_in_dev_its_revert_and_a_closed_promotion(
     closed = project.mergerequests.get(s.pending)
     closed.state_event = "close"
     closed.save()
+    project.mergerequests.get(moving.mr_iid).merge()
     with connect(DEPLOYMENTS, Access(s.sandbox.gitlab_url, s.sandbox.token)) as deployment:
         now = board(deployment)
-    assert table(now)["postgres"] == ["16.1 *!", "16.4", "16.2 !"]
-    assert table(now)["example-app"] == ["1.1.0 *", "1.0.0 <", "1.0.1-hotfix1 !"]
+    assert table(now)["postgres"] == ["16.1 *~", "16.4", "16.2 ~"]
+    assert table(now)["example-app"] == ["1.1.2 *", "1.0.0 <", "1.0.1-hotfix1 !"]
     texts = {(d.app, d.text) for d in now.divergences}
-    assert ("postgres", f"dev ahead of stage: rolled back !{rollback}") in texts
-    assert ("example-app", "stage behind dev: no promotion pending") in texts
+    assert ("postgres", f"dev rolled back !{rollback}") in texts
+    stuck = now.divergences[0]
+    assert (stuck.app, stuck.env, stuck.kind, stuck.cause, stuck.mr_iid) == (
+        "example-app",
+        "stage",
+        "behind",
+        "stuck",
+        moving.mr_iid,
+    ), "stuck divergences come first"
+    assert stuck.text == (
+        f"stage behind dev: set !{moving.mr_iid} (example-app 1.1.2) is stuck, no MR into "
+        "stage carries it: run `gitops-helper reconcile`"
+    )
     reverting = now.merge_request(undo)
     assert reverting is not None
     assert (reverting.kind, reverting.env, reverting.apps) == ("revert", "dev", ("postgres",))
