@@ -56,7 +56,7 @@ def missed(deployment: DeploymentProject, recent: int = RECENT) -> list[tuple[Me
             seen |= units
             if (
                 fresh
-                and not _overruled(deployment, step, merged)
+                and not _overruled(deployment, step, merged, fresh)
                 and _missing(deployment, step, fresh)
             ):
                 found.append((merged, step))
@@ -73,33 +73,38 @@ def _missing(deployment: DeploymentProject, step: Step, units: set[str]) -> bool
     )
     target = settings.environment(step.target).branch
     carriers = _carriers(deployment, target)
-    gl, path = deployment.gl, deployment.project.path
     images = source != settings.main_branch
-
-    def state(ref: str, unit: str) -> object:
-        return _platform(gl, path, ref) if unit == "platform" else _app(gl, path, ref, unit, images)
-
     for unit in sorted(units):
-        wanted = state(source, unit)
-        if wanted != state(target, unit) and all(
-            wanted != state(branch, unit) for branch in carriers.get(unit, ())
+        wanted = _state(deployment, source, unit, images)
+        if wanted != _state(deployment, target, unit, images) and all(
+            wanted != _state(deployment, branch, unit, images) for branch in carriers.get(unit, ())
         ):
             return True
     return False
 
 
-def _overruled(deployment: DeploymentProject, step: Step, merged: Merged) -> bool:
-    """Whether someone changed the target deliberately since (a revert, rollback or hotfix
-    marked `[no-promote]`): then an older merge upstream is not promoted over it."""
+def _overruled(deployment: DeploymentProject, step: Step, merged: Merged, units: set[str]) -> bool:
+    """Whether someone changed one of `units` in the target deliberately since (a revert,
+    rollback or hotfix marked `[no-promote]`): then an older merge upstream is not
+    promoted over it. A deliberate change to another app overrules nothing."""
     target = deployment.settings.environment(step.target).branch
-    recent = deployment.gl.merge_requests(
-        deployment.project.path, labels=(), target_branch=target, state="merged", newest=RECENT
-    )
-    return any(
-        naming.no_promote_reason(mr.title, mr.description, mr.labels)
-        and (mr.merged_at or "") > (merged.merged_at or "")
-        for mr in recent
-    )
+    gl, path = deployment.gl, deployment.project.path
+    recent = gl.merge_requests(path, labels=(), target_branch=target, state="merged", newest=RECENT)
+    for mr in recent:
+        if not naming.no_promote_reason(mr.title, mr.description, mr.labels) or (
+            mr.merged_at or ""
+        ) <= (merged.merged_at or ""):
+            continue
+        if mr.merge_commit_sha is None:
+            return True  # what it changed cannot be read: stay on the safe side
+        before = gl.commit_parents(path, mr.merge_commit_sha)[0]
+        if any(
+            _state(deployment, before, unit, True)
+            != _state(deployment, mr.merge_commit_sha, unit, True)
+            for unit in units
+        ):
+            return True
+    return False
 
 
 def _carriers(deployment: DeploymentProject, target: str) -> dict[str, list[str]]:
@@ -114,6 +119,13 @@ def _carriers(deployment: DeploymentProject, target: str) -> dict[str, list[str]
             for unit in set(trailer.apps) | ({"platform"} if trailer.platform else set()):
                 found.setdefault(unit, []).append(mr.source_branch)
     return found
+
+
+def _state(deployment: DeploymentProject, ref: str, unit: str, images: bool) -> object:
+    """What a promotion would move for `unit` at `ref`: the platform layer's files, or an
+    app's layer and (between environments) its image."""
+    gl, path = deployment.gl, deployment.project.path
+    return _platform(gl, path, ref) if unit == "platform" else _app(gl, path, ref, unit, images)
 
 
 def _platform(gl: GitLab, path: str, ref: str) -> dict[str, str]:

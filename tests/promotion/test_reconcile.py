@@ -10,6 +10,7 @@ from gitlab.v4.objects import Project
 
 from gitops_sandbox import DEPLOYMENTS
 from jenkins_helpers.commands import reconcile
+from jenkins_helpers.promotion import edits
 from tests.helpers.chain import EXAMPLE_IMAGE, Chain, seeded
 
 TOKEN = "reconcile-test-token-3b8e"  # noqa: S105 - the sandbox's test credential
@@ -53,3 +54,24 @@ def test_an_open_mr_with_an_older_version_is_updated_to_the_newer_one(
     env_cue = project.files.raw(file_path="env.cue", ref=mr.source_branch).decode()
     assert '"5.8.0"' in env_cue and '"5.7.0"' not in env_cue
     assert reconcile.run(DEPLOYMENTS, None, dry_run=False).missed == [], "nothing left"
+
+
+def test_a_later_no_promote_change_overrules_only_its_own_app(
+    world: tuple[Project, Chain],
+) -> None:
+    _, chain = world
+    release(chain, "5.9.0")  # example-app's promotion to stage is missed
+
+    def quietly(app: str, tag: str) -> None:
+        done = edits.set_values(
+            env="stage", app=app, image_tag=tag, promote=False, project=DEPLOYMENTS, gitlab_url=None
+        )
+        assert done.mr_iid is not None
+        chain.merge(done.mr_iid)
+
+    quietly("postgres", "16.9")  # a hotfix of another app since
+    found = reconcile.run(DEPLOYMENTS, None, dry_run=True).missed
+    assert [(m.target, m.apps) for m in found] == [("stage", ["example-app"])]
+
+    quietly("example-app", "5.8.9")  # someone set example-app in stage on purpose since
+    assert reconcile.run(DEPLOYMENTS, None, dry_run=True).missed == []
