@@ -10,6 +10,7 @@ The token is never put in a message, and a build's console is masked.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -81,6 +82,9 @@ class BuildOutcome:
     url: str
     description: str | None  # as the pipeline set it (gitopsPromoteEnv: what it promoted)
     console_tail: str  # the console's last lines, secrets masked
+    # The JSON object a step printed on its marked console line (`run`'s report_marker),
+    # secrets masked; None without one, or when it is not a JSON object.
+    report: dict[str, Any] | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -232,12 +236,21 @@ class Jenkins:
 
     # --- builds ---------------------------------------------------------------------
 
-    def run(self, name: str, parameters: dict[str, str], timeout: float) -> BuildOutcome:
+    def run(
+        self,
+        name: str,
+        parameters: dict[str, str],
+        timeout: float,
+        *,
+        report_marker: str | None = None,
+    ) -> BuildOutcome:
         """Start a build of `name` with `parameters`, wait for it, and say how it ended.
 
         `timeout` (seconds) covers the wait in Jenkins' queue and the build. A build
         still queued then is cancelled; a running one is left to finish on Jenkins
         (stopping a promotion half-way is worse) and the error says where it is.
+        `report_marker`: the outcome's `report` is the JSON object after the last
+        console line's marker (what a step such as gitopsPromoteEnv did, as data).
         """
         name = job_name(name)
         params = build_parameters(parameters)
@@ -263,6 +276,7 @@ class Jenkins:
             url=str(info.get("url") or f"{self.url}/job/{name}/{number}/"),
             description=mask(info["description"]) if info.get("description") else None,
             console_tail=console_tail(str(console)),
+            report=console_report(str(console), report_marker) if report_marker else None,
         )
 
     def _started(self, name: str, queue_id: int, deadline: float, timeout: float) -> int:
@@ -497,6 +511,23 @@ def console_tail(console: str) -> str:
     """The last lines of a build's console, secrets masked."""
     tail = "\n".join(console.rstrip("\n").splitlines()[-CONSOLE_TAIL_LINES:])
     return mask(tail[-CONSOLE_TAIL_CHARS:])
+
+
+def console_report(console: str, marker: str) -> dict[str, Any] | None:
+    """The JSON object after `marker` on the console's last line that carries it, masked.
+
+    The marker may follow a prefix (a timestamp some plugins add to each line). Only
+    the last marked line counts: an earlier one, or a malformed last one, is no report.
+    """
+    line = next((x for x in reversed(console.splitlines()) if marker in x), None)
+    if line is None:
+        return None
+    try:
+        found = json.loads(mask(line.split(marker, 1)[1]))
+    except ValueError:
+        log.warning("the build's %r line is not JSON: ignored", marker.strip())
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def _meaning(config_xml: str) -> object | None:

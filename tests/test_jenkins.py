@@ -20,12 +20,13 @@ import pytest
 import requests
 
 from gitops_sandbox import DEPLOYMENTS, EXAMPLE_APP, Sandbox, seed_default
-from jenkins_helpers import jenkins
+from jenkins_helpers import jenkins, secrets
 from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.jenkins import Jenkins, JenkinsAccess, access_from_environment, job_config
 from jenkins_helpers.jenkins_jobs import placeholders
 from tests.gitops_sandbox.jenkins_testing import inline_job, jenkins_client, started
 from tests.helpers.groovy import ROOT, agent_path, dev_ahead_of_stage
+from webhook.executors import RESULT_MARKER
 
 TOKEN = "jenkins-api-test-token-5b7e1f"  # noqa: S105 - the sandbox's test credential
 FAKE_DOCKER = '#!/bin/sh\necho "fake docker $*"\n'
@@ -203,12 +204,21 @@ def test_a_promote_env_job_promotes_dev_to_stage(server: Jenkins, sandbox: Sandb
         "created",
         "unchanged",
     )
-    outcome = server.run("promote-env", {"FROM": "dev", "TO": "stage"}, timeout=300)
+    outcome = server.run(
+        "promote-env", {"FROM": "dev", "TO": "stage"}, timeout=300, report_marker=RESULT_MARKER
+    )
     assert outcome.succeeded, outcome.console_tail
     with gitlab.Gitlab(sandbox.gitlab_url, private_token=TOKEN) as gl:
         (mr,) = gl.projects.get(DEPLOYMENTS).mergerequests.list(
             state="opened", target_branch="stage", get_all=True
         )
+    assert outcome.report is not None and (outcome.report["source"], outcome.report["target"]) == (
+        "dev",
+        "stage",
+    )
+    assert [
+        (u["unit"], u["status"], u["mr_iid"], u["mr_url"]) for u in outcome.report["units"]
+    ] == [("example-app", "created", mr.iid, mr.web_url)]
     assert outcome.description == f"dev -> stage: example-app !{mr.iid} created"
     assert f"gitopsPromoteEnv: dev -> stage: example-app 1.0.1: !{mr.iid} created" in (
         outcome.console_tail
@@ -216,6 +226,22 @@ def test_a_promote_env_job_promotes_dev_to_stage(server: Jenkins, sandbox: Sandb
     assert mr.web_url in outcome.console_tail
     assert outcome.url == f"{sandbox.jenkins_url}/job/promote-env/{outcome.number}/"
     assert TOKEN not in outcome.console_tail
+
+
+def test_the_report_is_the_last_marked_line_of_the_console() -> None:
+    """What a step printed on its marked line, even after a timestamp; only the last
+    marked line counts, and one that is not a JSON object is no report."""
+    marker = "step result (JSON): "
+    secrets.register(TOKEN)
+    first = f'{marker}{{"n": 1}}'
+    last = f'[2025-01-02T03:04:05Z] {marker}{{"n": 2, "token": "{TOKEN}"}}'
+    assert jenkins.console_report(f"a\n{first}\nb\n{last}\nFinished: SUCCESS\n", marker) == {
+        "n": 2,
+        "token": "*****",
+    }
+    assert jenkins.console_report(f"{first}\n{marker}{{not json\n", marker) is None
+    assert jenkins.console_report(f"{marker}[1, 2]\n", marker) is None
+    assert jenkins.console_report("no marker here\n", marker) is None
 
 
 def test_a_failing_build_is_reported_with_its_console_tail(server: Jenkins) -> None:

@@ -9,7 +9,13 @@
 // variables and the token bound around that one command. This step reports each
 // unit and fails the build when the CLI refused the input or a unit is blocked.
 import com.cloudbees.groovy.cps.NonCPS
+import groovy.json.JsonOutput
 import groovy.transform.Field
+
+// Marks the one console line that carries the CLI's answer as JSON, for whoever started
+// the build: the webhook's Jenkins executor reads each unit's merge request (or why it
+// is blocked) from it (docs/JENKINS.md, "What a build reports").
+@Field static final String RESULT_MARKER = 'gitopsPromoteEnv result (JSON): '
 
 // `gitops-helper promote-env`'s arguments from GITOPS_* variables (gitopsHelperCli
 // runs them). `--opt=value` keeps a value starting with `-` a value.
@@ -66,6 +72,7 @@ def call(Map config = [:]) {
     for (int i = 0; i < lines.size(); i++) {
         echo(lines[i])
     }
+    echo(resultLine(result))
     if (run.exitCode != 0) {
         error(blockedMessage(route, blocked(result)))
     }
@@ -128,6 +135,15 @@ List<String> unitLines(String route, Map result) {
         }
     }
     return lines
+}
+
+// The marked line: the CLI's answer on one line, each unit without its `changes` (the
+// files of a platform change can be hundreds; the merge request lists them anyway).
+@NonCPS
+String resultLine(Map result) {
+    Map report = new LinkedHashMap(result)
+    report.units = units(result).collect { Map u -> u.findAll { key, value -> key != 'changes' } }
+    return RESULT_MARKER + JsonOutput.toJson(report)
 }
 
 @NonCPS

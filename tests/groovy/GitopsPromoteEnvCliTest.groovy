@@ -1,5 +1,7 @@
 // gitopsPromoteEnv with the fake CLI (tests/helpers/fake_gitops_helper.py) first on the PATH:
 // how values reach the CLI, what the step returns and prints, how it fails.
+import groovy.json.JsonSlurper
+
 Cases cases = new Cases()
 
 final Map valid = [from: 'dev', to: 'stage']
@@ -122,6 +124,37 @@ cases.test('a blocked unit fails the build naming it and why, after every unit i
     assert at >= 0
     assert log[at + 1] == '    apps."user-service".app.newField: field not allowed'
     assert log.last() == "ERROR: ${outcome.error}".toString()
+}
+
+cases.test('the CLI\'s answer is echoed on one marked JSON line, each unit without its changes') {
+    PipelineHarness h = FakeCli.harness('env-result-line')
+    h.agentEnv.GITOPS_FAKE_UNITS = 'example-app=created,platform=noop'
+    Map result = h.run('gitopsPromoteEnv', valid).value
+    List<String> marked = h.log.readLines().findAll { it.startsWith('gitopsPromoteEnv result (JSON): ') }
+    assert marked.size() == 1
+    Map reported = (Map) new JsonSlurper().parseText(marked[0] - 'gitopsPromoteEnv result (JSON): ')
+    assert reported.source == 'dev' && reported.target == 'stage' && reported.project == result.project
+    assert reported.units == result.units.collect { Map u -> u.findAll { k, v -> k != 'changes' } }
+    assert reported.units*.mr_url == ["${MRS}/12".toString(), null]
+}
+
+cases.test('a blocked unit is on the marked line too, before the build fails') {
+    PipelineHarness h = FakeCli.harness('env-result-line-blocked')
+    h.agentEnv.GITOPS_FAKE_UNITS = 'example-app=created,user-service=blocked'
+    def outcome = h.run('gitopsPromoteEnv', valid)
+    List<String> log = h.log.readLines()
+    int at = log.findIndexOf { it.startsWith('gitopsPromoteEnv result (JSON): ') }
+    assert at >= 0 && at < log.size() - 1 && log.last() == "ERROR: ${outcome.error}".toString()
+    Map reported = (Map) new JsonSlurper().parseText(log[at] - 'gitopsPromoteEnv result (JSON): ')
+    assert reported.units*.status == ['created', 'blocked']
+    assert reported.units[1].reason.startsWith('user-service 1.0.1 needs platform changes not yet in stage:\n')
+}
+
+cases.test('a failed operation (no JSON) echoes no marked line') {
+    PipelineHarness h = FakeCli.harness('env-result-line-none')
+    h.agentEnv.GITOPS_FAKE_FAIL = '1'
+    assert h.run('gitopsPromoteEnv', valid).error != null
+    assert !h.log.contains('gitopsPromoteEnv result (JSON): ')
 }
 
 cases.test('several blocked units are all named') {

@@ -124,8 +124,18 @@ class Chain:
         image = image or f"registry.example.com/{app}"
         return make_app_repo(root / app, app_cue(app, image, *(fields or EXAMPLE_FIELDS)))
 
-    def build(self, app: str, tag: str, repo: Path, image: str | None = None) -> BuildPromotion:
-        """What gitopsPromote does after a build: promote to the first environment."""
+    def build(
+        self,
+        app: str,
+        tag: str,
+        repo: Path,
+        image: str | None = None,
+        *,
+        group: str | None = None,
+        with_apps: tuple[str, ...] = (),
+    ) -> BuildPromotion:
+        """What gitopsPromote does after a build: promote to the first environment (with
+        `group`, a release group with the apps of `with_apps`, `APP=TAG` each)."""
         with _environment(self._env):
             return promote_build(
                 app=app,
@@ -136,6 +146,8 @@ class Chain:
                 env=None,
                 project=self.project.path_with_namespace,
                 gitlab_url=None,
+                group=group,
+                with_apps=with_apps,
             )
 
     def merge(self, iid: int) -> None:
