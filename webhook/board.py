@@ -7,6 +7,9 @@ titles and GitLab's MR links), never the GitLab URL as configured, a token or an
 error's text. It is read from GitLab at most every `BOARD_SECONDS`, however many
 people refresh: one refresh at a time, and the others get its result. If GitLab
 cannot be read, the last board is shown with a note saying so (the log says why).
+Merge jobs whose retries ran out are listed too, from this webhook's own records
+(read on every request: no GitLab call), each with only a category of its error
+(failures.py); the error itself is behind the secret, at GET /jobs.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from flask import Blueprint, Response, current_app, jsonify, render_template
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.promotion import status, target
 from jenkins_helpers.promotion.status import Board
+from webhook.failures import FailedMerge, failed_merge
 from webhook.settings import WebhookSettings
+from webhook.store import Store
 
 bp = Blueprint("board", __name__)
 log = logging.getLogger(__name__)
@@ -36,6 +41,7 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": f"max-age={int(BOARD_SECONDS)}",
 }
+FAILED_SHOWN = 50  # the newest failed merge jobs the board lists
 
 
 @dataclass
@@ -82,6 +88,13 @@ def _settings() -> WebhookSettings:
     return settings
 
 
+def _failed() -> list[FailedMerge]:
+    """The newest merge jobs that ended `failed`, as the board may show them."""
+    store: Store = current_app.extensions["gitops"]["store"]
+    found = (failed_merge(job) for job in store.jobs(state="failed", limit=FAILED_SHOWN))
+    return [f for f in found if f is not None]
+
+
 def _link(url: str | None) -> str | None:
     """An MR link as GitLab gave it, if it is a web link (never a `javascript:` one)."""
     return url if url and url.startswith(("https://", "http://")) else None
@@ -100,6 +113,7 @@ def page() -> tuple[Response, int]:
         "board.html",
         board=cached.board,
         failed_at=cached.failed_at,
+        failed_jobs=_failed(),
         seconds=int(BOARD_SECONDS),
         link=_link,
     )
@@ -108,9 +122,11 @@ def page() -> tuple[Response, int]:
 
 @bp.get("/status.json")
 def as_json() -> tuple[Response, int]:
-    """The board as JSON: `gitops-helper status --json`, and `refresh_failed_at` (null, or
-    when the last read from GitLab failed: the board is older then); 503 without a board."""
+    """The board as JSON: `gitops-helper status --json`, `refresh_failed_at` (null, or
+    when the last read from GitLab failed: the board is older then) and `failed_jobs`
+    (the merge jobs that failed); 503 without a board."""
     cached = _cache().get(_settings())
     body = dataclasses.asdict(cached.board) if cached.board else {}
     body["refresh_failed_at"] = cached.failed_at
+    body["failed_jobs"] = [dataclasses.asdict(f) for f in _failed()]
     return _with_headers(jsonify(body), 200 if cached.board else 503)

@@ -33,8 +33,6 @@ from webhook.settings import WebhookSettings
 from webhook.store import Job, JobState, Store
 
 log = logging.getLogger(__name__)
-# Seconds before the 2nd, 3rd... attempt of a job that failed on something passing.
-BACKOFF = (2.0, 5.0, 10.0, 30.0, 60.0)
 LOCK_WAIT = 20.0  # seconds a job waits for its branches before it is requeued
 
 
@@ -138,11 +136,12 @@ class Jobs:
         except TransientError as e:
             self.metrics.gitlab_errors.inc()
             attempts = job.attempts + 1
-            if attempts > len(BACKOFF):
+            delays = self.settings.retry_delays
+            if attempts > len(delays):
                 log.warning("job failed after %d attempts: %s", attempts, e.message)
                 self.store.mark(job.id, "failed", error=e.message)
                 return "failed", None
-            delay = BACKOFF[attempts - 1]
+            delay = delays[attempts - 1]
             log.info("attempt %d failed, retrying in %g s: %s", attempts, delay, e.message)
             self.store.mark(job.id, "queued", error=e.message)
             return "queued", delay
@@ -172,6 +171,8 @@ class Jobs:
             author_id=event.author_id,
         )
         branches = _touched(deployment, event.target_branch)
+        # Known before anything can fail: the board names where a failed job promotes to.
+        self.store.mark(job.id, "running", target=_promotes_to(deployment, event.target_branch))
         with self._locked(job, branches):
             done = cascade(deployment, merged, self.promote, self.settings.jenkins)
         if done.ignored_trailer:
@@ -245,6 +246,18 @@ def _touched(deployment: DeploymentProject, branch: str) -> list[str]:
     if branch in names and names.index(branch) + 1 < len(names):
         touched.append(names[names.index(branch) + 1])
     return sorted(f"lock:{b}" for b in touched)
+
+
+def _promotes_to(deployment: DeploymentProject, branch: str) -> str | None:
+    """The environment a merge into `branch` is promoted to (as cascade.next_step has it):
+    the first after main, the next after an environment; None after the last or another
+    branch."""
+    settings = deployment.settings
+    if branch == settings.main_branch:
+        return settings.environments[0].name
+    names = [e.branch for e in settings.environments]
+    at = names.index(branch) if branch in names else len(names)
+    return settings.environments[at + 1].name if at + 1 < len(names) else None
 
 
 def _result(done: Cascade) -> dict[str, Any]:

@@ -7,6 +7,8 @@ GITOPS_DATA_DIR         where the job queue and records live (SQLite)
 GITOPS_EXECUTOR         inline (default: promotions run in this process) or jenkins
 GITOPS_JENKINS_JOB      the Jenkins job promotions run as (default gitops-promote-env)
 GITOPS_RECONCILE_INTERVAL  seconds between reconciles (default 300; 0: never)
+GITOPS_RETRY_DELAYS     seconds before each retry of a job failing on something that may
+                        pass, comma-separated (default 2,5,10,30,60: five retries)
 JENKINS_URL, JENKINS_USER, JENKINS_TOKEN   Jenkins, for the jenkins executor and for
                         deleting a decommissioned app's job (optional otherwise)
 GITOPS_WORKERS          job threads in this process (default 2; 0: none, e.g. under
@@ -15,6 +17,7 @@ GITOPS_WORKERS          job threads in this process (default 2; 0: none, e.g. un
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +32,9 @@ from jenkins_helpers.jenkins import JenkinsAccess
 
 Executor = Literal["inline", "jenkins"]
 MAX_BODY = 1024 * 1024  # GitLab payloads are far smaller; anything bigger is refused (413)
+# Seconds before the 2nd, 3rd... attempt of a job that failed on something passing (a
+# GitLab outage of about two minutes is ridden out; a longer one: GITOPS_RETRY_DELAYS).
+RETRY_DELAYS = (2.0, 5.0, 10.0, 30.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ class WebhookSettings:
     jenkins_job: str = "gitops-promote-env"
     reconcile_interval: float = 300.0
     workers: int = 2
+    retry_delays: tuple[float, ...] = RETRY_DELAYS
 
 
 def load(config: Mapping[str, Any]) -> WebhookSettings:
@@ -79,7 +86,24 @@ def load(config: Mapping[str, Any]) -> WebhookSettings:
             get("GITOPS_RECONCILE_INTERVAL", "300"), "GITOPS_RECONCILE_INTERVAL"
         ),
         workers=int(_number(get("GITOPS_WORKERS", "2"), "GITOPS_WORKERS")),
+        retry_delays=_delays(get("GITOPS_RETRY_DELAYS")),
     )
+
+
+def _delays(raw: str | None) -> tuple[float, ...]:
+    """GITOPS_RETRY_DELAYS: seconds, comma-separated (one number per retry)."""
+    if raw is None:
+        return RETRY_DELAYS
+    try:
+        delays = tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        delays = ()
+    if not delays or not all(math.isfinite(d) and d >= 0 for d in delays):
+        raise BadInput(
+            f"GITOPS_RETRY_DELAYS must be seconds separated by commas, got {raw!r}",
+            f"e.g. {','.join(f'{d:g}' for d in RETRY_DELAYS)} (the default: five retries)",
+        )
+    return delays
 
 
 def _number(raw: str | None, name: str) -> float:

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from webhook import failures
+
 JobState = Literal["queued", "running", "done", "blocked", "failed"]
 STATES: tuple[JobState, ...] = ("queued", "running", "done", "blocked", "failed")
 UNFINISHED: tuple[JobState, ...] = ("queued", "running")
@@ -74,20 +76,29 @@ class Job:
     updated_at: str
 
     def as_json(self) -> dict[str, Any]:
-        """The job as GET /jobs shows it."""
+        """The job as GET /jobs shows it: with the merge it is about, and for a failed job
+        the category of its last error (failures.py) next to the error itself."""
         return {
             "id": self.id,
             "key": self.key,
             "kind": self.kind,
+            "merge": self._merge(),
             "state": self.state,
             "attempts": self.attempts,
             "last_error": self.last_error,
+            "failure": failures.category(self.last_error) if self.state == "failed" else None,
             "result": self.result,
             "delivery": self.delivery,
             "target": self.target,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+
+    def _merge(self) -> dict[str, Any] | None:
+        """The merged MR a merge job is about: iid, title and the branch it merged into."""
+        if self.kind != "merge":
+            return None
+        return {k: self.payload.get(k) for k in ("iid", "title", "target_branch")}
 
 
 def _now() -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import gitlab
 import pytest
+import requests
 
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
 from jenkins_helpers.jenkins import Jenkins, JenkinsAccess, job_config
@@ -177,6 +178,11 @@ def test_a_build_that_fails_for_another_reason_fails_the_job(
         assert job["last_error"].startswith(f"Jenkins build {url} of {ELSEWHERE} ended FAILURE:\n")
         assert "error: GitLab project platform/no-such-project not found" in job["last_error"]
         assert job["last_error"].endswith("Finished: FAILURE")
+        assert (job["target"], job["failure"]) == ("stage", "Jenkins build failed")
+        board = requests.get(f"{hook.url}/status.json", timeout=60).json()
+        assert [(f["job"], f["reason"]) for f in board["failed_jobs"]] == [
+            (job["id"], "Jenkins build failed")
+        ]
         assert "Promote example-app 8.0.0 to stage" not in [
             m.title for m in chain.open_mrs("stage")
         ]

@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import webhook
+from jenkins_helpers.errors import BadInput
 from webhook.store import Store
 
 SECRET = "webhook-test-secret-8c1"  # noqa: S105 - made up
@@ -163,6 +164,12 @@ def test_health_metrics_and_the_job_records(app: Flask, client: FlaskClient) -> 
     assert client.get("/jobs").status_code == 401
     listed = client.get("/jobs", headers={"X-Gitlab-Token": SECRET}).get_json()
     assert [j["state"] for j in listed["jobs"]] == ["queued"] and listed["counts"]["queued"] == 1
+    assert listed["jobs"][0]["merge"] == {
+        "iid": 7,
+        "title": "Promote example-app 1.2.3 to dev",
+        "target_branch": "dev",
+    }
+    assert listed["jobs"][0]["failure"] is None, "a category only for a failed job"
     assert client.get("/jobs?state=bogus", headers={"X-Gitlab-Token": SECRET}).status_code == 400
     missing = client.post("/jobs/999/retry", headers={"Authorization": f"Bearer {SECRET}"})
     assert missing.status_code == 404
@@ -171,5 +178,19 @@ def test_health_metrics_and_the_job_records(app: Flask, client: FlaskClient) -> 
 def test_readiness_says_when_gitlab_cannot_be_reached(client: FlaskClient) -> None:
     answer = client.get("/readyz")
     assert answer.status_code == 503
-    checks = answer.get_json()["checks"]
-    assert checks["queue"] == "ok" and "connection refused" in checks["gitlab"]
+    assert answer.get_json()["checks"] == {"queue": "ok", "gitlab": "failed"}  # why: in the log
+
+
+@pytest.mark.parametrize("delays", ["2,soon", "2,,5", "-1", "nan", ","])
+def test_unusable_retry_delays_are_refused_at_start(tmp_path: Path, delays: str) -> None:
+    with pytest.raises(BadInput, match="GITOPS_RETRY_DELAYS must be seconds separated by commas"):
+        webhook.create_app(
+            {
+                "GITOPS_WEBHOOK_SECRET": SECRET,
+                "GITLAB_URL": "http://127.0.0.1:9",
+                "GITLAB_TOKEN": "gitlab-test-token",
+                "GITOPS_DATA_DIR": str(tmp_path / "data"),
+                "GITOPS_WORKERS": 0,
+                "GITOPS_RETRY_DELAYS": delays,
+            }
+        )
