@@ -663,10 +663,22 @@ def decommission_command(
     is_flag=True,
     help="Also render every environment and list stale or hand-edited manifests (slower).",
 )
+@click.option(
+    "--webhook-url",
+    "webhook_url",
+    envvar="GITOPS_WEBHOOK_URL",
+    metavar="URL",
+    help="Also list the webhook's failed jobs with their reasons, read with its secret "
+    "(GITOPS_WEBHOOK_SECRET). Env: GITOPS_WEBHOOK_URL.",
+)
 @JSON_OPTION
 @error_boundary
 def status_command(
-    project: str, gitlab_url: str | None, check_manifests: bool, as_json: bool
+    project: str,
+    gitlab_url: str | None,
+    check_manifests: bool,
+    webhook_url: str | None,
+    as_json: bool,
 ) -> None:
     """Show every app in every environment: image tags, pending MRs, divergences.
 
@@ -678,16 +690,24 @@ def status_command(
     GitLab only (one env.cue per environment, a few MR listings); changes nothing.
     The webhook serves the same board at GET / (docs/WEBHOOK.md).
 
+    With --webhook-url, also the webhook's merge jobs whose retries ran out, each
+    with its full last error (GET /jobs?state=failed, with GITOPS_WEBHOOK_SECRET);
+    a webhook that cannot be read is a warning, and the board still prints.
+
     \b
     Examples:
       gitops-helper status
       gitops-helper status --check-manifests
       gitops-helper status --json | jq '.divergences[].text'
+      GITOPS_WEBHOOK_SECRET=... gitops-helper status --webhook-url https://gitops-webhook.example.com
     """
     from jenkins_helpers.commands import status
 
+    hook = status.webhook(webhook_url)
     result = status.run(project, gitlab_url, check_manifests)
-    emit(as_json, result, lambda out: status.show(result, out))
+    jobs = status.failed_jobs(hook) if hook else None
+    status.warn(jobs, echo)
+    emit(as_json, status.as_data(result, jobs), lambda out: status.show(result, out, jobs))
 
 
 @main.command("reconcile")

@@ -1,17 +1,143 @@
-"""`gitops-helper status`: the status board (promotion/status.py) in a terminal, or as JSON."""
+"""`gitops-helper status`: the status board (promotion/status.py) in a terminal, or as JSON.
+
+With --webhook-url, also the webhook's merge jobs that failed (their retries ran
+out), with the full reason: read from its token-protected `GET /jobs?state=failed`
+with GITOPS_WEBHOOK_SECRET, the secret the webhook itself is configured with. The
+board in the browser shows them too, but never the reason's text (docs/WEBHOOK.md).
+A webhook that cannot be read is a warning: the board still prints.
+"""
 
 from __future__ import annotations
 
-from jenkins_helpers import gitlab, inputs
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from jenkins_helpers import gitlab, inputs, secrets
 from jenkins_helpers.commands import Printer
+from jenkins_helpers.errors import BadInput
 from jenkins_helpers.promotion import status, target
 from jenkins_helpers.promotion.status import Board, Cell
+from jenkins_helpers.secrets import mask
 
 # The marks after a tag in the table, and what they mean (printed under it).
 MARKS = (("*", "pending MR"), ("<", "behind"), ("!", "ahead"), ("~", "went back"))
 LEGEND = "  ".join(f"{mark} {meaning}" for mark, meaning in MARKS) + (
     "  - not there  (no image) onboarded, no image yet"
 )
+
+
+# The webhook's own setting for its secret (webhook/settings.py).
+SECRET_VARIABLE = "GITOPS_WEBHOOK_SECRET"  # noqa: S105 - a variable's name, not a secret
+WEBHOOK_TIMEOUT = 10.0  # seconds the webhook has to answer
+FAILED_LIMIT = 100  # the newest failed jobs asked for
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """Where the webhook is and the secret it takes (never shown)."""
+
+    url: str
+    secret: str = dataclasses.field(repr=False)
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """A merge job of the webhook whose retries ran out, with its full last error."""
+
+    id: int
+    merge_iid: int | None
+    title: str | None
+    merged_into: str | None  # the merge's target branch
+    target: str | None  # the environment it promotes to, when the job knew it
+    failed_at: str
+    attempts: int
+    category: str | None  # the webhook's few words for it, as the board shows them
+    error: str
+
+
+@dataclass(frozen=True)
+class WebhookJobs:
+    """The webhook's failed merge jobs, or why they could not be read."""
+
+    url: str
+    failed: list[FailedJob] | None  # None: not read
+    problem: str | None = None
+
+
+def webhook(url: str | None, environ: dict[str, str] | None = None) -> Webhook | None:
+    """The webhook to read failed jobs from (None without a URL); its secret from
+    GITOPS_WEBHOOK_SECRET. BadInput before anything is read when either is unusable."""
+    if not url:
+        return None
+    try:
+        checked = inputs.server_url(url, "webhook URL")
+    except BadInput as e:
+        raise BadInput(e.message, "e.g. https://gitops-webhook.example.com") from None
+    secret = (os.environ if environ is None else environ).get(SECRET_VARIABLE, "")
+    if not secret.strip():
+        raise BadInput(
+            f"{SECRET_VARIABLE} is not set: the webhook's job records need its secret",
+            f"export {SECRET_VARIABLE} with the secret the webhook runs with, or leave out "
+            "--webhook-url (and GITOPS_WEBHOOK_URL)",
+        )
+    return Webhook(checked, secrets.checked_token(secret, SECRET_VARIABLE))
+
+
+def failed_jobs(hook: Webhook) -> WebhookJobs:
+    """The webhook's newest failed merge jobs; a problem instead when it cannot be read."""
+    try:
+        answer = requests.get(
+            f"{hook.url}/jobs",
+            params={"state": "failed", "limit": str(FAILED_LIMIT)},
+            headers={"Authorization": f"Bearer {hook.secret}"},
+            timeout=WEBHOOK_TIMEOUT,
+        )
+    except requests.RequestException as e:
+        why = "no answer in time" if isinstance(e, requests.Timeout) else type(e).__name__
+        return WebhookJobs(hook.url, None, f"cannot reach the webhook at {hook.url} ({why})")
+    if answer.status_code == 401:
+        problem = f"the webhook at {hook.url} refused {SECRET_VARIABLE} (HTTP 401)"
+        return WebhookJobs(hook.url, None, problem)
+    try:
+        jobs = [_failed_job(j) for j in answer.json()["jobs"] if j.get("kind") == "merge"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        problem = (
+            f"the webhook at {hook.url} answered GET /jobs with HTTP {answer.status_code}, "
+            "not its job records: is it the webhook's address?"
+        )
+        return WebhookJobs(hook.url, None, problem)
+    return WebhookJobs(hook.url, jobs)
+
+
+def _failed_job(job: dict[str, Any]) -> FailedJob:
+    merge = job.get("merge") or {}
+    return FailedJob(
+        id=int(job["id"]),
+        merge_iid=merge.get("iid"),
+        title=merge.get("title"),
+        merged_into=merge.get("target_branch"),
+        target=job.get("target"),
+        failed_at=str(job["updated_at"]),
+        attempts=int(job["attempts"]),
+        category=job.get("failure"),
+        error=mask(str(job.get("last_error") or "no error recorded")),
+    )
+
+
+def as_data(b: Board, jobs: WebhookJobs | None) -> dict[str, Any]:
+    """The --json document: the board, and with a webhook its failed jobs (null when
+    they could not be read, with `webhook_problem` saying why)."""
+    data = dataclasses.asdict(b)
+    if jobs is not None:
+        data["failed_jobs"] = (
+            None if jobs.failed is None else [dataclasses.asdict(j) for j in jobs.failed]
+        )
+        data["webhook_problem"] = jobs.problem
+    return data
 
 
 def run(project: str, gitlab_url: str | None, check_manifests: bool) -> Board:
@@ -30,8 +156,9 @@ def cell_text(cell: Cell) -> str:
     return f"{text} {marks}" if marks else text
 
 
-def show(b: Board, out: Printer) -> None:
-    """The table, then the pending MRs, divergences, decommissions and manifests."""
+def show(b: Board, out: Printer, jobs: WebhookJobs | None = None) -> None:
+    """The table, then the pending MRs, divergences, decommissions, manifests and (with
+    a webhook) its failed jobs."""
     names = [e.name for e in b.environments]
     out(f"{b.project} at {b.generated_at}: {' -> '.join(names)}")
     out("")
@@ -68,8 +195,33 @@ def show(b: Board, out: Printer) -> None:
         ],
     )
     _manifests(b, out)
+    if jobs is not None:
+        _failed(jobs, out)
     problems = [f"{e.name}: {e.problem}" for e in b.environments if e.problem]
     _section(out, "Warnings", [*problems, *b.warnings], empty=None)
+
+
+def warn(jobs: WebhookJobs | None, out: Printer) -> None:
+    """One warning line on stderr when the webhook could not be read."""
+    if jobs is not None and jobs.problem:
+        out(f"warning: {jobs.problem}; failed webhook jobs not shown", err=True)
+
+
+def _failed(jobs: WebhookJobs, out: Printer) -> None:
+    if jobs.failed is None:
+        out("")
+        out("Failed webhook jobs: not read (see the warning)")
+        return
+    lines = []
+    for j in jobs.failed:
+        where = f"!{j.merge_iid} into {j.merged_into}" + (f" -> {j.target}" if j.target else "")
+        lines.append(f"job {j.id}: {where}: {j.title}")
+        attempts = f"{j.attempts} attempt" + ("s" if j.attempts != 1 else "")
+        lines.append(f"  failed at {j.failed_at} after {attempts} ({j.category}):")
+        lines += [f"    {line}" for line in j.error.splitlines()]
+    if lines:
+        lines.append("(each runs again at the webhook's next reconcile; or POST /jobs/ID/retry)")
+    _section(out, f"Failed webhook jobs at {jobs.url}", lines, empty="none")
 
 
 def _manifests(b: Board, out: Printer) -> None:
