@@ -1,10 +1,12 @@
-"""The deployment repository's settings file, `gitops.yaml`: environments and branches."""
+"""The deployment repository's settings file, `gitops.yaml`: environments, branches and
+the policy checks of `validate` (docs/VALIDATION.md)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import yaml
 
@@ -14,6 +16,49 @@ from jenkins_helpers.errors import BadInput, UserError
 SETTINGS_FILE = "gitops.yaml"
 # Where the deployment repository lives on GitLab unless --project / GITOPS_PROJECT says.
 DEFAULT_PROJECT = "platform/k8s-deployments"
+T = TypeVar("T")
+
+# The first part of every branch the tool pushes for an MR: `promote/<env>/<app>` (and
+# `promote/<env>/_platform`, `_main`, `_group-<group>`), `set/`, `rollback/`, `onboard/`,
+# `decommission/<env>/<app>` and `revert/<env>/<commit>`. git cannot have a branch
+# `promote` beside `promote/dev/app` (a ref is a file or a directory, not both), so no
+# branch of gitops.yaml may start with one of them and no environment is named after one.
+RESERVED_BRANCH_PREFIXES = ("promote", "set", "rollback", "onboard", "decommission", "revert")
+
+# An environment's name goes into `<env>-<app>`: the `app.kubernetes.io/instance` label
+# of every object of every app, and the ArgoCD Application's name. A Kubernetes label
+# value has at most 63 characters; a name of at most 20 leaves 42 for the app's.
+LABEL_VALUE_MAX = 63
+ENV_NAME_MAX = 20
+APP_ROOM = LABEL_VALUE_MAX - ENV_NAME_MAX - 1
+
+# The policy checks gitops.yaml can relax (docs/VALIDATION.md): each is an error unless
+# turned off, or allowed for an app.
+POLICY_RULES = ("run-as-root", "apparmor-unconfined", "foreign-secret")
+
+
+@dataclass(frozen=True)
+class Policies:
+    """gitops.yaml's `policies`: which checks are off, and which apps each one allows."""
+
+    disabled: frozenset[str] = frozenset()
+    allowed: frozenset[tuple[str, str]] = frozenset()  # (rule, app)
+
+    def applies(self, rule: str, app: str | None) -> bool:
+        """Whether `rule` holds for `app` (None: an object of no app)."""
+        return rule not in self.disabled and (rule, app) not in self.allowed
+
+    def to_yaml(self) -> str:
+        """The `policies:` section, every rule listed (with its defaults when unset)."""
+        lines = []
+        for rule in POLICY_RULES:
+            apps = sorted(app for r, app in self.allowed if r == rule)
+            enabled = "false" if rule in self.disabled else "true"
+            lines.append(f"  {rule}: {{enabled: {enabled}, allow: [{', '.join(apps)}]}}")
+        return "policies:\n" + "\n".join(lines) + "\n"
+
+
+DEFAULT_POLICIES = Policies()  # every check on, for every app
 
 
 @dataclass(frozen=True)
@@ -21,12 +66,14 @@ class Environment:
     name: str
     branch: str
     namespace: str
+    policies: Policies = DEFAULT_POLICIES  # the repository's, from gitops.yaml on main
 
 
 @dataclass(frozen=True)
 class Settings:
     main_branch: str
     environments: tuple[Environment, ...]
+    policies: Policies = DEFAULT_POLICIES
 
     @property
     def names(self) -> list[str]:
@@ -50,13 +97,17 @@ class Settings:
             "# Environments in promotion order: changes flow from the first to the last.\n"
             "# Each one deploys from its own branch, which changes only through merge requests.\n"
             + body
+            + "# Policy checks of `gitops-helper validate`, each an error (gitops-helper's\n"
+            "# docs/VALIDATION.md lists them).\n"
+            "# To let one app off a check, list it under `allow` and say why in a comment;\n"
+            "# `enabled: false` turns the check off for every app.\n" + self.policies.to_yaml()
         )
 
 
 def default_settings(env_names: list[str]) -> Settings:
     """Settings for environments named `env_names`, each on a branch and namespace of its name."""
     for name in env_names:
-        inputs.environment_name(name)
+        environment_name(name)
     if len(set(env_names)) != len(env_names) or not env_names:
         raise BadInput(
             f"environments must be distinct and at least one: {env_names!r}",
@@ -90,25 +141,91 @@ def parse_settings(text: str, where: str) -> Settings:
     return _parse(data, where)
 
 
+def environment_name(value: object) -> str:
+    """Check the name of an environment to create (init-repo) or read from gitops.yaml:
+    a DNS label of at most ENV_NAME_MAX characters that is no word of the branch scheme."""
+    name = inputs.environment_name(value)
+    if len(name) > ENV_NAME_MAX:
+        raise BadInput(
+            f"invalid environment {inputs.show(name)}: at most {ENV_NAME_MAX} characters "
+            f"({len(name)} given)",
+            f"the name goes into the label `app.kubernetes.io/instance: <env>-<app>`, which "
+            f"Kubernetes limits to {LABEL_VALUE_MAX} characters: {ENV_NAME_MAX} leave "
+            f"{APP_ROOM} for the app's name; use a shorter name, e.g. 'prod-eu'",
+        )
+    if name in RESERVED_BRANCH_PREFIXES:
+        raise BadInput(
+            f"invalid environment {inputs.show(name)}: reserved, the tool's own branches "
+            f"start with {', '.join(RESERVED_BRANCH_PREFIXES)}",
+            f"name it otherwise, e.g. '{name}-env'",
+        )
+    return name
+
+
+def branch(value: object) -> str:
+    """Check the branch of an environment or main: a git branch name whose first part is
+    none of the tool's branch prefixes (`promote` beside `promote/dev/app` cannot exist)."""
+    name = inputs.branch_name(value)
+    first = name.split("/", 1)[0]
+    if first.lower() in RESERVED_BRANCH_PREFIXES:
+        raise BadInput(
+            f"invalid branch {inputs.show(name)}: the tool pushes its merge requests' "
+            f"branches as {first.lower()}/<env>/..., and git cannot hold both",
+            f"branches may not start with {', '.join(RESERVED_BRANCH_PREFIXES)}; "
+            "use e.g. 'env/prod'",
+        )
+    return name
+
+
 def _parse(data: object, path: Path | str) -> Settings:
     if not isinstance(data, dict) or not isinstance(data.get("environments"), list):
         raise UserError(f"{path}: expected a mapping with an `environments` list")
+    policies = _checked(_policies, data.get("policies"), path)
     envs = []
     for item in data["environments"]:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise UserError(f"{path}: every environment needs a `name`: {item!r}")
-        name = _checked(inputs.environment_name, item["name"], path)
-        branch = _checked(inputs.branch_name, item.get("branch", name), path)
+        name = _checked(environment_name, item["name"], path)
+        env_branch = _checked(branch, item.get("branch", name), path)
         namespace = _checked(
             lambda v: inputs.dns_label(v, "namespace", "use the Kubernetes namespace"),
             item.get("namespace", name),
             path,
         )
-        envs.append(Environment(name, branch, namespace))
+        envs.append(Environment(name, env_branch, namespace, policies))
     if not envs or len({e.name for e in envs}) != len(envs):
         raise UserError(f"{path}: environments must be distinct and at least one")
-    main = _checked(inputs.branch_name, data.get("mainBranch", "main"), path)
-    return _distinct_branches(Settings(main, tuple(envs)), path)
+    main = _checked(branch, data.get("mainBranch", "main"), path)
+    return _distinct_branches(Settings(main, tuple(envs), policies), path)
+
+
+def _policies(value: object) -> Policies:
+    """gitops.yaml's `policies`: `{<rule>: {enabled: bool, allow: [<app>, ...]}}`."""
+    if value is None:
+        return DEFAULT_POLICIES
+    hint = (
+        "write e.g. `policies: {run-as-root: {allow: [legacy-app]}}`; the rules are "
+        + ", ".join(POLICY_RULES)
+    )
+    if not isinstance(value, dict):
+        raise BadInput(f"`policies` must be a mapping, not {type(value).__name__}", hint)
+    disabled, allowed = set(), set()
+    for rule, spec in value.items():
+        if rule not in POLICY_RULES:
+            raise BadInput(f"`policies` names an unknown rule {inputs.show(rule)}", hint)
+        spec = {} if spec is None else spec
+        if not isinstance(spec, dict) or not set(spec) <= {"enabled", "allow"}:
+            raise BadInput(f"`policies.{rule}` may only set `enabled` and `allow`", hint)
+        enabled = spec.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise BadInput(f"`policies.{rule}.enabled` must be true or false", hint)
+        apps: Any = spec.get("allow") or []
+        if not isinstance(apps, list):
+            raise BadInput(f"`policies.{rule}.allow` must be a list of app names", hint)
+        if not enabled:
+            disabled.add(rule)
+        allowed |= {(rule, inputs.app_name(app)) for app in apps}
+    return Policies(frozenset(disabled), frozenset(allowed))
 
 
 def _distinct_branches(settings: Settings, where: Path | str) -> Settings:
@@ -123,7 +240,7 @@ def _distinct_branches(settings: Settings, where: Path | str) -> Settings:
     return settings
 
 
-def _checked(check: Callable[[object], str], value: object, where: Path | str) -> str:
+def _checked(check: Callable[[object], T], value: object, where: Path | str) -> T:
     """Run an inputs check on a value of gitops.yaml, naming the file in the error."""
     try:
         return check(value)
