@@ -30,6 +30,8 @@ from jenkins_helpers.promotion.trailer import Unit
 
 # How far back `rollback --to previous` looks in the environment branch's history.
 HISTORY_DEPTH = 200
+# Below `apps."<app>".env`: the image, which only --image-tag, promote and rollback change.
+IMAGE_PATH = ("deployment", "image")
 
 
 @dataclass(frozen=True)
@@ -133,10 +135,16 @@ def parse_setting(text: str) -> tuple[editor.CuePath, Any]:
             f"--set {inputs.show(text)}: expected PATH=VALUE",
             'e.g. --set replicas=2 or --set \'configMap.data."cache-ttl"="600"\'',
         )
-    path = editor.parse_path(path_text.strip())
-    if path[:2] == ("deployment", "image"):
+    try:
+        path = editor.parse_path(path_text.strip())
+    except editor.EditError as e:
+        raise BadInput(f"--set {inputs.show(text)}: {e.message}", e.hint) from e
+    if path[: len(IMAGE_PATH)] == IMAGE_PATH or IMAGE_PATH[: len(path)] == path:
         raise BadInput(
-            "--set cannot change deployment.image", "use --image-tag (and --digest) for the image"
+            f"--set {inputs.show(path_text.strip())}: cannot change deployment.image, "
+            "nor replace or remove what holds it",
+            "the image changes by promote and rollback; for a hotfix, give --image-tag "
+            "(and --digest)",
         )
     if raw == "":
         return path, editor.DELETE
