@@ -8,14 +8,20 @@ repo, e.g. an older one for a rollback) already holds both: the app's
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from jenkins_helpers import git
+from jenkins_helpers import git, inputs
 from jenkins_helpers.cuesrc import applayer, editor
 from jenkins_helpers.cuesrc.applayer import AppLayer
 from jenkins_helpers.deployrepo import layout, render
+from jenkins_helpers.errors import BadInput
 from jenkins_helpers.promotion.model import AppVersion, ImageRef
+
+# The largest deployment/app.cue promote reads (docs/VALIDATION.md, "The app layer"): an
+# app layer's largest legitimate part is its ConfigMap's data, at most 1 MiB in Kubernetes.
+MAX_APP_LAYER_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -30,11 +36,52 @@ class Build:
 
 def from_app_repo(app_repo: Path, app: str, image: ImageRef) -> Build:
     """Read and check `<app_repo>/deployment/app.cue` for `app` promoting `image`."""
+    _check_app_file(app_repo)
     layer = applayer.read(app_repo, app)
     applayer.check_repository(layer, image.repository)
     origin, commit = git.source_of(app_repo)
     text = applayer.app_file_text(layer, origin, commit)
     return Build(AppVersion(app, text, image), layer, origin, commit)
+
+
+def _check_app_file(app_repo: Path) -> None:
+    """Refuse a deployment/app.cue that is no regular file (a FIFO would block the read
+    forever, a device never end) or is over MAX_APP_LAYER_BYTES (CUE would take minutes
+    and gigabytes): looked at with stat, which opens nothing. Where there is no such
+    file, applayer.read says so."""
+    if not app_repo.is_dir():
+        return
+    shown = str(app_repo / applayer.APP_FILE)
+    try:
+        found = inputs.repo_path(app_repo, applayer.APP_FILE).stat()
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise BadInput(f"cannot read {shown}: {e.strerror or e}") from e
+    if not stat.S_ISREG(found.st_mode):
+        raise BadInput(
+            f"{shown} is {_kind(found.st_mode)}, not a regular file",
+            "deployment/app.cue must be the app layer itself: a file committed to the app "
+            "repository",
+        )
+    if found.st_size > MAX_APP_LAYER_BYTES:
+        raise BadInput(
+            f"{shown} is {found.st_size} bytes, over the {MAX_APP_LAYER_BYTES} an app layer "
+            "may have",
+            "an app layer holds its app's settings; a ConfigMap's data, its largest part, "
+            "is at most 1 MiB in Kubernetes (docs/VALIDATION.md)",
+        )
+
+
+def _kind(mode: int) -> str:
+    kinds = [
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a directory"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def apps_at(files: git.Files, rev: str) -> list[str]:
