@@ -69,7 +69,11 @@ def apply_versions(
     require_env(tree, env)
     env_file = tree / layout.ENV_FILE
     old_env = env_file.read_text("utf-8")
-    olds = {v.app: _old_image(old_env, _read(tree / layout.app_file(v.app)), v) for v in versions}
+    olds = {
+        v.app: _image_in(tree, env, v.app)  # what ran: the app layer may compute its repository
+        or _old_image(old_env, _read(tree / layout.app_file(v.app)), v)
+        for v in versions
+    }
     for version in versions:
         write_atomically(tree / layout.app_file(version.app), version.app_file)
     editor.edit_file(env_file, [e for v in versions for e in image_edits(v.app, v.image)])
@@ -173,6 +177,7 @@ def apply_edits(
     require_env(tree, env)
     env_file = tree / layout.ENV_FILE
     old_env = env_file.read_text("utf-8")
+    ran = _image_in(tree, env, app)  # the manifests are still HEAD's
     entry = ("apps", app, "env")
     for path, text in (files or {}).items():
         target = tree / path
@@ -207,7 +212,7 @@ def apply_edits(
         app,
         settings,
         image,
-        _image_in_text(old_env, app, image),
+        ran or _image_in_text(old_env, app, image),
         changes,
         tuple(warnings),
     )
@@ -447,7 +452,8 @@ def _blocking(
 
 
 def _old_image(env_text: str, app_text: str, version: AppVersion) -> ImageRef | None:
-    """The image the app had in the environment, or None if it had no entry there."""
+    """The image env.cue and the app layer's literal name for an app the environment does
+    not run (no rendered Deployment: an entry without a tag), or None without an entry."""
     base = ("apps", version.app)
     try:
         entry = editor.get_value(env_text, (*base, "env"))

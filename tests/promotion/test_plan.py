@@ -15,7 +15,9 @@ from jenkins_helpers.deployrepo.checks import Finding
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.promotion import plan as planning
+from jenkins_helpers.promotion import proposal
 from jenkins_helpers.promotion.model import AppVersion, ImageRef
+from jenkins_helpers.promotion.trailer import Trailer
 from tests.helpers.apprepo import app_cue
 from tests.helpers.deployrepo import copy_repo
 
@@ -222,3 +224,41 @@ def test_an_apps_own_validation_finds_duplicates_in_other_apps(
     assert [(f.path, f.rule) for f in mine if f.severity == "error"] == [(copy, "duplicate")]
     assert "manifests/dev/postgres/service-postgres.yaml" in mine[0].message
     assert not [f for f in mine if not f.path.startswith("manifests/dev/example-app/")]
+
+
+# --- the image before: what the environment ran -----------------------------------------
+
+COMPUTED = (
+    'package deployments\n\napps: "example-app": app: {\n'
+    '\tdeployment: image: repository: "registry.example.com/" + "example-app"\n'
+    "\tport: 8080\n}\n"
+)
+
+
+@pytest.mark.parametrize("digest", [None, DIGEST])
+def test_the_image_before_is_what_the_rendered_deployment_ran(
+    dev: Path, clone_of: Callable[[Path], Path], digest: str | None
+) -> None:
+    """An app layer may compute its repository: the MR still shows the image before."""
+    tree = clone_of(dev)
+    computed = AppVersion("example-app", COMPUTED, ImageRef(IMAGE, "1.5.0", digest))
+    _apply(tree, computed)
+    git.commit_staged(tree, "promote 1.5.0")
+    plan = _apply(tree, AppVersion("example-app", COMPUTED, ImageRef(IMAGE, "1.6.0", None)))
+    assert plan.apps[0].old_image == ImageRef(IMAGE, "1.5.0", digest)
+    trailer = Trailer(target_env="dev", apps={"example-app": plan.apps[0].image})
+    text = proposal.app_change(plan, trailer, [], None).description
+    assert "new in dev" not in text
+    assert f"| repository | `{IMAGE}` | `{IMAGE}` |" in text
+    assert "| tag | `1.5.0` | `1.6.0` |" in text
+    assert f"| digest | {f'`{digest}`' if digest else '-'} | - |" in text
+
+
+def test_an_app_without_a_deployment_yet_is_new_in_the_environment(dev: Path) -> None:
+    """Onboarded (an env.cue entry) with no image yet renders nothing: the MR says so."""
+    env = dev / "env.cue"
+    env.write_text(env.read_text().replace('deployment: image: tag: "1.0.0"\n', "", 1))
+    render.render(dev, "dev")
+    git.commit_all(dev, "example-app without an image")
+    plan = _apply(dev, _version("1.0.1"))
+    assert plan.apps[0].old_image == ImageRef(IMAGE, "-", None)
