@@ -1,19 +1,22 @@
 """Secrets never leave the process: one URL cleaner, one masker, one token check.
 
 Tokens reach us through the environment (GITLAB_TOKEN, ...) and may come back in
-any form: as given or stripped of whitespace, URL-encoded in a URL, or inside an
-`Authorization: Basic base64(user:token)` header that git or a proxy echoes. Every
-text we print, log, commit or send to GitLab goes through `mask`, and every URL we
-record goes through `clean_url`, which keeps only scheme, host, port and path.
+any form: as given or stripped of whitespace; percent-encoded, over-encoded (`%2D`
+for `-`, lower-case hex, `%25` twice over) or JSON-escaped; or base64-encoded, alone
+or after any prefix, as in the `Authorization: Basic base64(user:token)` header git
+or a proxy echoes. Every text we print, log, commit or send to GitLab goes through
+`mask`, and every URL we record goes through `clean_url`, which keeps only scheme,
+host, port and path. docs/SECURITY.md lists the forms and where they are masked.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
+import functools
+import json
 import os
 import re
-from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
+from collections.abc import Iterable
 
 from jenkins_helpers.errors import BadInput
 
@@ -27,10 +30,16 @@ SECRET_ENV_VARS = (
 )
 MASK = "*****"
 MIN_SECRET_CHARS = 4  # shorter values would mask ordinary words
-_BASIC = re.compile(r"(Basic\s+)([A-Za-z0-9+/]+={0,2})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# scp-like git addresses: [user@]host:path (no scheme, no slash before the colon).
-_SCP_LIKE = re.compile(r"^(?P<user>[^@/\s]+@)?(?P<host>[^@/:\s]+):(?P<path>(?!//).*)$")
+# A run of base64 text (standard or URL-safe alphabet; `+`, `/` and `=` maybe
+# percent-encoded, either case, once or twice), not starting inside an escape like `%20`.
+_BASE64_RUN = re.compile(
+    r"(?<!%)(?<!%[0-9A-Fa-f])(?<!%25)(?<!%25[0-9A-Fa-f])"
+    r"(?:[A-Za-z0-9+/_-]|%(?:25)?2[BbFf])+(?:=|%(?:25)?3[Dd]){0,2}"
+)
+
+# `scheme://user:password@` in any text (a proxy's error body naming its database...).
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s/@]+@")
 
 _registered: set[str] = set()
 
@@ -41,60 +50,178 @@ def register(secret: str) -> None:
         _registered.add(secret)
 
 
-def _secrets() -> set[str]:
-    found = set(_registered)
+def _secrets() -> frozenset[str]:
+    found = {s.strip() for s in _registered}
     for name in SECRET_ENV_VARS:
-        value = os.environ.get(name, "")
-        if len(value.strip()) >= MIN_SECRET_CHARS:
+        value = os.environ.get(name, "").strip()
+        if len(value) >= MIN_SECRET_CHARS:
             found.add(value)
-    return found
-
-
-def _forms(secret: str) -> set[str]:
-    """The ways a secret can be written: as used (stripped; the raw form contains it), and
-    URL-encoded."""
-    used = secret.strip()
-    forms = {used, quote(used, safe=""), quote_plus(used, safe="")}
-    return {f for f in forms if len(f) >= MIN_SECRET_CHARS}
+    return frozenset(found)
 
 
 def mask(text: str) -> str:
-    """Replace every known secret in `text`, in any of its forms, by `*****`."""
-    secrets = _secrets()
-    if not secrets:
-        return text
-    text = _BASIC.sub(lambda m: _mask_basic(m, secrets), text)
-    for form in sorted({f for s in secrets for f in _forms(s)}, key=len, reverse=True):
-        text = text.replace(form, MASK)
-    return text
+    """Replace every known secret in `text`, in any of its forms, by `*****`; and the
+    password of any URL (`https://user:*****@host`), known or not.
+
+    Base64 text that carries a secret is masked whole (`Basic *****`), so neither the
+    secret nor the bits of it at the edges of its base64 run are left.
+    """
+    if "://" in text:
+        text = _URL_PASSWORD.sub(rf"\g<head>{MASK}@", text)
+    masker = _masker(_secrets())
+    return text if masker is None else masker.sub(text)
 
 
-def _mask_basic(match: re.Match[str], secrets: set[str]) -> str:
-    """`Basic <base64>` whose decoded `user:password` holds a secret: mask the whole value."""
-    try:
-        decoded = base64.b64decode(match.group(2), validate=True).decode("utf-8", "replace")
-    except (binascii.Error, ValueError):
-        return match.group(0)
-    if any(form in decoded for s in secrets for form in _forms(s)):
-        return match.group(1) + MASK
-    return match.group(0)
+class _Masker:
+    """One regex for every form of a set of secrets, compiled once per set."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        plain: set[str] = set()
+        cores: set[str] = set()
+        for secret in secrets:
+            plain.add(secret)
+            cores |= base64_cores(secret)
+        groups = [f"(?P<plain>{_alternatives(plain)})"]
+        if cores:
+            groups.insert(0, f"(?P<b64>{_alternatives(cores)})")
+        self._regex = re.compile("|".join(groups))
+
+    def sub(self, text: str) -> str:
+        spans: list[tuple[int, int]] = []
+        for match in self._regex.finditer(text):
+            start, end = match.span()
+            if match.lastgroup == "b64":
+                start, end = _base64_run(text, start, end)
+            while spans and start <= spans[-1][1]:  # a base64 run may reach back over some
+                before = spans.pop()
+                start, end = min(before[0], start), max(before[1], end)
+            spans.append((start, end))
+        if not spans:
+            return text
+        out, at = [], 0
+        for start, end in spans:
+            out += [text[at:start], MASK]
+            at = end
+        out.append(text[at:])
+        return "".join(out)
+
+
+@functools.lru_cache(maxsize=16)
+def _masker(secrets: frozenset[str]) -> _Masker | None:
+    return _Masker(secrets) if secrets else None
+
+
+def _alternatives(forms: Iterable[str]) -> str:
+    """Longest first: where one secret begins another, the whole of the longer is masked."""
+    return "|".join(_encoded(f) for f in sorted(forms, key=lambda f: (-len(f), f)))
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded(form: str) -> str:
+    """A regex for `form` with each character as it is, percent-encoded (either case of
+    hex, encoded once or twice: `%2D`, `%2d`, `%252D`) or JSON-escaped."""
+    parts = []
+    for ch in form:
+        # Encoded forms first: a JSON-escaped `\` is `\\`, and must be masked whole.
+        options = ["".join(f"%(?:25)?{_hex(byte)}" for byte in ch.encode("utf-8"))]
+        escaped = json.dumps(ch)[1:-1]
+        if escaped != ch:
+            options.append(re.escape(escaped))
+        if ch == " ":
+            options.append(r"\+")  # form encoding
+        options.append(re.escape(ch))
+        parts.append(f"(?:{'|'.join(options)})")
+    return "".join(parts)
+
+
+def _hex(byte: int) -> str:
+    return "".join(f"[{c}{c.lower()}]" if c.isalpha() else c for c in f"{byte:02X}")
+
+
+@functools.lru_cache(maxsize=256)
+def base64_cores(secret: str) -> frozenset[str]:
+    """The base64 text every base64 encoding of `secret` contains, whatever precedes it.
+
+    Base64 turns 3 bytes into 4 characters, so how `secret` is encoded depends on the
+    length of what comes before it (`oauth2:`, `someone:`...) modulo 3. For each of the
+    three alignments, the characters made only of the secret's own bits; in the
+    standard and the URL-safe alphabet. Cores shorter than MIN_SECRET_CHARS are left
+    out (only very short secrets have them).
+    """
+    data = secret.encode("utf-8")
+    cores = set()
+    for skip in range(3):
+        text = base64.b64encode(bytes(skip) + data + bytes(2)).decode("ascii")
+        first, last = -(-8 * skip // 6), 8 * (skip + len(data)) // 6
+        core = text[first:last]
+        if len(core) >= MIN_SECRET_CHARS:
+            cores |= {core, core.translate(str.maketrans("+/", "-_"))}
+    return frozenset(cores)
+
+
+def _base64_run(text: str, start: int, end: int) -> tuple[int, int]:
+    """The whole run of base64 text around `text[start:end]`, with its padding."""
+    for run in _BASE64_RUN.finditer(text, max(0, text.rfind(" ", 0, start))):
+        if run.start() <= start and end <= run.end():
+            return run.span()
+        if run.start() > start:
+            break
+    return start, end
+
+
+# --- URLs ------------------------------------------------------------------------------
+
+# git's forms of a repository address (git help clone, "GIT URLS"):
+#   <transport>::<address>            a remote helper
+#   scheme://[user[:password]@]host[:port]/path   (http, https, ssh, git, file, ...)
+#   [user[:password]@]host:path       scp-like: no "://", a colon before any slash
+#   anything else                     a local path
+_HELPER = re.compile(r"(?P<helper>[A-Za-z0-9][A-Za-z0-9+.-]*)::(?P<address>.*)", re.S)
+_URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<rest>.*)", re.S)
+# The userinfo runs to the last `@` after which a `host:` follows (a password may hold
+# `@`, `:` and `/`; git's own parser would cut it at the first). `[user@host:port]:path`
+# is git's older form with a port.
+_SCP = re.compile(
+    r"(?:\[(?:[^\]]*@)?(?P<port_host>[^\]@]*)\]|(?:.*@)?(?P<host>\[[^\]]*\]|[^@/:\[\]]*))"
+    r":(?P<path>.*)",
+    re.S,
+)
 
 
 def clean_url(url: str) -> str:
     """`url` as we may record it: no `user:password@`, query or fragment (tokens hide there).
 
-    An scp-like git address (`user@host:group/app.git`) loses its user part; a local
-    path is returned as it is.
+    Every form git accepts: a URL (`https://`, `ssh://`, `git://`, `file://`...), an
+    scp-like address (`user:password@host:group/app.git` keeps `host:group/app.git`),
+    `<transport>::<address>`. A local path is returned as it is.
     """
-    parts = urlsplit(url)
-    if parts.scheme and parts.netloc:
-        host = parts.netloc.rpartition("@")[2]
-        return urlunsplit((parts.scheme, host, parts.path, "", ""))
-    scp = _SCP_LIKE.match(url)
-    if scp and not parts.scheme:
-        path = scp.group("path").split("?", 1)[0].split("#", 1)[0]
-        return f"{scp.group('host')}:{path}"
-    return url
+    if helper := _HELPER.fullmatch(url):
+        return f"{helper['helper']}::{clean_url(helper['address'])}"
+    if found := _URL.fullmatch(url):
+        # As git reads it: the authority runs to the first slash, userinfo to its last @.
+        authority, slash, path = found["rest"].partition("/")
+        host = authority.rpartition("@")[2]
+        if _no_query(host) != host:  # `https://host?query/...`: no path
+            return f"{found['scheme']}://{_no_query(host)}"
+        return f"{found['scheme']}://{host}{_no_query(slash + path)}"
+    colon, slash = url.find(":"), url.find("/")
+    if colon < 0 or 0 <= slash < colon:
+        return url  # a local path
+    scp = _SCP.fullmatch(url)
+    if scp is None:  # a colon before any slash, but no host: drop all up to the last @
+        return url.rpartition("@")[2]
+    path = _no_query(scp["path"])
+    if scp["port_host"] is not None:
+        return f"[{scp['port_host']}]:{path}"
+    if scp.start("host") == 0 and "@" in path.split("/", 1)[0]:
+        # `user:password@host[/path]`: git would take `user` for the host, and the rest
+        # for a path; it is a credential all the same.
+        return url.rpartition("@")[2]
+    return f"{scp['host']}:{path}"
+
+
+def _no_query(text: str) -> str:
+    return re.split(r"[?#]", text, maxsplit=1)[0]
 
 
 def checked_token(value: str, name: str) -> str:
