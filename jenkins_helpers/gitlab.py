@@ -237,8 +237,8 @@ class GitLab:
         data = {
             "source_branch": source,
             "target_branch": target,
-            "title": title,
-            "description": description,
+            "title": mask(title),
+            "description": mask(description),
             "labels": list(labels),
             "remove_source_branch": True,
         }
@@ -269,10 +269,10 @@ class GitLab:
     def update_merge_request(
         self, path: str, iid: int, *, title: str, description: str, labels: Sequence[str]
     ) -> MergeRequest:
-        """Replace an MR's title, description and labels in place."""
+        """Replace an MR's title, description and labels in place (secrets masked)."""
         mr = self._project(path).mergerequests.get(iid, lazy=True)
-        mr.title = title
-        mr.description = description
+        mr.title = mask(title)
+        mr.description = mask(description)
         mr.labels = list(labels)
         self._call(f"updating merge request !{iid} of {path}", mr.save)
         return self.merge_request(path, iid)
@@ -348,11 +348,10 @@ class GitLab:
             )
 
     def close_merge_request(self, path: str, iid: int, note: str) -> None:
-        """Comment `note` on an MR, then close it."""
+        """Comment `note` on an MR (secrets masked), then close it."""
         mr = self._project(path).mergerequests.get(iid, lazy=True)
-        self._call(
-            f"commenting on merge request !{iid} of {path}", lambda: mr.notes.create({"body": note})
-        )
+        body = {"body": mask(note)}
+        self._call(f"commenting on merge request !{iid} of {path}", lambda: mr.notes.create(body))
         mr.state_event = "close"
         self._call(f"closing merge request !{iid} of {path}", mr.save)
 

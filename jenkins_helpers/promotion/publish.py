@@ -19,7 +19,7 @@ finds the branch already right but the MR stale, and repairs the MR.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from jenkins_helpers import git
 from jenkins_helpers.errors import UserError
@@ -28,6 +28,7 @@ from jenkins_helpers.promotion import naming
 from jenkins_helpers.promotion.model import Outcome, Status
 from jenkins_helpers.promotion.target import Target
 from jenkins_helpers.promotion.trailer import TrailerError, parse_trailer
+from jenkins_helpers.secrets import mask
 
 TEXT_MARKER = "--- merge request (gitops-helper) ---"
 CONVERGE_ATTEMPTS = 5  # heads re-read after an MR update before giving up
@@ -47,7 +48,17 @@ class Change:
 
 
 def publish(target: Target, change: Change, *, dry_run: bool = False) -> Outcome:
-    """Push and propose `change` (or say what would happen); close superseded MRs."""
+    """Push and propose `change` (or say what would happen); close superseded MRs.
+
+    Its text is masked first (secrets.mask), so the commit, the MR and the comparisons
+    with what GitLab has all see the same text.
+    """
+    change = replace(
+        change,
+        title=mask(change.title),
+        description=mask(change.description),
+        commit_message=mask(change.commit_message),
+    )
     if not change.files:
         # Open MRs are left alone: a rerun of an older build must not close a
         # newer promotion that is waiting for review.

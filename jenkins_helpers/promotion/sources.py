@@ -18,6 +18,7 @@ from jenkins_helpers.cuesrc.applayer import AppLayer
 from jenkins_helpers.deployrepo import layout, render
 from jenkins_helpers.errors import BadInput
 from jenkins_helpers.promotion.model import AppVersion, ImageRef
+from jenkins_helpers.secrets import mask
 
 # The largest deployment/app.cue promote reads (docs/VALIDATION.md, "The app layer"): an
 # app layer's largest legitimate part is its ConfigMap's data, at most 1 MiB in Kubernetes.
@@ -30,7 +31,7 @@ class Build:
 
     version: AppVersion
     layer: AppLayer
-    origin: str  # the app repository: its URL without credentials, or its path
+    origin: str  # the app repository: its URL without credentials, or its path; masked
     commit: str | None  # its commit, when it is a git checkout
 
 
@@ -40,6 +41,9 @@ def from_app_repo(app_repo: Path, app: str, image: ImageRef) -> Build:
     layer = applayer.read(app_repo, app)
     applayer.check_repository(layer, image.repository)
     origin, commit = git.source_of(app_repo)
+    # Recorded in the app file's header, the commit, the MR and its trailer, --json: no
+    # credentials (clean_url, in any form git accepts), and no known secret in the path.
+    origin = mask(origin)
     text = applayer.app_file_text(layer, origin, commit)
     return Build(AppVersion(app, text, image), layer, origin, commit)
 
