@@ -8,6 +8,7 @@ merge_request` with `object_attributes.action: merge` and `state: merged`.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -16,6 +17,9 @@ from jenkins_helpers import inputs
 from jenkins_helpers.errors import BadInput
 
 _SHA = re.compile(r"[0-9a-f]{40}")
+# How deep a delivery's JSON may nest, counting every object and array: GitLab's own
+# sample merge request event nests 5 deep; a deeper body is malformed (docs/WEBHOOK.md).
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,28 @@ class Ignored:
     """An event the webhook acknowledges and does not act on, and why."""
 
     reason: str
+
+
+def load(raw: bytes) -> object:
+    """A delivery's body as JSON; BadInput when it is not JSON or nests deeper than
+    MAX_DEPTH (Python's parser gives up near 1000 levels with a RecursionError)."""
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadInput("the body is not JSON") from e
+    except RecursionError as e:
+        raise BadInput(f"the body nests deeper than {MAX_DEPTH} levels") from e
+    level: list[object] = [body]
+    for _ in range(MAX_DEPTH):
+        level = [
+            child
+            for node in level
+            if isinstance(node, dict | list)
+            for child in (node.values() if isinstance(node, dict) else node)
+        ]
+    if any(isinstance(node, dict | list) for node in level):
+        raise BadInput(f"the body nests deeper than {MAX_DEPTH} levels")
+    return body
 
 
 def parse(event_header: str, body: object) -> MergeEvent | Ignored:

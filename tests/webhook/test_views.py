@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 import webhook
 from jenkins_helpers.errors import BadInput
+from webhook import events
 from webhook.store import Store
 
 SECRET = "webhook-test-secret-8c1"  # noqa: S105 - made up
@@ -104,6 +105,37 @@ def test_a_body_over_1_mib_is_413(client: FlaskClient) -> None:
 def test_malformed_json_is_400(client: FlaskClient) -> None:
     status, answer = deliver(client, b"{not json")
     assert (status, answer["reason"]) == (400, "the body is not JSON")
+
+
+def nested(depth: int, shape: str) -> bytes:
+    """JSON nesting `depth` objects and arrays, as raw bytes (no Python object holds it)."""
+    opening = {"arrays": "[", "objects": '{"a":', "mixed": '[{"a":'}[shape]
+    closing = {"arrays": "]", "objects": "}", "mixed": "}]"}[shape]
+    repeat = depth if shape != "mixed" else depth // 2
+    return (opening * repeat + "1" + closing * repeat).encode()
+
+
+@pytest.mark.parametrize("depth", [34, 100, 990, 1000, 5000, 100_000])
+@pytest.mark.parametrize("shape", ["arrays", "objects", "mixed"])
+@pytest.mark.parametrize("where", ["the body", "a field"])
+def test_deeply_nested_json_is_400_not_a_crash(
+    app: Flask, client: FlaskClient, depth: int, shape: str, where: str
+) -> None:
+    """Python's parser raises RecursionError near 1000 levels: that was a 500. Whatever
+    the depth, the delivery is malformed, wherever the nesting is."""
+    body = nested(depth, shape)
+    if where == "a field":
+        event = json.dumps(merge_event(description="@")).encode()
+        body = event.replace(b'"@"', body)
+    status, answer = deliver(client, body)
+    assert (status, answer["status"]) == (400, "rejected")
+    assert answer["reason"] == "the body nests deeper than 32 levels"
+    assert store(app).jobs() == []
+
+
+def test_json_nested_32_levels_is_read() -> None:
+    body = json.dumps(merge_event(labels=json.loads(nested(29, "arrays")))).encode()
+    assert events.load(body) == json.loads(body)
 
 
 def test_gitlabs_documentation_sample_is_acknowledged_and_ignored(
