@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -26,7 +29,9 @@ from webhook.store import STATES, Store
 
 bp = Blueprint("webhook", __name__)
 log = logging.getLogger(__name__)
-GITLAB_CHECK_SECONDS = 30.0  # readiness asks GitLab at most this often
+# Readiness asks GitLab at most this often: once it answered, and while it fails.
+GITLAB_CHECK_SECONDS = 30.0
+GITLAB_FAILED_CHECK_SECONDS = 5.0
 
 
 def _settings() -> WebhookSettings:
@@ -116,34 +121,57 @@ def healthz() -> tuple[Response, int]:
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """Ready when the queue can be written and GitLab answers."""
-    checks = {"queue": _check(_store().ping), "gitlab": _gitlab_reachable()}
+    """Ready when the queue can be written and GitLab answers.
+
+    Unauthenticated, so it says only which check is `ok` or `failed`: why is in the
+    log (an error body from GitLab or a proxy may carry a URL with a password).
+    """
+    checks = {"queue": _check("queue", _store().ping), "gitlab": _gitlab_reachable()}
     ready = all(v == "ok" for v in checks.values())
     return jsonify({"status": "ok" if ready else "unavailable", "checks": checks}), (
         200 if ready else 503
     )
 
 
-def _check(probe: Any) -> str:
+def _check(name: str, probe: Callable[[], object]) -> str:
     try:
         probe()
     except Exception as e:
-        return f"failed: {type(e).__name__}: {e}"
+        log.warning("readiness check %s failed: %s: %s", name, type(e).__name__, e)
+        return "failed"
     return "ok"
 
 
+class _Readiness:
+    """GitLab's last answer to the readiness check, and when it came (one check at a time)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.at = -math.inf
+        self.state = "unknown"
+
+    def fresh(self) -> bool:
+        keep = GITLAB_CHECK_SECONDS if self.state == "ok" else GITLAB_FAILED_CHECK_SECONDS
+        return time.monotonic() - self.at < keep
+
+
 def _gitlab_reachable() -> str:
-    """Whether GitLab answered recently (cached: readiness probes come every few seconds)."""
-    cache = current_app.extensions["gitops"].setdefault("gitlab_check", [0.0, "unknown"])
-    if time.monotonic() - cache[0] > GITLAB_CHECK_SECONDS or cache[1] != "ok":
-        from jenkins_helpers.gitlab import GitLab
+    """Whether GitLab answered, as last checked: probes come every few seconds, and a
+    failing GitLab must not be asked on each of them (nor by each of them at once)."""
+    cached: _Readiness = current_app.extensions["gitops"].setdefault("readiness", _Readiness())
+    if cached.fresh():
+        return cached.state
+    with cached.lock:
+        if not cached.fresh():  # another request may have checked while this one waited
+            from jenkins_helpers.gitlab import GitLab
 
-        def probe() -> None:
-            with GitLab(_settings().access, retries=False) as gl:
-                gl.project(_settings().project)
+            def probe() -> None:
+                with GitLab(_settings().access, retries=False) as gl:
+                    gl.project(_settings().project)
 
-        cache[:] = [time.monotonic(), _check(probe)]
-    return str(cache[1])
+            cached.state = _check("gitlab", probe)
+            cached.at = time.monotonic()
+        return cached.state
 
 
 @bp.get("/metrics")
