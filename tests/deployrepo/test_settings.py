@@ -189,3 +189,42 @@ def test_a_malformed_policies_section_is_bad_input(policies: object, message: st
     with pytest.raises(BadInput, match=re.escape(message)) as info:
         parse_settings(gitops_yaml([{"name": "dev"}], policies=policies), "gitops.yaml")
     assert info.value.message.startswith("gitops.yaml: ")
+
+
+# --- where init-repo cannot create a repository ------------------------------------------
+
+LONG = "a" * 300  # over NAME_MAX (255) of every common file system
+
+
+@pytest.mark.parametrize(
+    "where, reason",
+    [
+        ("/proc/gitops-x", "No such file or directory"),
+        ("{tmp}/" + LONG, "File name too long"),
+        ("{tmp}/new/b/" + LONG, "File name too long"),
+        ("{tmp}/" + "a/" * 3000 + "x", "File name too long"),
+        ("{tmp}/afile/new", "Not a directory"),
+        ("/dev/null/x", "Not a directory"),
+    ],
+    ids=["proc", "long-name", "long-name-under-new-dirs", "long-path", "under-a-file", "dev-null"],
+)
+def test_init_repo_where_no_directory_can_be_is_bad_input(
+    tmp_path: Path, where: str, reason: str
+) -> None:
+    (tmp_path / "afile").write_text("a file\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    crash_logs = tmp_path.parent / f"crash-{tmp_path.name}"
+    crash_logs.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "jenkins_helpers", "init-repo", where.format(tmp=tmp_path)],
+        env={**os.environ, "TMPDIR": str(crash_logs)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: cannot create the repository at ")
+    assert reason in done.stderr and "unexpected" not in done.stderr
+    assert len(done.stderr) < 400, "the path is shown shortened"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before, "no directory left behind"
+    assert list(crash_logs.iterdir()) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import shutil
 from importlib import resources
@@ -9,7 +10,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from jenkins_helpers import git
+from jenkins_helpers import git, inputs
 from jenkins_helpers.cue import CueEngine
 from jenkins_helpers.deployrepo import render
 from jenkins_helpers.deployrepo.settings import (
@@ -60,25 +61,54 @@ def init_repo(target: Path, env_names: list[str], engine: CueEngine | None = Non
     Nothing is left behind when a step fails.
     """
     settings = default_settings(env_names)
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise BadInput(f"{target} already exists and is not empty", hint="pass a new directory")
-    created = not target.exists()
+    made = _make_directory(target)
     try:
-        target.mkdir(parents=True, exist_ok=True)
         _lay_down(target, settings, engine)
     except BaseException as e:
-        if created:
+        if made:
             shutil.rmtree(target, ignore_errors=True)
+            _remove_empty(made[1:])
         elif target.is_dir():
             for child in target.iterdir():
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
         if isinstance(e, PermissionError | NotADirectoryError | FileExistsError):
-            raise BadInput(
-                f"cannot create the repository at {target}: {e.strerror or e}",
-                "pass a directory you can write to",
-            ) from e
+            raise _cannot_create(target, e) from e
         raise
     return settings
+
+
+def _make_directory(target: Path) -> list[Path]:
+    """Create `target` (an empty directory may exist already); returns the directories it
+    made, `target` first. BadInput, with nothing made, when the path cannot be one: a
+    file or a non-empty directory there, a name too long, a place no directory can be
+    made (/proc/x, a read-only file system...)."""
+    made: list[Path] = []
+    try:
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise BadInput(
+                f"{inputs.show(str(target))} already exists and is not empty",
+                hint="pass a new directory",
+            )
+        made = [p for p in (target, *target.parents) if not p.exists()]
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        _remove_empty(made)
+        raise _cannot_create(target, e) from e
+    return made
+
+
+def _cannot_create(target: Path, e: OSError) -> BadInput:
+    return BadInput(
+        f"cannot create the repository at {inputs.show(str(target))}: {e.strerror or e}",
+        "pass a directory you can write to",
+    )
+
+
+def _remove_empty(directories: list[Path]) -> None:
+    """Remove the directories made on the way to a target (deepest first), if empty."""
+    for directory in directories:
+        with contextlib.suppress(OSError):  # not made after all, or not empty: not ours
+            directory.rmdir()
 
 
 def _lay_down(target: Path, settings: Settings, engine: CueEngine | None) -> None:
