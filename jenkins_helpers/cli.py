@@ -7,6 +7,7 @@ the module's `show`. `error_boundary` is the one place errors become exit codes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -63,8 +64,11 @@ DRY_RUN_OPTION = click.option(
 
 
 def echo(text: str, *, err: bool = False) -> None:
-    """The printer handed to each command's `show`."""
-    click.echo(text, err=err)
+    """The printer handed to each command's `show`: every line masked (docs/SECURITY.md)."""
+    try:
+        click.echo(mask(text), err=err)
+    except BrokenPipeError:
+        _reader_gone()
 
 
 class _Masked(logging.Formatter):
@@ -111,9 +115,9 @@ def error_boundary(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except UserError as e:
-            click.echo(f"error: {e.message}", err=True)
+            echo(f"error: {e.message}", err=True)
             if e.hint:
-                click.echo(f"hint: {e.hint}", err=True)
+                echo(f"hint: {e.hint}", err=True)
             sys.exit(e.exit_code)
         except KeyboardInterrupt:
             _cancel_git_watchdogs()
@@ -138,10 +142,23 @@ def _crash_log(text: str) -> str:
     return path
 
 
+def _reader_gone() -> NoReturn:
+    """The reader of our output went away (`gitops-helper status | head -1`): stop
+    quietly, as a command killed by SIGPIPE would (exit 141), without a crash log.
+    Both streams are pointed at /dev/null so that Python's own flush at exit cannot
+    fail too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+    sys.exit(141)
+
+
 def emit(as_json: bool, data: Any, show: Callable[[Printer], None]) -> None:
     """Print `data` as JSON, or let the command's `show` print it for people."""
     if as_json:
-        click.echo(json.dumps(_plain(data), indent=2, sort_keys=True))
+        echo(json.dumps(_plain(data), indent=2, sort_keys=True))
     else:
         show(echo)
 

@@ -381,7 +381,7 @@ class GitLab:
                 if last:
                     raise TransientError(
                         f"cannot reach GitLab at {self.url} ({reason}) while {what}",
-                        "check --gitlab-url / GITLAB_URL and the network; then rerun",
+                        _unreachable_hint(self.url),
                     ) from e
                 problem = f"GitLab at {self.url} not reachable ({reason})"
             except gitlab.exceptions.GitlabError as e:
@@ -473,6 +473,19 @@ def _message(e: gitlab.exceptions.GitlabError) -> str:
 
 def _events(hook: Any) -> tuple[HookEvent, ...]:
     return tuple(e for e in HOOK_EVENTS if getattr(hook, f"{e}_events", False))
+
+
+SANDBOX_URL = "http://127.0.0.1:8929"  # `gitops-helper sandbox up`'s default address
+
+
+def _unreachable_hint(url: str) -> str:
+    """What to check when GitLab does not answer; the sandbox's address gets its own."""
+    if url.rstrip("/") in (SANDBOX_URL, SANDBOX_URL.replace("127.0.0.1", "localhost")):
+        return (
+            "that is the sandbox's default address: start it with "
+            "`gitops-helper sandbox up --port 8929`, then rerun"
+        )
+    return "check --gitlab-url / GITLAB_URL and the network; then rerun"
 
 
 def _merge_request(mr: Any) -> MergeRequest:

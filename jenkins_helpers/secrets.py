@@ -237,4 +237,10 @@ def checked_token(value: str, name: str) -> str:
             f'set {name} to the token alone, e.g. export {name}="$(cat token-file)"',
         )
     register(value)
+    if not token.isascii():  # HTTP headers carry ASCII only: it could never authenticate
+        raise BadInput(
+            f"{name} contains characters that are not ASCII (a token is letters, digits "
+            "and a few signs such as - _ .)",
+            f"copy the token again; check the encoding of the file {name} is read from",
+        )
     return token

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import stat
 import subprocess
 import sys
@@ -194,3 +195,40 @@ def test_an_unexpected_error_leaves_a_private_crash_log(
     assert log.parent == tmp_path and stat.S_IMODE(log.stat().st_mode) == 0o600
     assert "RuntimeError" in log.read_text()
     assert token not in log.read_text() + result.output
+
+
+def test_a_reader_that_goes_away_stops_the_command_quietly(template: Path, tmp_path: Path) -> None:
+    """`gitops-helper ... | head -1`: exit 141 as SIGPIPE would, no 'unexpected', no crash log."""
+    repo = copy_repo(template, tmp_path / "repo")
+    read, write = os.pipe()
+    os.close(read)
+    with tempfile.TemporaryDirectory() as scratch:
+        done = subprocess.run(
+            [sys.executable, "-m", "jenkins_helpers", "validate", "--repo", str(repo), "--json"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "TMPDIR": scratch},
+            text=True,
+            check=False,
+        )
+        os.close(write)
+        assert (done.returncode, done.stderr) == (141, "")
+        assert os.listdir(scratch) == [], "no crash log"
+
+
+@pytest.mark.parametrize("token", ["tökén-1234", "token-€-5678", "tok\u2028en-9abc"])
+def test_a_token_that_is_not_ascii_is_bad_input(token: str) -> None:
+    env = {"GITLAB_URL": "http://127.0.0.1:9", "GITLAB_TOKEN": token}
+    done = gitops("status", env=env)
+    assert done.returncode == 2, done.stderr
+    assert "GITLAB_TOKEN" in done.stderr and "unexpected" not in done.stderr
+    assert token.strip() not in done.stderr
+
+
+def test_the_sandbox_address_unreachable_says_to_start_the_sandbox() -> None:
+    env = {"GITLAB_URL": "http://127.0.0.1:8929", "GITLAB_TOKEN": "cli-test-token-4e2a"}
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 8929)) == 0:
+            pytest.skip("something listens on port 8929 on this machine")
+    done = gitops("status", env=env)
+    assert done.returncode == 1 and "start it with `gitops-helper sandbox up" in done.stderr
