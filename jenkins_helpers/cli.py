@@ -700,9 +700,10 @@ def status_command(
     """Show every app in every environment: image tags, pending MRs, divergences.
 
     A table of apps x environments (the image tag each one runs), then the open
-    MRs of the tool with their links, why neighbouring environments differ (a
-    hotfix, a rollback, a skipped environment: "ahead"; a promotion pending or
-    missing: "behind"), the decommissions in progress and, with
+    MRs of the tool with their links, why neighbouring environments differ (each
+    with its cause: pending, stuck - a change meant to travel on that no open MR
+    carries, so run `gitops-helper reconcile` -, hotfix, reverted, rolled back,
+    skipped), the decommissions in progress and, with
     --check-manifests, the manifests that do not match their env.cue. Reads
     GitLab only (one env.cue per environment, a few MR listings); changes nothing.
     The webhook serves the same board at GET / (docs/WEBHOOK.md).
