@@ -73,7 +73,7 @@ def _merged(hook: Hook, chain: Chain, iid: int, timeout: float = 300) -> dict[st
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = [j for j in hook.wait_idle(timeout) if j["key"].endswith(f":{sha}")]
-        if found:
+        if found and found[0]["state"] not in ("queued", "running"):
             return found[0]
         time.sleep(0.2)
     raise AssertionError(f"no job for the merge of !{iid} within {timeout} s")
