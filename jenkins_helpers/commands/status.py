@@ -68,7 +68,7 @@ class WebhookJobs:
     problem: str | None = None
 
 
-def webhook(url: str | None, environ: dict[str, str] | None = None) -> Webhook | None:
+def webhook(url: str | None) -> Webhook | None:
     """The webhook to read failed jobs from (None without a URL); its secret from
     GITOPS_WEBHOOK_SECRET. BadInput before anything is read when either is unusable."""
     if not url:
@@ -77,7 +77,7 @@ def webhook(url: str | None, environ: dict[str, str] | None = None) -> Webhook |
         checked = inputs.server_url(url, "webhook URL")
     except BadInput as e:
         raise BadInput(e.message, "e.g. https://gitops-webhook.example.com") from None
-    secret = (os.environ if environ is None else environ).get(SECRET_VARIABLE, "")
+    secret = os.environ.get(SECRET_VARIABLE, "")
     if not secret.strip():
         raise BadInput(
             f"{SECRET_VARIABLE} is not set: the webhook's job records need its secret",
@@ -97,7 +97,13 @@ def failed_jobs(hook: Webhook) -> WebhookJobs:
             timeout=WEBHOOK_TIMEOUT,
         )
     except requests.RequestException as e:
-        why = "no answer in time" if isinstance(e, requests.Timeout) else type(e).__name__
+        why = (
+            f"no answer within {WEBHOOK_TIMEOUT:g} s"
+            if isinstance(e, requests.Timeout)
+            else "connection failed"
+            if isinstance(e, requests.ConnectionError)
+            else type(e).__name__
+        )
         return WebhookJobs(hook.url, None, f"cannot reach the webhook at {hook.url} ({why})")
     if answer.status_code == 401:
         problem = f"the webhook at {hook.url} refused {SECRET_VARIABLE} (HTTP 401)"
