@@ -71,6 +71,10 @@ def _refresh(
     mine = [u for u in promoted.units if u.branch == mr.source_branch or u.mr_iid == mr.iid]
     if mine:
         return Refreshed(mr.iid, mine[0].status, mine[0].reason)
+    ours = set(trailer.apps) | {trailer.group or ""}
+    back = [u for u in promoted.units if u.unit in ours and u.status == "noop" and u.reason]
+    if back and back[0].reason:  # env runs a newer version now: the MR would take it back
+        return _close(deployment, mr, back[0].reason)
     return _close_if_done(deployment, env, mr)
 
 
@@ -98,6 +102,10 @@ def _refresh_build(
 
 def _close_if_done(deployment: DeploymentProject, env: Environment, mr: MergeRequest) -> Refreshed:
     """The target already has what the MR carries: close it, saying so."""
-    note = f"Closed by gitops-helper: {env.name} already has what this merge request carries."
+    return _close(deployment, mr, f"{env.name} already has what this merge request carries")
+
+
+def _close(deployment: DeploymentProject, mr: MergeRequest, reason: str) -> Refreshed:
+    note = f"Closed by gitops-helper: {reason}."
     deployment.gl.close_merge_request(deployment.project.path, mr.iid, note)
-    return Refreshed(mr.iid, "closed", f"{env.name} already has it")
+    return Refreshed(mr.iid, "closed", reason)

@@ -328,9 +328,15 @@ def test_a_promotion_never_takes_an_environment_back(
 ) -> None:
     hook.wait_idle()
     before = images(chain, "example-app")["stage"].rsplit(":", 1)[1]
-    ahead = ("set", "--env", "stage", "--app", "example-app", "--no-promote")
-    merged_quietly(chain, hook, gitops_json(operator, *ahead, "--image-tag", "99.0.0")["mr_iid"])
     dev = images(chain, "example-app")["dev"].rsplit(":", 1)[1]
+    pending = [m.iid for m in chain.open_mrs("stage") if "app::example-app" in m.labels]
+    ahead = ("set", "--env", "stage", "--app", "example-app", "--no-promote")
+    chain.merge(gitops_json(operator, *ahead, "--image-tag", "99.0.0")["mr_iid"])
+    hook.wait_idle()
+    for iid in pending:  # they would take stage back now: closed, saying why
+        closed = chain.project.mergerequests.get(iid)
+        notes = [n.body for n in closed.notes.list(get_all=True)]
+        assert closed.state == "closed" and any("never goes back" in n for n in notes), notes
     mrs = all_mrs(chain.project)
 
     done = gitops_json(
