@@ -165,10 +165,11 @@ def test_an_evaluation_error_names_the_users_path_and_suggests_the_field(
     assert "\nreplica: did you mean replicas?\n" in result.stderr
 
 
-def test_outside_a_deployment_repo(tmp_path: Path) -> None:
-    result = gitops("render", "--repo", str(tmp_path))
-    assert result.returncode == 1
-    assert "not a deployment repository" in result.stderr
+@pytest.mark.parametrize("command", ["render", "validate"])
+def test_outside_a_deployment_repo_is_bad_input(tmp_path: Path, command: str) -> None:
+    result = gitops(command, "--repo", str(tmp_path))
+    assert result.returncode == 2
+    assert "not a deployment repository" in result.stderr and "hint:" in result.stderr
 
 
 def test_an_unexpected_error_leaves_a_private_crash_log(

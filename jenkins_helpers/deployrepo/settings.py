@@ -122,8 +122,8 @@ def load_settings(repo: Path) -> Settings:
     path = repo / SETTINGS_FILE
     try:
         data = yaml.safe_load(path.read_text())
-    except FileNotFoundError as e:
-        raise UserError(
+    except (FileNotFoundError, NotADirectoryError) as e:
+        raise BadInput(
             f"{path} not found: {repo} is not a deployment repository",
             hint="create one with `gitops-helper init-repo DIR`, or pass --repo",
         ) from e
