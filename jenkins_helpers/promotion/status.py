@@ -263,7 +263,7 @@ def _read_mrs(
     for branch, found in merged.items():
         newest = sorted(found, key=lambda mr: mr.merged_at or "", reverse=True)
         reading.merged[branch] = [_ref(deployment, mr, env_of, reading) for mr in newest]
-    reading.open_mrs = [_ref(deployment, mr, env_of, reading) for mr in opened]
+    reading.open_mrs = [_ref(deployment, mr, env_of, reading, pending=True) for mr in opened]
     _resolve_reverts(reading)
 
 
@@ -290,10 +290,17 @@ def _text(value: object) -> str | None:
 
 
 def _ref(
-    deployment: DeploymentProject, mr: MergeRequest, env_of: dict[str, str], reading: _Reading
+    deployment: DeploymentProject,
+    mr: MergeRequest,
+    env_of: dict[str, str],
+    reading: _Reading,
+    *,
+    pending: bool = False,
 ) -> MergeRequestRef:
     """The board's view of an MR, from its trailer if the tool opened it (else from its
-    labels: anybody can write a trailer, and nobody sees it)."""
+    labels: anybody can write a trailer, and nobody sees it). A `pending` (open) MR's
+    trailer counts only while its head commit carries it: an edited description must
+    not make a stuck change look pending."""
     try:
         trailer = parse_trailer(mr.description)
     except TrailerError as e:
@@ -301,6 +308,10 @@ def _ref(
         trailer = None
     if trailer is not None and not trust.opened_by_tool(deployment, mr):
         trailer = None
+    if trailer is not None and pending:
+        trailer, ignored = trust.read_proposal(deployment, mr)
+        if ignored:
+            reading.warnings.append(f"!{mr.iid}: {ignored}")
     labelled = {label.split("::", 1)[1] for label in mr.labels if label.startswith("app::")}
     group = next((lb.split("::", 1)[1] for lb in mr.labels if lb.startswith("group::")), None)
     ref = MergeRequestRef(

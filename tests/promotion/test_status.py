@@ -29,6 +29,7 @@ from jenkins_helpers.gitlab import Access
 from jenkins_helpers.promotion import Trailer, connect, edits, promote_build
 from jenkins_helpers.promotion.between_envs import promote_env
 from jenkins_helpers.promotion.decommission import decommission as decommission_app
+from jenkins_helpers.promotion.publish import Change, commit_message
 from jenkins_helpers.promotion.status import Board, board
 from tests.helpers.chain import seeded
 
@@ -63,6 +64,7 @@ def hand_made_mr(
     path: str,
     content: str,
     title: str,
+    commit_message: str | None = None,
     **extra: object,
 ) -> int:
     """A person's MR: one file changed on a new branch."""
@@ -70,7 +72,7 @@ def hand_made_mr(
         {
             "branch": branch,
             "start_branch": target,
-            "commit_message": title,
+            "commit_message": commit_message or title,
             "actions": [{"action": "update", "file_path": path, "content": content}],
         }
     )
@@ -282,21 +284,32 @@ def test_later_changes_a_rollback_in_dev_its_revert_and_a_stuck_set(
     assert moving.promotes
     project.mergerequests.get(rollback).merge()
     merged = project.mergerequests.get(rollback)
-    # The revert MR as `gitops-helper revert` writes it (title, labels, trailer); made
-    # by hand because that command cannot run on git 2.39 yet (see the report).
+    # The revert MR as `gitops-helper revert` writes it (title, labels, trailer, and the
+    # MR's text in its commit); made by hand because that command cannot run on git
+    # 2.39 yet (see the report).
     before = project.commits.get(merged.merge_commit_sha).parent_ids[0]
     trailer = Trailer(
         target_env="dev", apps={}, unit="revert", source_commit=merged.merge_commit_sha
     )
+    text = Change(
+        source_branch=f"revert/dev/{merged.merge_commit_sha[:12]}",
+        title=f'Revert "{merged.title}" in dev',
+        description=f"Reverts !{rollback}. [no-promote]\n\n{trailer.to_comment()}\n",
+        labels=("gitops", "revert", "env::dev", "no-promote"),
+        identity=(),
+        commit_message=f'Revert "{merged.title}" in dev\n',
+        files=(),
+    )
     undo = hand_made_mr(
         project,
-        f"revert/dev/{merged.merge_commit_sha[:12]}",
+        text.source_branch,
         "dev",
         "env.cue",
         project.files.raw(file_path="env.cue", ref=before).decode(),
-        f'Revert "{merged.title}" in dev',
-        description=f"Reverts !{rollback}. [no-promote]\n\n{trailer.to_comment()}\n",
-        labels="gitops,revert,env::dev,no-promote",
+        text.title,
+        commit_message=commit_message(text),
+        description=text.description,
+        labels=",".join(text.labels),
     )
     closed = project.mergerequests.get(s.pending)
     closed.state_event = "close"

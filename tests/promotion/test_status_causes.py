@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
@@ -24,6 +24,7 @@ from jenkins_helpers.deployrepo.settings import Environment, Settings
 from jenkins_helpers.gitlab import MergeRequest
 from jenkins_helpers.promotion import status
 from jenkins_helpers.promotion.model import ImageRef
+from jenkins_helpers.promotion.publish import Change, commit_message
 from jenkins_helpers.promotion.status import Cell, Divergence, _Entry, _Reading
 from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.promotion.trailer import Trailer
@@ -34,9 +35,20 @@ ENVS = tuple(Environment(name, name, name) for name in ("dev", "stage", "prod"))
 URL = "https://gitlab.example.com/platform/k8s-deployments/-/merge_requests"
 
 
+HEADS: dict[str, str] = {}  # an open MR's head commit -> its message, as publish writes it
+
+
 class _GitLab:
     def user_id(self) -> int:
         return TOOL
+
+    def commit_message(self, path: str, sha: str) -> str:
+        return HEADS[sha]
+
+
+@dataclass
+class _Project:
+    path: str = "platform/k8s-deployments"
 
 
 @dataclass
@@ -45,9 +57,10 @@ class _Deployment:
 
     settings: Settings
     gl: _GitLab
+    project: _Project
 
 
-DEPLOYMENT = cast(DeploymentProject, _Deployment(Settings("main", ENVS), _GitLab()))
+DEPLOYMENT = cast(DeploymentProject, _Deployment(Settings("main", ENVS), _GitLab(), _Project()))
 
 
 # --- merge requests as the tool (or a person) writes them -----------------------------
@@ -67,6 +80,10 @@ def mr(
     """An MR into `env`'s branch, merged `iid` seconds after 10:00 (a higher iid merged
     later) unless still open."""
     description = text + (f"\n\n{trailer.to_comment()}\n" if trailer else "")
+    head = f"{iid:040x}"
+    HEADS[head] = commit_message(
+        Change(f"branch-{iid}", title, description, tuple(labels), (), f"{title}\n", ())
+    )
     return MergeRequest(
         iid=iid,
         url=f"{URL}/{iid}",
@@ -76,6 +93,7 @@ def mr(
         labels=tuple(labels),
         state="merged" if merged else "opened",
         description=description,
+        sha=head,
         merge_commit_sha=f"{iid:040x}" if merged else None,
         merged_at=f"2025-05-01T10:{iid // 60:02d}:{iid % 60:02d}.000Z" if merged else None,
         author_id=author,
@@ -202,6 +220,21 @@ def test_the_same_set_with_its_promotion_open_into_the_next_environment_is_pendi
     d = only(found)
     assert (d.env, d.kind, d.cause, d.mr_iid) == ("stage", "behind", "pending", 84)
     assert d.text == "stage behind dev: !84 pending (example-app 1.2.0)"
+
+
+def test_an_open_mr_whose_description_was_edited_does_not_hide_a_stuck_change() -> None:
+    """The tool's MR into stage proposes 1.1.0; someone edits its description to say
+    1.2.0 (its head commit still says 1.1.0): dev's 1.2.0 is stuck, not pending."""
+    stale = promotion(84, "dev", "stage", "1.1.0", merged=False)
+    edited = replace(stale, description=stale.description.replace('"1.1.0"', '"1.2.0"'))
+    found = reading(
+        {"dev": "1.2.0", "stage": "1.0.0", "prod": "1.0.0"},
+        [set_image(83, "dev", "1.2.0", moves=True)],
+        [edited],
+    )
+    d = only(found)
+    assert (d.env, d.cause) == ("stage", "stuck"), d.text
+    assert any("description was edited" in w for w in found.warnings)
 
 
 def test_a_no_promote_set_is_a_hotfix_of_the_environment_it_changed() -> None:
