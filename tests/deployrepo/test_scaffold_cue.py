@@ -5,7 +5,9 @@ repository's README gives (`cue vet ./...`, `cue vet -c ./services/apps`,
 `cue export ./services/apps -e objects`, `cue fmt --check ./...`) pass with the
 `cue` binary (current CUE) when one is installed, and `cue vet` / `cue export` pass
 on the embedded engine (CUE v0.4). Both engines render every environment to the
-same bytes as the manifests init-repo committed.
+same bytes as the manifests init-repo committed. The recipe for adding a field
+(platform/app.cue, the repository's README) works with a platform default and
+without one.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from jenkins_helpers.cue import CueEngine, CueError
 from jenkins_helpers.cue.binary import BinaryEngine
 from jenkins_helpers.cue.wasm import WasmEngine
 from jenkins_helpers.deployrepo import layout, render
-from tests.helpers.deployrepo import ENVS, append, copy_repo
+from tests.helpers.deployrepo import ENVS, append, copy_repo, replace_once
 
 pytestmark = pytest.mark.cue
 
@@ -131,3 +133,75 @@ def test_an_invalid_value_in_any_layer_is_an_error(
     with pytest.raises(CueError) as error:
         render.evaluate(repo, engine)
     assert f"./{file}:" in error.value.message
+
+
+# The two reads the recipe at the top of platform/app.cue shows: a plain value with a
+# platform default, and one without.
+WITH_DEFAULT = "terminationGracePeriodSeconds"
+OPTIONAL = "priorityClassName"
+
+
+def recipe_reads(app_cue: str) -> list[str]:
+    """The template lines the recipe's comment shows, as a platform engineer copies them."""
+    header = app_cue[: app_cue.index("#App:")]
+    reads = [
+        line.removeprefix("//").strip()
+        for line in header.splitlines()
+        if line.startswith("//") and any(f"config.{f}" in line for f in (WITH_DEFAULT, OPTIONAL))
+    ]
+    assert len(reads) == 2, f"the recipe no longer shows both reads: {reads}"
+    return reads
+
+
+def test_the_recipe_adds_a_field_with_a_default_and_one_without(
+    checkouts: dict[str, Path], engine: CueEngine, tmp_path: Path
+) -> None:
+    """platform/app.cue's recipe, followed step by step for one field of each kind."""
+    repo = copy_repo(checkouts["dev"], tmp_path / "repo")
+    platform = repo / "platform"
+    # 1. schema.cue: each declared in #Layer, optional.
+    replace_once(
+        platform / "schema.cue",
+        "#Layer: {\n",
+        "#Layer: {\n"
+        "\t// Seconds a stopping pod gets before it is killed.\n"
+        f"\t{WITH_DEFAULT}?: int & >=0\n"
+        "\t// The pods' PriorityClass; the cluster's default when not set.\n"
+        f"\t{OPTIONAL}?: string\n",
+    )
+    # 2. app.cue: both names in the list of plain values; defaults.cue: one default.
+    replace_once(
+        platform / "app.cue",
+        '"debugPort", "storage"]',
+        f'"debugPort", "storage", "{WITH_DEFAULT}", "{OPTIONAL}"]',
+    )
+    replace_once(
+        platform / "defaults.cue", "\tstorage: null\n", f"\tstorage: null\n\t{WITH_DEFAULT}: 30\n"
+    )
+    # 3. deployment.cue: the pod spec reads them as the recipe shows (and the README).
+    reads = recipe_reads((platform / "app.cue").read_text())
+    readme = (repo / "README.md").read_text()
+    assert [read for read in reads if read in readme] == reads
+    pod_spec = "\t\t\t\t\tsecurityContext: config.podSecurityContext\n"
+    lines = "".join(f"\t\t\t\t\t{read}\n" for read in reads)
+    replace_once(platform / "deployment.cue", pod_spec, pod_spec + lines)
+    # Layers set them: postgres's app layer overrides the default, dev gives example-app
+    # a priority class; no layer gives postgres one.
+    append(repo / "services/apps/postgres.cue", f"\napps: postgres: app: {WITH_DEFAULT}: 60\n")
+    append(repo / "env.cue", f'\napps: "example-app": env: {OPTIONAL}: "high"\n')
+
+    engine.vet(["./..."], cwd=repo)
+    engine.vet([APPS], cwd=repo)
+    objects = render.evaluate(repo, engine)
+    added = {}
+    for app, found in objects.items():
+        (deployment,) = [o for o in found if o["kind"] == "Deployment"]
+        pod = deployment["spec"]["template"]["spec"]
+        added[app] = {k: pod.pop(k) for k in (WITH_DEFAULT, OPTIONAL) if k in pod}
+    assert added == {
+        "example-app": {WITH_DEFAULT: 30, OPTIONAL: "high"},
+        "postgres": {WITH_DEFAULT: 60},
+    }
+    # Nothing else changed: without the two fields, the manifests init-repo committed.
+    assert render.manifest_files("dev", objects) == render.existing_files(repo, "dev")
+
