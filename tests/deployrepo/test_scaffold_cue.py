@@ -7,7 +7,7 @@ repository's README gives (`cue vet ./...`, `cue vet -c ./services/apps`,
 on the embedded engine (CUE v0.4). Both engines render every environment to the
 same bytes as the manifests init-repo committed. The recipe for adding a field
 (platform/app.cue, the repository's README) works with a platform default and
-without one.
+without one, and a new kind of probe handler is named in schema.cue only.
 """
 
 from __future__ import annotations
@@ -205,3 +205,25 @@ def test_the_recipe_adds_a_field_with_a_default_and_one_without(
     # Nothing else changed: without the two fields, the manifests init-repo committed.
     assert render.manifest_files("dev", objects) == render.existing_files(repo, "dev")
 
+
+def test_a_new_kind_of_probe_handler_is_declared_in_schema_cue_only(
+    checkouts: dict[str, Path], engine: CueEngine, tmp_path: Path
+) -> None:
+    """The merge (app.cue) and the template (deployment.cue) name no handler kind."""
+    repo = copy_repo(checkouts["dev"], tmp_path / "repo")
+    schema = repo / "platform/schema.cue"
+    replace_once(schema, "#Probe: {\n", "#Probe: {\n\tgrpc?: {port: int, service?: string}\n")
+    replace_once(schema, '_probeHandlers: ["httpGet", ', '_probeHandlers: ["grpc", "httpGet", ')
+    append(repo / "env.cue", '\napps: "example-app": env: readinessProbe: grpc: port: 9090\n')
+    objects = render.evaluate(repo, engine)
+    (deployment,) = [o for o in objects["example-app"] if o["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    # The env layer's handler replaces the app layer's httpGet whole; the platform's
+    # timing fields stay; the liveness probe keeps its httpGet.
+    assert container["readinessProbe"] == {
+        "grpc": {"port": 9090},
+        "periodSeconds": 10,
+        "timeoutSeconds": 1,
+        "failureThreshold": 3,
+    }
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
