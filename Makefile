@@ -73,6 +73,7 @@ test: setup $(STAMPS)/groovy $(STAMPS)/chromium
 bench: setup
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/promote.py
+	$(BIN)/python bench/checks.py
 
 clean:
 	rm -rf $(VENV) node_modules
