@@ -6,12 +6,23 @@ file paths, Kubernetes names and MR titles, so the rules are deliberately strict
 anything we accept here must be safe to pass on without further quoting.
 All patterns are matched with `re.fullmatch` (a `$` anchor would accept a
 trailing newline) and use explicit ASCII classes, so Unicode look-alikes fail.
+
+Before any rule of its own, every check refuses the characters no value may hold
+(`unsafe_character`; docs/SECURITY.md, "Input"): each would let a value write
+lines of its own, or reorder a line, wherever it is shown (a build log, a
+terminal, an MR in the browser). The command line applies the same check to every
+argument and option (`plain_text`, `local_path`, called by cli.py for each one),
+whatever the option.
 """
 
 from __future__ import annotations
 
+import errno
+import ipaddress
+import os
 import posixpath
 import re
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
@@ -19,6 +30,42 @@ from urllib.parse import urlsplit
 from jenkins_helpers.errors import BadInput
 
 _SHOWN_CHARS = 60
+
+# The Unicode characters with the Bidi_Control property: the embeddings and
+# overrides (U+202A-U+202E), the isolates (U+2066-U+2069) and the marks (U+061C,
+# U+200E, U+200F). Shown, they reorder the text around them: `example-app<U+202E>1.2.3`
+# reads as `example-app3.2.1`, and a log line or a file name can read as another one
+# (the "Trojan Source" attacks, CVE-2021-42574). No name, tag, path or URL needs one.
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+# What unsafe_character calls each kind of character, in messages.
+_NAMED = {
+    "\n": "a newline",
+    "\r": "a carriage return",
+    "\t": "a tab",
+    "\x0b": "a vertical tab (a line break)",
+    "\x0c": "a form feed (a line break)",
+    "\x1c": "a file separator (a line break)",
+    "\x1d": "a group separator (a line break)",
+    "\x1e": "a record separator (a line break)",
+    "\x85": "a next-line character (a line break)",
+    "\u2028": "a line separator",
+    "\u2029": "a paragraph separator",
+}
+UNSAFE_HINT = (
+    "type the value again: control characters, line and paragraph separators and "
+    "bidi controls can make a log line, or a new one, read as something else"
+)
+
+# Local paths: Linux's limits (NAME_MAX, PATH_MAX with its NUL), in bytes.
+NAME_MAX = 255
+PATH_MAX = 4095
+# A server's base URL: browsers and proxies commonly cut URLs beyond this.
+URL_MAX = 2048
+# A host name (RFC 1123: labels of up to 63 characters, 253 in all).
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+HOST_MAX = 253
 
 # Service names are RFC 1035 labels (must start with a letter), stricter than the
 # RFC 1123 labels other objects accept; the app name is used for both.
@@ -45,6 +92,10 @@ _GROUP = re.compile(r"[a-z](?:[-a-z0-9.]*[a-z0-9])?")
 _PROJECT_SEGMENT = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*")
 SEGMENT_MAX = 255
 
+# Jenkins credential IDs, as its credentials form accepts them (UUIDs when generated).
+_CREDENTIALS_ID = re.compile(r"[A-Za-z0-9_.-]+")
+CREDENTIALS_ID_MAX = 255
+
 # git check-ref-format: control characters, space and ~^:?*[\ are never allowed.
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 BRANCH_MAX = 255
@@ -61,6 +112,147 @@ def _bad(what: str, value: object, rule: str, hint: str) -> BadInput:
     return BadInput(f"invalid {what} {show(value)}: {rule}", hint)
 
 
+def unsafe_character(value: str) -> tuple[int, str] | None:
+    """The first character of `value` no value may hold, with its index, or None.
+
+    Those are every control character (Unicode category Cc: the C0 controls, DEL and
+    the C1 controls such as U+0085 NEXT LINE), the line and paragraph separators
+    (U+2028, U+2029; with the controls, everything `str.splitlines()` breaks a line
+    at), the bidi controls (`BIDI_CONTROLS`) and lone surrogates (bytes that were
+    not UTF-8, as Python reads them from the command line and the environment).
+    """
+    for index, char in enumerate(value):
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cs") or char in BIDI_CONTROLS:
+            return index, char
+    return None
+
+
+def describe(char: str) -> str:
+    """A character as messages name it: `a line separator (U+2028)`."""
+    code = f"U+{ord(char):04X}"
+    if char in _NAMED:
+        return f"{_NAMED[char]} ({code})"
+    if char in BIDI_CONTROLS:
+        return f"a bidi control, {unicodedata.name(char).lower()} ({code})"
+    if unicodedata.category(char) == "Cs":
+        return f"a byte that is not UTF-8 (read as {code})"
+    return f"a control character ({code})"
+
+
+def plain_text(value: str, what: str, *, secret: bool = False) -> str:
+    """Refuse `value` if it holds a character no value may (`unsafe_character`).
+
+    The message names the character and where it is, and shows the value escaped,
+    unless it is a `secret`.
+    """
+    found = unsafe_character(value)
+    if found is None:
+        return value
+    index, char = found
+    where = f"at character {index + 1} of {len(value)}"
+    shown = "" if secret else f": {show(value)}"
+    raise BadInput(f"{what} contains {describe(char)} {where}{shown}", UNSAFE_HINT)
+
+
+def local_path(value: str | os.PathLike[str], what: str) -> Path:
+    """Check a path on this machine given by the user (a directory to read or create).
+
+    Any name is allowed (non-ASCII too) but none `plain_text` refuses, no name over
+    NAME_MAX bytes and no path over PATH_MAX; a path that cannot be looked up (a
+    symlink loop) is refused too. What the path must be (a directory, empty...) is
+    the command's to check.
+    """
+    text = plain_text(os.fspath(value), what)
+    path = Path(text)
+    encoded = os.fsencode(text)
+    too_long = next((n for n in encoded.split(b"/") if len(n) > NAME_MAX), None)
+    if too_long is not None or len(encoded) > PATH_MAX:
+        rule = (
+            f"a name of {len(too_long)} bytes (at most {NAME_MAX})"
+            if too_long is not None
+            else f"{len(encoded)} bytes long (at most {PATH_MAX})"
+        )
+        raise BadInput(f"{what} {show(text)}: {rule}", "give a shorter path")
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENAMETOOLONG):
+            raise BadInput(
+                f"{what} {show(text)}: {e.strerror}", "give a path that can be looked up"
+            ) from None
+    return path
+
+
+def directory_to_use(value: str | os.PathLike[str], what: str, *, empty: bool) -> Path:
+    """Make sure a directory the user named exists (made if need be), before any work.
+
+    An existing directory is used as it is (with `empty`, only if it is empty); else
+    it is made, with its parents. Whether a directory can be made somewhere only
+    trying tells (/proc/x, a read-only file system), so a command calls this once
+    every other input is checked. BadInput, with nothing made, when it is a file, a
+    FIFO or a device, or lies under one, or cannot be made.
+    """
+    path = local_path(value, what)
+    made: list[Path] = []
+    try:
+        if path.exists() or path.is_symlink():
+            if not path.is_dir():
+                raise BadInput(f"{what} {show(str(path))} is not a directory", "name a directory")
+            if empty and any(path.iterdir()):
+                raise BadInput(
+                    f"{what} {show(str(path))} is not empty", "name a new or empty directory"
+                )
+            return path
+        made = [p for p in (path, *path.parents) if not p.exists()]
+        path.mkdir(parents=True)
+    except OSError as e:
+        for directory in made:  # deepest first; only what is still empty
+            try:
+                directory.rmdir()
+            except OSError:
+                break
+        raise BadInput(
+            f"{what}: cannot make a directory at {show(str(path))}: {e.strerror or e}",
+            "name a directory you can write to",
+        ) from None
+    return path
+
+
+def host_name(value: object, what: str) -> str:
+    """Check a host name or IP address to listen on or to be reached at (ASCII only)."""
+    host = _require_str(what, value)
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    labels = host.removesuffix(".").split(".")
+    if len(host) > HOST_MAX or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise _bad(
+            what,
+            host,
+            "a host is an IP address or a DNS name: ASCII letters, digits and '-' in "
+            f"labels of up to 63 characters separated by '.', at most {HOST_MAX} in all",
+            "e.g. 127.0.0.1, 0.0.0.0 or gitops-webhook.example.com",
+        )
+    return host
+
+
+def credentials_id(value: object, what: str) -> str:
+    """Check the ID of a Jenkins credential: what Jenkins' own form accepts
+    (credentials plugin, BaseStandardCredentials: `[a-zA-Z0-9_.-]+`)."""
+    name = _require_str(what, value)
+    if len(name) > CREDENTIALS_ID_MAX or not _CREDENTIALS_ID.fullmatch(name):
+        raise _bad(
+            what,
+            name,
+            "a Jenkins credential ID is letters, digits, '_', '.' and '-', at most "
+            f"{CREDENTIALS_ID_MAX} characters",
+            "name the credential by its ID, as Manage Jenkins > Credentials lists it",
+        )
+    return name
+
+
 def _require_str(what: str, value: object) -> str:
     if not isinstance(value, str):
         raise _bad(
@@ -71,7 +263,7 @@ def _require_str(what: str, value: object) -> str:
         )
     if not value:
         raise _bad(what, value, "must not be empty", f"give a {what}")
-    return value
+    return plain_text(value, what)
 
 
 def app_name(value: object) -> str:
@@ -221,8 +413,16 @@ def repo_path(root: Path, relative: object) -> Path:
 
 def server_url(value: object, what: str) -> str:
     """Check the base URL of a server such as GitLab: http(s), a host, no credentials."""
+    if isinstance(value, str):
+        plain_text(value, what, secret=True)  # not shown: it could hold credentials
     url = _require_str(what, value).rstrip("/")
-    parts = urlsplit(url)
+    if len(url) > URL_MAX:
+        raise _bad(what, url, f"at most {URL_MAX} characters", "give the server's base URL")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when out of range or not a number
+    except ValueError as e:  # "Invalid IPv6 URL", "Port out of range 0-65535"
+        raise _bad(what, url, f"not a URL ({e})", "e.g. https://gitlab.example.com") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _bad(
             what,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jenkins_helpers import inputs
 from jenkins_helpers.errors import BadInput
@@ -15,9 +18,9 @@ LONG = "a" * 10_000
 SHA = "0123456789abcdef" * 4
 
 
-def _bad_message(func, value, *args) -> BadInput:
+def _bad_message(func, value, *args, **kwargs) -> BadInput:
     with pytest.raises(BadInput) as info:
-        func(value, *args)
+        func(value, *args, **kwargs)
     assert info.value.exit_code == 2
     assert info.value.hint
     return info.value
@@ -219,7 +222,9 @@ def test_environment_good():
 @pytest.mark.parametrize("value", ["", "Stage", "staging", " stage", "prod\n", "d\u0435v", None])
 def test_environment_bad_lists_the_known_ones(value):
     error = _bad_message(inputs.environment, value, ["dev", "stage", "prod"])
-    if isinstance(value, str) and value:
+    if value == "prod\n":  # what is wrong first: the newline
+        assert error.message.startswith("environment contains a newline (U+000A)")
+    elif isinstance(value, str) and value:
         assert "dev, stage, prod" in error.message
 
 
@@ -380,3 +385,186 @@ def test_branch_name_bad(value):
 def test_branch_name_message_names_the_rule():
     error = _bad_message(inputs.branch_name, "release..1")
     assert "'release..1'" in error.message and "'..'" in error.message
+
+
+# --- characters no value may hold (issue 19) --------------------------------------
+
+# Each check of a user value, with a valid value to put a character into (the middle).
+CHECKS = {
+    "app name": (inputs.app_name, "example-app"),
+    "image repository": (inputs.image_repository, "registry.example.com/team/app"),
+    "image tag": (inputs.image_tag, "1.0.1"),
+    "image digest": (inputs.image_digest, f"sha256:{SHA}"),
+    "environment name": (inputs.environment_name, "staging"),
+    "group name": (inputs.group_name, "release-2.0"),
+    "project path": (inputs.project_path, "platform/k8s-deployments"),
+    "branch name": (inputs.branch_name, "hotfix/fix-123"),
+    "credentials id": (lambda v: inputs.credentials_id(v, "--git-credentials"), "gitlab-git"),
+    "host": (lambda v: inputs.host_name(v, "--host"), "gitops-webhook.example.com"),
+    "server URL": (lambda v: inputs.server_url(v, "GitLab URL"), "https://gitlab.example.com/x"),
+    "environment": (lambda v: inputs.environment(v, ["dev", "de"]), "dev"),
+    "plain text": (lambda v: inputs.plain_text(v, "--set"), "configMap.data.motd=hello"),
+}
+BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def _is_line_break(char: str) -> bool:
+    return len(f"a{char}b".splitlines()) > 1
+
+
+def _expected_unsafe(char: str) -> bool:
+    """The rule, written out independently: controls, separators, bidi, not UTF-8."""
+    return (
+        _is_line_break(char)
+        or unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cs")
+        or char in BIDI
+    )
+
+
+def test_every_line_break_python_knows_is_unsafe():
+    """Everything str.splitlines() breaks at: U+2028, U+2029, U+0085, VT, FF, FS..."""
+    breaks = [chr(c) for c in range(0x110000) if _is_line_break(chr(c))]
+    assert {"\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e"} < set(breaks)
+    assert all(inputs.unsafe_character(f"a{c}b") == (1, c) for c in breaks)
+
+
+def test_the_bidi_controls_are_unicodes():
+    """BIDI_CONTROLS is Unicode's Bidi_Control property: the embeddings and overrides,
+    the isolates and the marks (names from the Unicode database)."""
+    names = {unicodedata.name(c) for c in inputs.BIDI_CONTROLS}
+    assert len(names) == 12 and set(BIDI) == inputs.BIDI_CONTROLS
+    assert {"RIGHT-TO-LEFT OVERRIDE", "LEFT-TO-RIGHT ISOLATE", "POP DIRECTIONAL ISOLATE"} < names
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.characters(codec=None))
+def test_unsafe_character_is_exactly_the_rule(char):
+    """Any character at all (surrogates included): unsafe exactly as the rule says."""
+    found = inputs.unsafe_character(f"ok{char}")
+    assert (found == (2, char)) == _expected_unsafe(char)
+
+
+unsafe_characters = st.one_of(
+    st.sampled_from(sorted({chr(c) for c in range(0x110000) if _is_line_break(chr(c))})),
+    st.sampled_from(sorted(BIDI)),
+    st.characters(categories=["Cc", "Cs"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(check=st.sampled_from(sorted(CHECKS)), char=unsafe_characters, data=st.data())
+def test_every_check_refuses_an_unsafe_character_anywhere(check, char, data):
+    """In every check of a user value, wherever the character is: bad input naming it
+    by its code point, and the message itself free of it (nothing forged)."""
+    func, valid = CHECKS[check]
+    at = data.draw(st.integers(0, len(valid)))
+    value = valid[:at] + char + valid[at:]
+    error = _bad_message(func, value)
+    assert f"U+{ord(char):04X}" in error.message
+    assert not any(_expected_unsafe(c) for c in error.message + (error.hint or ""))
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_every_check_takes_its_valid_value(name):
+    func, valid = CHECKS[name]
+    assert func(valid)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("1.0.1\u2028gitopsPromote: forged", "a line separator (U+2028) at character 6 of"),
+        ("dev\x85x", "a next-line character (a line break) (U+0085) at character 4"),
+        ("example-app\u202e1.2.3", "a bidi control, right-to-left override (U+202E)"),
+        ("a\x1bb", "a control character (U+001B)"),
+        ("a\udcffb", "a byte that is not UTF-8 (read as U+DCFF)"),
+    ],
+)
+def test_plain_text_names_the_character_and_shows_the_value_escaped(value, shown):
+    error = _bad_message(inputs.plain_text, value, "--tag")
+    assert error.message.startswith(f"--tag contains {shown}")
+    assert repr(value)[1:-1] in error.message  # escaped, as repr shows it
+
+
+def test_plain_text_does_not_show_a_secret():
+    error = _bad_message(inputs.plain_text, "s3cret-token\u2028x", "--token", secret=True)
+    assert "s3cret" not in error.message
+
+
+def test_plain_text_takes_non_ascii_text():
+    """Only what forges or reorders lines is refused: a value may be any language."""
+    assert inputs.plain_text("données über 価格 ✓", "--set") == "données über 価格 ✓"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1",
+        "http://127.0.0.1:99999",
+        "http://127.0.0.1:abc",
+        "https://gitlab.example.com/" + "a" * inputs.URL_MAX,
+        "https://gitlab.example.com/\nX-Forged: 1",
+        "https://gitlab.example.com/\u2028x",
+    ],
+)
+def test_server_url_refuses_what_is_no_url(url):
+    """Each was taken (exit 1 later, or 'unexpected ValueError' from urlsplit)."""
+    _bad_message(inputs.server_url, url, "GitLab URL")
+
+
+def test_server_url_never_shows_a_url_with_a_control_character():
+    error = _bad_message(inputs.server_url, "https://user:pw@gitlab\n.example.com", "GitLab URL")
+    assert "pw" not in error.message
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "0.0.0.0", "::1", "localhost", "a-b.example.com."],  # noqa: S104 - not bound
+)
+def test_host_name_good(host):
+    assert inputs.host_name(host, "--host") == host
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["", "exämple.com", "a b", "-x.com", "x_y.com", "a" * 64 + ".com", "a." * 127 + "a", None],
+)
+def test_host_name_bad(host):
+    _bad_message(inputs.host_name, host, "--host")
+
+
+@pytest.mark.parametrize("value", ["gitlab-git", "8f1c2a30-5b7e-4c1d-9e0f-123456789abc", "a.b_c"])
+def test_credentials_id_good(value):
+    assert inputs.credentials_id(value, "--git-credentials") == value
+
+
+@pytest.mark.parametrize("value", ["", " gitlab-git", "gitlab git", "gitläb", "x" * 256, "a/b"])
+def test_credentials_id_bad(value):
+    _bad_message(inputs.credentials_id, value, "--git-credentials")
+
+
+def test_local_path_refuses_what_cannot_be_looked_up(tmp_path):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    for path in (
+        tmp_path / ("n" * 256),
+        tmp_path.joinpath(*["p" * 200] * 25),
+        tmp_path / "loop" / "x",
+        f"{tmp_path}/a\u2029b",
+    ):
+        _bad_message(inputs.local_path, path, "--repo")
+    assert inputs.local_path(tmp_path / "jörg" / "new", "--repo") == tmp_path / "jörg" / "new"
+
+
+def test_directory_to_use_makes_one_or_refuses_leaving_nothing(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    for path in ("afile", "fifo", "afile/sub/dir", "full"):
+        _bad_message(inputs.directory_to_use, tmp_path / path, "--keep", empty=True)
+    _bad_message(inputs.directory_to_use, Path("/dev/null"), "--dir", empty=False)
+    _bad_message(inputs.directory_to_use, Path("/proc/gitops-x/y"), "--dir", empty=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "fifo", "full"]
+    made = inputs.directory_to_use(tmp_path / "new" / "state", "--dir", empty=False)
+    assert made.is_dir()
+    assert inputs.directory_to_use(tmp_path / "full", "--dir", empty=False).is_dir()
