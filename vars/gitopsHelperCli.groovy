@@ -6,7 +6,7 @@
 // command line; this step does the rest the same way for all, so a fix to the
 // checks, the install or the token handling reaches every step at once:
 //   1. checks the step's arguments before any shell runs (unknown, missing, wrong
-//      type, control characters),
+//      type, control characters, Unicode line separators and bidi controls),
 //   2. finds gitops-helper on the agent's PATH, or installs the version pinned in
 //      resources/jenkins-gitops-helpers/requirements.txt into a venv,
 //   3. runs the step's command line with the values as environment variables
@@ -28,6 +28,9 @@ import groovy.transform.Field
 // always succeeds, so returnStdout keeps the JSON a failed command prints too
 // (promote-env answers with its blocked units and exit 1).
 @Field static final String EXIT_MARKER = 'gitops-helper-exit-status='
+// What a message calls the characters isUnsafe() refuses.
+@Field static final String CONTROL_KINDS =
+    'newline, carriage return, tab, a Unicode line or paragraph separator, a bidi control...'
 
 // Around a step's command line (lines that only `set --` the CLI's arguments):
 // quiet while it builds them, then only the command itself is traced.
@@ -161,17 +164,32 @@ String specProblem(Map config, Map defaults) {
     return missing ? "gitopsHelperCli: missing ${missing.join(', ')}" : null
 }
 
+// The characters no argument may hold, as the CLI refuses them too (its inputs.py):
+// every control character (C0, DEL, and C1 such as U+0085 NEXT LINE), the line and
+// paragraph separators U+2028 and U+2029 (with the controls, every character that
+// starts a new line somewhere: a log viewer, a browser, a terminal), and the bidi
+// controls U+061C, U+200E, U+200F, U+202A-U+202E and U+2066-U+2069, which make the
+// text around them read in another order ("example-app<U+202E>1.2.3" shows as
+// "example-app3.2.1").
 @NonCPS
-static boolean hasControlCharacter(String value) {
-    return value.toCharArray().any { char c -> c < (' ' as char) || c == ('\u007f' as char) }
+static boolean isUnsafe(char c) {
+    int code = (int) c
+    return code < 0x20 || (code >= 0x7f && code <= 0x9f) || code == 0x2028 || code == 0x2029 ||
+           code == 0x061c || code == 0x200e || code == 0x200f ||
+           (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)
 }
 
-// A value as messages show it: control characters escaped, at most 60 characters.
+@NonCPS
+static boolean hasControlCharacter(String value) {
+    return value.toCharArray().any { char c -> isUnsafe(c) }
+}
+
+// A value as messages show it: unsafe characters escaped (\u2028), at most 60 characters.
 @NonCPS
 static String printable(String value) {
     String escaped = value.collect { String c ->
         char ch = c as char
-        (ch < (' ' as char) || ch == ('\u007f' as char)) ? String.format('\\u%04x', (int) ch) : c
+        isUnsafe(ch) ? String.format('\\u%04x', (int) ch) : c
     }.join('')
     return escaped.length() > 60 ? escaped.substring(0, 60) + '...' : escaped
 }
@@ -227,9 +245,10 @@ String valueProblem(String step, String key, Object value, Object byDefault) {
     }
     if (hasControlCharacter(value.toString())) {
         // A newline in a value would let it write its own lines into the build log
-        // (a forged "created !99"), through set -x or the steps' messages.
-        return "${step}: argument '${key}' contains a control character (newline, " +
-               "carriage return, tab...): '${printable(value.toString())}'"
+        // (a forged "created !99"), through set -x or the steps' messages; so would a
+        // Unicode line separator where the log is read, and a bidi control reorders one.
+        return "${step}: argument '${key}' contains a control character (${CONTROL_KINDS}): " +
+               "'${printable(value.toString())}'"
     }
     return null
 }
@@ -250,8 +269,8 @@ String listProblem(String step, String key, Object value) {
             return "${step}: argument '${key}' has an empty element (number ${i + 1})"
         }
         if (hasControlCharacter(elements[i])) {
-            return "${step}: argument '${key}' contains a control character (newline, carriage return, " +
-                   "tab...) in element ${i + 1}: '${printable(elements[i])}'; give each value as its own element"
+            return "${step}: argument '${key}' contains a control character (${CONTROL_KINDS}) in " +
+                   "element ${i + 1}: '${printable(elements[i])}'; give each value as its own element"
         }
     }
     return null

@@ -80,6 +80,14 @@ steps.each { String step, Map spec ->
         }
     }
 
+    // Every line break, control and bidi character, each in one argument, in turn.
+    Rejected.UNSAFE.eachWithIndex { String character, int i ->
+        String key = spec.strings[i % spec.strings.size()]
+        cases.test("${step}: ${Rejected.escaped(character)} in ${key} is refused before anything is echoed") {
+            Rejected.controlCharacterRefused(step, spec.valid, key, character)
+        }
+    }
+
     cases.test("${step}: outside a node (no workspace) the step says so") {
         Rejected.noWorkspaceRefused(step, spec.valid)
     }
@@ -108,9 +116,10 @@ cases.test('gitopsSet: an empty element of set is refused') {
         "argument 'set' has an empty element (number 2)")
 }
 
-// A newline inside an element would make it two --set values (or forge a log line).
-['\n', '\r', '\t', '\u0000'].each { String character ->
-    String shown = String.format('\\u%04x', (int) (character as char))
+// A newline inside an element would make it two --set values (or forge a log line),
+// and so would any other line break where the log is read; a bidi control reorders it.
+Rejected.UNSAFE.each { String character ->
+    String shown = Rejected.escaped(character)
     cases.test("gitopsSet: ${shown} inside an element of set is refused before anything is echoed") {
         String forged = "replicas=4${character}gitopsSet: example-app in prod: set debug: !99 created"
         PipelineHarness h = PipelineHarness.forTest('control-set')

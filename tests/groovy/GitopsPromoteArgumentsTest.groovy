@@ -57,10 +57,41 @@ cases.test('an empty credentialsId is refused') {
     assert rejected(valid + [credentialsId: '']).contains("argument 'credentialsId' is empty")
 }
 
-['app', 'image', 'tag', 'digest', 'env', 'project', 'appRepoDir', 'gitlabUrl', 'credentialsId'].each { String key ->
+List<String> strings = ['app', 'image', 'tag', 'digest', 'env', 'project', 'appRepoDir', 'gitlabUrl', 'credentialsId']
+strings.each { String key ->
     cases.test("a control character in ${key} is refused before anything is echoed") {
         Rejected.controlCharacterRefused('gitopsPromote', valid, key)
     }
+}
+
+// Every line break, control and bidi character in the tag (a U+2028 there forged a
+// build-log line: issue 19), and each in turn in another argument too.
+Rejected.UNSAFE.eachWithIndex { String character, int i ->
+    String shown = Rejected.escaped(character)
+    cases.test("${shown} in tag is refused before anything is echoed") {
+        Rejected.controlCharacterRefused('gitopsPromote', valid, 'tag', character)
+    }
+    String key = (strings - ['tag'])[i % (strings.size() - 1)]
+    cases.test("${shown} in ${key} is refused before anything is echoed") {
+        Rejected.controlCharacterRefused('gitopsPromote', valid, key, character)
+    }
+}
+
+cases.test('the check refuses every control character, line or paragraph separator and bidi control, and nothing else') {
+    Script cli = PipelineHarness.forTest('unsafe').load('gitopsHelperCli')
+    List<Integer> bidi = [0x061c, 0x200e, 0x200f] + (0x202a..0x202e).toList() + (0x2066..0x2069).toList()
+    List<String> wrong = []
+    for (int code = 0; code <= 0xffff; code++) {
+        char c = (char) code
+        int type = Character.getType(c)
+        boolean unsafe = type == Character.CONTROL || type == Character.LINE_SEPARATOR ||
+                         type == Character.PARAGRAPH_SEPARATOR || bidi.contains(code)
+        if (cli.isUnsafe(c) != unsafe) {
+            wrong << String.format('U+%04X', code)
+        }
+    }
+    assert wrong.isEmpty()
+    assert Rejected.UNSAFE.every { cli.isUnsafe(it as char) }
 }
 
 cases.test('outside a node (no workspace) the step says so') {

@@ -42,9 +42,18 @@ cases.test('an empty credentialsId is refused') {
     assert rejected(valid + [credentialsId: ' ']).contains("argument 'credentialsId' is empty")
 }
 
-['from', 'to', 'apps', 'project', 'gitlabUrl', 'credentialsId'].each { String key ->
+List<String> strings = ['from', 'to', 'apps', 'project', 'gitlabUrl', 'credentialsId']
+strings.each { String key ->
     cases.test("a control character in ${key} is refused before anything is echoed") {
         Rejected.controlCharacterRefused('gitopsPromoteEnv', valid, key)
+    }
+}
+
+// Every line break, control and bidi character, each in one argument, in turn.
+Rejected.UNSAFE.eachWithIndex { String character, int i ->
+    String key = strings[i % strings.size()]
+    cases.test("${Rejected.escaped(character)} in ${key} is refused before anything is echoed") {
+        Rejected.controlCharacterRefused('gitopsPromoteEnv', valid, key, character)
     }
 }
 
