@@ -68,7 +68,7 @@ test: setup $(STAMPS)/groovy $(STAMPS)/chromium
 	@echo "== pytest"
 	# One worker per core, a test module each: the end-to-end modules spend most of
 	# their time waiting on subprocesses, the sandbox and the webhook.
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=25
 
 bench: setup
 	$(BIN)/python bench/render.py
