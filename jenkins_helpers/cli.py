@@ -24,7 +24,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from jenkins_helpers import __version__
+from jenkins_helpers import __version__, inputs
 from jenkins_helpers.commands import Printer
 from jenkins_helpers.deployrepo.settings import DEFAULT_PROJECT
 from jenkins_helpers.errors import BadInput, UserError
@@ -113,6 +113,7 @@ def error_boundary(func: F) -> F:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            _check_arguments(kwargs)
             return func(*args, **kwargs)
         except UserError as e:
             echo(f"error: {e.message}", err=True)
@@ -132,6 +133,37 @@ def error_boundary(func: F) -> F:
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _check_arguments(values: dict[str, Any]) -> None:
+    """Every argument and option of every command, before the command sees it: no
+    character that could forge or reorder a line (control characters, line and
+    paragraph separators, bidi controls, bytes that are not UTF-8), whatever the
+    option, and paths that can be looked up (inputs.local_path). Each command checks
+    what its values must be on top of this."""
+    ctx = click.get_current_context(silent=True)
+    params = {p.name: p for p in ctx.command.params} if ctx is not None else {}
+    for name, value in values.items():
+        param = params.get(name)
+        what = _named(ctx, param) if ctx is not None and param is not None else name
+        secret = any(word in name for word in ("token", "secret", "password"))
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, Path):
+                inputs.local_path(item, what)
+            elif isinstance(item, str):
+                inputs.plain_text(item, what, secret=secret)
+
+
+def _named(ctx: click.Context, param: click.Parameter) -> str:
+    """How a message names a parameter: `--tag`, `DIRECTORY`, or the environment
+    variable it came from (`GITLAB_URL (for --gitlab-url)`)."""
+    if isinstance(param, click.Option):
+        option = max(param.opts, key=len)
+        source = ctx.get_parameter_source(param.name or "")
+        if source is click.core.ParameterSource.ENVIRONMENT and isinstance(param.envvar, str):
+            return f"{param.envvar} (for {option})"
+        return option
+    return param.human_readable_name
 
 
 def _crash_log(text: str) -> str:
