@@ -54,12 +54,14 @@ def run(
     GitLab (one project, one state) run on one.
     """
     cases = catalog.select(ids)
-    if keep is not None and keep.exists() and any(keep.iterdir()):
-        raise BadInput(f"--keep {keep} is not empty", "name a new or empty directory")
     if keep is not None and real is not None:
         raise BadInput("--keep is for the sandbox", "a real GitLab keeps its state anyway")
     if jobs < 1:
         raise BadInput(f"--jobs must be at least 1, got {jobs}")
+    if real is not None:
+        _check_real(real)
+    if keep is not None:  # last: it makes the directory
+        keep = inputs.directory_to_use(keep, "--keep", empty=True)
     if engine:
         os.environ["GITOPS_CUE_ENGINE"] = engine  # the webhook runs in this process
     lanes = 1 if keep is not None or real is not None else min(jobs, len(cases))
@@ -88,6 +90,13 @@ def run(
     return 0 if data["failed"] == 0 else 1
 
 
+def _check_real(real: RealGitLab) -> None:
+    """The real GitLab's settings, before anything starts (the token: when connecting)."""
+    inputs.server_url(real.url, "--gitlab-url")
+    inputs.project_path(real.project)
+    inputs.host_name(real.webhook_host, "--webhook-host")
+
+
 @contextlib.contextmanager
 def _worlds(
     real: RealGitLab | None, token: str, engine: str | None, keep: Path | None, lanes: int
@@ -96,6 +105,8 @@ def _worlds(
     user's GitLab."""
     if real is not None:
         access = gitlab.access_from_environment(real.url)
+        with gitlab.GitLab(access) as gl:
+            gl.user_id()  # unreachable, or the token refused: said as every command says it
         with world.connected(
             access.url,
             access.token,

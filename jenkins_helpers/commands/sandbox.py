@@ -16,11 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jenkins_helpers import proc
+from jenkins_helpers import inputs, proc, secrets
 from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.gitlab import Access, GitLab
 
 MIN_TOKEN_CHARS = 8
+MAX_TOKEN_CHARS = 1024  # an HTTP header, as servers and proxies take one
 # What Jenkinsfiles load: @Library('jenkins-gitops-helpers') _
 LIBRARY_NAME = "jenkins-gitops-helpers"
 DEPLOYMENTS = "platform/k8s-deployments"  # the project the sandbox seeds
@@ -43,20 +44,34 @@ def up(
     webhook_secret: str | None,
     echo: Callable[[str], None],
 ) -> None:
-    """Run the sandbox (a child) and the webhook (here) until Ctrl-C."""
-    if len(token) < MIN_TOKEN_CHARS:
-        raise BadInput(
-            f"--token must have at least {MIN_TOKEN_CHARS} characters",
-            "e.g. --token sandbox-token",
-        )
+    """Run the sandbox (a child) and the webhook (here) until Ctrl-C.
+
+    Every input is checked before anything starts: the token and the webhook's
+    secret, then the state directory (made if need be)."""
+    token = _checked_token(token, "--token")
+    webhook_secret = _checked_token(webhook_secret or token, "--webhook-secret")
+    if state_dir is not None:
+        state_dir = inputs.directory_to_use(state_dir, "--dir", empty=False)
     with tempfile.TemporaryDirectory(prefix="gitops-sandbox-up-") as tmp:
         ready = Path(tmp) / "ready.json"
         child = proc.spawn(sandbox_args(state_dir, port, ready), env={"SANDBOX_TOKEN": token})
         try:
             urls = wait_ready(child, ready)
-            _serve_webhook(urls, port, token, webhook_secret or token, echo)
+            _serve_webhook(urls, port, token, webhook_secret, echo)
         finally:
             proc.stop(child)
+
+
+def _checked_token(value: str, what: str) -> str:
+    """A token as HTTP headers carry it (secrets.checked_token: no control characters,
+    ASCII only), of MIN_TOKEN_CHARS to MAX_TOKEN_CHARS characters."""
+    token = secrets.checked_token(value, what)
+    if not MIN_TOKEN_CHARS <= len(token) <= MAX_TOKEN_CHARS:
+        raise BadInput(
+            f"{what} must have {MIN_TOKEN_CHARS} to {MAX_TOKEN_CHARS} characters, not {len(token)}",
+            f"e.g. {what} sandbox-token",
+        )
+    return token
 
 
 def sandbox_args(state_dir: Path | None, port: int, ready: Path) -> list[str]:

@@ -7,6 +7,7 @@ In production run it under a WSGI server with the app factory (docs/WEBHOOK.md):
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,22 @@ from typing import Any
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 import webhook
-from jenkins_helpers.errors import UserError
+from jenkins_helpers import inputs
+from jenkins_helpers.errors import BadInput, UserError
+
+
+def _check_host(host: str, port: int) -> None:
+    """An address to listen on, or BadInput: a name that does not resolve (or is no
+    host name at all) would fail only after the webhook had made its data."""
+    inputs.host_name(host, "--host")
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise BadInput(
+            f"--host {inputs.show(host)}: not an address to listen on ({reason})",
+            "e.g. --host 127.0.0.1, or --host 0.0.0.0 for every address",
+        ) from None
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -29,8 +45,10 @@ def serve(
 ) -> None:
     """Serve the webhook until Ctrl-C or SIGTERM, its job workers in this process.
 
-    `echo` is called once with the hook's URL, when it is listening.
+    `echo` is called once with the hook's URL, when it is listening. A host that is
+    no address to listen on is bad input, before the app (and its data) is made.
     """
+    _check_host(host, port)
     app = webhook.create_app(config)
     try:
         server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
