@@ -93,8 +93,7 @@ def onboard(
     project = inputs.project_path(project)
     first_env_image = _check_kind(third_party, repo, image, tag, port)
     repo = inputs.project_path(repo) if repo is not None else None
-    if not git_credentials.strip():
-        raise BadInput("--git-credentials is empty", "name the Jenkins credential git uses")
+    git_credentials = inputs.credentials_id(git_credentials, "--git-credentials")
     branch = inputs.branch_name(branch) if branch is not None else None
     server = jenkins.access_from_environment() if repo is not None else None
     access = gitlab.access_from_environment(gitlab_url)
