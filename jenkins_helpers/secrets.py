@@ -123,7 +123,7 @@ def _encoded(form: str) -> str:
     parts = []
     for ch in form:
         # Encoded forms first: a JSON-escaped `\` is `\\`, and must be masked whole.
-        options = ["".join(f"%(?:25)?{_hex(byte)}" for byte in ch.encode("utf-8"))]
+        options = ["".join(f"%(?:25)?{_hex(byte)}" for byte in _utf8(ch))]
         escaped = json.dumps(ch)[1:-1]
         if escaped != ch:
             options.append(re.escape(escaped))
@@ -132,6 +132,16 @@ def _encoded(form: str) -> str:
         options.append(re.escape(ch))
         parts.append(f"(?:{'|'.join(options)})")
     return "".join(parts)
+
+
+def _utf8(text: str) -> bytes:
+    """`text` as bytes; a secret read from bytes that are not UTF-8 (Python reads those
+    from the environment as lone surrogates) as those bytes: masking an error message
+    about such a token must not fail in turn."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that no byte stands for
+        return text.encode("utf-8", "surrogatepass")
 
 
 def _hex(byte: int) -> str:
@@ -148,7 +158,7 @@ def base64_cores(secret: str) -> frozenset[str]:
     standard and the URL-safe alphabet. Cores shorter than MIN_SECRET_CHARS are left
     out (only very short secrets have them).
     """
-    data = secret.encode("utf-8")
+    data = _utf8(secret)
     cores = set()
     for skip in range(3):
         text = base64.b64encode(bytes(skip) + data + bytes(2)).decode("ascii")
