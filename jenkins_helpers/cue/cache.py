@@ -36,7 +36,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from jenkins_helpers.errors import UserError
+from jenkins_helpers.errors import BadInput
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class EvaluationCache:
         try:
             megabytes = int(raw)
         except ValueError:
-            raise UserError(
+            raise BadInput(
                 f"GITOPS_CUE_CACHE_MB must be a number of megabytes, got {raw!r}",
                 hint=f"set it to e.g. {DEFAULT_MB}, or GITOPS_CUE_CACHE=off",
             ) from None

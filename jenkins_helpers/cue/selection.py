@@ -28,7 +28,7 @@ from jenkins_helpers.cue.binary import BinaryEngine
 from jenkins_helpers.cue.cache import EvaluationCache
 from jenkins_helpers.cue.engine import DEFAULT_WORKERS, CueEngine
 from jenkins_helpers.cue.wasm import WasmEngine
-from jenkins_helpers.errors import UserError
+from jenkins_helpers.errors import BadInput, UserError
 
 NO_ENGINE_HINT = (
     "install the cue binary (or set CUE_BIN), or run `npm ci` in the jenkins-gitops-helpers "
@@ -78,7 +78,7 @@ def _workers_from_env() -> int:
     try:
         return max(1, int(raw))
     except ValueError:
-        raise UserError(
+        raise BadInput(
             f"GITOPS_CUE_WORKERS must be a number, got {raw!r}", hint="set it to e.g. 2"
         ) from None
 
@@ -94,7 +94,7 @@ def create_engine() -> CueEngine:
 def _pick_engine() -> CueEngine:
     forced = os.environ.get("GITOPS_CUE_ENGINE", "").strip().lower()
     if forced not in ("", "binary", "wasm"):
-        raise UserError(
+        raise BadInput(
             f"GITOPS_CUE_ENGINE must be 'binary' or 'wasm', got {forced!r}",
             hint="unset it to pick automatically",
         )

@@ -28,7 +28,7 @@ import yaml
 from jenkins_helpers import inputs
 from jenkins_helpers.cue import CueEngine, CueError, get_engine
 from jenkins_helpers.deployrepo import batches, layout, suggest
-from jenkins_helpers.errors import UserError
+from jenkins_helpers.errors import BadInput, UserError
 
 _OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 # Measured (docs/PERFORMANCE.md): a batch costs a fixed ~0.5 s of CPU under WASM
@@ -73,8 +73,8 @@ def evaluate_apps(repo: Path, apps: Collection[str], engine: CueEngine | None = 
 def batch_size() -> int:
     """GITOPS_RENDER_BATCH (see the module docstring)."""
     raw = os.environ.get("GITOPS_RENDER_BATCH", "").strip() or str(DEFAULT_BATCH)
-    if not raw.isdigit():
-        raise UserError(
+    if not (raw.isascii() and raw.isdigit()):  # "²" is a digit int() cannot read
+        raise BadInput(
             f"GITOPS_RENDER_BATCH must be a number of apps, got {raw!r}",
             hint=f"unset it (default {DEFAULT_BATCH}), or 0 for one CUE evaluation",
         )
