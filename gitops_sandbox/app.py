@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from gitops_sandbox import (
@@ -38,7 +38,7 @@ from gitops_sandbox.context import (
     services,
 )
 from gitops_sandbox.errors import ApiError, GitError
-from gitops_sandbox.faults import Faults, default_body
+from gitops_sandbox.faults import Fault, Faults, default_body, drip_raw, dripping
 from gitops_sandbox.hooks import HookDispatcher
 from gitops_sandbox.jenkins_config import JenkinsSettings
 from gitops_sandbox.jenkins_executors import BuildRunner
@@ -136,6 +136,7 @@ def create_app(
         app.register_blueprint(blueprint)
     app.before_request(health.gate)  # first: nothing else runs before the sandbox is ready
     app.before_request(_inject_faults)
+    app.after_request(_drip_answer)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(GitError, _git_error)
@@ -156,12 +157,15 @@ def shutdown_app(app: Flask) -> None:
 
 
 def _inject_faults() -> Response | None:
-    """Apply the first matching fault rule: delay, then fail with its status if it has one."""
+    """Apply the first matching fault rule: delay, then fail with its status if it has one;
+    a dripping rule marks the request for `_drip_answer`."""
     if request.path.startswith(ADMIN_PREFIX):
         return None
     fault = services().faults.take(request.method, request.path)
     if fault is None:
         return None
+    if fault.drip:
+        g.sandbox_drip = fault
     if fault.delay:
         time.sleep(fault.delay)
     if fault.status is None:
@@ -169,6 +173,28 @@ def _inject_faults() -> Response | None:
     return json_response(
         fault.body if fault.body is not None else default_body(fault.status), fault.status
     )
+
+
+def _drip_answer(response: Response) -> Response:
+    """A dripping fault's answer, as a slow proxy passes it on: the headers (with the
+    whole body's Content-Length) at once, then the body one byte every `drip` seconds;
+    with `drip_headers`, byte by byte from the status line on."""
+    fault: Fault | None = g.pop("sandbox_drip", None)
+    if fault is None:
+        return response
+    body = response.get_data()
+    if fault.drip_headers:
+        drip_raw(
+            request.environ["werkzeug.socket"],
+            response.status,
+            response.headers.items(),
+            body,
+            fault.drip,
+        )
+        return response  # the socket is shut: Werkzeug's write of it fails quietly
+    headers = [(k, v) for k, v in response.headers.items() if k.lower() != "content-length"]
+    headers.append(("Content-Length", str(len(body))))
+    return Response(dripping(body, fault.drip), status=response.status, headers=headers)
 
 
 def _api_error(e: ApiError) -> Response:

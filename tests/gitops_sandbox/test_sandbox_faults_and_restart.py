@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -85,7 +87,87 @@ def test_bad_fault_rule_is_400(sandbox: Sandbox) -> None:
         _admin(sandbox, "POST", "faults", json={"route_regex": "(", "status": 500}).status_code
         == 400
     )
+    for bad in ({}, {"drip": -1}, {"drip": "slow"}, {"drip": True}, {"drip_headers": True}):
+        rule = {"path_prefix": "/api/", **bad}
+        assert _admin(sandbox, "POST", "faults", json=rule).status_code == 400, bad
     assert requests.get(f"{sandbox.url}/-/sandbox/faults", timeout=5).status_code == 401
+
+
+def _raw_get(sandbox: Sandbox, path: str) -> list[tuple[float, bytes]]:
+    """GET `path` on a plain socket: each piece as it arrived, with when (seconds)."""
+    pieces: list[tuple[float, bytes]] = []
+    with socket.create_connection(("127.0.0.1", sandbox.port), timeout=30) as sock:
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"PRIVATE-TOKEN: {sandbox.token}\r\n\r\n".encode()
+        )
+        started = time.monotonic()
+        while piece := sock.recv(65536):
+            pieces.append((time.monotonic() - started, piece))
+    return pieces
+
+
+def _arrived(pieces: list[tuple[float, bytes]], size: int) -> float:
+    """When the first `size` bytes were in."""
+    received = 0
+    for at, piece in pieces:
+        received += len(piece)
+        if received >= size:
+            return at
+    raise AssertionError(f"only {received} bytes came")
+
+
+def test_a_dripping_answer_sends_the_headers_then_the_body_a_byte_at_a_time(
+    sandbox: Sandbox,
+) -> None:
+    """As a slow proxy passes an answer on: status line and headers at once, with the
+    whole body's Content-Length, then one body byte every `drip` seconds."""
+    _admin(
+        sandbox,
+        "POST",
+        "faults",
+        json={"path_prefix": "/api/v4/user", "status": 502, "body": {"pad": "x" * 12}, "drip": 0.1},
+    )
+    pieces = _raw_get(sandbox, "/api/v4/user")
+    answer = b"".join(p for _, p in pieces)
+    head, _, got = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 502 BAD GATEWAY\r\n")
+    assert f"Content-Length: {len(got)}".encode() in head.split(b"\r\n")
+    assert json.loads(got) == {"pad": "x" * 12}
+    headers_at = _arrived(pieces, len(head) + 4)
+    assert pieces[-1][0] - headers_at >= (len(got) - 1) * 0.1, (
+        "the headers at once, then the body one byte every 0.1 s"
+    )
+    assert len(pieces) > len(got) // 2, "in many pieces"
+
+
+def test_a_drip_can_start_at_the_status_line_and_passes_the_real_answer_on(
+    sandbox: Sandbox, gl: gitlab.Gitlab, project: Project
+) -> None:
+    """With `drip_headers`, every byte from the status line on drips; without `status`
+    the answer is GitLab's own, whole (python-gitlab reads it as usual)."""
+    _admin(
+        sandbox,
+        "POST",
+        "faults",
+        json={"path_prefix": "/api/v4/version", "drip": 0.01, "drip_headers": True, "count": 2},
+    )
+    pieces = _raw_get(sandbox, "/api/v4/version")
+    answer = b"".join(p for _, p in pieces)
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    head = answer.partition(b"\r\n\r\n")[0]
+    assert _arrived(pieces, len(head) + 4) >= (len(head) + 3) * 0.01, "the headers drip too"
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["version"]
+    assert gl.version()[0] != "unknown"  # the second dripping answer, read whole
+    _admin(
+        sandbox,
+        "POST",
+        "faults",
+        json={"path_prefix": "/api/v4/projects/", "drip": 0.001, "count": None},
+    )
+    assert gl.projects.get(project.id).path_with_namespace == project.path_with_namespace
+    (rule,) = _admin(sandbox, "GET", "faults").json()
+    assert (rule["drip"], rule["drip_headers"], rule["hits"]) == (0.001, False, 1)
 
 
 JOB_XML = "<flow-definition><description>kept</description></flow-definition>"
