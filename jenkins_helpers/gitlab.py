@@ -4,6 +4,12 @@ It returns our own small dataclasses, retries what may succeed a moment later
 (5xx answers, connection errors, timeouts) with a growing pause, and turns every
 python-gitlab exception into a UserError that names the project or merge request
 and says what to check. The token is never put in a message.
+
+Every request ends within GITOPS_HTTP_DEADLINE and every call, its retries and
+pauses included, within GITOPS_HTTP_BUDGET (jenkins_helpers/http.py: a server that
+drips its answer a byte at a time is cut off too). python-gitlab's own waits on
+429 answers (up to ten, as long as Retry-After says) are turned off: a 429 is a
+TransientError at once.
 """
 
 from __future__ import annotations
@@ -22,16 +28,16 @@ import gitlab
 import requests
 from gitlab.v4.objects import Project as _GlProject
 
-from jenkins_helpers import __version__, inputs, secrets
+from jenkins_helpers import __version__, http, inputs, secrets
 from jenkins_helpers.errors import BadInput, TransientError, UserError
 from jenkins_helpers.secrets import mask
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 # Pauses before each retry of a transient failure: about 7 s in all, long enough to
-# ride out a GitLab restart behind a load balancer, short enough for a CI step.
+# ride out a GitLab restart behind a load balancer, short enough for a CI step. A
+# retry that would not fit in the call's budget (GITOPS_HTTP_BUDGET) is not made.
 RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
-TIMEOUT = 30.0
 TOKEN_HINT = "set GITLAB_TOKEN to a token with the api scope (a project or personal access token)"  # noqa: S105
 
 
@@ -112,16 +118,24 @@ def access_from_environment(
 class GitLab:
     """A GitLab server, authenticated with one token."""
 
-    def __init__(self, access: Access, *, retries: bool = True) -> None:
+    def __init__(
+        self, access: Access, *, retries: bool = True, deadlines: http.Deadlines | None = None
+    ) -> None:
+        """`deadlines`: how long a request and a call may take (default: from the
+        environment, GITOPS_HTTP_DEADLINE and GITOPS_HTTP_BUDGET)."""
         self.access = access
         self.url = access.url
         # A health check wants the answer now; everything else rides out a short outage.
         self._retries = retries
-        self._gl = gitlab.Gitlab(
+        self.deadlines = deadlines or http.Deadlines.from_environment()
+        session = requests.Session()
+        self._http = http.mount(session, http.DeadlineAdapter(self.deadlines.request))
+        self._gl = _Gitlab(
             access.url,
             private_token=access.token,
-            timeout=TIMEOUT,
+            timeout=self.deadlines.request,
             user_agent=f"gitops-helper/{__version__}",
+            session=session,
         )
         self._projects: dict[str, _GlProject] = {}
         self._user_id: int | None = None
@@ -366,44 +380,86 @@ class GitLab:
         missing_ok: bool = False,
         conflict_ok: bool = False,
     ) -> T:
-        """Run one API call, retrying transient failures; translate the rest."""
+        """Run one API call, retrying transient failures within the call's budget
+        (GITOPS_HTTP_BUDGET); translate the rest."""
         delays = RETRY_DELAYS if self._retries else ()
-        for attempt in range(len(delays) + 1):
-            last = attempt == len(delays)
-            try:
-                return func()
-            except (
-                requests.ConnectionError,
-                requests.Timeout,
-                gitlab.exceptions.GitlabConnectionError,
-            ) as e:
-                reason = _unreachable_reason(e)
-                if last:
-                    raise TransientError(
-                        f"cannot reach GitLab at {self.url} ({reason}) while {what}",
-                        _unreachable_hint(self.url),
-                    ) from e
-                problem = f"GitLab at {self.url} not reachable ({reason})"
-            except gitlab.exceptions.GitlabError as e:
-                code = e.response_code or 0
-                if code == 404 and missing_ok:
-                    raise _Missing from e
-                if code == 409 and conflict_ok:
-                    raise _Conflict from e
-                if code < 500 or last:
-                    raise self._translate(e, what, project) from e
-                problem = f"GitLab answered HTTP {code}"
-            delay = delays[attempt]
-            log.warning(
-                "%s while %s; retrying in %g s (%d/%d)",
-                problem,
-                what,
-                delay,
-                attempt + 1,
-                len(delays),
-            )
-            time.sleep(delay)
+        budget = http.Budget(self.deadlines.call)
+        with self._http.within(budget):
+            for attempt in range(len(delays) + 1):
+                try:
+                    return func()
+                except (
+                    requests.ConnectionError,
+                    requests.Timeout,
+                    gitlab.exceptions.GitlabConnectionError,
+                ) as e:
+                    failure: Exception = e
+                    problem = f"GitLab at {self.url} not reachable ({_unreachable_reason(e)})"
+                except gitlab.exceptions.GitlabError as e:
+                    code = e.response_code or 0
+                    if code == 404 and missing_ok:
+                        raise _Missing from e
+                    if code == 409 and conflict_ok:
+                        raise _Conflict from e
+                    if code < 500:
+                        raise self._translate(e, what, project) from e
+                    failure = e
+                    problem = f"GitLab answered HTTP {code}"
+                if attempt == len(delays):
+                    raise self._gave_up(failure, what, project) from failure
+                delay = delays[attempt]
+                if budget.left() - delay < self.deadlines.least_attempt:
+                    raise self._gave_up(failure, what, project, budget, attempt + 1) from failure
+                log.warning(
+                    "%s while %s; retrying in %g s (%d/%d)",
+                    problem,
+                    what,
+                    delay,
+                    attempt + 1,
+                    len(delays),
+                )
+                time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _gave_up(
+        self,
+        error: Exception,
+        what: str,
+        project: str | None,
+        budget: http.Budget | None = None,
+        attempts: int = 0,
+    ) -> UserError:
+        """The error for a transient failure not retried any more; `budget` when its time
+        ran out before the retries did."""
+        kind: type[UserError] = TransientError
+        if isinstance(error, gitlab.exceptions.GitlabError) and not isinstance(
+            error, gitlab.exceptions.GitlabConnectionError
+        ):
+            translated = self._translate(error, what, project)
+            kind, message, hint = type(translated), translated.message, translated.hint
+        else:
+            message = (
+                f"cannot reach GitLab at {self.url} ({_unreachable_reason(error)}) while {what}"
+            )
+            timed_out = isinstance(error, requests.Timeout)
+            hint = self._deadline_hint() if timed_out else _unreachable_hint(self.url)
+        if budget is not None:
+            message += (
+                f"; gave up after {http.seconds(budget.elapsed())} s and {attempts} "
+                f"attempt{'s' if attempts > 1 else ''} (GITOPS_HTTP_BUDGET: "
+                f"{http.seconds(budget.seconds)} s per call)"
+            )
+            hint = self._deadline_hint()
+        return kind(message, hint)
+
+    def _deadline_hint(self) -> str:
+        d = self.deadlines
+        return (
+            "GitLab, or a proxy in front of it, answers too slowly or not at all: a request "
+            f"may take {http.seconds(d.request)} s (GITOPS_HTTP_DEADLINE), a call with its "
+            f"retries {http.seconds(d.call)} s (GITOPS_HTTP_BUDGET); check GitLab's status "
+            "and the network, then rerun"
+        )
 
     def _translate(
         self, e: gitlab.exceptions.GitlabError, what: str, project: str | None
@@ -426,11 +482,25 @@ class GitLab:
                 "give the token's user the Developer role (or higher) on the project",
             )
         detail = _message(e)
+        if code == 429:
+            return TransientError(
+                mask(f"GitLab failed {what}: HTTP 429 {detail}".rstrip()),
+                "GitLab limits the requests of this token or address: rerun in a minute",
+            )
         kind = TransientError if (code or 0) >= 500 else UserError
         return kind(
             mask(f"GitLab failed {what}: HTTP {code or '?'} {detail}".rstrip()),
             "rerun; if it keeps failing, check GitLab's status" if (code or 0) >= 500 else None,
         )
+
+
+class _Gitlab(gitlab.Gitlab):
+    """python-gitlab's client without its own waits on 429 answers: it sleeps for as
+    long as Retry-After says, up to ten times, outside any deadline."""
+
+    def http_request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs["obey_rate_limit"] = False
+        return super().http_request(*args, **kwargs)
 
 
 class _Missing(Exception):
@@ -456,8 +526,10 @@ def _unreachable_reason(error: BaseException) -> str:
             return "host not found"
         if isinstance(e, ssl.SSLError):
             return "TLS handshake failed"
+        if isinstance(e, http.DeadlineExceeded):
+            return e.reason
         if isinstance(e, TimeoutError | requests.Timeout):
-            return f"no answer within {TIMEOUT:g} s"
+            return "timed out"
         stack += [x for x in (e.__cause__, e.__context__) if x is not None]
         stack += [a for a in e.args if isinstance(a, BaseException)]
         stack += [r for r in (getattr(e, "reason", None),) if isinstance(r, BaseException)]

@@ -6,6 +6,11 @@ it. This module gives them our own small types, retries what may succeed a momen
 later, and turns python-jenkins' exceptions (which mostly carry an HTTP status
 somewhere in their chain) into UserErrors that name the job and say what to check.
 The token is never put in a message, and a build's console is masked.
+
+Every request ends within GITOPS_HTTP_DEADLINE and every call, its retries and
+pauses included, within GITOPS_HTTP_BUDGET: python-jenkins' session sends through
+our DeadlineAdapter (jenkins_helpers/http.py), so a Jenkins, or a proxy, that drips
+its answer is cut off too.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any, Literal, TypeVar
 import jenkins
 import requests
 
-from jenkins_helpers import inputs, secrets
+from jenkins_helpers import http, inputs, secrets
 from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.jenkins_jobs import job_config
 from jenkins_helpers.secrets import mask
@@ -41,9 +46,9 @@ __all__ = [
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-# Pauses before each retry of a transient failure, about 7 s in all (as for GitLab).
+# Pauses before each retry of a transient failure, about 7 s in all (as for GitLab);
+# one that would not fit in the call's budget (GITOPS_HTTP_BUDGET) is not made.
 RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
-TIMEOUT = 30.0  # seconds, per HTTP request
 # How often a waiting build is looked at: soon at first, then every 2 s.
 POLL_FIRST, POLL_MAX = 0.2, 2.0
 CONSOLE_TAIL_LINES = 60
@@ -139,13 +144,22 @@ def access_if_configured(values: Mapping[str, str] | None = None) -> JenkinsAcce
 class Jenkins:
     """A Jenkins server, as one user with an API token."""
 
-    def __init__(self, access: JenkinsAccess) -> None:
+    def __init__(self, access: JenkinsAccess, *, deadlines: http.Deadlines | None = None) -> None:
+        """`deadlines`: how long a request and a call may take (default: from the
+        environment, GITOPS_HTTP_DEADLINE and GITOPS_HTTP_BUDGET)."""
         secrets.register(access.token)
         self.access = access
         self.url = access.url
+        self.deadlines = deadlines or http.Deadlines.from_environment()
         self._server: Any = jenkins.Jenkins(
-            access.url, username=access.user, password=access.token, timeout=TIMEOUT
+            access.url,
+            username=access.user,
+            password=access.token,
+            timeout=self.deadlines.request,
         )
+        # python-jenkins builds its own session (a WrappedSession, sent to with
+        # `timeout` per socket read): every request of it goes through our adapter.
+        self._http = http.mount(self._server._session, http.DeadlineAdapter(self.deadlines.request))
 
     def close(self) -> None:
         """Close the HTTP session (python-jenkins offers no public way to)."""
@@ -336,37 +350,54 @@ class Jenkins:
 
         A read is retried on connection errors, timeouts and 5xx answers. A write
         only when Jenkins cannot have acted on it (connection refused, 503): a
-        second build or job must not come from a retry.
+        second build or job must not come from a retry. All within the call's
+        budget (GITOPS_HTTP_BUDGET).
         """
-        for attempt in range(len(RETRY_DELAYS) + 1):
-            try:
-                return func()
-            except (jenkins.JenkinsException, requests.RequestException) as e:
-                failure = _Failure.of(e)
-                if failure.status == 404 and missing is not None:
-                    raise _Missing(
-                        missing, "check the name; jobs are created as docs/JENKINS.md says"
-                    ) from e
-                if attempt == len(RETRY_DELAYS) or not failure.transient(write):
-                    raise self._translate(failure, what, e) from e
-                delay = RETRY_DELAYS[attempt]
-                log.warning(
-                    "%s while %s; retrying in %g s (%d/%d)",
-                    failure.describe(self.url),
-                    what,
-                    delay,
-                    attempt + 1,
-                    len(RETRY_DELAYS),
-                )
-                time.sleep(delay)
+        budget = http.Budget(self.deadlines.call)
+        with self._http.within(budget):
+            for attempt in range(len(RETRY_DELAYS) + 1):
+                try:
+                    return func()
+                except (jenkins.JenkinsException, requests.RequestException) as e:
+                    failure = _Failure.of(e)
+                    if failure.status == 404 and missing is not None:
+                        raise _Missing(
+                            missing, "check the name; jobs are created as docs/JENKINS.md says"
+                        ) from e
+                    if attempt == len(RETRY_DELAYS) or not failure.transient(write):
+                        raise self._translate(failure, what, e) from e
+                    delay = RETRY_DELAYS[attempt]
+                    if budget.left() - delay < self.deadlines.least_attempt:
+                        found = self._translate(failure, what, e)
+                        raise self._out_of_time(found, budget, attempt + 1) from e
+                    log.warning(
+                        "%s while %s; retrying in %g s (%d/%d)",
+                        failure.describe(self.url),
+                        what,
+                        delay,
+                        attempt + 1,
+                        len(RETRY_DELAYS),
+                    )
+                    time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _out_of_time(self, found: UserError, budget: http.Budget, attempts: int) -> UserError:
+        """`found`, for a call whose budget ran out before its retries did."""
+        return UserError(
+            f"{found.message}; gave up after {http.seconds(budget.elapsed())} s and "
+            f"{attempts} attempt{'s' if attempts > 1 else ''} (GITOPS_HTTP_BUDGET: "
+            f"{http.seconds(budget.seconds)} s per call)",
+            self._deadline_hint(),
+        )
 
     def _translate(self, failure: _Failure, what: str, error: BaseException) -> UserError:
         user = self.access.user
         if failure.unreachable:
             return UserError(
                 f"cannot reach Jenkins at {self.url} ({failure.unreachable}) while {what}",
-                "check JENKINS_URL and the network; then rerun",
+                self._deadline_hint()
+                if failure.timed_out
+                else "check JENKINS_URL and the network; then rerun",
             )
         if failure.status == 401:
             return UserError(
@@ -391,6 +422,15 @@ class Jenkins:
             else "check the job's name, its parameters and its configuration",
         )
 
+    def _deadline_hint(self) -> str:
+        d = self.deadlines
+        return (
+            "Jenkins, or a proxy in front of it, answers too slowly or not at all: a request "
+            f"may take {http.seconds(d.request)} s (GITOPS_HTTP_DEADLINE), a call with its "
+            f"retries {http.seconds(d.call)} s (GITOPS_HTTP_BUDGET); check Jenkins and the "
+            "network, then rerun"
+        )
+
 
 class _Missing(UserError):
     """A 404 where the caller said what it means (no such job, no such folder)."""
@@ -404,6 +444,7 @@ class _Failure:
     detail: str  # Jenkins' short reason, for messages
     unreachable: str | None  # why there was no answer: refused, host not found...
     refused: bool
+    timed_out: bool = False  # no (complete) answer in time
 
     @staticmethod
     def of(error: BaseException) -> _Failure:
@@ -415,6 +456,7 @@ class _Failure:
             _short(response) if response is not None else "",
             _unreachable(chain),
             any(isinstance(e, ConnectionRefusedError) for e in chain),
+            any(isinstance(e, jenkins.TimeoutException | requests.Timeout) for e in chain),
         )
 
     def transient(self, write: bool) -> bool:
@@ -445,12 +487,15 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 
 def _unreachable(chain: list[BaseException]) -> str | None:
     """Why no answer came, in a few words: the most specific reason the chain holds."""
+    deadline = next((e for e in chain if isinstance(e, http.DeadlineExceeded)), None)
+    if deadline is not None:
+        return deadline.reason
     for kind, reason in (
         (ConnectionRefusedError, "connection refused"),
         (socket.gaierror, "host not found"),
         (ssl.SSLError, "TLS handshake failed"),
-        (jenkins.TimeoutException, f"no answer within {TIMEOUT:g} s"),
-        (requests.Timeout, f"no answer within {TIMEOUT:g} s"),
+        (jenkins.TimeoutException, "timed out"),
+        (requests.Timeout, "timed out"),
         (requests.ConnectionError, "connection failed"),
     ):
         if any(isinstance(e, kind) for e in chain):

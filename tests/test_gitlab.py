@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import requests
 
 from gitops_sandbox import Sandbox
 from jenkins_helpers import git, gitlab
-from jenkins_helpers.errors import BadInput, UserError
+from jenkins_helpers.errors import BadInput, TransientError, UserError
 from jenkins_helpers.gitlab import Access, GitLab
 from tests.helpers.apprepo import app_cue, make_app_repo
 
@@ -103,6 +104,44 @@ def test_lasting_failures_end_in_a_clear_error(
     _fault(sandbox, method="GET", path_prefix="/api/v4/projects/", status=503, count=None)
     with pytest.raises(UserError, match=f"GitLab failed reading project {PROJECT}: HTTP 503"):
         gl.project(PROJECT)
+
+
+def test_retries_end_with_the_calls_budget(
+    gl: GitLab, sandbox: Sandbox, faults: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GITOPS_HTTP_BUDGET bounds the retry loop: no pause is taken that would end past it."""
+    monkeypatch.setenv("GITOPS_HTTP_BUDGET", "2")
+    _fault(sandbox, method="GET", path_prefix="/api/v4/projects/", status=503, count=None)
+    started = time.monotonic()
+    with GitLab(Access(sandbox.gitlab_url, TOKEN)) as client, pytest.raises(UserError) as err:
+        client.project(PROJECT)
+    assert time.monotonic() - started < 2
+    assert isinstance(err.value, TransientError)
+    assert err.value.message.startswith(f"GitLab failed reading project {PROJECT}: HTTP 503")
+    assert err.value.message.endswith(
+        "; gave up after 1.5 s and 3 attempts (GITOPS_HTTP_BUDGET: 2 s per call)"
+    )
+    assert err.value.hint is not None and "GITOPS_HTTP_BUDGET" in err.value.hint
+
+
+def test_a_429_is_transient_at_once(gl: GitLab, sandbox: Sandbox, faults: None) -> None:
+    """python-gitlab would wait out a 429 itself, up to ten times, as long as Retry-After
+    says, past every deadline: our client leaves that to the caller."""
+    _fault(sandbox, method="GET", path_prefix="/api/v4/projects/", status=429, count=None)
+    started = time.monotonic()
+    with pytest.raises(TransientError) as err:
+        gl.project(PROJECT)
+    assert time.monotonic() - started < 5
+    assert err.value.message == (
+        f"GitLab failed reading project {PROJECT}: HTTP 429 429 Too Many Requests"
+    )
+    assert (
+        err.value.hint == "GitLab limits the requests of this token or address: rerun in a minute"
+    )
+    rules = requests.get(
+        f"{sandbox.url}/-/sandbox/faults", headers={"PRIVATE-TOKEN": TOKEN}, timeout=10
+    ).json()
+    assert rules[0]["hits"] == 1
 
 
 def test_bad_token_and_unknown_project(sandbox: Sandbox) -> None:
