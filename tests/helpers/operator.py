@@ -34,3 +34,11 @@ def all_mrs(project: Project) -> list[tuple[int, str, str]]:
     return sorted(
         (m.iid, m.state, m.title) for m in project.mergerequests.list(state="all", get_all=True)
     )
+
+
+def project_state(project: Project) -> tuple[list[tuple[str, str]], list[tuple[int, str, str]]]:
+    """Every branch with its head, every MR with its state and head: what a refused
+    command must leave exactly as it was."""
+    branches = sorted((b.name, b.commit["id"]) for b in project.branches.list(get_all=True))
+    mrs = sorted((m.iid, m.state, m.sha) for m in project.mergerequests.list(get_all=True))
+    return branches, mrs

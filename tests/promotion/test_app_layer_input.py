@@ -14,7 +14,6 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import gitlab
 import pytest
@@ -23,6 +22,7 @@ from gitlab.v4.objects import Project
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
 from jenkins_helpers.promotion.sources import MAX_APP_LAYER_BYTES
 from tests.helpers.apprepo import app_cue, make_app_repo
+from tests.helpers.operator import project_state
 
 TOKEN = "app-layer-input-token-2b7c"  # noqa: S105 - the sandbox's test credential
 APP = "input-app"
@@ -41,12 +41,6 @@ def sandbox() -> Iterator[Sandbox]:
 def project(sandbox: Sandbox) -> Iterator[Project]:
     with gitlab.Gitlab(sandbox.gitlab_url, private_token=TOKEN) as gl:
         yield gl.projects.get(DEPLOYMENTS)
-
-
-def snapshot(project: Project) -> tuple[Any, ...]:
-    branches = sorted((b.name, b.commit["id"]) for b in project.branches.list(get_all=True))
-    mrs = sorted((m.iid, m.state, m.sha) for m in project.mergerequests.list(get_all=True))
-    return branches, mrs
 
 
 def promote(sandbox: Sandbox, repo: Path, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -109,12 +103,12 @@ def test_a_special_file_as_the_app_layer_is_refused_at_once(
 ) -> None:
     repo = repo_without_app_file(tmp_path)
     what = SPECIAL[kind](repo)
-    before = snapshot(project)
+    before = project_state(project)
     done = promote(sandbox, repo)
     assert done.returncode == 2, done.stderr
     assert f"deployment/app.cue is {what}, not a regular file" in done.stderr
     assert "unexpected" not in done.stderr
-    assert snapshot(project) == before
+    assert project_state(project) == before
 
 
 def padded(size: int) -> str:
@@ -139,11 +133,11 @@ def test_an_app_layer_over_1_mib_is_refused_before_it_is_evaluated(
     else:
         app_file(repo).write_text(padded(size))
     assert app_file(repo).stat().st_size == size
-    before = snapshot(project)
+    before = project_state(project)
     done = promote(sandbox, repo)
     assert done.returncode == 2, done.stderr
     assert f"is {size} bytes, over the {MAX_APP_LAYER_BYTES} an app layer may have" in (done.stderr)
-    assert snapshot(project) == before
+    assert project_state(project) == before
 
 
 def test_an_app_layer_of_exactly_1_mib_is_promoted(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -10,7 +10,6 @@ the reason, and the project's branches and merge requests stay as they were.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import gitlab
 import pytest
@@ -21,6 +20,7 @@ from hypothesis import strategies as st
 
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
 from jenkins_helpers import cli
+from tests.helpers.operator import project_state
 
 TOKEN = "set-guard-test-token-5e1d"  # noqa: S105 - the sandbox's test credential
 
@@ -36,12 +36,6 @@ def sandbox() -> Iterator[Sandbox]:
 def project(sandbox: Sandbox) -> Iterator[Project]:
     with gitlab.Gitlab(sandbox.gitlab_url, private_token=TOKEN) as gl:
         yield gl.projects.get(DEPLOYMENTS)
-
-
-def state(project: Project) -> tuple[Any, ...]:
-    branches = sorted((b.name, b.commit["id"]) for b in project.branches.list(get_all=True))
-    mrs = sorted((m.iid, m.state, m.sha) for m in project.mergerequests.list(get_all=True))
-    return branches, mrs
 
 
 def label(name: str) -> st.SearchStrategy[str]:
@@ -82,7 +76,7 @@ values = st.sampled_from(
 def test_set_refuses_the_image_and_every_field_holding_it(
     sandbox: Sandbox, project: Project, path: str, value: str, env: str
 ) -> None:
-    before = state(project)
+    before = project_state(project)
     args = ["set", "--env", env, "--app", "example-app", "--set", f"{path}={value}"]
     done = CliRunner().invoke(
         cli.main, args, env={"GITLAB_URL": sandbox.gitlab_url, "GITLAB_TOKEN": TOKEN}
@@ -90,16 +84,16 @@ def test_set_refuses_the_image_and_every_field_holding_it(
     assert done.exit_code == 2, done.output
     assert "cannot change deployment.image" in done.output
     assert "--image-tag" in done.output
-    assert state(project) == before
+    assert project_state(project) == before
 
 
 @pytest.mark.parametrize("path", ["deployment..image", "deployment.", '"deployment', "a b"])
 def test_a_malformed_path_is_bad_input(sandbox: Sandbox, project: Project, path: str) -> None:
-    before = state(project)
+    before = project_state(project)
     args = ["set", "--env", "dev", "--app", "example-app", "--set", f"{path}=1"]
     done = CliRunner().invoke(
         cli.main, args, env={"GITLAB_URL": sandbox.gitlab_url, "GITLAB_TOKEN": TOKEN}
     )
     assert done.exit_code == 2, done.output
     assert "bad CUE path" in done.output
-    assert state(project) == before
+    assert project_state(project) == before
