@@ -20,6 +20,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from jenkins_helpers import http
 from jenkins_helpers.errors import BadInput, UserError
 from webhook import events, logs
 from webhook.jobs import Jobs
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 # Readiness asks GitLab at most this often: once it answered, and while it fails.
 GITLAB_CHECK_SECONDS = 30.0
 GITLAB_FAILED_CHECK_SECONDS = 5.0
+PROBE_SECONDS = 5.0  # /readyz's GitLab check takes at most this (or the deadline if less)
 
 
 def _settings() -> WebhookSettings:
@@ -166,12 +168,19 @@ def _gitlab_reachable() -> str:
             from jenkins_helpers.gitlab import GitLab
 
             def probe() -> None:
-                with GitLab(_settings().access, retries=False) as gl:
+                # Probes time out in seconds (Kubernetes' default is 1 s): a dripping
+                # GitLab must not hold one for the full request deadline.
+                with GitLab(_settings().access, retries=False, deadlines=_probe()) as gl:
                     gl.project(_settings().project)
 
             cached.state = _check("gitlab", probe)
             cached.at = time.monotonic()
         return cached.state
+
+
+def _probe() -> http.Deadlines:
+    found = http.Deadlines.from_environment()
+    return http.Deadlines(min(found.request, PROBE_SECONDS), min(found.call, PROBE_SECONDS))
 
 
 @bp.get("/metrics")

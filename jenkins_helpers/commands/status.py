@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from jenkins_helpers import gitlab, inputs, secrets
+from jenkins_helpers import gitlab, http, inputs, secrets
 from jenkins_helpers.commands import Printer
 from jenkins_helpers.errors import BadInput
 from jenkins_helpers.promotion import status, target
@@ -90,12 +90,13 @@ def webhook(url: str | None) -> Webhook | None:
 def failed_jobs(hook: Webhook) -> WebhookJobs:
     """The webhook's newest failed merge jobs; a problem instead when it cannot be read."""
     try:
-        answer = requests.get(
-            f"{hook.url}/jobs",
-            params={"state": "failed", "limit": str(FAILED_LIMIT)},
-            headers={"Authorization": f"Bearer {hook.secret}"},
-            timeout=WEBHOOK_TIMEOUT,
-        )
+        with http.session(WEBHOOK_TIMEOUT) as client:  # a total deadline: no drip hangs it
+            answer = client.get(
+                f"{hook.url}/jobs",
+                params={"state": "failed", "limit": str(FAILED_LIMIT)},
+                headers={"Authorization": f"Bearer {hook.secret}"},
+                timeout=WEBHOOK_TIMEOUT,
+            )
     except requests.RequestException as e:
         why = (
             f"no answer within {WEBHOOK_TIMEOUT:g} s"
