@@ -283,22 +283,24 @@ def _shut(connection: Any) -> None:
             sock.close()
 
 
+def _connected(connection: Any) -> None:
+    """Keep the new socket (http.client may hand it to the response) and tell the watch."""
+    connection._gitops_sock = connection.sock
+    watch = getattr(connection, "_gitops_watch", None)
+    if watch is not None:
+        watch.connected(connection)
+
+
 class _WatchedHTTPConnection(HTTPConnection):
     def connect(self) -> None:
         super().connect()
-        self._gitops_sock = self.sock
-        watch = getattr(self, "_gitops_watch", None)
-        if watch is not None:
-            watch.connected(self)
+        _connected(self)
 
 
 class _WatchedHTTPSConnection(HTTPSConnection):
     def connect(self) -> None:
         super().connect()
-        self._gitops_sock = self.sock
-        watch = getattr(self, "_gitops_watch", None)
-        if watch is not None:
-            watch.connected(self)
+        _connected(self)
 
 
 class _WatchedPool(HTTPConnectionPool):
