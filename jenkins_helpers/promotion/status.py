@@ -28,7 +28,7 @@ from jenkins_helpers.errors import UserError
 from jenkins_helpers.gitlab import MergeRequest
 from jenkins_helpers.promotion import naming, trust
 from jenkins_helpers.promotion.target import DeploymentProject
-from jenkins_helpers.promotion.trailer import PROMOTIONS, TrailerError, parse_trailer
+from jenkins_helpers.promotion.trailer import PROMOTIONS
 
 RECENT = 50  # merged MRs read per branch: enough to explain the last few changes of each app
 TOOL_LABEL = "gitops"  # every MR the tool opens carries it
@@ -301,17 +301,12 @@ def _ref(
     labels: anybody can write a trailer, and nobody sees it). A `pending` (open) MR's
     trailer counts only while its head commit carries it: an edited description must
     not make a stuck change look pending."""
-    try:
-        trailer = parse_trailer(mr.description)
-    except TrailerError as e:
-        reading.warnings.append(f"!{mr.iid}: {e.message}")
-        trailer = None
-    if trailer is not None and not trust.opened_by_tool(deployment, mr):
-        trailer = None
-    if trailer is not None and pending:
+    if pending:
         trailer, ignored = trust.read_proposal(deployment, mr)
-        if ignored:
-            reading.warnings.append(f"!{mr.iid}: {ignored}")
+    else:
+        trailer, ignored = trust.read_own(deployment, mr)
+    if ignored and ignored != trust.NOT_OURS:  # unreadable, or edited: worth a warning
+        reading.warnings.append(f"!{mr.iid}: {ignored}")
     labelled = {label.split("::", 1)[1] for label in mr.labels if label.startswith("app::")}
     group = next((lb.split("::", 1)[1] for lb in mr.labels if lb.startswith("group::")), None)
     ref = MergeRequestRef(
