@@ -180,10 +180,14 @@ def encodings(draw: st.DrawFn, token: str) -> str:
 
 def _recoverable(token: str, text: str) -> bool:
     """Whether `token` can be read back from `text`: as it is, percent-decoded (up to three
-    times), or in base64 (either alphabet, any alignment) in any of those."""
+    times, reading `+` as a space as forms do and as itself as paths do), or in base64
+    (either alphabet, any alignment) in any of those."""
     layers = [text]
-    for _ in range(3):
-        layers.append(unquote(layers[-1].replace("+", " ")))
+    for plus in (" ", "+"):
+        layer = text
+        for _ in range(3):
+            layer = unquote(layer.replace("+", plus))
+            layers.append(layer)
     needle = token.encode()
     for layer in layers:
         if token in layer:
@@ -247,6 +251,14 @@ def test_a_secret_of_any_characters_is_masked_in_json_and_urls(secret: str) -> N
             assert used not in json.loads(line)["s"]
         assert used not in unquote(secrets.mask(quote(secret, safe="")))
         assert used not in secrets.mask(secret)
+
+
+def test_a_partly_encoded_token_with_a_raw_plus_is_masked() -> None:
+    """Found by the generator above: `+` left raw after encoded characters."""
+    with environment(GITLAB_TOKEN="0000000+"):  # noqa: S106
+        masked = secrets.mask("before %300%300%300%30+ after")
+    assert masked == f"before {secrets.MASK} after"
+    assert not _recoverable("0000000+", masked)
 
 
 def test_one_secret_inside_another_is_masked_whole() -> None:
