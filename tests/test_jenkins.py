@@ -8,12 +8,14 @@ promote-env.xml really runs gitopsPromoteEnv -> gitops-helper promote-env -> Git
 
 from __future__ import annotations
 
+import base64
 import re
 import sys
 import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import gitlab
 import pytest
@@ -26,6 +28,7 @@ from jenkins_helpers.jenkins import Jenkins, JenkinsAccess, access_from_environm
 from jenkins_helpers.jenkins_jobs import placeholders
 from tests.gitops_sandbox.jenkins_testing import inline_job, jenkins_client, started
 from tests.helpers.groovy import ROOT, agent_path, dev_ahead_of_stage
+from tests.helpers.secretscan import recoverable
 from webhook.executors import RESULT_MARKER
 
 TOKEN = "jenkins-api-test-token-5b7e1f"  # noqa: S105 - the sandbox's test credential
@@ -341,6 +344,37 @@ def test_a_build_that_cannot_start_in_time_leaves_the_queue(
     assert err.value.message.endswith("; it was taken out of the queue")
     assert sandbox.wait_for_builds(60)
     assert sandbox.jenkins_builds("waiter") == []
+
+
+def echoed_forms(token: str) -> list[str]:
+    """How a proxy or GitLab may echo a request's credentials back in an error body: as
+    they are, over-encoded, in base64 (alone, as Basic auth, in a query string)."""
+    basic = base64.b64encode(f"oauth2:{token}".encode()).decode()
+    return [
+        token,
+        "".join(f"%{ord(c):02x}" if c in "-_" else c for c in token),
+        base64.urlsafe_b64encode(token.encode()).decode().rstrip("="),
+        f"BASIC {basic}",
+        f"authorization=basic%20{quote(basic, safe='')}",
+    ]
+
+
+def test_a_builds_console_masks_every_form_of_the_token_gitlab_echoes(
+    server: Jenkins, sandbox: Sandbox, faults: None
+) -> None:
+    """GitLab answers the CLI with an error that echoes the job's own GITLAB_TOKEN in
+    every form; the Jenkins console, read whole through python-jenkins, holds none."""
+    echoed = "; ".join(echoed_forms(TOKEN))
+    _fault(sandbox, path_prefix="/api/v4/", status=400, body={"message": f"bad: {echoed}"})
+    server.ensure_job("promote-env", job_config("promote-env", **PROMOTE_ENV_VALUES))
+    outcome = server.run("promote-env", {"FROM": "dev", "TO": "stage"}, timeout=300)
+    assert not outcome.succeeded
+    with jenkins_client(sandbox) as raw:
+        console = raw.get_build_console_output("promote-env", outcome.number)
+    assert f"error: GitLab failed reading project {DEPLOYMENTS}: HTTP 400 bad: {secrets.MASK}" in (
+        console
+    ), "GitLab's answer reached the console, masked"
+    assert not recoverable(TOKEN, console), console
 
 
 # --- errors ---------------------------------------------------------------------------

@@ -9,11 +9,9 @@ offset) and searched for the token.
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import json
 import os
-import re
 from collections.abc import Callable, Iterator
 from urllib.parse import quote, quote_plus, unquote
 
@@ -23,6 +21,7 @@ from hypothesis import strategies as st
 
 from jenkins_helpers import secrets
 from jenkins_helpers.errors import BadInput
+from tests.helpers.secretscan import recoverable as _recoverable
 
 TOKEN = "glpat-S3cr3t+/Tok=en"  # noqa: S105 - a made-up token with characters URLs encode
 
@@ -176,35 +175,6 @@ def encodings(draw: st.DrawFn, token: str) -> str:
         lambda: json.dumps({"auth": f"{scheme} {basic}", "token": token}),
     ]
     return draw(st.sampled_from(forms))()
-
-
-def _recoverable(token: str, text: str) -> bool:
-    """Whether `token` can be read back from `text`: as it is, percent-decoded (up to three
-    times, reading `+` as a space as forms do and as itself as paths do), or in base64
-    (either alphabet, any alignment) in any of those."""
-    layers = [text]
-    for plus in (" ", "+"):
-        layer = text
-        for _ in range(3):
-            layer = unquote(layer.replace("+", plus))
-            layers.append(layer)
-    needle = token.encode()
-    for layer in layers:
-        if token in layer:
-            return True
-        for run in re.findall(r"[A-Za-z0-9+/_-]{4,}", layer):
-            for offset in range(4):
-                chunk = run[offset:]
-                chunk = chunk[: len(chunk) - 1] if len(chunk) % 4 == 1 else chunk
-                chunk += "=" * (-len(chunk) % 4)
-                for alphabet in (None, b"-_"):
-                    try:
-                        decoded = base64.b64decode(chunk, altchars=alphabet)
-                    except (binascii.Error, ValueError):
-                        continue
-                    if needle in decoded:
-                        return True
-    return False
 
 
 @settings(max_examples=400, deadline=None)
