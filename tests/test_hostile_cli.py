@@ -39,8 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+import gitlab
 import pytest
+import requests
 
+from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
 from jenkins_helpers import cli
 from tests.helpers.apprepo import app_cue, make_app_repo
 from tests.helpers.deployrepo import copy_repo
@@ -526,17 +529,25 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
 
-def run_all(cases: Sequence[Case], root: Path, places: dict[str, str]) -> list[str]:
-    """Run the cases, `WORKERS` at a time; one line per case that went wrong."""
+def run_each(cases: Sequence[Case], root: Path, places: dict[str, str]) -> list[Outcome]:
+    """Run the cases, `WORKERS` at a time, each in its own scratch directory."""
 
-    def one(numbered: tuple[int, Case]) -> str | None:
+    def one(numbered: tuple[int, Case]) -> Outcome:
         number, case = numbered
-        outcome = run(case, make_scratch(root / f"case-{number}"), places)
-        wrong = problems(case, outcome)
-        return f"{case}: {'; '.join(wrong)}" if wrong else None
+        return run(case, make_scratch(root / f"case-{number}"), places)
 
     with ThreadPoolExecutor(WORKERS) as pool:
-        return [line for line in pool.map(one, enumerate(cases)) if line]
+        return list(pool.map(one, enumerate(cases)))
+
+
+def run_all(cases: Sequence[Case], root: Path, places: dict[str, str]) -> list[str]:
+    """Run the cases; one line per case that went wrong."""
+    outcomes = run_each(cases, root, places)
+    return [
+        f"{case}: {'; '.join(wrong)}"
+        for case, outcome in zip(cases, outcomes, strict=True)
+        if (wrong := problems(case, outcome))
+    ]
 
 
 # --- the tests ----------------------------------------------------------------------
@@ -603,3 +614,96 @@ def test_a_closed_stdout(places: dict[str, str], tmp_path: Path) -> None:
         cases.append(Case(path, bad, "bad input, closed stdout", True, stdout="closed"))
     wrong = run_all(cases, tmp_path, places)
     assert not wrong, f"{len(wrong)} of {len(cases)} cases:\n" + "\n".join(wrong)
+
+
+# --- a GitLab that drips --------------------------------------------------------------
+
+# The sandbox's drip fault: the status line and headers at once (or, `drip_headers`,
+# one byte at a time too), then one byte every DRIP seconds. Per-read timeouts never
+# trip on it; only the total deadline (GITOPS_HTTP_DEADLINE) does.
+DRIP = 10.0
+DRIP_DEADLINE = 1.0  # GITOPS_HTTP_DEADLINE here; GITOPS_HTTP_BUDGET twice that
+
+
+@pytest.fixture(scope="module")
+def dripping(places: dict[str, str]) -> Iterator[Sandbox]:
+    """A seeded sandbox whose GitLab API and Jenkins drip every answer (a test may
+    narrow that to one of them)."""
+    with Sandbox.start(token=TOKEN) as sb:
+        seed_default(sb)
+        yield sb
+
+
+def set_drip(sandbox: Sandbox, *prefixes: str, headers: bool) -> None:
+    url = f"{sandbox.url}/-/sandbox/faults"
+    auth = {"PRIVATE-TOKEN": TOKEN}
+    requests.delete(url, headers=auth, timeout=10).raise_for_status()
+    for prefix in prefixes:
+        rule = {"path_prefix": prefix, "drip": DRIP, "drip_headers": headers, "count": None}
+        requests.post(url, json=rule, headers=auth, timeout=10).raise_for_status()
+
+
+def drip_case(path: tuple[str, ...], sandbox: Sandbox, gitlab_url: str) -> Case:
+    """The command's baseline, for real (no --dry-run), against the dripping sandbox."""
+    args: list[str | bytes] = [
+        a for a in baseline(path, COMMANDS[path]) if a != "--dry-run" and "--gitlab-url" not in a
+    ]
+    if path == ("demo",):
+        args.append(f"--gitlab-url={gitlab_url}")
+    env: dict[str, str | bytes] = {
+        "GITLAB_URL": gitlab_url,
+        "JENKINS_URL": sandbox.jenkins_url,
+        "GITOPS_HTTP_DEADLINE": f"{DRIP_DEADLINE:g}",
+        "GITOPS_HTTP_BUDGET": f"{2 * DRIP_DEADLINE:g}",
+    }
+    return Case(path, args, "GitLab drips", False, env=env)
+
+
+# Every command that talks to GitLab (they take --gitlab-url), and the demo on a "real
+# GitLab": it fails at its first call instead of starting anything.
+DRIPPED = [*NETWORK, ("demo",)]
+
+
+@pytest.mark.parametrize("headers", [False, True], ids=["body", "headers"])
+def test_every_command_ends_with_a_clear_error_when_gitlab_drips(
+    headers: bool, dripping: Sandbox, places: dict[str, str], tmp_path: Path
+) -> None:
+    """Issue 19: one byte every 10 s used to hang every API call forever. Now each
+    command's first call fails after its budget (2 s here): exit 1, the error names
+    GitLab and the deadline, never "unexpected", long before the case's TIMEOUT."""
+    set_drip(dripping, "/api/v4/", "/jenkins/", headers=headers)
+    cases = [drip_case(path, dripping, dripping.gitlab_url) for path in DRIPPED]
+    wrong = []
+    for case, outcome in zip(cases, run_each(cases, tmp_path, places), strict=True):
+        found = problems(case, outcome)
+        if outcome.code != 1:
+            found.append(f"exit {outcome.code}, not 1")
+        for expected in (
+            f"error: cannot reach GitLab at {dripping.gitlab_url} (no complete answer within ",
+            "gave up after 2 s and 2 attempts (GITOPS_HTTP_BUDGET: 2 s per call)",
+        ):
+            if expected not in outcome.stderr:
+                found.append(f"does not say {expected!r}: {outcome.stderr.strip()[-300:]!r}")
+        if found:
+            wrong.append(f"{case}: {'; '.join(found)}")
+    assert not wrong, f"{len(wrong)} of {len(cases)} commands:\n" + "\n".join(wrong)
+
+
+def test_onboard_ends_with_a_clear_error_when_jenkins_drips(
+    dripping: Sandbox, places: dict[str, str], tmp_path: Path
+) -> None:
+    """GitLab answers, Jenkins drips: onboarding stops at its first Jenkins call (it reads
+    the job before writing anything), exit 1, and no MR is opened."""
+    set_drip(dripping, "/jenkins/", headers=False)
+    case = drip_case(("onboard",), dripping, dripping.gitlab_url)
+    case.args = ["--app=new-app", "--repo=apps/example-app"]
+    (outcome,) = run_each([case], tmp_path, places)
+    assert not problems(case, outcome), problems(case, outcome)
+    assert outcome.code == 1, outcome.stderr
+    assert f"error: cannot reach Jenkins at {dripping.jenkins_url} (no complete answer" in (
+        outcome.stderr
+    )
+    assert "(GITOPS_HTTP_BUDGET: 2 s per call)" in outcome.stderr
+    with gitlab.Gitlab(dripping.gitlab_url, private_token=TOKEN) as gl:
+        opened = gl.projects.get(DEPLOYMENTS).mergerequests.list(state="opened", get_all=True)
+    assert [mr.title for mr in opened] == []
