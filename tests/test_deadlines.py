@@ -33,6 +33,7 @@ from jenkins_helpers.gitlab import Access, GitLab
 from jenkins_helpers.http import Deadlines
 from jenkins_helpers.jenkins import Jenkins, JenkinsAccess
 from tests.helpers.apprepo import app_cue, make_app_repo
+from tests.webhook.test_views import merge_event
 
 TOKEN = "deadlines-test-token-7c2e"  # noqa: S105 - the sandbox's test credential
 DRIP = 0.5  # seconds per byte: a GitLab answer of a few hundred bytes takes minutes
@@ -261,6 +262,24 @@ def test_readyz_answers_within_the_deadline_while_gitlab_drips(app: Flask, fault
     again, took = timed(MARGIN, lambda: app.test_client().get("/readyz"))
     assert again.status_code == 503
     assert took < DEADLINE, "the failure is cached: GitLab is not asked again at once"
+
+
+def test_deliveries_jobs_and_liveness_answer_at_once_while_gitlab_drips(
+    app: Flask, faults: str
+) -> None:
+    """The webhook's other endpoints never wait on GitLab (they do not call it): a merge
+    event is queued, the job list and /healthz answer."""
+    rule = add_fault(faults, drip=DRIP)
+    client = app.test_client()
+    event = merge_event()
+    event["project"]["path_with_namespace"] = DEPLOYMENTS
+    token = {"X-Gitlab-Token": "deadlines-webhook-secret"}
+    headers = {**token, "X-Gitlab-Event": "Merge Request Hook", "Idempotency-Key": "drip-1"}
+    answer, _ = timed(MARGIN, lambda: client.post("/hooks/gitlab", json=event, headers=headers))
+    assert (answer.status_code, answer.get_json()["status"]) == (202, "queued")
+    assert timed(MARGIN, lambda: client.get("/jobs", headers=token))[0].status_code == 200
+    assert timed(MARGIN, lambda: client.get("/healthz"))[0].status_code == 200
+    assert hits(faults, rule) == 0
 
 
 def test_the_board_answers_within_the_budget_while_gitlab_drips(app: Flask, faults: str) -> None:
