@@ -21,8 +21,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import gitlab
 import requests
@@ -30,6 +29,13 @@ from gitlab.v4.objects import Project as _GlProject
 
 from jenkins_helpers import __version__, http, inputs, secrets
 from jenkins_helpers.errors import BadInput, TransientError, UserError
+from jenkins_helpers.forge import HOOK_EVENTS as HOOK_EVENTS
+from jenkins_helpers.forge import Access as Access
+from jenkins_helpers.forge import Forge
+from jenkins_helpers.forge import Hook as Hook
+from jenkins_helpers.forge import HookEvent as HookEvent
+from jenkins_helpers.forge import MergeRequest as MergeRequest
+from jenkins_helpers.forge import Project as Project
 from jenkins_helpers.secrets import mask
 
 T = TypeVar("T")
@@ -39,52 +45,6 @@ log = logging.getLogger(__name__)
 # retry that would not fit in the call's budget (GITOPS_HTTP_BUDGET) is not made.
 RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
 TOKEN_HINT = "set GITLAB_TOKEN to a token with the api scope (a project or personal access token)"  # noqa: S105
-
-
-@dataclass(frozen=True)
-class Project:
-    path: str
-    id: int
-    http_url_to_repo: str
-    web_url: str
-    default_branch: str
-
-
-@dataclass(frozen=True)
-class MergeRequest:
-    iid: int
-    url: str
-    title: str
-    source_branch: str
-    target_branch: str
-    labels: tuple[str, ...]
-    state: str
-    description: str
-    sha: str | None = None  # head commit of the source branch
-    merge_commit_sha: str | None = None  # once merged (null for some merge methods)
-    merged_at: str | None = None  # ISO 8601, once merged
-    author_id: int | None = None  # who opened it (trailers count only from our own user)
-
-
-# The events a project webhook can be told to send (those the tool sets up).
-HookEvent = Literal["merge_requests", "push"]
-HOOK_EVENTS: tuple[HookEvent, ...] = ("merge_requests", "push")
-
-
-@dataclass(frozen=True)
-class Hook:
-    id: int
-    url: str
-    events: tuple[HookEvent, ...]
-    ssl_verification: bool
-
-
-@dataclass(frozen=True)
-class Access:
-    """Where GitLab is and the token that reaches it."""
-
-    url: str
-    token: str = field(repr=False)
 
 
 def access_from_environment(
@@ -492,6 +452,10 @@ class GitLab:
             mask(f"GitLab failed {what}: HTTP {code or '?'} {detail}".rstrip()),
             "rerun; if it keeps failing, check GitLab's status" if (code or 0) >= 500 else None,
         )
+
+
+# GitLab is a Forge (jenkins_helpers/forge.py): mypy checks it here, where both are known.
+_: type[Forge] = GitLab
 
 
 class _Gitlab(gitlab.Gitlab):

@@ -30,7 +30,7 @@ from jenkins_helpers.cuesrc import editor, literals
 from jenkins_helpers.deployrepo import layout, scaffold
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import BadInput
-from jenkins_helpers.gitlab import GitLab
+from jenkins_helpers.forge import Forge
 from jenkins_helpers.jenkins import JobChange, job_config
 from jenkins_helpers.promotion import naming, target
 from jenkins_helpers.promotion.model import Status
@@ -159,7 +159,7 @@ def _check_kind(
 # --- Jenkins: the app's job and the push hook that starts it -----------------------------
 
 
-def _app_repository(gl: GitLab, repo: str, branch: str | None, warnings: list[str]) -> Any:
+def _app_repository(gl: Forge, repo: str, branch: str | None, warnings: list[str]) -> Any:
     """The app's project, checked: its pipeline is the Jenkinsfile on `branch`."""
     found = gl.project(repo)
     ref = branch or found.default_branch
@@ -176,7 +176,7 @@ def _app_repository(gl: GitLab, repo: str, branch: str | None, warnings: list[st
 
 
 def _pipeline(
-    gl: GitLab,
+    gl: Forge,
     access: jenkins.JenkinsAccess,
     app: str,
     app_repo: Any,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 from jenkins_helpers import git
 from jenkins_helpers.errors import UserError
-from jenkins_helpers.gitlab import MergeRequest
+from jenkins_helpers.forge import MergeRequest
 from jenkins_helpers.promotion import naming
 from jenkins_helpers.promotion.model import Outcome, Status
 from jenkins_helpers.promotion.target import Target

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout
-from jenkins_helpers.gitlab import GitLab
+from jenkins_helpers.forge import Forge
 from jenkins_helpers.promotion import naming, trust
 from jenkins_helpers.promotion.cascade import Merged, Step, next_step
 from jenkins_helpers.promotion.target import DeploymentProject
@@ -128,7 +128,7 @@ def _state(deployment: DeploymentProject, ref: str, unit: str, images: bool) -> 
     return _platform(gl, path, ref) if unit == "platform" else _app(gl, path, ref, unit, images)
 
 
-def _platform(gl: GitLab, path: str, ref: str) -> dict[str, str]:
+def _platform(gl: Forge, path: str, ref: str) -> dict[str, str]:
     files = gl.blob_ids(path, ref, recursive=False)
     for directory in layout.PLATFORM_PATHS:
         if directory not in files:  # not a file at the root: a directory
@@ -136,7 +136,7 @@ def _platform(gl: GitLab, path: str, ref: str) -> dict[str, str]:
     return {p: i for p, i in files.items() if layout.is_platform_path(p)}
 
 
-def _app(gl: GitLab, path: str, ref: str, app: str, images: bool) -> tuple[object, ...]:
+def _app(gl: Forge, path: str, ref: str, app: str, images: bool) -> tuple[object, ...]:
     """What a promotion would move for `app`: its app layer, and (between environments)
     its image."""
     app_file = gl.file_text(path, layout.app_file(app), ref)

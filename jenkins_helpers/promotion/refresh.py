@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from jenkins_helpers import git
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import UserError
-from jenkins_helpers.gitlab import MergeRequest
+from jenkins_helpers.forge import MergeRequest
 from jenkins_helpers.promotion import proposal, sources, trust
 from jenkins_helpers.promotion.between_envs import Selection, promote_between
 from jenkins_helpers.promotion.plan import apply_versions

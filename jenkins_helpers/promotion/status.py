@@ -25,7 +25,7 @@ from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout, render
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import UserError
-from jenkins_helpers.gitlab import MergeRequest
+from jenkins_helpers.forge import MergeRequest
 from jenkins_helpers.promotion import naming, trust
 from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.promotion.trailer import PROMOTIONS

@@ -18,14 +18,15 @@ from jenkins_helpers import git
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.deployrepo.settings import SETTINGS_FILE, Settings, parse_settings
 from jenkins_helpers.errors import UserError
-from jenkins_helpers.gitlab import Access, GitLab, Project
+from jenkins_helpers.forge import Access, Forge, Project
+from jenkins_helpers.gitlab import GitLab
 
 
 @dataclass(frozen=True)
 class Target:
     """A clone of one branch of the deployment project: where a change is made."""
 
-    gl: GitLab
+    gl: Forge
     project: Project
     branch: str
     tree: Path
@@ -37,7 +38,7 @@ class Target:
 class DeploymentProject:
     """The deployment repository on GitLab, with its settings (environments, branches)."""
 
-    gl: GitLab
+    gl: Forge
     project: Project
     settings: Settings
 
@@ -67,7 +68,7 @@ def connect(project: str, access: Access) -> Iterator[DeploymentProject]:
         yield DeploymentProject(gl, found, read_settings(gl, found))
 
 
-def read_settings(gl: GitLab, project: Project) -> Settings:
+def read_settings(gl: Forge, project: Project) -> Settings:
     """gitops.yaml from the default branch: the environments and their branches."""
     text = gl.file_text(project.path, SETTINGS_FILE, project.default_branch)
     where = f"{project.path}:{project.default_branch}:{SETTINGS_FILE}"

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout
-from jenkins_helpers.gitlab import MergeRequest
+from jenkins_helpers.forge import MergeRequest
 from jenkins_helpers.promotion.publish import mr_text
 from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.promotion.trailer import Trailer, TrailerError, parse_trailer
