@@ -198,7 +198,9 @@ def _units(route: _Route, selection: Selection) -> list[UnitResult]:
         if app in held:
             results.append(UnitResult(app, "app", "blocked", version.image.tag, reason=held[app]))
             continue
-        back = _backwards(route, sources.from_revision(files, "HEAD", app), version)
+        back = _backwards(
+            route.to.name, route.source, sources.from_revision(files, "HEAD", app), version
+        )
         if back is not None:
             results.append(UnitResult(app, "app", "noop", version.image.tag, reason=back))
             continue
@@ -206,16 +208,19 @@ def _units(route: _Route, selection: Selection) -> list[UnitResult]:
     return results
 
 
-def _backwards(route: _Route, here: AppVersion | None, version: AppVersion) -> str | None:
-    """Why moving `version` onto the target would take it back to an older version (by
-    SemVer, when both tags are versions); None if it would not. Going back is an
-    operator's explicit act (`rollback`, `revert`, `set`), never a promotion's."""
+def _backwards(
+    target: str, source: str, here: AppVersion | None, version: AppVersion
+) -> str | None:
+    """Why moving `version` from `source` onto `target`, which runs `here`, would take it
+    back to an older version (by SemVer, when both tags are versions); None if it would
+    not. Going back is an operator's explicit act (`rollback`, `revert`, `set`), never a
+    promotion's."""
     if here is None or not semver.older(version.image.tag, here.image.tag):
         return None
     return (
-        f"{route.to.name} runs {version.app} {here.image.tag}, newer than {route.source}'s "
+        f"{target} runs {version.app} {here.image.tag}, newer than {source}'s "
         f"{version.image.tag}: a promotion never goes back (to go back, use "
-        f"`gitops-helper rollback --env {route.to.name} --app {version.app}`)"
+        f"`gitops-helper rollback --env {target} --app {version.app}`)"
     )
 
 
@@ -229,7 +234,7 @@ def _group_unit(route: _Route, group: str, apps: Sequence[str]) -> UnitResult:
             reason = f"{app} of group {group} has no image in {route.source}"
             return UnitResult(group, "group", "blocked", reason=reason)
         here = sources.from_revision(files, "HEAD", app)
-        back = _backwards(route, here, version)
+        back = _backwards(route.to.name, route.source, here, version)
         if back is not None:
             return UnitResult(group, "group", "noop", reason=back)
         if here != version:
