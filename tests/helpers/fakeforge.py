@@ -15,9 +15,11 @@ fast-forward, as GitLab's merge methods do), `notes` and `head`.
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import itertools
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -485,15 +487,29 @@ def deployment_project(
     forge: FakeForge, tags: Mapping[str, Mapping[str, str | None]]
 ) -> DeploymentProject:
     """k8s-deployments on `forge`: main with the platform layer and every app's layer, and
-    per environment (dev, stage, prod) a branch deploying `tags[env]`."""
+    per environment (dev, stage, prod) a branch deploying `tags[env]`. Built once per
+    process for each `tags`, then cloned (one git call)."""
+    key = repr(sorted((env, sorted(apps.items())) for env, apps in tags.items()))
+    if key not in _templates:
+        scratch = FakeForge(Path(tempfile.mkdtemp(prefix="fakeforge-template-")))
+        atexit.register(shutil.rmtree, scratch.root, True)
+        _lay_down(scratch, tags)
+        _templates[key] = scratch.repo(PROJECT)
+    forge.add_project(PROJECT, _templates[key])
+    settings = Settings("main", tuple(Environment(env, env, env) for env in ENVS))
+    return DeploymentProject(forge, forge.project(PROJECT), settings)
+
+
+_templates: dict[str, Path] = {}
+
+
+def _lay_down(forge: FakeForge, tags: Mapping[str, Mapping[str, str | None]]) -> None:
     apps = sorted({app for env in tags.values() for app in env})
     forge.add_project(PROJECT)
     layers: dict[str, str | None] = {layout.app_file(app): app_layer(app) for app in apps}
     forge.commit(PROJECT, "main", {PLATFORM_FILE: "package deployments\n", **layers}, "main")
     for env in ENVS:
         forge.commit(PROJECT, env, {layout.ENV_FILE: env_cue(tags.get(env, {}), env)}, env)
-    settings = Settings("main", tuple(Environment(env, env, env) for env in ENVS))
-    return DeploymentProject(forge, forge.project(PROJECT), settings)
 
 
 def propose(
