@@ -78,7 +78,7 @@ def bench_acks(total: int, gunicorn_workers: int) -> None:
             "GITOPS_DATA_DIR": data,
             "GITOPS_WORKERS": "0",
         }
-        command = [sys.executable, "-m", "jenkins_helpers", "webhook", "serve", "--port", str(port)]
+        command = [sys.executable, "-m", "gitops_helper", "webhook", "serve", "--port", str(port)]
         if gunicorn_workers:
             gunicorn = str(Path(sys.executable).parent / "gunicorn")
             command = [

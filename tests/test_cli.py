@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from jenkins_helpers import cli, git
-from jenkins_helpers.commands import render
+from gitops_helper import cli
+from gitops_helper.commands import render
+from jenkins_helpers import git
 from tests.helpers.deployrepo import copy_repo, replace_once
 
 pytestmark = pytest.mark.cue
@@ -26,7 +27,7 @@ def gitops(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "jenkins_helpers", *args],
+        [sys.executable, "-m", "gitops_helper", *args],
         cwd=cwd,
         env={**os.environ, **(env or {})},
         capture_output=True,
@@ -205,7 +206,7 @@ def test_a_reader_that_goes_away_stops_the_command_quietly(template: Path, tmp_p
     os.close(read)
     with tempfile.TemporaryDirectory() as scratch:
         done = subprocess.run(
-            [sys.executable, "-m", "jenkins_helpers", "validate", "--repo", str(repo), "--json"],
+            [sys.executable, "-m", "gitops_helper", "validate", "--repo", str(repo), "--json"],
             stdout=write,
             stderr=subprocess.PIPE,
             env={**os.environ, "TMPDIR": scratch},

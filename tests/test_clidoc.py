@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from jenkins_helpers import clidoc
+from gitops_helper import clidoc
 
 
 def test_cli_reference_is_current() -> None:
     assert clidoc.DOC.read_text() == clidoc.render(), (
-        "docs/CLI.md is stale: run `python -m jenkins_helpers.clidoc`"
+        "docs/CLI.md is stale: run `python -m gitops_helper.clidoc`"
     )
 
 

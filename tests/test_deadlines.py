@@ -214,7 +214,7 @@ def test_status_exits_within_the_budget_when_gitlab_drips(
     }
     started = time.monotonic()
     run = subprocess.run(
-        [sys.executable, "-m", "jenkins_helpers", "status"],
+        [sys.executable, "-m", "gitops_helper", "status"],
         env=env,
         capture_output=True,
         text=True,

@@ -16,7 +16,7 @@ from typing import Any
 import click
 import pytest
 
-from jenkins_helpers.cli import (
+from gitops_helper.cli import (
     decommission_command,
     promote_command,
     promote_env_command,

@@ -43,8 +43,8 @@ import gitlab
 import pytest
 import requests
 
+from gitops_helper import cli
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
-from jenkins_helpers import cli
 from tests.helpers.apprepo import app_cue, make_app_repo
 from tests.helpers.deployrepo import copy_repo
 
@@ -445,7 +445,7 @@ def run(case: Case, scratch: Path, places: dict[str, str]) -> Outcome:
     if read is not None:
         os.close(read)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jenkins_helpers", *case.command, *args],
+        [sys.executable, "-m", "gitops_helper", *case.command, *args],
         cwd=scratch / "work",
         env=env,
         stdin=subprocess.DEVNULL,

@@ -14,12 +14,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+CLI = ROOT / "gitops_helper"
 TOOL = ROOT / "jenkins_helpers"
 SANDBOX = ROOT / "gitops_sandbox"
 WEBHOOK = ROOT / "webhook"
+# The top-level packages, each above the ones it may import: the command line over
+# the webhook over the library. The sandbox stands alone (tested below).
+LAYERS = {
+    "gitops_helper": {"webhook", "jenkins_helpers"},
+    "webhook": {"jenkins_helpers"},
+    "jenkins_helpers": set(),
+}
 # Third-party package (or stdlib module) -> the one module allowed to import it.
 OWNERS = {
-    "click": "jenkins_helpers/cli.py",
+    "click": "gitops_helper/cli.py",
     "git": "jenkins_helpers/git.py",
     "gitlab": "jenkins_helpers/gitlab.py",
     "jenkins": "jenkins_helpers/jenkins.py",
@@ -29,9 +37,9 @@ OWNERS = {
 # python-gitlab, builds through python-jenkins and runs `gitops-helper` as a process,
 # so the tool's own boundary modules are what it exercises, not what it uses.
 USERS_HANDS = {
-    "gitlab": ("jenkins_helpers/demo/world.py", "jenkins_helpers/demo/ground.py"),
-    "jenkins": ("jenkins_helpers/demo/world.py",),
-    "subprocess": ("jenkins_helpers/demo/world.py",),
+    "gitlab": ("gitops_helper/demo/world.py", "gitops_helper/demo/ground.py"),
+    "jenkins": ("gitops_helper/demo/world.py",),
+    "subprocess": ("gitops_helper/demo/world.py",),
 }
 SANDBOX_THIRD_PARTY = {"flask", "werkzeug", "markdown"}
 
@@ -60,7 +68,7 @@ def _python_files(*dirs: Path) -> list[Path]:
 def test_only_the_owner_imports_the_package(package: str) -> None:
     importers = [
         path.relative_to(ROOT).as_posix()
-        for path in _python_files(TOOL, WEBHOOK)
+        for path in _python_files(CLI, TOOL, WEBHOOK)
         if package in _top(_imports(path))
     ]
     assert set(importers) <= {OWNERS[package], *USERS_HANDS.get(package, ())}
@@ -69,7 +77,7 @@ def test_only_the_owner_imports_the_package(package: str) -> None:
 def test_only_the_cue_package_runs_node() -> None:
     """node is started by the WASM engine and nowhere else (a string naming it is enough)."""
     users = []
-    for path in _python_files(TOOL, WEBHOOK):
+    for path in _python_files(CLI, TOOL, WEBHOOK):
         tree = ast.parse(path.read_text(), str(path))
         strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
         if strings & {"node", "NODE_BIN"}:
@@ -78,7 +86,7 @@ def test_only_the_cue_package_runs_node() -> None:
 
 
 def test_the_tool_never_imports_the_sandbox() -> None:
-    for path in _python_files(TOOL, WEBHOOK):
+    for path in _python_files(CLI, TOOL, WEBHOOK):
         assert "gitops_sandbox" not in _top(_imports(path)), f"{path} imports the sandbox"
 
 
@@ -91,3 +99,17 @@ def test_the_sandbox_imports_nothing_of_the_tool() -> None:
                 or name in sys.stdlib_module_names
                 or name in SANDBOX_THIRD_PARTY
             ), f"{path.relative_to(ROOT)} imports {name}: the sandbox stands alone"
+
+
+@pytest.mark.parametrize("package", sorted(LAYERS))
+def test_a_top_level_package_imports_only_the_layers_below_it(package: str) -> None:
+    """No two of our packages import each other: the webhook never reaches up into the
+    command line, the library into either."""
+    ours = set(LAYERS) | {"gitops_sandbox"}
+    found = {
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in _python_files(ROOT / package)
+        for name in _top(_imports(path)) & ours
+        if name != package and name not in LAYERS[package]
+    }
+    assert not found, sorted(found)

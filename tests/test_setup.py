@@ -129,7 +129,7 @@ def scratch_venv(venv: Path) -> Path:
     Path(purelib, "test-tool.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
     script = venv / "bin" / "gitops-helper"
     script.write_text(
-        f"#!{venv}/bin/python\nimport sys\nfrom jenkins_helpers.cli import main\nsys.exit(main())\n"
+        f"#!{venv}/bin/python\nimport sys\nfrom gitops_helper.cli import main\nsys.exit(main())\n"
     )
     script.chmod(0o755)
     stamps = venv / ".stamps"

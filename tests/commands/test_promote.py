@@ -59,7 +59,7 @@ def promote(
     env = {**os.environ, "GITLAB_URL": sandbox.gitlab_url, "GITLAB_TOKEN": sandbox.token}
     env.pop("BUILD_URL", None)
     done = subprocess.run(
-        [sys.executable, "-m", "jenkins_helpers", "promote", *args],
+        [sys.executable, "-m", "gitops_helper", "promote", *args],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -436,7 +436,7 @@ def test_two_apps_promoted_concurrently_both_merge(
     env = {**os.environ, "GITLAB_URL": sandbox.gitlab_url, "GITLAB_TOKEN": sandbox.token}
     runs = [
         subprocess.Popen(
-            [sys.executable, "-m", "jenkins_helpers", "promote", *args, "--json"],
+            [sys.executable, "-m", "gitops_helper", "promote", *args, "--json"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -612,7 +612,7 @@ def test_an_aborted_build_exits_143_and_leaves_no_clone(
     env = {**os.environ, "GITLAB_URL": sandbox.gitlab_url, "GITLAB_TOKEN": sandbox.token}
     args = ["--app", "abort-app", "--image", "r.example.com/abort-app", "--tag", "1.0.0"]
     child = subprocess.Popen(
-        [sys.executable, "-m", "jenkins_helpers", "promote", *args, "--app-repo", str(repo)],
+        [sys.executable, "-m", "gitops_helper", "promote", *args, "--app-repo", str(repo)],
         env={**env, "TMPDIR": str(tmp)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -638,7 +638,7 @@ def test_every_missing_setting_is_named_in_one_run(tmp_path: Path) -> None:
     repo = make_app_repo(tmp_path / "example-app", app_cue("example-app", EXAMPLE_IMAGE))
     env = {k: v for k, v in os.environ.items() if k not in ("GITLAB_URL", "GITLAB_TOKEN")}
     done = subprocess.run(
-        [sys.executable, "-m", "jenkins_helpers", "promote", *example_args(repo, "1.0.0")],
+        [sys.executable, "-m", "gitops_helper", "promote", *example_args(repo, "1.0.0")],
         env=env,
         capture_output=True,
         text=True,

@@ -51,7 +51,7 @@ def promote(
     env.pop("BUILD_URL", None)
     args = ["--app", APP, "--image", IMAGE, "--tag", tag, "--app-repo", str(repo), "--json"]
     return subprocess.run(
-        [sys.executable, "-m", "jenkins_helpers", "promote", *args, *extra],
+        [sys.executable, "-m", "gitops_helper", "promote", *args, *extra],
         env=env,
         capture_output=True,
         text=True,

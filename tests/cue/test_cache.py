@@ -297,7 +297,7 @@ def test_a_second_identical_render_is_a_hit(dev: Path, tmp_path: Path) -> None:
 
     def render(**extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "jenkins_helpers", "render", "--repo", str(dev)],
+            [sys.executable, "-m", "gitops_helper", "render", "--repo", str(dev)],
             env={**env, **extra},
             capture_output=True,
             text=True,

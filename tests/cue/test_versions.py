@@ -128,7 +128,7 @@ def test_the_command_line_exits_2_and_says_why(on_path: Path, dev: Path) -> None
     exe = fake_cue(on_path, "cue version v0.15.4")
     before = (dev / "manifests/dev/example-app/deployment-example-app.yaml").read_text()
     done = subprocess.run(
-        [sys.executable, "-m", "jenkins_helpers", "render", "--repo", str(dev)],
+        [sys.executable, "-m", "gitops_helper", "render", "--repo", str(dev)],
         capture_output=True,
         text=True,
         check=False,

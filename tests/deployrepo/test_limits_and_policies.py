@@ -596,7 +596,7 @@ def test_an_app_let_off_run_as_root_is_still_warned_it_may_run_as_root() -> None
 
 def gitops(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "jenkins_helpers", *args],
+        [sys.executable, "-m", "gitops_helper", *args],
         cwd=cwd,
         env=dict(os.environ),
         capture_output=True,

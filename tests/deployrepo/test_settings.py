@@ -35,7 +35,7 @@ PRODUCT = Path(__file__).parents[2] / "jenkins_helpers"
 
 def gitops(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "jenkins_helpers", *args],
+        [sys.executable, "-m", "gitops_helper", *args],
         env=dict(os.environ),
         capture_output=True,
         text=True,
@@ -217,7 +217,7 @@ def test_init_repo_where_no_directory_can_be_is_bad_input(
     crash_logs = tmp_path.parent / f"crash-{tmp_path.name}"
     crash_logs.mkdir()
     done = subprocess.run(
-        [sys.executable, "-m", "jenkins_helpers", "init-repo", where.format(tmp=tmp_path)],
+        [sys.executable, "-m", "gitops_helper", "init-repo", where.format(tmp=tmp_path)],
         env={**os.environ, "TMPDIR": str(crash_logs)},
         capture_output=True,
         text=True,

@@ -159,7 +159,7 @@ def dev_ahead_of_stage(sb: Sandbox, work: Path, tag: str = "1.0.1") -> int:
         capture_output=True,
     )
     done = subprocess.run(
-        [sys.executable, "-m", "jenkins_helpers", "promote", "--json", "--app", "example-app",
+        [sys.executable, "-m", "gitops_helper", "promote", "--json", "--app", "example-app",
          "--image", "registry.example.com/example-app", "--tag", tag, "--app-repo", str(checkout)],
         env={**os.environ, "GITLAB_URL": sb.gitlab_url, "GITLAB_TOKEN": sb.token},
         capture_output=True,

@@ -10,7 +10,7 @@ from typing import Any
 
 from gitlab.v4.objects import Project
 
-CLI = [sys.executable, "-m", "jenkins_helpers"]
+CLI = [sys.executable, "-m", "gitops_helper"]
 
 
 def gitops(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

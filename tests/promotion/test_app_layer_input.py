@@ -47,7 +47,7 @@ def promote(sandbox: Sandbox, repo: Path, *extra: str) -> subprocess.CompletedPr
     env = {**os.environ, "GITLAB_URL": sandbox.gitlab_url, "GITLAB_TOKEN": TOKEN}
     args = ["--app", APP, "--image", IMAGE, "--tag", "1.0.0", "--app-repo", str(repo)]
     return subprocess.run(
-        [sys.executable, "-m", "jenkins_helpers", "promote", *args, *extra],
+        [sys.executable, "-m", "gitops_helper", "promote", *args, *extra],
         env=env,
         capture_output=True,
         text=True,

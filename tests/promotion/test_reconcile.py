@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from gitlab.v4.objects import Project
 
+from gitops_helper.commands import reconcile
 from gitops_sandbox import DEPLOYMENTS
-from jenkins_helpers.commands import reconcile
 from jenkins_helpers.promotion import edits
 from tests.helpers.chain import EXAMPLE_IMAGE, Chain, seeded
 

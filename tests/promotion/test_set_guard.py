@@ -18,8 +18,8 @@ from gitlab.v4.objects import Project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gitops_helper import cli
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
-from jenkins_helpers import cli
 from tests.helpers.operator import project_state
 
 TOKEN = "set-guard-test-token-5e1d"  # noqa: S105 - the sandbox's test credential

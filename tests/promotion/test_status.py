@@ -147,7 +147,7 @@ def mr_url(scenario: Scenario, iid: int) -> str:
 
 
 def table(b: Board) -> dict[str, list[str]]:
-    from jenkins_helpers.commands.status import cell_text
+    from gitops_helper.commands.status import cell_text
 
     return {row.app: [cell_text(c) for c in row.cells] for row in b.rows}
 
@@ -229,7 +229,7 @@ def test_the_cli_prints_the_board_as_a_table_and_as_json(scenario: Scenario) -> 
         "GITLAB_URL": scenario.sandbox.gitlab_url,
         "GITLAB_TOKEN": scenario.sandbox.token,
     }
-    command = [sys.executable, "-m", "jenkins_helpers", "status", "--project", DEPLOYMENTS]
+    command = [sys.executable, "-m", "gitops_helper", "status", "--project", DEPLOYMENTS]
     done = subprocess.run(
         [*command, "--json"], capture_output=True, text=True, env=environ, check=False
     )

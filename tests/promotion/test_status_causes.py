@@ -19,7 +19,7 @@ import jinja2
 import pytest
 
 import webhook
-from jenkins_helpers.commands.status import cell_text
+from gitops_helper.commands.status import cell_text
 from jenkins_helpers.deployrepo.settings import Environment, Settings
 from jenkins_helpers.gitlab import MergeRequest
 from jenkins_helpers.promotion import status

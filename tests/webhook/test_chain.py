@@ -166,7 +166,7 @@ def test_a1_an_env_only_change_opens_no_promotion(
         env_cue.replace("replicas: 1\n\tresources", "replicas: 2\n\tresources", 1)
     )
     render = subprocess.run(
-        [sys.executable, "-m", "jenkins_helpers", "render", "--repo", str(work)],
+        [sys.executable, "-m", "gitops_helper", "render", "--repo", str(work)],
         capture_output=True,
         text=True,
         check=False,

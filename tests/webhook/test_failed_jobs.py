@@ -54,7 +54,7 @@ def status(
     if secret is not None:
         env["GITOPS_WEBHOOK_SECRET"] = secret
     return subprocess.run(
-        [sys.executable, "-m", "jenkins_helpers", "status", *args],
+        [sys.executable, "-m", "gitops_helper", "status", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -157,7 +157,7 @@ def webhook_process(
         "GITOPS_RECONCILE_INTERVAL": str(reconcile),
     }
     child = subprocess.Popen(
-        [sys.executable, "-m", "jenkins_helpers", "webhook", "serve", "--port", str(port)],
+        [sys.executable, "-m", "gitops_helper", "webhook", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jenkins_helpers.commands import Printer
+from gitops_helper.commands import Printer
 from jenkins_helpers.cue import get_engine
 
 

@@ -100,7 +100,7 @@ def wait_ready(child: proc.Process, ready: Path) -> dict[str, str]:
 def _serve_webhook(
     urls: dict[str, str], port: int, token: str, secret: str, echo: Callable[[str], None]
 ) -> None:
-    from jenkins_helpers.commands import webhook
+    from gitops_helper.commands import webhook
 
     hook_port = port + 1 if port else 0
     config: dict[str, Any] = {

@@ -24,8 +24,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from gitops_helper.commands import Printer
 from jenkins_helpers import __version__, inputs
-from jenkins_helpers.commands import Printer
 from jenkins_helpers.deployrepo.settings import DEFAULT_PROJECT
 from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.secrets import mask
@@ -235,7 +235,7 @@ def init_repo_command(directory: Path, envs: str, as_json: bool) -> None:
     Example:
       gitops-helper init-repo /tmp/k8s-deployments --envs dev,stage,prod
     """
-    from jenkins_helpers.commands import init_repo
+    from gitops_helper.commands import init_repo
 
     result = init_repo.run(directory, envs)
     emit(as_json, result, lambda out: init_repo.show(result, out))
@@ -259,7 +259,7 @@ def render_command(repo_dir: Path, env: str | None, check: bool, as_json: bool) 
       gitops-helper render --repo k8s-deployments --env prod
       gitops-helper render --check              # in CI: fail on stale manifests
     """
-    from jenkins_helpers.commands import render
+    from gitops_helper.commands import render
 
     results = render.run(repo_dir, env, check)
     emit(as_json, results, lambda out: render.show(results, out))
@@ -283,7 +283,7 @@ def validate_command(repo_dir: Path, env: str | None, as_json: bool) -> None:
       gitops-helper validate                    # every environment, from main
       gitops-helper validate --env prod --json
     """
-    from jenkins_helpers.commands import validate
+    from gitops_helper.commands import validate
 
     results = validate.run(repo_dir, env)
     emit(as_json, results, lambda out: validate.show(results, out))
@@ -375,7 +375,7 @@ def promote_command(
       gitops-helper promote --app example-app --image registry.example.com/example-app \\
           --tag 2.0.0 --group release-2.0 --with postgres=17-alpine
     """
-    from jenkins_helpers.commands import promote
+    from gitops_helper.commands import promote
 
     result = promote.run(
         app=app,
@@ -443,7 +443,7 @@ def promote_env_command(
       gitops-helper promote-env --from main --to dev      # platform team's changes
       gitops-helper promote-env --from dev --to stage --group release-2.0
     """
-    from jenkins_helpers.commands import promote_env
+    from gitops_helper.commands import promote_env
 
     result = promote_env.run(
         source=source,
@@ -510,7 +510,7 @@ def set_command(
       gitops-helper set --env dev --app postgres --image-tag 17-alpine
       gitops-helper set --env stage --app example-app --set replicas=4 --set debug=true
     """
-    from jenkins_helpers.commands import set_values
+    from gitops_helper.commands import set_values
 
     result = set_values.run(
         env=env,
@@ -549,7 +549,7 @@ def rollback_command(
       gitops-helper rollback --env prod --app example-app --to 1.0.41
       gitops-helper rollback --env prod --app example-app --to previous --dry-run
     """
-    from jenkins_helpers.commands import rollback
+    from gitops_helper.commands import rollback
 
     result = rollback.run(
         env=env, app=app, to=to, project=project, gitlab_url=gitlab_url, dry_run=dry_run
@@ -585,7 +585,7 @@ def revert_command(
       gitops-helper revert --env stage
       gitops-helper revert --env stage --commit 1a2b3c4d --dry-run
     """
-    from jenkins_helpers.commands import revert
+    from gitops_helper.commands import revert
 
     result = revert.run(
         env=env, commit=commit, project=project, gitlab_url=gitlab_url, dry_run=dry_run
@@ -649,7 +649,7 @@ def onboard_command(
       gitops-helper onboard --app redis --third-party --image docker.io/library/redis \\
           --tag 7.2.4 --port 6379
     """
-    from jenkins_helpers.commands import onboard
+    from gitops_helper.commands import onboard
 
     result = onboard.run(
         app=app,
@@ -695,7 +695,7 @@ def decommission_command(
       gitops-helper decommission --app legacy-service --dry-run
       gitops-helper decommission --app legacy-service --json
     """
-    from jenkins_helpers.commands import decommission
+    from gitops_helper.commands import decommission
 
     result = decommission.run(
         app=app, project=project, gitlab_url=gitlab_url, repo=repo, dry_run=dry_run
@@ -751,7 +751,7 @@ def status_command(
       gitops-helper status --json | jq '.divergences[].text'
       GITOPS_WEBHOOK_SECRET=... gitops-helper status --webhook-url https://gitops-webhook.example.com
     """
-    from jenkins_helpers.commands import status
+    from gitops_helper.commands import status
 
     hook = status.webhook(webhook_url)
     result = status.run(project, gitlab_url, check_manifests)
@@ -781,7 +781,7 @@ def reconcile_command(project: str, gitlab_url: str | None, dry_run: bool, as_js
       gitops-helper reconcile --dry-run
       gitops-helper reconcile --json
     """
-    from jenkins_helpers.commands import reconcile
+    from gitops_helper.commands import reconcile
 
     result = reconcile.run(project, gitlab_url, dry_run)
     emit(as_json, result, lambda out: reconcile.show(result, out))
@@ -808,7 +808,7 @@ def webhook_serve_command(host: str, port: int) -> None:
       export GITOPS_WEBHOOK_SECRET=... GITLAB_URL=https://gitlab.example.com GITLAB_TOKEN=...
       gitops-helper webhook serve --port 8080
     """
-    from jenkins_helpers.commands import webhook
+    from gitops_helper.commands import webhook
 
     webhook.serve(host, port, lambda url: click.echo(f"webhook listening on {url}"))
 
@@ -830,7 +830,7 @@ def cue_command(args: tuple[str, ...]) -> None:
       gitops-helper cue vet -c ./services/apps
       gitops-helper cue export ./services/apps -e 'objects."example-app"'
     """
-    from jenkins_helpers.commands import cue
+    from gitops_helper.commands import cue
 
     sys.exit(cue.run(list(args), echo))
 
@@ -906,7 +906,7 @@ def demo_command(
       GITLAB_TOKEN=... gitops-helper demo --gitlab-url https://gitlab.example.com \\
           --project gitops-demo/k8s-deployments --webhook-host 10.0.0.5
     """
-    from jenkins_helpers.commands import demo
+    from gitops_helper.commands import demo
 
     if (project or foreign_ok) and not gitlab_url:
         raise BadInput("--project and --i-know-what-i-am-doing go with --gitlab-url")
@@ -968,7 +968,7 @@ def sandbox_up_command(
       gitops-helper sandbox up
       gitops-helper sandbox up --dir /tmp/sandbox --port 8929
     """
-    from jenkins_helpers.commands import sandbox
+    from gitops_helper.commands import sandbox
 
     sandbox.up(state_dir, port, token, webhook_secret, click.echo)
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import requests
 
+from gitops_helper.commands import Printer
 from jenkins_helpers import gitlab, http, inputs, secrets
-from jenkins_helpers.commands import Printer
 from jenkins_helpers.errors import BadInput
 from jenkins_helpers.promotion import status, target
 from jenkins_helpers.promotion.status import Board, Cell

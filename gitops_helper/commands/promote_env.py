@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jenkins_helpers.commands import Printer
+from gitops_helper.commands import Printer
 from jenkins_helpers.promotion.between_envs import EnvPromotion, UnitResult, promote_env
 
 run = promote_env

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jenkins_helpers.commands.set_values import show
+from gitops_helper.commands.set_values import show
 from jenkins_helpers.promotion.edits import rollback
 
 run = rollback

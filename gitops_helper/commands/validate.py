@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jenkins_helpers.commands import Printer
-from jenkins_helpers.commands.render import targets
+from gitops_helper.commands import Printer
+from gitops_helper.commands.render import targets
 from jenkins_helpers.deployrepo import checks
 from jenkins_helpers.deployrepo.checkout import DeploymentRepo, environment_tree
 

@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitops_helper.demo import catalog, runner, world
+from gitops_helper.demo.catalog import UseCase
+from gitops_helper.demo.runner import CaseResult
 from jenkins_helpers import cue, gitlab, inputs, jenkins
-from jenkins_helpers.demo import catalog, runner, world
-from jenkins_helpers.demo.catalog import UseCase
-from jenkins_helpers.demo.runner import CaseResult
 from jenkins_helpers.errors import BadInput
 
 TOKEN_BYTES = 16

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from jenkins_helpers.demo import changes, operations
-from jenkins_helpers.demo.world import World
+from gitops_helper.demo import changes, operations
+from gitops_helper.demo.world import World
 from jenkins_helpers.errors import BadInput
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jenkins_helpers.commands import Printer
+from gitops_helper.commands import Printer
 from jenkins_helpers.deployrepo import render
 from jenkins_helpers.deployrepo.checkout import DeploymentRepo, environment_tree
 from jenkins_helpers.deployrepo.settings import Environment

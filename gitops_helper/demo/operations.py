@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jenkins_helpers.demo.changes import APP, IMAGE, REPLICAS, app_env_var, build
-from jenkins_helpers.demo.evidence import Evidence, Objects, deployment, env_var, image_tag
-from jenkins_helpers.demo.seeds import ENVS
-from jenkins_helpers.demo.world import Mismatch, World
+from gitops_helper.demo.changes import APP, IMAGE, REPLICAS, app_env_var, build
+from gitops_helper.demo.evidence import Evidence, Objects, deployment, env_var, image_tag
+from gitops_helper.demo.seeds import ENVS
+from gitops_helper.demo.world import Mismatch, World
 from jenkins_helpers.promotion import parse_trailer
 
 POSTGRES = "postgres"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gitops_helper.commands import Printer
 from jenkins_helpers import gitlab, inputs
-from jenkins_helpers.commands import Printer
 from jenkins_helpers.promotion import target
 from jenkins_helpers.promotion.between_envs import EnvPromotion
 from jenkins_helpers.promotion.cascade import cascade

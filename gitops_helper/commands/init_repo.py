@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from jenkins_helpers.commands import Printer
+from gitops_helper.commands import Printer
 from jenkins_helpers.deployrepo.scaffold import init_repo
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jenkins_helpers.commands import Printer
+from gitops_helper.commands import Printer
 from jenkins_helpers.promotion import BuildPromotion, promote_build
 
 run = promote_build

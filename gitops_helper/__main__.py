@@ -1,0 +1,3 @@
+from gitops_helper.cli import main
+
+main()

@@ -1,3 +1,0 @@
-from jenkins_helpers.cli import main
-
-main()
