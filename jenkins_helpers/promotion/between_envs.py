@@ -73,6 +73,15 @@ class Selection:
     platform: bool | None = None
     group: str | None = None
 
+    @classmethod
+    def from_trailer(cls, trailer: Trailer) -> Selection:
+        """The units a trusted trailer says its MR carries: a group's apps as one unit;
+        else its apps and, as written, whether it moves the platform layer (False stays
+        False: from main, None would add the platform layer the MR did not carry)."""
+        if trailer.unit == "group":
+            return cls(tuple(sorted(trailer.apps)), None, trailer.group)
+        return cls(tuple(sorted(trailer.apps)), trailer.platform)
+
 
 def promote_env(
     *,

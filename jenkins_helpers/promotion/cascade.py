@@ -142,11 +142,8 @@ def _carried(
         merged.merge_commit,
         lambda: (set(changed().apps or ()), bool(changed().platform)),
     )
-    trailer = verdict.trailer
-    if trailer is not None and trailer.unit == "group":
-        return Selection(tuple(sorted(trailer.apps)), None, trailer.group), None
-    if trailer is not None:
-        return Selection(tuple(sorted(trailer.apps)), trailer.platform), None
+    if verdict.trailer is not None:
+        return Selection.from_trailer(verdict.trailer), None
     return changed(), verdict.ignored
 
 

@@ -56,16 +56,11 @@ def _refresh(
 ) -> Refreshed:
     if trailer.source_env is None and trailer.unit in ("app", "group"):
         return _refresh_build(deployment, env, mr, trailer)
-    selection = Selection(tuple(trailer.apps), trailer.platform or None)
-    if trailer.unit == "platform":
-        selection = Selection((), True)
-    if trailer.unit == "group":
-        selection = Selection(tuple(sorted(trailer.apps)), None, trailer.group)
     promoted = promote_between(
         deployment,
         trailer.source_env or deployment.settings.main_branch,
         env.name,
-        selection,
+        Selection.from_trailer(trailer),
         skip_env=bool(trailer.skipped),
     )
     mine = [u for u in promoted.units if u.branch == mr.source_branch or u.mr_iid == mr.iid]

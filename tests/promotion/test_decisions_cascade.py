@@ -307,3 +307,35 @@ def test_a_decommission_trailer_whose_merge_left_the_app_removes_nothing_and_mov
     assert result.decommission is None and calls == []
     assert result.ignored_trailer == "a decommission of a whose merge left it in dev"
     assert result.stopped is not None and "changed no app layer" in result.stopped
+
+
+def _img(tag: str) -> ImageRef:
+    return ImageRef("registry.example.com/a", tag)
+
+
+@pytest.mark.parametrize(
+    ("trailer", "expected"),
+    [
+        (
+            Trailer("stage", {"b": _img("2"), "a": _img("1")}, source_env="dev"),
+            Selection(("a", "b"), False),
+        ),
+        (
+            Trailer("stage", {}, unit="platform", source_env="dev", platform=True),
+            Selection((), True),
+        ),
+        (
+            Trailer("dev", {"a": _img("1")}, unit="sync", source_env="main", platform=False),
+            Selection(("a",), False),
+        ),
+        (
+            Trailer("stage", {"b": _img("2"), "a": _img("1")}, unit="group", group="g"),
+            Selection(("a", "b"), None, "g"),
+        ),
+    ],
+    ids=["apps", "platform", "sync without the platform layer", "group"],
+)
+def test_a_trailer_selects_what_it_carries(trailer: Trailer, expected: Selection) -> None:
+    """One mapping for the cascade and refresh: `platform: false` stays False (from main,
+    None would add the platform layer the MR did not carry); a group's apps move as one."""
+    assert Selection.from_trailer(trailer) == expected
