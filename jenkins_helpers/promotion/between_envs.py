@@ -20,7 +20,7 @@ from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.deployrepo.settings import Environment, Settings
 from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.promotion import groups, naming, proposal, sources, target
-from jenkins_helpers.promotion.model import AppVersion, ImageRef
+from jenkins_helpers.promotion.model import AppVersion, ImageRef, Outcome
 from jenkins_helpers.promotion.plan import Explain, apply_platform, apply_versions
 from jenkins_helpers.promotion.publish import Change, publish
 from jenkins_helpers.promotion.target import DeploymentProject, Target
@@ -257,13 +257,9 @@ def _group_unit(route: _Route, group: str, apps: Sequence[str]) -> UnitResult:
         return UnitResult(group, "group", "blocked", reason=e.message)
     trailer = _trailer(route, "group", {a.app: a.image for a in plan.apps})
     change = proposal.group_change(plan, replace(trailer, group=group), group, None)
-    result = _published(route, change, group, "group", None, plan.warnings)
-    if result.mr_iid is not None and not route.dry_run:
-        closed = groups.supersede_members(
-            route.deployment, route.to.branch, group, result.mr_iid, list(apps)
-        )
-        result = replace(result, superseded=[*result.superseded, *closed])
-    return result
+    outcome = publish(route.clone, change, dry_run=route.dry_run)
+    outcome = groups.supersede(route.deployment, outcome, route.to.branch, group, apps)
+    return _result(outcome, change, group, "group", None, plan.warnings)
 
 
 def _nothing(unit: str) -> UnitResult:
@@ -360,6 +356,17 @@ def _published(
     route: _Route, change: Change, unit: str, kind: Unit, tag: str | None, warnings: Sequence[str]
 ) -> UnitResult:
     outcome = publish(route.clone, change, dry_run=route.dry_run)
+    return _result(outcome, change, unit, kind, tag, warnings)
+
+
+def _result(
+    outcome: Outcome,
+    change: Change,
+    unit: str,
+    kind: Unit,
+    tag: str | None,
+    warnings: Sequence[str],
+) -> UnitResult:
     return UnitResult(
         unit,
         kind,

@@ -8,7 +8,7 @@ validates is pushed (to `promote/<env>/<app>`) and proposed (docs/PROMOTION.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -101,15 +101,9 @@ def promote_build(
                 else _group_change(plan, build, build_url, group)
             )
             outcome = publish(clone, proposed, dry_run=dry_run)
-            if group is not None and outcome.mr_iid is not None and not dry_run:
-                closed = groups.supersede_members(
-                    deployment,
-                    environment.branch,
-                    group,
-                    outcome.mr_iid,
-                    [a.app for a in plan.apps],
-                )
-                outcome = replace(outcome, superseded=(*outcome.superseded, *closed))
+            if group is not None:
+                members = [a.app for a in plan.apps]
+                outcome = groups.supersede(deployment, outcome, environment.branch, group, members)
     change = next(a for a in plan.apps if a.app == app)
     status: BuildStatus = outcome.status
     warnings = list(plan.warnings)

@@ -10,8 +10,12 @@ renders one member without the others.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
+
 from jenkins_helpers.errors import BadInput
 from jenkins_helpers.promotion import trust
+from jenkins_helpers.promotion.model import Outcome
 from jenkins_helpers.promotion.target import DeploymentProject
 
 LABEL_PREFIX = "group::"
@@ -54,8 +58,28 @@ def in_flight(deployment: DeploymentProject, target_branch: str) -> dict[str, st
     return held
 
 
+def supersede(
+    deployment: DeploymentProject,
+    outcome: Outcome,
+    target_branch: str,
+    group: str,
+    apps: Sequence[str],
+) -> Outcome:
+    """After a group's MR is published into `target_branch`: close its members' own open
+    promotions there (supersede_members), adding them to the outcome's `superseded`.
+    Nothing without an MR, nor in a dry run."""
+    if outcome.mr_iid is None or outcome.dry_run:
+        return outcome
+    closed = supersede_members(deployment, target_branch, group, outcome.mr_iid, apps)
+    return replace(outcome, superseded=(*outcome.superseded, *closed))
+
+
 def supersede_members(
-    deployment: DeploymentProject, target_branch: str, group: str, group_iid: int, apps: list[str]
+    deployment: DeploymentProject,
+    target_branch: str,
+    group: str,
+    group_iid: int,
+    apps: Sequence[str],
 ) -> list[int]:
     """Close the members' own open promotions into `target_branch`: merged after the group,
     one would change a member alone. Returns their iids."""

@@ -10,7 +10,7 @@ import pytest
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.promotion import groups
 from jenkins_helpers.promotion.between_envs import _backwards
-from jenkins_helpers.promotion.model import AppVersion, ImageRef
+from jenkins_helpers.promotion.model import AppVersion, ImageRef, Outcome
 from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.promotion.trailer import Trailer
 from tests.helpers.fakeforge import (
@@ -96,6 +96,27 @@ def test_a_group_mr_closes_its_members_own_promotions_into_the_same_environment(
         assert forge.notes(PROJECT, other) == [
             f"Superseded by !{group}: {labels[2][5:]} moves with the release group g1."
         ]
+
+
+@pytest.mark.parametrize(
+    ("has_mr", "dry_run", "closes"),
+    [(True, False, True), (False, False, False), (True, True, False)],
+    ids=["published", "no MR", "dry run"],
+)
+def test_a_published_group_mr_supersedes_its_members_own_promotions(
+    deployment: DeploymentProject, has_mr: bool, dry_run: bool, closes: bool
+) -> None:
+    """The step both `promote --group` and a group's promotion between environments take
+    after publishing: the members' own MRs are closed and reported with the outcome's."""
+    other = open_into_stage(deployment, ("gitops", "promotion", "app::a", "env::stage"))
+    group = open_into_stage(deployment, GROUP_LABELS, group_trailer())
+    outcome = Outcome(
+        "created", "promote/stage/g1", group if has_mr else None, None, (99,), dry_run
+    )
+    after = groups.supersede(deployment, outcome, "stage", "g1", ["a", "b"])
+    assert after.superseded == ((99, other) if closes else (99,))
+    state = forge_of(deployment).merge_request(PROJECT, other).state
+    assert state == ("closed" if closes else "opened")
 
 
 @pytest.mark.parametrize(
