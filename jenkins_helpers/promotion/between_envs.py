@@ -20,13 +20,14 @@ from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.deployrepo.settings import Environment, Settings
 from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.promotion import groups, naming, proposal, sources, target
-from jenkins_helpers.promotion.model import AppVersion, ImageRef, Outcome
+from jenkins_helpers.promotion.model import AppVersion, ImageRef, Outcome, Status
 from jenkins_helpers.promotion.plan import Explain, apply_platform, apply_versions
 from jenkins_helpers.promotion.publish import Change, publish
 from jenkins_helpers.promotion.target import DeploymentProject, Target
 from jenkins_helpers.promotion.trailer import Trailer, Unit
 
-UnitStatus = Literal["created", "updated", "noop", "blocked"]
+# blocked: the unit would not evaluate or validate on the target; no MR opened.
+UnitStatus = Status | Literal["blocked"]
 
 
 @dataclass(frozen=True)

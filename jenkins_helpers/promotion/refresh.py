@@ -11,13 +11,14 @@ new head, from what its trailer says it carries: a build's MR from its own branc
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from jenkins_helpers import git
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.forge import MergeRequest
 from jenkins_helpers.promotion import proposal, sources, trust
-from jenkins_helpers.promotion.between_envs import Selection, promote_between
+from jenkins_helpers.promotion.between_envs import Selection, UnitStatus, promote_between
 from jenkins_helpers.promotion.plan import apply_versions
 from jenkins_helpers.promotion.publish import publish
 from jenkins_helpers.promotion.target import DeploymentProject
@@ -25,13 +26,17 @@ from jenkins_helpers.promotion.trailer import Trailer
 
 TOOL_LABELS = ("gitops", "promotion")
 
+# closed: the target already has what the MR carries (or runs newer); skipped: not
+# regenerated (no trailer that counts, or its branch lacks an app's image).
+RefreshStatus = UnitStatus | Literal["closed", "skipped"]
+
 
 @dataclass(frozen=True)
 class Refreshed:
     """What happened to one open MR."""
 
     mr_iid: int
-    status: str  # updated, noop, closed, blocked or skipped
+    status: RefreshStatus
     reason: str | None = None
 
 
