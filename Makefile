@@ -1,6 +1,7 @@
 # Two entry points, each doing all of its own set-up on a fresh machine:
 #   make demo   lay down the deployment-repo scaffold and render every environment
 #   make test   run the whole test suite
+# and, for development, make check: ruff, mypy and the fast tier of the tests (< 60 s)
 # Set-up is cached by stamp files, so a second run starts at once.
 
 PYTHON ?= python3
@@ -14,7 +15,7 @@ CUE_VERSION := v0.17.1
 # Use cases `make demo` runs (default: all 28), e.g. make demo USE_CASES="A1 E1"
 USE_CASES ?=
 
-.PHONY: demo test lint bench setup clean
+.PHONY: demo test check lint bench setup clean
 
 setup: $(STAMPS)/python $(STAMPS)/node $(STAMPS)/cue-$(CUE_VERSION)
 
@@ -69,6 +70,16 @@ test: setup $(STAMPS)/groovy $(STAMPS)/chromium
 	# One worker per core, a test module each: the end-to-end modules spend most of
 	# their time waiting on subprocesses, the sandbox and the webhook.
 	$(BIN)/python -m pytest -n auto --dist loadfile --durations=25
+
+# The fast tier: every test not marked e2e, groovy or slow (tests/conftest.py, Tiers):
+# the decisions, the CUE layer, inputs and masking; no sandbox, no Groovy.
+check: setup
+	@echo "== ruff"
+	$(BIN)/ruff check .
+	@echo "== mypy (strict)"
+	$(BIN)/mypy
+	@echo "== pytest: the fast tier"
+	$(BIN)/python -m pytest -n auto -q -m "not e2e and not groovy and not slow"
 
 bench: setup
 	$(BIN)/python bench/render.py

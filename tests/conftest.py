@@ -28,7 +28,9 @@ each engine its own state before it opts in: every test runs twice.
 
 from __future__ import annotations
 
+import functools
 import os
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,9 +46,55 @@ from tests.helpers.engines import cue_binary, embedded
 ENGINES = ("wasm", "binary")
 
 
+# Tiers. `make check` runs the fast tier: every test not marked e2e, groovy or slow.
+# e2e and groovy are given here, by what a module imports (so a new test that starts
+# the sandbox is in its tier without anyone remembering to say so); `slow` is the
+# module's own `pytestmark`, for tests that take seconds without either.
+TIERS = {
+    "e2e": "drives the sandbox (GitLab and Jenkins stand-ins), the webhook's chain or the demo",
+    "groovy": "runs Groovy 2.4: the vars/ steps, or Jenkins pipelines in the sandbox",
+    "slow": "takes seconds on its own (CLI processes, many CUE evaluations); not in make check",
+}
+# Modules whose import puts a test module in a tier.
+TIER_IMPORTS = {
+    "e2e": (
+        "gitops_sandbox",
+        "tests.gitops_sandbox",
+        "tests.helpers.chain",
+        "gitops_helper.demo",
+    ),
+    "groovy": ("tests.helpers.groovy",),
+}
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "cue: evaluates CUE: runs once per engine, [wasm] and [binary] (conftest.py)"
+    )
+    for name, meaning in TIERS.items():
+        config.addinivalue_line("markers", f"{name}: {meaning} (conftest.py, Tiers)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with the tiers its module's imports put it in."""
+    for item in items:
+        module = getattr(item, "module", None)
+        for tier in _tiers(module) if module is not None else ():
+            item.add_marker(tier)
+
+
+@functools.cache
+def _tiers(module: types.ModuleType) -> tuple[str, ...]:
+    imported = {
+        getattr(value, "__name__", "")
+        if isinstance(value, types.ModuleType)
+        else getattr(value, "__module__", "") or ""
+        for value in vars(module).values()
+    }
+    return tuple(
+        tier
+        for tier, prefixes in TIER_IMPORTS.items()
+        if any(name == p or name.startswith(f"{p}.") for name in imported for p in prefixes)
     )
 
 

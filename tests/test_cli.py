@@ -20,7 +20,8 @@ from gitops_helper.commands import render
 from jenkins_helpers import git
 from tests.helpers.deployrepo import copy_repo, replace_once
 
-pytestmark = pytest.mark.cue
+# slow: the CLI as processes, rendering whole repositories
+pytestmark = [pytest.mark.cue, pytest.mark.slow]
 
 
 def gitops(

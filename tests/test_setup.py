@@ -18,6 +18,9 @@ import pytest
 
 from jenkins_helpers.cue import versions
 
+# slow: runs make itself
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 FALLBACK = "; CUE runs on the embedded engine (CUE v0.4 as WASM)"
 

@@ -22,7 +22,8 @@ from jenkins_helpers.deployrepo import render
 from tests.deployrepo.many_apps import add_apps, app_name
 from tests.helpers.deployrepo import append, copy_repo, replace_once
 
-pytestmark = pytest.mark.cue
+# slow: 300 apps rendered on each engine
+pytestmark = [pytest.mark.cue, pytest.mark.slow]
 
 
 def files(repo: Path, engine: CueEngine, batch: int, monkeypatch: pytest.MonkeyPatch) -> dict:

@@ -36,6 +36,9 @@ from tests.deployrepo.test_checks import (
 from tests.helpers.apprepo import app_cue
 from tests.helpers.deployrepo import append
 
+# slow: validate as a process over rendered repositories
+pytestmark = pytest.mark.slow
+
 PATH = f"manifests/{ENV}/example-app"
 LABEL_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
 ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

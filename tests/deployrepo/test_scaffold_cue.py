@@ -23,7 +23,8 @@ from jenkins_helpers.cue.wasm import WasmEngine
 from jenkins_helpers.deployrepo import layout, render
 from tests.helpers.deployrepo import ENVS, append, copy_repo, replace_once
 
-pytestmark = pytest.mark.cue
+# slow: every environment of the scaffold exported on each engine
+pytestmark = [pytest.mark.cue, pytest.mark.slow]
 
 BRANCHES = ("main", *ENVS)
 APPS = layout.CUE_PACKAGE

@@ -24,7 +24,8 @@ from tests.helpers.deployrepo import (
 )
 from tests.helpers.engines import assert_renders_alike
 
-pytestmark = pytest.mark.cue
+# slow: every use case rendered on each engine
+pytestmark = [pytest.mark.cue, pytest.mark.slow]
 
 APP_FILE = "services/apps/example-app.cue"
 POSTGRES_FILE = "services/apps/postgres.cue"

@@ -21,7 +21,8 @@ from jenkins_helpers.promotion.trailer import Trailer
 from tests.helpers.apprepo import app_cue
 from tests.helpers.deployrepo import copy_repo
 
-pytestmark = pytest.mark.cue
+# slow: promotions rendered and validated on each engine
+pytestmark = [pytest.mark.cue, pytest.mark.slow]
 
 DEV = Environment("dev", "dev", "dev")
 IMAGE = "registry.example.com/example-app"
