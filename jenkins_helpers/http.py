@@ -15,10 +15,11 @@ the watchdog shuts the connection's socket down; the blocked read ends at once a
 the request fails with `DeadlineExceeded`. The adapter reads the whole body before
 it disarms the watchdog, so a request that returns is complete.
 
-A client's retry loop runs each API call within a `Budget` (`DeadlineAdapter.within`):
-pauses and attempts included, no request runs past it. The settings, read from the
-environment when a client is made: GITOPS_HTTP_DEADLINE (one request) and
-GITOPS_HTTP_BUDGET (one call); docs/SECURITY.md, "Deadlines", lists every deadline.
+Each API call runs within a `Budget` (`DeadlineAdapter.within`): pauses and attempts
+included, no request runs past it (the retry policy that spends it:
+jenkins_helpers/retry.py). The settings, read from the environment when a client is
+made: GITOPS_HTTP_DEADLINE (one request) and GITOPS_HTTP_BUDGET (one call);
+docs/SECURITY.md, "Deadlines", lists every deadline.
 
 Not covered: resolving the server's name (the system resolver has its own
 timeouts) and requests through a SOCKS proxy (per-read timeouts only).
@@ -32,7 +33,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,16 +100,17 @@ class DeadlineExceeded(requests.exceptions.Timeout):
 class Budget:
     """The time one API call has, its retries and pauses included."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds = seconds
-        self.started = time.monotonic()
+        self._clock = clock
+        self.started = clock()
         self.until = self.started + seconds
 
     def left(self) -> float:
-        return self.until - time.monotonic()
+        return self.until - self._clock()
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        return self._clock() - self.started
 
 
 class DeadlineAdapter(HTTPAdapter):
