@@ -1,15 +1,17 @@
 """GitLab, through python-gitlab: the only module that imports `gitlab`.
 
 It returns our own small dataclasses, retries what may succeed a moment later
-(5xx answers, connection errors, timeouts) with a growing pause, and turns every
-python-gitlab exception into a UserError that names the project or merge request
-and says what to check. The token is never put in a message.
+(5xx answers, connection errors, timeouts) with a growing pause (the policy of
+jenkins_helpers/retry.py), and turns every python-gitlab exception into a UserError
+that names the project or merge request and says what to check. The token is never
+put in a message.
 
 Every request ends within GITOPS_HTTP_DEADLINE and every call, its retries and
 pauses included, within GITOPS_HTTP_BUDGET (jenkins_helpers/http.py: a server that
 drips its answer a byte at a time is cut off too). python-gitlab's own waits on
 429 answers (up to ten, as long as Retry-After says) are turned off: a 429 is a
-TransientError at once.
+TransientError at once. python-gitlab's own retries (`retry_transient_errors`) stay
+off: they know nothing of a call's budget (jenkins_helpers/retry.py says why).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import logging
 import os
 import socket
 import ssl
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -27,7 +28,7 @@ import gitlab
 import requests
 from gitlab.v4.objects import Project as _GlProject
 
-from jenkins_helpers import __version__, http, inputs, secrets
+from jenkins_helpers import __version__, http, inputs, retry, secrets
 from jenkins_helpers.errors import BadInput, TransientError, UserError
 from jenkins_helpers.forge import HOOK_EVENTS as HOOK_EVENTS
 from jenkins_helpers.forge import Access as Access
@@ -40,10 +41,6 @@ from jenkins_helpers.secrets import mask
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-# Pauses before each retry of a transient failure: about 7 s in all, long enough to
-# ride out a GitLab restart behind a load balancer, short enough for a CI step. A
-# retry that would not fit in the call's budget (GITOPS_HTTP_BUDGET) is not made.
-RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
 TOKEN_HINT = "set GITLAB_TOKEN to a token with the api scope (a project or personal access token)"  # noqa: S105
 
 
@@ -341,76 +338,52 @@ class GitLab:
         conflict_ok: bool = False,
     ) -> T:
         """Run one API call, retrying transient failures within the call's budget
-        (GITOPS_HTTP_BUDGET); translate the rest."""
-        delays = RETRY_DELAYS if self._retries else ()
-        budget = http.Budget(self.deadlines.call)
-        with self._http.within(budget):
-            for attempt in range(len(delays) + 1):
-                try:
-                    return func()
-                except (
-                    requests.ConnectionError,
-                    requests.Timeout,
-                    gitlab.exceptions.GitlabConnectionError,
-                ) as e:
-                    failure: Exception = e
-                    problem = f"GitLab at {self.url} not reachable ({_unreachable_reason(e)})"
-                except gitlab.exceptions.GitlabError as e:
-                    code = e.response_code or 0
-                    if code == 404 and missing_ok:
-                        raise _Missing from e
-                    if code == 409 and conflict_ok:
-                        raise _Conflict from e
-                    if code < 500:
-                        raise self._translate(e, what, project) from e
-                    failure = e
-                    problem = f"GitLab answered HTTP {code}"
-                if attempt == len(delays):
-                    raise self._gave_up(failure, what, project) from failure
-                delay = delays[attempt]
-                if budget.left() - delay < self.deadlines.least_attempt:
-                    raise self._gave_up(failure, what, project, budget, attempt + 1) from failure
-                log.warning(
-                    "%s while %s; retrying in %g s (%d/%d)",
-                    problem,
-                    what,
-                    delay,
-                    attempt + 1,
-                    len(delays),
-                )
-                time.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        (GITOPS_HTTP_BUDGET, jenkins_helpers/retry.py); translate the rest."""
 
-    def _gave_up(
-        self,
-        error: Exception,
-        what: str,
-        project: str | None,
-        budget: http.Budget | None = None,
-        attempts: int = 0,
-    ) -> UserError:
-        """The error for a transient failure not retried any more; `budget` when its time
-        ran out before the retries did."""
-        kind: type[UserError] = TransientError
-        if isinstance(error, gitlab.exceptions.GitlabError) and not isinstance(
-            error, gitlab.exceptions.GitlabConnectionError
-        ):
-            translated = self._translate(error, what, project)
-            kind, message, hint = type(translated), translated.message, translated.hint
-        else:
-            message = (
-                f"cannot reach GitLab at {self.url} ({_unreachable_reason(error)}) while {what}"
+        def transient(e: Exception) -> retry.Transient:
+            """5xx answers, connection errors and deadlines: worth another attempt."""
+            if not isinstance(e, gitlab.exceptions.GitlabError) or isinstance(
+                e, gitlab.exceptions.GitlabConnectionError
+            ):
+                return retry.Transient(
+                    f"GitLab at {self.url} not reachable ({_unreachable_reason(e)})",
+                    self._unreachable(e, what),
+                )
+            code = e.response_code or 0
+            if code == 404 and missing_ok:
+                raise _Missing from e
+            if code == 409 and conflict_ok:
+                raise _Conflict from e
+            if code < 500:
+                raise self._translate(e, what, project) from e
+            return retry.Transient(
+                f"GitLab answered HTTP {code}", self._translate(e, what, project)
             )
-            timed_out = isinstance(error, requests.Timeout)
-            hint = self._deadline_hint() if timed_out else _unreachable_hint(self.url)
-        if budget is not None:
-            message += (
-                f"; gave up after {http.seconds(budget.elapsed())} s and {attempts} "
-                f"attempt{'s' if attempts > 1 else ''} (GITOPS_HTTP_BUDGET: "
-                f"{http.seconds(budget.seconds)} s per call)"
-            )
-            hint = self._deadline_hint()
-        return kind(message, hint)
+
+        return retry.call(
+            what,
+            func,
+            failures=(
+                requests.ConnectionError,
+                requests.Timeout,
+                gitlab.exceptions.GitlabConnectionError,
+                gitlab.exceptions.GitlabError,
+            ),
+            transient=transient,
+            deadlines=self.deadlines,
+            deadline_hint=self._deadline_hint(),
+            log=log,
+            retries=self._retries,
+            adapter=self._http,
+        )
+
+    def _unreachable(self, error: Exception, what: str) -> TransientError:
+        """The error for a request that got no (complete) answer."""
+        timed_out = isinstance(error, requests.Timeout)
+        return TransientError(
+            f"cannot reach GitLab at {self.url} ({_unreachable_reason(error)}) while {what}",
+            self._deadline_hint() if timed_out else _unreachable_hint(self.url),
+        )
 
     def _deadline_hint(self) -> str:
         d = self.deadlines

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from gitops_sandbox import Sandbox
-from jenkins_helpers import git, gitlab
+from jenkins_helpers import git, gitlab, retry
 from jenkins_helpers.errors import BadInput, TransientError, UserError
 from jenkins_helpers.gitlab import Access, GitLab
 from tests.helpers.apprepo import app_cue, make_app_repo
@@ -41,7 +41,7 @@ def gl(sandbox: Sandbox) -> Iterator[GitLab]:
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retry without waiting, so fault tests stay quick."""
-    monkeypatch.setattr(gitlab, "RETRY_DELAYS", (0.01, 0.01, 0.01))
+    monkeypatch.setattr(retry, "RETRY_DELAYS", (0.01, 0.01, 0.01))
 
 
 def _fault(sandbox: Sandbox, **rule: object) -> None:
