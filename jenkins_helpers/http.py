@@ -58,12 +58,6 @@ class Deadlines:
     request: float = DEFAULT_DEADLINE
     call: float = DEFAULT_DEADLINE * BUDGET_FACTOR
 
-    @property
-    def least_attempt(self) -> float:
-        """The least time worth another attempt: a retry whose pause would leave less
-        of its call's budget is not made (a tenth of the shorter limit)."""
-        return min(self.request, self.call) / 10
-
     @staticmethod
     def from_environment(environ: Mapping[str, str] | None = None) -> Deadlines:
         """GITOPS_HTTP_DEADLINE (default 30 s) and GITOPS_HTTP_BUDGET (default twice

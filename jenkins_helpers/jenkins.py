@@ -5,6 +5,7 @@ build; onboarding creates an app's job from a template and decommissioning delet
 it. This module gives them our own small types, retries what may succeed a moment
 later, and turns python-jenkins' exceptions (which mostly carry an HTTP status
 somewhere in their chain) into UserErrors that name the job and say what to check.
+The retries and their budget are jenkins_helpers/retry.py's, shared with GitLab.
 The token is never put in a message, and a build's console is masked.
 
 Every request ends within GITOPS_HTTP_DEADLINE and every call, its retries and
@@ -30,7 +31,7 @@ from typing import Any, Literal, TypeVar
 import jenkins
 import requests
 
-from jenkins_helpers import http, inputs, secrets
+from jenkins_helpers import http, inputs, retry, secrets
 from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.jenkins_jobs import job_config
 from jenkins_helpers.secrets import mask
@@ -46,9 +47,6 @@ __all__ = [
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-# Pauses before each retry of a transient failure, about 7 s in all (as for GitLab);
-# one that would not fit in the call's budget (GITOPS_HTTP_BUDGET) is not made.
-RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
 # How often a waiting build is looked at: soon at first, then every 2 s.
 POLL_FIRST, POLL_MAX = 0.2, 2.0
 CONSOLE_TAIL_LINES = 60
@@ -351,43 +349,28 @@ class Jenkins:
         A read is retried on connection errors, timeouts and 5xx answers. A write
         only when Jenkins cannot have acted on it (connection refused, 503): a
         second build or job must not come from a retry. All within the call's
-        budget (GITOPS_HTTP_BUDGET).
+        budget (GITOPS_HTTP_BUDGET), as jenkins_helpers/retry.py does it.
         """
-        budget = http.Budget(self.deadlines.call)
-        with self._http.within(budget):
-            for attempt in range(len(RETRY_DELAYS) + 1):
-                try:
-                    return func()
-                except (jenkins.JenkinsException, requests.RequestException) as e:
-                    failure = _Failure.of(e)
-                    if failure.status == 404 and missing is not None:
-                        raise _Missing(
-                            missing, "check the name; jobs are created as docs/JENKINS.md says"
-                        ) from e
-                    if attempt == len(RETRY_DELAYS) or not failure.transient(write):
-                        raise self._translate(failure, what, e) from e
-                    delay = RETRY_DELAYS[attempt]
-                    if budget.left() - delay < self.deadlines.least_attempt:
-                        found = self._translate(failure, what, e)
-                        raise self._out_of_time(found, budget, attempt + 1) from e
-                    log.warning(
-                        "%s while %s; retrying in %g s (%d/%d)",
-                        failure.describe(self.url),
-                        what,
-                        delay,
-                        attempt + 1,
-                        len(RETRY_DELAYS),
-                    )
-                    time.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _out_of_time(self, found: UserError, budget: http.Budget, attempts: int) -> UserError:
-        """`found`, for a call whose budget ran out before its retries did."""
-        return UserError(
-            f"{found.message}; gave up after {http.seconds(budget.elapsed())} s and "
-            f"{attempts} attempt{'s' if attempts > 1 else ''} (GITOPS_HTTP_BUDGET: "
-            f"{http.seconds(budget.seconds)} s per call)",
-            self._deadline_hint(),
+        def transient(e: Exception) -> retry.Transient:
+            failure = _Failure.of(e)
+            if failure.status == 404 and missing is not None:
+                raise _Missing(
+                    missing, "check the name; jobs are created as docs/JENKINS.md says"
+                ) from e
+            if not failure.transient(write):
+                raise self._translate(failure, what, e) from e
+            return retry.Transient(failure.describe(self.url), self._translate(failure, what, e))
+
+        return retry.call(
+            what,
+            func,
+            failures=(jenkins.JenkinsException, requests.RequestException),
+            transient=transient,
+            deadlines=self.deadlines,
+            deadline_hint=self._deadline_hint(),
+            log=log,
+            adapter=self._http,
         )
 
     def _translate(self, failure: _Failure, what: str, error: BaseException) -> UserError:

@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from gitops_sandbox import DEPLOYMENTS, EXAMPLE_APP, Sandbox, seed_default
-from jenkins_helpers import jenkins, secrets
+from jenkins_helpers import jenkins, retry, secrets
 from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.jenkins import Jenkins, JenkinsAccess, access_from_environment, job_config
 from jenkins_helpers.jenkins_jobs import placeholders
@@ -67,7 +67,7 @@ def server(sandbox: Sandbox) -> Iterator[Jenkins]:
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retry without waiting, so fault tests stay quick."""
-    monkeypatch.setattr(jenkins, "RETRY_DELAYS", (0.01, 0.01, 0.01))
+    monkeypatch.setattr(retry, "RETRY_DELAYS", (0.01, 0.01, 0.01))
 
 
 @pytest.fixture

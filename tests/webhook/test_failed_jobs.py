@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
-from jenkins_helpers import git, jenkins
+from jenkins_helpers import git, retry
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.gitlab import Access, GitLab
 from jenkins_helpers.jenkins import Jenkins, JenkinsAccess
@@ -194,7 +194,7 @@ def test_each_failure_reads_as_its_category(
     sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the board says for real errors of the tool's own parts."""
-    monkeypatch.setattr(jenkins, "RETRY_DELAYS", (0.01,))
+    monkeypatch.setattr(retry, "RETRY_DELAYS", (0.01,))
     nobody = f"http://127.0.0.1:{free_port()}"
 
     def gitlab_down() -> None:
