@@ -19,11 +19,12 @@ USE_CASES ?=
 
 setup: $(STAMPS)/python $(STAMPS)/node $(STAMPS)/cue-$(CUE_VERSION)
 
-$(STAMPS)/python: pyproject.toml
-	@echo "== set-up: Python venv in $(VENV) with jenkins-gitops-helpers and its test tools"
+# The tool and, as a distribution of its own (sandbox/pyproject.toml), the sandbox and the demo.
+$(STAMPS)/python: pyproject.toml sandbox/pyproject.toml
+	@echo "== set-up: Python venv in $(VENV) with jenkins-gitops-helpers, its sandbox and test tools"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test]' -e ./sandbox
 	mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/node: package.json package-lock.json

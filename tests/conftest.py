@@ -61,7 +61,7 @@ TIER_IMPORTS = {
         "gitops_sandbox",
         "tests.gitops_sandbox",
         "tests.helpers.chain",
-        "gitops_helper.demo",
+        "gitops_demo",
     ),
     "groovy": ("tests.helpers.groovy",),
 }

@@ -3,6 +3,9 @@
 The sandbox runs as a child process with the webhook wired in (here); every use case
 is driven as a user and Jenkins would and checked on what the environment branches
 deploy. See docs/USE_CASES.md.
+
+The use cases are the demo's package, `gitops_demo`, shipped with the sandbox
+(sandbox/pyproject.toml): imported in `run`, once `require_sandbox` found it installed.
 """
 
 from __future__ import annotations
@@ -15,12 +18,16 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gitops_helper.demo import catalog, runner, world
-from gitops_helper.demo.catalog import UseCase
-from gitops_helper.demo.runner import CaseResult
+from gitops_helper.commands.sandbox import require_sandbox
 from jenkins_helpers import cue, gitlab, inputs, jenkins
 from jenkins_helpers.errors import BadInput
+
+if TYPE_CHECKING:
+    from gitops_demo.catalog import UseCase
+    from gitops_demo.runner import CaseResult, Progress
+    from gitops_demo.world import World
 
 TOKEN_BYTES = 16
 # Lanes by default: one per core, up to two. Two already keep our 2-core machines
@@ -53,6 +60,9 @@ def run(
     `jobs` lanes run side by side, each a sandbox of its own; `--keep` and a real
     GitLab (one project, one state) run on one.
     """
+    require_sandbox("demo")
+    from gitops_demo import catalog, runner
+
     cases = catalog.select(ids)
     if keep is not None and real is not None:
         raise BadInput("--keep is for the sandbox", "a real GitLab keeps its state anyway")
@@ -100,9 +110,11 @@ def _check_real(real: RealGitLab) -> None:
 @contextlib.contextmanager
 def _worlds(
     real: RealGitLab | None, token: str, engine: str | None, keep: Path | None, lanes: int
-) -> Iterator[list[world.World]]:
+) -> Iterator[list[World]]:
     """`lanes` fresh sandboxes (`token` their credential), started side by side, or the
     user's GitLab."""
+    from gitops_demo import world
+
     if real is not None:
         access = gitlab.access_from_environment(real.url)
         with gitlab.GitLab(access) as gl:
@@ -133,9 +145,7 @@ def _worlds(
         yield worlds
 
 
-def _progress(
-    echo: Callable[[str], None], live: bool, *, quiet: bool, starts: bool
-) -> runner.Progress:
+def _progress(echo: Callable[[str], None], live: bool, *, quiet: bool, starts: bool) -> Progress:
     """A line per use case: rewritten in place on a terminal, else one when it starts
     (with `starts`: one lane) and one when it ends."""
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from gitops_helper.demo import docs
-from gitops_helper.demo.catalog import USE_CASES
+from gitops_demo import docs
+from gitops_demo.catalog import USE_CASES
 
 
 def test_use_cases_doc_is_generated_from_the_recorded_run() -> None:
     results = json.loads(docs.RESULTS.read_text())
     assert docs.DOC.read_text() == docs.render(results), (
-        "docs/USE_CASES.md is stale: run `python -m gitops_helper.demo.docs`"
+        "docs/USE_CASES.md is stale: run `python -m gitops_demo.docs`"
     )
 
 

@@ -10,9 +10,9 @@ import threading
 import time
 from typing import cast
 
-from gitops_helper.demo import runner
-from gitops_helper.demo.catalog import UseCase
-from gitops_helper.demo.world import Mismatch, World
+from gitops_demo import runner
+from gitops_demo.catalog import UseCase
+from gitops_demo.world import Mismatch, World
 
 
 class Lane:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from gitops_helper.demo import catalog, runner, world
-from gitops_helper.demo.catalog import UseCase
-from gitops_helper.demo.world import World
+from gitops_demo import catalog, runner, world
+from gitops_demo.catalog import UseCase
+from gitops_demo.world import World
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_a_difference_fails_with_what_differed(demo_world: World) -> None:
     """The check a scenario makes, made false: FAIL, with the got/want of the fact."""
 
     def wrong(w: World) -> list[str]:
-        from gitops_helper.demo.evidence import Evidence, deployment
+        from gitops_demo.evidence import Evidence, deployment
 
         ev = Evidence()
         replicas = deployment(w.deployed("prod"), "example-app")["spec"]["replicas"]

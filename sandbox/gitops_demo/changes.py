@@ -12,7 +12,7 @@ import itertools
 from collections.abc import Callable
 from pathlib import Path
 
-from gitops_helper.demo.evidence import (
+from gitops_demo.evidence import (
     Evidence,
     config_value,
     container,
@@ -20,8 +20,8 @@ from gitops_helper.demo.evidence import (
     env_var,
     pod_annotation,
 )
-from gitops_helper.demo.seeds import ENVS
-from gitops_helper.demo.world import Mismatch, World
+from gitops_demo.seeds import ENVS
+from gitops_demo.world import Mismatch, World
 
 APP = "example-app"
 IMAGE = "registry.example.com/example-app"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitops_helper.demo.world import Mismatch
+from gitops_demo.world import Mismatch
 
 Objects = dict[tuple[str, str, str], dict[str, Any]]
 

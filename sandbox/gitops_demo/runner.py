@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from gitops_helper.demo.catalog import UseCase
-from gitops_helper.demo.evidence import Objects, container, deployment
-from gitops_helper.demo.seeds import ENVS
-from gitops_helper.demo.world import Mismatch, World
+from gitops_demo.catalog import UseCase
+from gitops_demo.evidence import Objects, container, deployment
+from gitops_demo.seeds import ENVS
+from gitops_demo.world import Mismatch, World
 from jenkins_helpers.errors import UserError
 
 Outcome = Literal["PASS", "FAIL"]

@@ -33,10 +33,10 @@ from flask import Flask
 from gitlab.v4.objects import Project, ProjectMergeRequest
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from gitops_helper.commands.sandbox import DEPLOYMENTS, sandbox_args, wait_ready
-from gitops_helper.demo import seeds
-from gitops_helper.demo.ground import Ground
-from gitops_helper.demo.seeds import ENVS
+from gitops_demo import seeds
+from gitops_demo.ground import Ground
+from gitops_demo.launch import DEPLOYMENTS, sandbox_args, wait_ready
+from gitops_demo.seeds import ENVS
 from jenkins_helpers import git, proc
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.jenkins import JenkinsAccess

@@ -16,7 +16,7 @@ from typing import Any
 import gitlab
 from gitlab.v4.objects import Project
 
-from gitops_helper.demo.seeds import SEED_MARK
+from gitops_demo.seeds import SEED_MARK
 from jenkins_helpers.errors import BadInput
 
 RECENT = 50  # commits of main looked at for the seed mark

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gitops_helper.demo import changes, operations
-from gitops_helper.demo.world import World
+from gitops_demo import changes, operations
+from gitops_demo.world import World
 from jenkins_helpers.errors import BadInput
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gitops_helper.demo.changes import APP, IMAGE, REPLICAS, app_env_var, build
-from gitops_helper.demo.evidence import Evidence, Objects, deployment, env_var, image_tag
-from gitops_helper.demo.seeds import ENVS
-from gitops_helper.demo.world import Mismatch, World
-from jenkins_helpers.promotion import parse_trailer
+from gitops_demo.changes import APP, IMAGE, REPLICAS, app_env_var, build
+from gitops_demo.evidence import Evidence, Objects, deployment, env_var, image_tag
+from gitops_demo.seeds import ENVS
+from gitops_demo.world import Mismatch, World
+from jenkins_helpers.promotion.trailer import parse_trailer
 
 POSTGRES = "postgres"
 PROMOTE = "Promote {app} {tag} to {env}"

@@ -1,1 +1,0 @@
-"""`gitops-helper demo`: the 28 use cases run end to end in the sandbox (docs/USE_CASES.md)."""
