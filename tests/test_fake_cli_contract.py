@@ -25,11 +25,11 @@ from gitops_helper.cli import (
     set_command,
 )
 from jenkins_helpers.git import FileChange
-from jenkins_helpers.promotion import BuildPromotion
-from jenkins_helpers.promotion.between_envs import EnvPromotion, UnitResult
-from jenkins_helpers.promotion.decommission import DecommissionResult
-from jenkins_helpers.promotion.edits import EditResult
-from jenkins_helpers.promotion.revert import RevertResult
+from jenkins_helpers.operations.between_envs import EnvPromotion, UnitResult
+from jenkins_helpers.operations.decommission import DecommissionResult
+from jenkins_helpers.operations.edits import EditResult
+from jenkins_helpers.operations.from_build import BuildPromotion
+from jenkins_helpers.operations.revert import RevertResult
 from tests.helpers import fake_gitops_helper
 
 

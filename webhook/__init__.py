@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask
 
-from jenkins_helpers.promotion.cascade import Promote
+from jenkins_helpers.operations.cascade import Promote
 from webhook import board, logs, views
 from webhook import settings as settings_module
 from webhook.executors import executor_for

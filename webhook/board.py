@@ -1,6 +1,6 @@
 """The status board: `GET /` as an HTML page, `GET /status.json` as JSON. Read-only.
 
-The same board as `gitops-helper status` (jenkins_helpers/promotion/status.py),
+The same board as `gitops-helper status` (jenkins_helpers/status.py),
 for a wall screen or a quick look before a release, without a token: so the page
 shows only what the board holds (apps, tags, replicas, environment names, MR
 titles and GitLab's MR links), never the GitLab URL as configured, a token or an
@@ -23,9 +23,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template
 
+from jenkins_helpers import status
 from jenkins_helpers.errors import UserError
-from jenkins_helpers.promotion import status, target
-from jenkins_helpers.promotion.status import Board
+from jenkins_helpers.promotion import target
+from jenkins_helpers.status import Board
 from webhook.failures import FailedMerge, failed_merge
 from webhook.settings import WebhookSettings
 from webhook.store import Store

@@ -18,14 +18,14 @@ from typing import Any, cast
 
 from jenkins_helpers import jenkins
 from jenkins_helpers.errors import UserError
-from jenkins_helpers.promotion.between_envs import (
+from jenkins_helpers.operations.between_envs import (
     EnvPromotion,
     Selection,
     UnitResult,
     UnitStatus,
     promote_between,
 )
-from jenkins_helpers.promotion.cascade import Promote
+from jenkins_helpers.operations.cascade import Promote
 from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.promotion.trailer import UNITS, Unit
 from webhook.settings import WebhookSettings

@@ -1,6 +1,6 @@
 """The webhook's jobs: recorded in the store, queued in huey, run here.
 
-A `merge` job runs the cascade of one merged MR (jenkins_helpers.promotion.cascade):
+A `merge` job runs the cascade of one merged MR (jenkins_helpers.operations.cascade):
 refresh the tool's other open MRs in that environment, promote what the merge
 carried to the next one. A `reconcile` job finds merges whose cascade is missing
 and adds their merge jobs. Jobs for the same target branch never run at once
@@ -21,9 +21,9 @@ from dataclasses import asdict
 from typing import Any
 
 from jenkins_helpers.errors import TransientError, UserError
+from jenkins_helpers.operations.cascade import Cascade, Merged, Promote, cascade
+from jenkins_helpers.operations.reconcile import missed
 from jenkins_helpers.promotion import target
-from jenkins_helpers.promotion.cascade import Cascade, Merged, Promote, cascade
-from jenkins_helpers.promotion.reconcile import missed
 from jenkins_helpers.promotion.target import DeploymentProject
 from webhook import logs
 from webhook.events import MergeEvent

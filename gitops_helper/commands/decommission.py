@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitops_helper.commands import Printer
-from jenkins_helpers.promotion.decommission import DecommissionResult, decommission
+from jenkins_helpers.operations.decommission import DecommissionResult, decommission
 
 run = decommission
 

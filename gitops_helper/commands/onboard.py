@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitops_helper.commands import Printer
-from jenkins_helpers.promotion.onboard import OnboardResult, onboard
+from jenkins_helpers.operations.onboard import OnboardResult, onboard
 
 run = onboard
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitops_helper.commands import Printer
-from jenkins_helpers.promotion import BuildPromotion, promote_build
+from jenkins_helpers.operations.from_build import BuildPromotion, promote_build
 
 run = promote_build
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitops_helper.commands import Printer
-from jenkins_helpers.promotion.between_envs import EnvPromotion, UnitResult, promote_env
+from jenkins_helpers.operations.between_envs import EnvPromotion, UnitResult, promote_env
 
 run = promote_env
 

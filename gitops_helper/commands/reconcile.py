@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 from gitops_helper.commands import Printer
 from jenkins_helpers import gitlab, inputs
+from jenkins_helpers.operations.between_envs import EnvPromotion
+from jenkins_helpers.operations.cascade import cascade
+from jenkins_helpers.operations.reconcile import missed
 from jenkins_helpers.promotion import target
-from jenkins_helpers.promotion.between_envs import EnvPromotion
-from jenkins_helpers.promotion.cascade import cascade
-from jenkins_helpers.promotion.reconcile import missed
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitops_helper.commands import Printer
-from jenkins_helpers.promotion.revert import RevertResult, revert
+from jenkins_helpers.operations.revert import RevertResult, revert
 
 run = revert
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitops_helper.commands.set_values import show
-from jenkins_helpers.promotion.edits import rollback
+from jenkins_helpers.operations.edits import rollback
 
 run = rollback
 __all__ = ["run", "show"]

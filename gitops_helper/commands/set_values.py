@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gitops_helper.commands import Printer
-from jenkins_helpers.promotion.edits import EditResult, set_values
+from jenkins_helpers.operations.edits import EditResult, set_values
 
 run = set_values
 

@@ -1,4 +1,4 @@
-"""`gitops-helper status`: the status board (promotion/status.py) in a terminal, or as JSON.
+"""`gitops-helper status`: the status board (jenkins_helpers/status.py) in a terminal, or as JSON.
 
 With --webhook-url, also the webhook's merge jobs that failed (their retries ran
 out), with the full reason: read from its token-protected `GET /jobs?state=failed`
@@ -17,11 +17,11 @@ from typing import Any
 import requests
 
 from gitops_helper.commands import Printer
-from jenkins_helpers import gitlab, http, inputs, secrets
+from jenkins_helpers import gitlab, http, inputs, secrets, status
 from jenkins_helpers.errors import BadInput
-from jenkins_helpers.promotion import status, target
-from jenkins_helpers.promotion.status import Board, Cell
+from jenkins_helpers.promotion import target
 from jenkins_helpers.secrets import mask
+from jenkins_helpers.status import Board, Cell
 
 # The marks after a tag in the table, and what they mean (printed under it).
 MARKS = (("*", "pending MR"), ("<", "behind"), ("!", "ahead"), ("~", "went back"))

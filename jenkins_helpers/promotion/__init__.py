@@ -1,32 +1,14 @@
-"""Promotion: change a clone of an environment branch, then propose it as a merge request.
+"""Promotion, the mechanism: change a clone of an environment branch, then propose it
+as a merge request.
 
-Every command that changes an environment, and the webhook, go through this
-package: `target` connects to the deployment project and clones the branch,
-`sources` says where app versions come from, `plan` applies and checks them,
-`publish` pushes the branch and opens, updates or closes MRs, with `naming`,
-`description` and the `trailer` as the MR conventions (docs/PROMOTION.md).
+`target` connects to the deployment project and clones a branch, `sources` says where
+app versions come from, `plan` applies and checks them, `publish` pushes the branch
+and opens, updates or closes MRs; `naming`, `description` and `trailer` are the MR
+conventions (docs/PROMOTION.md), `trust` says which trailers count, `ordering` keeps
+versions moving forward, `groups` moves release groups as one. What users and the
+webhook ask of it is in `jenkins_helpers.operations`; what every environment runs, in
+`jenkins_helpers.status`.
+
+Import the module you need (`from jenkins_helpers.promotion import naming`): this
+package's face is empty, so importing one convention loads only what it needs.
 """
-
-from jenkins_helpers.promotion.from_build import BuildPromotion, promote_build
-from jenkins_helpers.promotion.model import AppVersion, ImageRef, Outcome, Setting, Status
-from jenkins_helpers.promotion.publish import Change, publish
-from jenkins_helpers.promotion.target import DeploymentProject, Target, connect
-from jenkins_helpers.promotion.trailer import Trailer, TrailerError, parse_trailer
-
-__all__ = [
-    "AppVersion",
-    "BuildPromotion",
-    "Change",
-    "DeploymentProject",
-    "ImageRef",
-    "Outcome",
-    "Setting",
-    "Status",
-    "Target",
-    "Trailer",
-    "TrailerError",
-    "connect",
-    "parse_trailer",
-    "promote_build",
-    "publish",
-]

@@ -25,7 +25,7 @@ import yaml
 from gitlab.v4.objects import Project
 
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
-from jenkins_helpers.promotion import parse_trailer
+from jenkins_helpers.promotion.trailer import parse_trailer
 from tests.helpers.apprepo import app_cue, commit_app_cue, head, make_app_repo
 
 TOKEN = "promote-test-token-7f3a9c"  # noqa: S105 - the sandbox's test credential
@@ -571,7 +571,7 @@ def test_a_stalled_push_times_out_and_leaves_no_clone(
             [
                 sys.executable,
                 "-m",
-                "jenkins_helpers",
+                "gitops_helper",
                 "promote",
                 "--app",
                 "stall-app",

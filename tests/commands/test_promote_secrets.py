@@ -22,7 +22,7 @@ import pytest
 from gitlab.v4.objects import Project
 
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
-from jenkins_helpers.promotion import parse_trailer
+from jenkins_helpers.promotion.trailer import parse_trailer
 from tests.helpers.apprepo import app_cue, make_app_repo
 from tests.helpers.secretscan import recoverable
 

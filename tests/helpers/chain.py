@@ -25,7 +25,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 import webhook
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
-from jenkins_helpers.promotion import BuildPromotion, promote_build
+from jenkins_helpers.operations.from_build import BuildPromotion, promote_build
 from tests.helpers.apprepo import app_cue, make_app_repo
 
 HOOK_SECRET = "chain-hook-secret-42"  # noqa: S105 - made up

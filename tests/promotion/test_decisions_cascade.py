@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from jenkins_helpers.deployrepo import layout
+from jenkins_helpers.operations.between_envs import EnvPromotion, Selection
+from jenkins_helpers.operations.cascade import Cascade, Merged, cascade
 from jenkins_helpers.promotion import trust
-from jenkins_helpers.promotion.between_envs import EnvPromotion, Selection
-from jenkins_helpers.promotion.cascade import Cascade, Merged, cascade
 from jenkins_helpers.promotion.model import ImageRef
 from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.promotion.trailer import Trailer

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from jenkins_helpers.deployrepo import layout
+from jenkins_helpers.operations.between_envs import _backwards
 from jenkins_helpers.promotion import groups
-from jenkins_helpers.promotion.between_envs import _backwards
 from jenkins_helpers.promotion.model import AppVersion, ImageRef, Outcome
 from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.promotion.trailer import Trailer

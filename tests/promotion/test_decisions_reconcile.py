@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from jenkins_helpers.deployrepo import layout
-from jenkins_helpers.promotion import reconcile, trust
+from jenkins_helpers.operations import reconcile
+from jenkins_helpers.operations.refresh import refresh_open
+from jenkins_helpers.promotion import trust
 from jenkins_helpers.promotion.model import ImageRef
-from jenkins_helpers.promotion.refresh import refresh_open
 from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.promotion.trailer import Trailer
 from tests.helpers.fakeforge import (

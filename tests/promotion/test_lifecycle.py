@@ -21,7 +21,7 @@ import jenkins
 import pytest
 
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_app, seed_default
-from jenkins_helpers.promotion import parse_trailer
+from jenkins_helpers.promotion.trailer import parse_trailer
 from tests.helpers.chain import Chain, Hook, serve_webhook
 from tests.helpers.groovy import ROOT, agent_path
 from tests.helpers.operator import all_mrs, gitops, gitops_json

@@ -16,7 +16,7 @@ import gitlab
 import pytest
 
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
-from jenkins_helpers.promotion import parse_trailer
+from jenkins_helpers.promotion.trailer import parse_trailer
 from tests.helpers.chain import EXAMPLE_IMAGE, Chain, Hook, serve_webhook
 from tests.helpers.operator import all_mrs, gitops, gitops_json
 

@@ -15,16 +15,10 @@ from gitlab.v4.objects import Project
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
 from jenkins_helpers import git
 from jenkins_helpers.gitlab import Access
-from jenkins_helpers.promotion import (
-    Change,
-    DeploymentProject,
-    ImageRef,
-    Outcome,
-    Trailer,
-    connect,
-    publish,
-)
-from jenkins_helpers.promotion.publish import commit_message, mr_text
+from jenkins_helpers.promotion.model import ImageRef, Outcome
+from jenkins_helpers.promotion.publish import Change, commit_message, mr_text, publish
+from jenkins_helpers.promotion.target import DeploymentProject, connect
+from jenkins_helpers.promotion.trailer import Trailer
 
 TOKEN = "publish-test-token-5d1e"  # noqa: S105 - the sandbox's test credential
 IDENTITY = ("promotion", "app::notes", "env::dev")

@@ -10,7 +10,7 @@ from gitlab.v4.objects import Project
 
 from gitops_helper.commands import reconcile
 from gitops_sandbox import DEPLOYMENTS
-from jenkins_helpers.promotion import edits
+from jenkins_helpers.operations import edits
 from tests.helpers.chain import EXAMPLE_IMAGE, Chain, seeded
 
 TOKEN = "reconcile-test-token-3b8e"  # noqa: S105 - the sandbox's test credential

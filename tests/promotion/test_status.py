@@ -26,11 +26,14 @@ from gitlab.v4.objects import Project
 
 from gitops_sandbox import DEPLOYMENTS, Sandbox
 from jenkins_helpers.gitlab import Access
-from jenkins_helpers.promotion import Trailer, connect, edits, promote_build
-from jenkins_helpers.promotion.between_envs import promote_env
-from jenkins_helpers.promotion.decommission import decommission as decommission_app
+from jenkins_helpers.operations import edits
+from jenkins_helpers.operations.between_envs import promote_env
+from jenkins_helpers.operations.decommission import decommission as decommission_app
+from jenkins_helpers.operations.from_build import promote_build
 from jenkins_helpers.promotion.publish import Change, commit_message
-from jenkins_helpers.promotion.status import Board, board
+from jenkins_helpers.promotion.target import connect
+from jenkins_helpers.promotion.trailer import Trailer
+from jenkins_helpers.status import Board, board
 from tests.helpers.chain import seeded
 
 TOKEN = "status-test-token-7c3a"  # noqa: S105 - the sandbox's test credential

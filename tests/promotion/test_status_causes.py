@@ -20,14 +20,14 @@ import pytest
 
 import webhook
 from gitops_helper.commands.status import cell_text
+from jenkins_helpers import status
 from jenkins_helpers.deployrepo.settings import Environment, Settings
 from jenkins_helpers.gitlab import MergeRequest
-from jenkins_helpers.promotion import status
 from jenkins_helpers.promotion.model import ImageRef
 from jenkins_helpers.promotion.publish import Change, commit_message
-from jenkins_helpers.promotion.status import Cell, Divergence, _Entry, _Reading
 from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.promotion.trailer import Trailer
+from jenkins_helpers.status import Cell, Divergence, _Entry, _Reading
 
 APP = "example-app"
 TOOL, PERSON = 7, 42  # GitLab user ids: the tool's token's user, and someone else

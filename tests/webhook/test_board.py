@@ -23,7 +23,7 @@ from flask import Flask
 
 import webhook
 from gitops_sandbox import DEPLOYMENTS, Sandbox
-from jenkins_helpers.promotion import edits
+from jenkins_helpers.operations import edits
 from tests.helpers.chain import HOOK_SECRET, Hook, seeded, serve_webhook
 from tests.helpers.dom import parse
 from webhook.board import BoardCache

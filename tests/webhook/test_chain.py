@@ -16,7 +16,7 @@ import pytest
 
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
 from jenkins_helpers import git
-from jenkins_helpers.promotion import parse_trailer
+from jenkins_helpers.promotion.trailer import parse_trailer
 from tests.helpers.chain import EXAMPLE_FIELDS, EXAMPLE_IMAGE, Chain, Hook, serve_webhook
 
 TOKEN = "chain-test-token-5e2b"  # noqa: S105 - the sandbox's test credential

@@ -21,10 +21,10 @@ from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.jenkins import JenkinsAccess
+from jenkins_helpers.operations.between_envs import EnvPromotion, Selection, promote_between
+from jenkins_helpers.operations.decommission import DecommissionResult, advance
+from jenkins_helpers.operations.refresh import Refreshed, refresh_open
 from jenkins_helpers.promotion import naming, trust
-from jenkins_helpers.promotion.between_envs import EnvPromotion, Selection, promote_between
-from jenkins_helpers.promotion.decommission import DecommissionResult, advance
-from jenkins_helpers.promotion.refresh import Refreshed, refresh_open
 from jenkins_helpers.promotion.target import DeploymentProject
 
 log = logging.getLogger(__name__)

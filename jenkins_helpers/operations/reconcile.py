@@ -18,8 +18,8 @@ from __future__ import annotations
 from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.forge import Forge
+from jenkins_helpers.operations.cascade import Merged, Step, next_step
 from jenkins_helpers.promotion import naming, trust
-from jenkins_helpers.promotion.cascade import Merged, Step, next_step
 from jenkins_helpers.promotion.target import DeploymentProject
 
 RECENT = 20  # merged MRs read per branch

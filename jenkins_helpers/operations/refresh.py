@@ -17,8 +17,8 @@ from jenkins_helpers import git
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.forge import MergeRequest
+from jenkins_helpers.operations.between_envs import Selection, UnitStatus, promote_between
 from jenkins_helpers.promotion import proposal, sources, trust
-from jenkins_helpers.promotion.between_envs import Selection, UnitStatus, promote_between
 from jenkins_helpers.promotion.plan import apply_versions
 from jenkins_helpers.promotion.publish import publish
 from jenkins_helpers.promotion.target import DeploymentProject
