@@ -50,6 +50,20 @@ class MergeRequest:
     merge_commit_sha: str | None = None  # once merged (null for some merge methods)
     merged_at: str | None = None  # ISO 8601, once merged
     author_id: int | None = None  # who opened it (trailers count only from our own user)
+    squash_commit_sha: str | None = None  # squashed and fast-forwarded: the squash commit
+
+    @property
+    def merged_commit(self) -> str | None:
+        """The commit the merge put on the target branch; None until merged.
+
+        GitLab's merge methods differ: a merge commit (`merge_commit_sha`); squash and
+        fast-forward (`merge_commit_sha` null, `squash_commit_sha` set); fast-forward
+        alone (both null: the target now points at the source's head, `sha`). GitLab
+        reads its own merged commit the same way (MergeRequest#merged_commit_sha).
+        """
+        if self.state != "merged":
+            return None
+        return self.merge_commit_sha or self.squash_commit_sha or self.sha
 
 
 # The events a project webhook can be told to send (those the tool sets up).

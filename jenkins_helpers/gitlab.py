@@ -511,6 +511,7 @@ def _merge_request(mr: Any) -> MergeRequest:
         merge_commit_sha=getattr(mr, "merge_commit_sha", None),
         merged_at=getattr(mr, "merged_at", None),
         author_id=_user_id(getattr(mr, "author", None)),
+        squash_commit_sha=getattr(mr, "squash_commit_sha", None),
     )
 
 

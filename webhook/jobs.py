@@ -212,9 +212,9 @@ class Jobs:
         return "done", {"queued": added, "requeued": requeued}, None
 
     def _merge_commit(self, deployment: DeploymentProject, iid: int) -> str | None:
-        """Some merge methods send no merge_commit_sha: ask the API."""
-        mr = deployment.gl.merge_request(deployment.project.path, iid)
-        return mr.merge_commit_sha
+        """Fast-forward merges send no merge_commit_sha (and the event carries no
+        squash commit): ask the API which commit the merge put on the branch."""
+        return deployment.gl.merge_request(deployment.project.path, iid).merged_commit
 
     def _unblock(self, deployment: DeploymentProject, branch: str) -> None:
         """A promotion blocked on `branch`'s environment may pass now that it changed."""

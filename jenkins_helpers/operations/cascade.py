@@ -42,7 +42,7 @@ class Merged:
     description: str
     labels: tuple[str, ...]
     target_branch: str
-    merge_commit: str | None
+    merge_commit: str | None  # what the merge put on the target: forge.MergeRequest.merged_commit
     merged_at: str | None = None
     author_id: int | None = None  # who opened it: trailers count only from our own user
 

@@ -42,7 +42,7 @@ def missed(deployment: DeploymentProject, recent: int = RECENT) -> list[tuple[Me
                 mr.description,
                 mr.labels,
                 branch,
-                mr.merge_commit_sha,
+                mr.merged_commit,
                 mr.merged_at,
                 mr.author_id,
             )
@@ -95,12 +95,12 @@ def _overruled(deployment: DeploymentProject, step: Step, merged: Merged, units:
             mr.merged_at or ""
         ) <= (merged.merged_at or ""):
             continue
-        if mr.merge_commit_sha is None:
+        landed = mr.merged_commit
+        if landed is None:
             return True  # what it changed cannot be read: stay on the safe side
-        before = gl.commit_parents(path, mr.merge_commit_sha)[0]
+        before = gl.commit_parents(path, landed)[0]
         if any(
-            _state(deployment, before, unit, True)
-            != _state(deployment, mr.merge_commit_sha, unit, True)
+            _state(deployment, before, unit, True) != _state(deployment, landed, unit, True)
             for unit in units
         ):
             return True

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from jenkins_helpers.forge import MergeRequest
 from tests.helpers.fakeforge import (
     BOT,
     PERSON,
@@ -104,6 +105,28 @@ def test_a_fast_forward_merge_has_no_merge_commit_sha(forge: FakeForge) -> None:
     iid = open_mr(forge, branch(forge, "b1"))
     merged = forge.merge(PROJECT, iid, fast_forward=True)
     assert merged.merge_commit_sha is None and forge.head(PROJECT, "dev") == merged.sha
+    assert merged.merged_commit == merged.sha
+
+
+@pytest.mark.parametrize(
+    ("state", "merge_commit", "squash_commit", "expected"),
+    [
+        ("merged", "m" * 40, None, "m" * 40),  # a merge commit
+        ("merged", None, "q" * 40, "q" * 40),  # squash and fast-forward
+        ("merged", None, None, "h" * 40),  # fast-forward: the source's head
+        ("opened", None, None, None),  # nothing landed yet
+        ("closed", None, None, None),
+    ],
+    ids=["merge commit", "squash and fast-forward", "fast-forward", "open", "closed"],
+)
+def test_the_merged_commit_is_what_each_merge_method_put_on_the_target(
+    state: str, merge_commit: str | None, squash_commit: str | None, expected: str | None
+) -> None:
+    mr = MergeRequest(
+        1, "u", "t", "s", "dev", (), state, "", sha="h" * 40,
+        merge_commit_sha=merge_commit, squash_commit_sha=squash_commit,
+    )  # fmt: skip
+    assert mr.merged_commit == expected
 
 
 def test_an_mr_not_open_cannot_be_merged(forge: FakeForge) -> None:
