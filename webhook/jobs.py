@@ -186,16 +186,20 @@ class Jobs:
         self, deployment: DeploymentProject
     ) -> tuple[JobState, dict[str, Any], str | None]:
         added, requeued = [], []
+        path = deployment.project.path
         for merged, _step in missed(deployment):
+            # The merge commit as GitLab's event has it (null for a fast-forward), so
+            # that this job and a late delivery of the same merge share one key.
+            sha = deployment.gl.merge_request(path, merged.iid).merge_commit_sha
             event = MergeEvent(
-                deployment.project.path,
+                path,
                 merged.iid,
                 merged.title,
                 merged.description,
                 merged.labels,
                 "",
                 merged.target_branch,
-                merged.merge_commit,
+                sha,
                 merged.author_id,
             )
             job, created = self.add_merge(event, None)
