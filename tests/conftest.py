@@ -17,11 +17,15 @@ that asks for the `binary` fixture itself runs on the binary only. `[binary]` ru
 skip, saying why, when no supported binary is found, and fail when
 GITOPS_TEST_REQUIRE_CUE_BINARY=1 (.ci/run sets it).
 
-Everything else runs on the embedded engine, whatever the environment says:
-unmarked tests, and fixtures wider than one test (module or session scope, such as
-`template`) even for marked tests. CUE_BIN is read once, to find the binary, and
-removed from the environment for the run, so a CUE_BIN exported for CI never turns
-an unmarked test (or a process that drops GITOPS_* variables) into a binary test.
+Everything else runs on the run's default engine, the one the tool itself would
+pick: the binary when a supported one is found, else the embedded engine. That is
+unmarked tests (the end-to-end ones above all: a `gitops-helper` process on the
+binary starts in a fraction of the time node takes) and fixtures wider than one test
+(module or session scope, such as `template`) even for marked tests. That the two
+engines agree is what the marked tests prove: each runs on both, and the renders are
+compared byte for byte; a machine without Go runs the whole suite on the embedded
+engine (tests/test_setup.py runs `make demo` so). A test whose outcome depends on
+the engine (CUE's own error text, what `cue version` says) is marked `cue`.
 A module whose tests share state across tests (one sandbox per module) must give
 each engine its own state before it opts in: every test runs twice.
 """
@@ -165,14 +169,27 @@ def wasm(_embedded: WasmEngine) -> WasmEngine:
     return _embedded
 
 
+@pytest.fixture(scope="session")
+def _run_engine(_embedded: WasmEngine) -> CueEngine:
+    """The run's default engine, the tool's own choice: the binary when a supported one
+    is found ($CUE_BIN, the venv's, PATH), else the embedded engine."""
+    found, _ = cue_binary()
+    return BinaryEngine(found) if found else _embedded
+
+
 @pytest.fixture(autouse=True, scope="session")
-def _user_cue_bin(_embedded: WasmEngine) -> Iterator[str | None]:
-    """Make the embedded engine the default of the run; yield the CUE_BIN it took away."""
+def _user_cue_bin(_run_engine: CueEngine) -> Iterator[str | None]:
+    """Make `_run_engine` the default of the run, for this process and the ones it
+    starts; yield the CUE_BIN the environment had."""
     saved = {name: os.environ.get(name) for name in ("CUE_BIN", "GITOPS_CUE_ENGINE")}
-    os.environ["GITOPS_CUE_ENGINE"] = "wasm"
-    os.environ.pop("CUE_BIN", None)
+    default = _run_engine
+    os.environ["GITOPS_CUE_ENGINE"] = default.name
+    if isinstance(default, BinaryEngine):
+        os.environ["CUE_BIN"] = default.cue_bin
+    else:
+        os.environ.pop("CUE_BIN", None)
     previous = selection._engine, selection._engine_pid
-    selection._engine, selection._engine_pid = _embedded, os.getpid()
+    selection._engine, selection._engine_pid = default, os.getpid()
     yield saved["CUE_BIN"]
     selection._engine, selection._engine_pid = previous
     _restore_environ(saved)
@@ -191,14 +208,19 @@ def binary(_user_cue_bin: str | None) -> BinaryEngine:
 
 
 @pytest.fixture(autouse=True)
-def cue_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The engine this test runs on: its parameter for a `cue` test, else "wasm"."""
-    name: str = getattr(request, "param", "wasm")
-    if name == "wasm":
+def cue_engine(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, _run_engine: CueEngine
+) -> str:
+    """The engine this test runs on: its parameter for a `cue` test, else the run's."""
+    name: str = getattr(request, "param", _run_engine.name)
+    if name == _run_engine.name:
         return name  # the run's default, set up by _user_cue_bin
-    engine: BinaryEngine = request.getfixturevalue(name)
+    engine: CueEngine = request.getfixturevalue(name)
     monkeypatch.setenv("GITOPS_CUE_ENGINE", name)
-    monkeypatch.setenv("CUE_BIN", engine.cue_bin)
+    if isinstance(engine, BinaryEngine):
+        monkeypatch.setenv("CUE_BIN", engine.cue_bin)
+    else:
+        monkeypatch.delenv("CUE_BIN", raising=False)
     monkeypatch.setattr(selection, "_engine", engine)
     monkeypatch.setattr(selection, "_engine_pid", os.getpid())
     return name

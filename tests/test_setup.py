@@ -44,10 +44,12 @@ def path_without(*programs: str) -> str:
 def make(
     venv: Path, *targets: str, path: str, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
+    # As a user's shell would be: no engine chosen by this test run (conftest.py).
+    env = {k: v for k, v in os.environ.items() if k not in ("CUE_BIN", "GITOPS_CUE_ENGINE")}
     return subprocess.run(
         ["make", "--no-print-directory", f"VENV={venv}", *targets],
         cwd=ROOT,
-        env={**os.environ, "PATH": path},
+        env={**env, "PATH": path},
         capture_output=True,
         text=True,
         check=False,
