@@ -58,23 +58,15 @@ def short_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def faults(sandbox: Sandbox) -> Iterator[str]:
-    url = f"{sandbox.url}/-/sandbox/faults"
-    yield url
-    requests.delete(url, headers={"PRIVATE-TOKEN": TOKEN}, timeout=10).raise_for_status()
+def faults(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The sandbox, its fault rules cleared after the test."""
+    yield sandbox
+    sandbox.clear_faults()
 
 
-def add_fault(url: str, **rule: Any) -> int:
+def add_fault(sandbox: Sandbox, **rule: Any) -> int:
     """A rule on every GitLab API call (until cleared); returns its id."""
-    rule = {"path_prefix": "/api/v4/", "count": None, **rule}
-    reply = requests.post(url, json=rule, headers={"PRIVATE-TOKEN": TOKEN}, timeout=10)
-    reply.raise_for_status()
-    return int(reply.json()["id"])
-
-
-def hits(url: str, rule: int) -> int:
-    rules = requests.get(url, headers={"PRIVATE-TOKEN": TOKEN}, timeout=10).json()
-    return int(next(r["hits"] for r in rules if r["id"] == rule))
+    return sandbox.add_fault(**{"path_prefix": "/api/v4/", "count": None, **rule})
 
 
 def timed(limit: float, func: Callable[[], Any]) -> tuple[Any, float]:
@@ -116,7 +108,7 @@ def test_the_settings_and_their_defaults() -> None:
 
 
 def test_a_bad_setting_is_bad_input_before_any_request(
-    sandbox: Sandbox, faults: str, monkeypatch: pytest.MonkeyPatch
+    sandbox: Sandbox, faults: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     counter = add_fault(faults, path_prefix="/", delay=0.01)  # counts every call
     monkeypatch.setenv("GITOPS_HTTP_DEADLINE", "never")
@@ -124,7 +116,7 @@ def test_a_bad_setting_is_bad_input_before_any_request(
         GitLab(gitlab_access(sandbox))
     with pytest.raises(BadInput, match="GITOPS_HTTP_DEADLINE must be a positive number"):
         Jenkins(JenkinsAccess(sandbox.jenkins_url, "admin", TOKEN))
-    assert hits(faults, counter) == 0
+    assert faults.fault_hits(counter) == 0
 
 
 # --- GitLab ---------------------------------------------------------------------------
@@ -132,7 +124,7 @@ def test_a_bad_setting_is_bad_input_before_any_request(
 
 @pytest.mark.parametrize("drip_headers", [False, True], ids=["body", "headers"])
 def test_a_gitlab_call_fails_within_its_deadline_when_gitlab_drips(
-    sandbox: Sandbox, faults: str, drip_headers: bool
+    sandbox: Sandbox, faults: Sandbox, drip_headers: bool
 ) -> None:
     """One request (no retries, as /readyz asks): cut off at the deadline, whether the
     body drips or the status line and headers do."""
@@ -153,7 +145,7 @@ def test_a_gitlab_call_fails_within_its_deadline_when_gitlab_drips(
     assert took >= DEADLINE * 0.9
 
 
-def test_retries_stop_at_the_calls_budget(sandbox: Sandbox, faults: str) -> None:
+def test_retries_stop_at_the_calls_budget(sandbox: Sandbox, faults: Sandbox) -> None:
     rule = add_fault(faults, drip=DRIP)
 
     def call() -> object:
@@ -170,10 +162,10 @@ def test_retries_stop_at_the_calls_budget(sandbox: Sandbox, faults: str) -> None
     )
     assert "(GITOPS_HTTP_BUDGET: 2 s per call)" in error.message
     assert took >= BUDGET * 0.9
-    assert hits(faults, rule) == 2, "the first attempt, and the retry the budget had room for"
+    assert faults.fault_hits(rule) == 2, "the first attempt, and the retry the budget had room for"
 
 
-def test_a_silent_gitlab_fails_within_the_deadline(sandbox: Sandbox, faults: str) -> None:
+def test_a_silent_gitlab_fails_within_the_deadline(sandbox: Sandbox, faults: Sandbox) -> None:
     """No byte at all: the deadline, not the 30 s per read it used to be."""
     add_fault(faults, delay=15)
 
@@ -186,7 +178,7 @@ def test_a_silent_gitlab_fails_within_the_deadline(sandbox: Sandbox, faults: str
     assert "(no complete answer within 1 s)" in error.message
 
 
-def test_a_client_works_on_after_a_request_was_cut_off(sandbox: Sandbox, faults: str) -> None:
+def test_a_client_works_on_after_a_request_was_cut_off(sandbox: Sandbox, faults: Sandbox) -> None:
     """The cut-off connection is not reused, and no watchdog is left running."""
     add_fault(faults, drip=DRIP, count=1)
     with GitLab(gitlab_access(sandbox), retries=False) as gl:
@@ -201,7 +193,7 @@ def test_a_client_works_on_after_a_request_was_cut_off(sandbox: Sandbox, faults:
 
 
 def test_status_exits_within_the_budget_when_gitlab_drips(
-    sandbox: Sandbox, faults: str, tmp_path: Path
+    sandbox: Sandbox, faults: Sandbox, tmp_path: Path
 ) -> None:
     add_fault(faults, drip=DRIP)
     env = {
@@ -250,7 +242,7 @@ def app(sandbox: Sandbox, tmp_path: Path) -> Iterator[Flask]:
     webhook.shutdown(created)
 
 
-def test_readyz_answers_within_the_deadline_while_gitlab_drips(app: Flask, faults: str) -> None:
+def test_readyz_answers_within_the_deadline_while_gitlab_drips(app: Flask, faults: Sandbox) -> None:
     rule = add_fault(faults, drip=DRIP)
     answer, took = timed(DEADLINE + MARGIN, lambda: app.test_client().get("/readyz"))
     assert answer.status_code == 503
@@ -261,11 +253,11 @@ def test_readyz_answers_within_the_deadline_while_gitlab_drips(app: Flask, fault
     assert took >= DEADLINE * 0.9
     again, _ = timed(MARGIN, lambda: app.test_client().get("/readyz"))
     assert again.status_code == 503
-    assert hits(faults, rule) == 1, "the failure is cached: GitLab is not asked again at once"
+    assert faults.fault_hits(rule) == 1, "the failure is cached: GitLab is not asked again at once"
 
 
 def test_deliveries_jobs_and_liveness_answer_at_once_while_gitlab_drips(
-    app: Flask, faults: str
+    app: Flask, faults: Sandbox
 ) -> None:
     """The webhook's other endpoints never wait on GitLab (they do not call it): a merge
     event is queued, the job list and /healthz answer."""
@@ -279,10 +271,12 @@ def test_deliveries_jobs_and_liveness_answer_at_once_while_gitlab_drips(
     assert (answer.status_code, answer.get_json()["status"]) == (202, "queued")
     assert timed(MARGIN, lambda: client.get("/jobs", headers=token))[0].status_code == 200
     assert timed(MARGIN, lambda: client.get("/healthz"))[0].status_code == 200
-    assert hits(faults, rule) == 0
+    assert faults.fault_hits(rule) == 0
 
 
-def test_the_board_answers_within_the_budget_while_gitlab_drips(app: Flask, faults: str) -> None:
+def test_the_board_answers_within_the_budget_while_gitlab_drips(
+    app: Flask, faults: Sandbox
+) -> None:
     add_fault(faults, drip=DRIP)
     answer, _ = timed(BUDGET + MARGIN, lambda: app.test_client().get("/status.json"))
     assert answer.status_code == 503, "no board yet: GitLab never answered"
@@ -290,7 +284,7 @@ def test_the_board_answers_within_the_budget_while_gitlab_drips(app: Flask, faul
 
 
 def test_a_webhook_job_fails_with_a_clear_error_while_gitlab_drips(
-    sandbox: Sandbox, faults: str, tmp_path: Path
+    sandbox: Sandbox, faults: Sandbox, tmp_path: Path
 ) -> None:
     """The reconcile every start runs: each attempt fails within the budget, and the job
     ends failed, its error naming GitLab and the deadline."""
@@ -333,7 +327,7 @@ def test_a_webhook_job_fails_with_a_clear_error_while_gitlab_drips(
 
 
 def test_a_jenkins_call_fails_within_its_budget_when_jenkins_drips(
-    sandbox: Sandbox, faults: str
+    sandbox: Sandbox, faults: Sandbox
 ) -> None:
     rule = add_fault(faults, path_prefix="/jenkins/", drip=DRIP)
 
@@ -351,13 +345,13 @@ def test_a_jenkins_call_fails_within_its_budget_when_jenkins_drips(
     )
     assert error.hint is not None and "GITOPS_HTTP_DEADLINE" in error.hint
     assert took >= BUDGET * 0.9
-    assert hits(faults, rule) == 2
+    assert faults.fault_hits(rule) == 2
 
 
 # --- the adapter itself ---------------------------------------------------------------
 
 
-def test_urllib3s_total_timeout_does_not_bound_a_drip(sandbox: Sandbox, faults: str) -> None:
+def test_urllib3s_total_timeout_does_not_bound_a_drip(sandbox: Sandbox, faults: Sandbox) -> None:
     """Why the adapter exists: urllib3.Timeout(total=1) waits for the whole drip (each
     read gets its time anew), where the adapter's 1 s deadline ends it."""
     slow = {"status": 200, "body": {"pad": "x" * 20}, "drip": 0.1, "count": 1}
@@ -376,7 +370,7 @@ def test_urllib3s_total_timeout_does_not_bound_a_drip(sandbox: Sandbox, faults: 
 
 
 @pytest.mark.parametrize("drip_headers", [False, True], ids=["body", "headers"])
-def test_the_adapter_cuts_off_a_drip(sandbox: Sandbox, faults: str, drip_headers: bool) -> None:
+def test_the_adapter_cuts_off_a_drip(sandbox: Sandbox, faults: Sandbox, drip_headers: bool) -> None:
     add_fault(faults, drip=0.2, drip_headers=drip_headers)
     with http.session(DEADLINE) as session:
         error, took = timed(

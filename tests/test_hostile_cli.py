@@ -41,7 +41,6 @@ from pathlib import Path
 import click
 import gitlab
 import pytest
-import requests
 
 from gitops_helper import cli
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
@@ -635,12 +634,9 @@ def dripping(places: dict[str, str]) -> Iterator[Sandbox]:
 
 
 def set_drip(sandbox: Sandbox, *prefixes: str, headers: bool) -> None:
-    url = f"{sandbox.url}/-/sandbox/faults"
-    auth = {"PRIVATE-TOKEN": TOKEN}
-    requests.delete(url, headers=auth, timeout=10).raise_for_status()
+    sandbox.clear_faults()
     for prefix in prefixes:
-        rule = {"path_prefix": prefix, "drip": DRIP, "drip_headers": headers, "count": None}
-        requests.post(url, json=rule, headers=auth, timeout=10).raise_for_status()
+        sandbox.add_fault(path_prefix=prefix, drip=DRIP, drip_headers=headers, count=None)
 
 
 def drip_case(path: tuple[str, ...], sandbox: Sandbox, gitlab_url: str) -> Case:

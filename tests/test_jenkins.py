@@ -74,15 +74,7 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 def faults(sandbox: Sandbox) -> Iterator[None]:
     """Fault rules are cleared after the test."""
     yield
-    requests.delete(
-        f"{sandbox.url}/-/sandbox/faults", headers={"PRIVATE-TOKEN": TOKEN}, timeout=10
-    ).raise_for_status()
-
-
-def _fault(sandbox: Sandbox, **rule: object) -> None:
-    requests.post(
-        f"{sandbox.url}/-/sandbox/faults", json=rule, headers={"PRIVATE-TOKEN": TOKEN}, timeout=10
-    ).raise_for_status()
+    sandbox.clear_faults()
 
 
 # --- configuration and templates (no server) ------------------------------------------
@@ -365,7 +357,7 @@ def test_a_builds_console_masks_every_form_of_the_token_gitlab_echoes(
     """GitLab answers the CLI with an error that echoes the job's own GITLAB_TOKEN in
     every form; the Jenkins console, read whole through python-jenkins, holds none."""
     echoed = "; ".join(echoed_forms(TOKEN))
-    _fault(sandbox, path_prefix="/api/v4/", status=400, body={"message": f"bad: {echoed}"})
+    sandbox.add_fault(path_prefix="/api/v4/", status=400, body={"message": f"bad: {echoed}"})
     server.ensure_job("promote-env", job_config("promote-env", **PROMOTE_ENV_VALUES))
     outcome = server.run("promote-env", {"FROM": "dev", "TO": "stage"}, timeout=300)
     assert not outcome.succeeded
@@ -419,9 +411,10 @@ def test_unreachable_jenkins_says_why_and_shows_progress(
 def test_transient_failures_of_reads_are_retried(
     server: Jenkins, sandbox: Sandbox, faults: None, fast_retries: None
 ) -> None:
-    _fault(sandbox, method="GET", path_prefix="/jenkins/job/", status=502, count=2)
+    sandbox.add_fault(method="GET", path_prefix="/jenkins/job/", status=502, count=2)
     server.ensure_job("retried", inline_job("node { echo 'hi' }"))
     assert server.job_exists("retried")
+    assert sandbox.faults() == [], "both 502s were answered (a rule is gone once spent)"
 
 
 def test_a_write_that_may_have_happened_is_not_repeated(
@@ -429,7 +422,7 @@ def test_a_write_that_may_have_happened_is_not_repeated(
 ) -> None:
     """A 502 on starting a build: maybe it started; a retry could start a second one."""
     server.ensure_job("once", inline_job("node { echo 'hi' }"))
-    _fault(sandbox, method="POST", path_prefix="/jenkins/job/once/build", status=502, count=1)
+    sandbox.add_fault(method="POST", path_prefix="/jenkins/job/once/build", status=502, count=1)
     with pytest.raises(UserError) as err:
         server.run("once", {}, timeout=30)
     assert err.value.message.startswith("Jenkins failed starting a build of job once: HTTP 502")
@@ -441,6 +434,7 @@ def test_a_503_on_a_write_is_retried(
 ) -> None:
     """503: Jenkins did not take the request (starting up, quieting down): safe to repeat."""
     server.ensure_job("again", inline_job("node { echo 'hi' }"))
-    _fault(sandbox, method="POST", path_prefix="/jenkins/job/again/build", status=503, count=1)
+    sandbox.add_fault(method="POST", path_prefix="/jenkins/job/again/build", status=503, count=1)
     assert server.run("again", {}, timeout=60).succeeded
     assert len(sandbox.jenkins_builds("again")) == 1
+    assert sandbox.faults() == [], "the 503 was answered, then the build started"

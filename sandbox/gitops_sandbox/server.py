@@ -246,6 +246,25 @@ class Sandbox:
         """Wait until no Jenkins build is queued or running."""
         return self.services.builds.wait_idle(timeout)
 
+    def add_fault(self, **rule: Any) -> int:
+        """Add a fault rule, as `POST /-/sandbox/faults` does (docs/SANDBOX.md: method,
+        path_prefix, route_regex, status, body, delay, drip, drip_headers, count);
+        its id."""
+        return int(self.services.faults.add(rule)["id"])
+
+    def fault_hits(self, rule: int | None = None) -> int:
+        """How many requests one active rule (by id), or every active rule together, has
+        answered (a rule with a `count` is gone once spent: see `faults`)."""
+        return sum(r["hits"] for r in self.faults() if rule in (None, r["id"]))
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The active fault rules, as `GET /-/sandbox/faults` lists them."""
+        return self.services.faults.list()
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule."""
+        self.services.faults.clear()
+
     def jenkins_builds(self, job: str | None = None) -> list[dict[str, Any]]:
         """Jenkins builds with their parameters, `building`, `result`, `description`."""
         with self.services.state.read() as data:

@@ -20,7 +20,6 @@ from urllib.parse import quote
 
 import gitlab
 import pytest
-import requests
 import yaml
 from gitlab.v4.objects import Project
 
@@ -488,13 +487,12 @@ def test_rerun_repairs_an_mr_whose_update_failed(
         tmp_path / "example-app", app_cue("example-app", EXAMPLE_IMAGE, *EXAMPLE_FIELDS)
     )
     first = promote_json(sandbox, *example_args(repo, "5.0.3"))
-    admin = {"PRIVATE-TOKEN": sandbox.token}
     rule = {"method": "PUT", "path_prefix": "/api/v4/projects/", "status": 500, "count": None}
-    requests.post(f"{sandbox.url}/-/sandbox/faults", json=rule, headers=admin, timeout=10)
+    sandbox.add_fault(**rule)
     try:
         failed = promote(sandbox, *example_args(repo, "5.0.4"))
     finally:
-        requests.delete(f"{sandbox.url}/-/sandbox/faults", headers=admin, timeout=10)
+        sandbox.clear_faults()
     assert failed.returncode == 1 and "HTTP 500" in failed.stderr
     stale = project.mergerequests.get(first["mr_iid"])
     assert stale.title == "Promote example-app 5.0.3 to dev", "the update failed"
@@ -540,12 +538,11 @@ def test_no_form_of_the_token_leaves_the_run(
         for where in (result.stdout, result.stderr, mr.description, app_file, commit):
             assert form not in where
 
-    admin = {"PRIVATE-TOKEN": sandbox.token}
     echo = {"message": f"401 token {TOKEN} rejected (Basic {_token_forms(TOKEN)[2]})"}
     rule = {"method": "GET", "path_prefix": "/api/v4/", "status": 400, "count": 1, "body": echo}
-    requests.post(f"{sandbox.url}/-/sandbox/faults", json=rule, headers=admin, timeout=10)
+    sandbox.add_fault(**rule)
     failed = promote(sandbox, *example_args(repo, "7.0.2"))
-    requests.delete(f"{sandbox.url}/-/sandbox/faults", headers=admin, timeout=10)
+    sandbox.clear_faults()
     assert failed.returncode == 1 and "HTTP 400" in failed.stderr
     for form in _token_forms(TOKEN):
         assert form not in failed.stdout + failed.stderr
@@ -560,11 +557,8 @@ def test_a_stalled_push_times_out_and_leaves_no_clone(
     repo = make_app_repo(tmp_path / "stall-app", app_cue("stall-app", "r.example.com/stall-app"))
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    admin = {"PRIVATE-TOKEN": sandbox.token}
     stall = {"method": "POST", "path_prefix": f"/{DEPLOYMENTS}.git/git-receive-pack", "delay": 8}
-    requests.post(
-        f"{sandbox.url}/-/sandbox/faults", json={**stall, "count": 1}, headers=admin, timeout=10
-    )
+    sandbox.add_fault(**{**stall, "count": 1})
     env = {**os.environ, "GITLAB_URL": sandbox.gitlab_url, "GITLAB_TOKEN": sandbox.token}
     try:
         done = subprocess.run(
@@ -589,7 +583,7 @@ def test_a_stalled_push_times_out_and_leaves_no_clone(
             check=False,
         )
     finally:
-        requests.delete(f"{sandbox.url}/-/sandbox/faults", headers=admin, timeout=10)
+        sandbox.clear_faults()
     assert done.returncode == 1, done.stderr
     assert "error: git push of promote/dev/stall-app timed out after 2 s" in done.stderr
     assert "GITOPS_GIT_TIMEOUT" in done.stderr
@@ -605,10 +599,8 @@ def test_an_aborted_build_exits_143_and_leaves_no_clone(
     repo = make_app_repo(tmp_path / "abort-app", app_cue("abort-app", "r.example.com/abort-app"))
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    admin = {"PRIVATE-TOKEN": sandbox.token}
-    faults = f"{sandbox.url}/-/sandbox/faults"
     stall = {"method": "POST", "path_prefix": f"/{DEPLOYMENTS}.git/git-receive-pack", "delay": 8}
-    requests.post(faults, json={**stall, "count": 1}, headers=admin, timeout=10)
+    sandbox.add_fault(**{**stall, "count": 1})
     env = {**os.environ, "GITLAB_URL": sandbox.gitlab_url, "GITLAB_TOKEN": sandbox.token}
     args = ["--app", "abort-app", "--image", "r.example.com/abort-app", "--tag", "1.0.0"]
     child = subprocess.Popen(
@@ -621,14 +613,14 @@ def test_an_aborted_build_exits_143_and_leaves_no_clone(
     )
     try:
         deadline = time.monotonic() + 60
-        while requests.get(faults, headers=admin, timeout=10).json():  # spent: push stalled
+        while sandbox.faults():  # spent: push stalled
             assert child.poll() is None and time.monotonic() < deadline, "the push never started"
             time.sleep(0.1)
         os.killpg(child.pid, signal.SIGTERM)
         _, stderr = child.communicate(timeout=30)
     finally:
         child.kill()
-        requests.delete(faults, headers=admin, timeout=10)
+        sandbox.clear_faults()
     assert child.returncode == 143, stderr
     assert list(tmp.iterdir()) == [], "the temporary clone is removed"
     assert not open_mrs(project, "abort-app")

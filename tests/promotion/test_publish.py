@@ -9,7 +9,6 @@ from pathlib import Path
 
 import gitlab
 import pytest
-import requests
 from gitlab.v4.objects import Project
 
 from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
@@ -161,15 +160,13 @@ def test_overlapping_runs_leave_the_mr_describing_the_branch_head(
     """Run A pushes c1 and its MR update stalls; run B pushes c2 and updates the MR; A's
     stale update lands last. A sees the head moved and writes c2's text back."""
     first = propose(deployment, "c0\n")
-    faults = f"{sandbox.url}/-/sandbox/faults"
-    admin = {"PRIVATE-TOKEN": TOKEN}
     rule = {"method": "PUT", "route_regex": rf"/merge_requests/{first.mr_iid}$", "delay": 3}
-    requests.post(faults, json=rule, headers=admin, timeout=10).raise_for_status()
+    sandbox.add_fault(**rule)
     outcomes: dict[str, Outcome] = {}
     slow = threading.Thread(target=lambda: outcomes.update(a=propose(deployment, "c1\n")))
     slow.start()
     deadline = time.monotonic() + 60
-    while requests.get(faults, headers=admin, timeout=10).json():  # until A's PUT stalls
+    while sandbox.faults():  # until A's PUT stalls
         assert time.monotonic() < deadline, "run A never updated its MR"
         time.sleep(0.05)
     outcomes["b"] = propose(deployment, "c2\n")

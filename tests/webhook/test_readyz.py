@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from flask import Flask
 
 import webhook
@@ -62,24 +61,15 @@ def app(sandbox: Sandbox, tmp_path: Path) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def faults(sandbox: Sandbox) -> Iterator[str]:
-    url = f"{sandbox.url}/-/sandbox/faults"
-    yield url
-    requests.delete(url, headers={"PRIVATE-TOKEN": TOKEN}, timeout=10).raise_for_status()
+def faults(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The sandbox, its fault rules cleared after the test."""
+    yield sandbox
+    sandbox.clear_faults()
 
 
-def add_fault(url: str, **rule: Any) -> int:
+def add_fault(sandbox: Sandbox, **rule: Any) -> int:
     """A rule on every GitLab API call (count None: until cleared); returns its id."""
-    rule = {"path_prefix": "/api/v4/", "count": None, **rule}
-    reply = requests.post(url, json=rule, headers={"PRIVATE-TOKEN": TOKEN}, timeout=10)
-    reply.raise_for_status()
-    return int(reply.json()["id"])
-
-
-def gitlab_calls(url: str, rule: int) -> int:
-    """How many GitLab API calls the rule has seen."""
-    rules = requests.get(url, headers={"PRIVATE-TOKEN": TOKEN}, timeout=10).json()
-    return int(next(r["hits"] for r in rules if r["id"] == rule))
+    return sandbox.add_fault(**{"path_prefix": "/api/v4/", "count": None, **rule})
 
 
 def probe(app: Flask) -> tuple[int, str]:
@@ -108,7 +98,7 @@ def log_lines() -> Iterator[LogLines]:
 
 
 def test_a_failing_gitlab_gives_only_names_and_states_and_is_asked_once(
-    app: Flask, faults: str, log_lines: LogLines
+    app: Flask, faults: Sandbox, log_lines: LogLines
 ) -> None:
     failing = add_fault(faults, status=502, body=PROXY_ERROR)
     answers = [probe(app) for _ in range(10)]
@@ -117,14 +107,14 @@ def test_a_failing_gitlab_gives_only_names_and_states_and_is_asked_once(
         assert json.loads(body) == FAILING
         for detail in (DB_PASSWORD, "postgres", "502", "Bad Gateway", "HTTP", "Error"):
             assert detail not in body
-    assert gitlab_calls(faults, failing) == 1, "one GitLab call for ten probes"
+    assert faults.fault_hits(failing) == 1, "one GitLab call for ten probes"
     log = "\n".join(log_lines.lines)
     assert "readiness check gitlab failed" in log, "the reason is in the log"
     assert DB_PASSWORD not in log
 
 
 def test_concurrent_probes_ask_gitlab_once_and_recovery_is_seen_within_the_window(
-    app: Flask, faults: str, monkeypatch: pytest.MonkeyPatch
+    app: Flask, faults: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(views, "GITLAB_FAILED_CHECK_SECONDS", 0.5)
     slow = add_fault(faults, status=503, delay=0.5, body=PROXY_ERROR)
@@ -135,12 +125,12 @@ def test_concurrent_probes_ask_gitlab_once_and_recovery_is_seen_within_the_windo
     for thread in threads:
         thread.join(timeout=30)
     assert [status for status, _ in answers] == [503] * 8
-    assert gitlab_calls(faults, slow) == 1, "eight probes at once, one GitLab call"
+    assert faults.fault_hits(slow) == 1, "eight probes at once, one GitLab call"
 
-    requests.delete(faults, headers={"PRIVATE-TOKEN": TOKEN}, timeout=10).raise_for_status()
+    faults.clear_faults()
     counter = add_fault(faults, delay=0.01)  # passes every call through, counting it
     time.sleep(0.6)  # the failure's window is over: GitLab is asked again
     answers = [probe(app) for _ in range(5)]
     assert [a[0] for a in answers] == [200] * 5
     assert json.loads(answers[0][1]) == READY
-    assert gitlab_calls(faults, counter) == 1, "an answer that is ok is kept too"
+    assert faults.fault_hits(counter) == 1, "an answer that is ok is kept too"
