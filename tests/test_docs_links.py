@@ -13,7 +13,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 # A path in backquotes that names a file of ours: `jenkins_helpers/x.py`, `docs/X.md`...
 FILE_REF = re.compile(
-    r"`((?:jenkins_helpers|webhook|gitops_sandbox|tests|bench|vars|docs|\.ci)/[\w./-]+\.\w+)`"
+    r"`((?:gitops_helper|jenkins_helpers|webhook|sandbox|gitops_sandbox|gitops_demo|tests|bench|vars|docs|\.ci)/[\w./-]+\.\w+)`"
 )
 
 

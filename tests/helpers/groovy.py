@@ -2,7 +2,7 @@
 
 Groovy is Debian's `groovy` 2.4 (the line Jenkins runs), installed by `make test`.
 The tests run on the pipeline runner the sandbox's Jenkins uses
-(gitops_sandbox/jenkins_runner/: PipelineHarness and its stubs of Jenkins'
+(sandbox/gitops_sandbox/jenkins_runner/: PipelineHarness and its stubs of Jenkins'
 classes), found and started through `gitops_sandbox.groovy_cli`. The steps' end-to-end
 tests (here and through the sandbox's Jenkins, tests/test_jenkins.py) run the real
 CLI against a seeded sandbox; `dev_ahead_of_stage` gives them something to promote.
