@@ -37,6 +37,7 @@ import os
 import types
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -46,6 +47,9 @@ from jenkins_helpers.cue.binary import BinaryEngine
 from jenkins_helpers.cue.wasm import WasmEngine
 from tests.helpers.deployrepo import copy_repo, make_scaffold
 from tests.helpers.engines import cue_binary, embedded
+
+if TYPE_CHECKING:
+    from gitops_sandbox import Sandbox
 
 ENGINES = ("wasm", "binary")
 
@@ -233,6 +237,13 @@ def engine(request: pytest.FixtureRequest, cue_engine: str) -> CueEngine:
         pytest.fail("the `engine` fixture runs on each engine only in a test marked `cue`")
     found: CueEngine = request.getfixturevalue(cue_engine)
     return found
+
+
+@pytest.fixture
+def faults(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The module's `sandbox`, its fault rules (docs/SANDBOX.md) cleared after the test."""
+    yield sandbox
+    sandbox.clear_faults()
 
 
 @pytest.fixture(scope="session")

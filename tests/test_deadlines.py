@@ -57,13 +57,6 @@ def short_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITOPS_HTTP_BUDGET", raising=False)
 
 
-@pytest.fixture
-def faults(sandbox: Sandbox) -> Iterator[Sandbox]:
-    """The sandbox, its fault rules cleared after the test."""
-    yield sandbox
-    sandbox.clear_faults()
-
-
 def add_fault(sandbox: Sandbox, **rule: Any) -> int:
     """A rule on every GitLab API call (until cleared); returns its id."""
     return sandbox.add_fault(**{"path_prefix": "/api/v4/", "count": None, **rule})

@@ -42,13 +42,6 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(retry, "RETRY_DELAYS", (0.01, 0.01, 0.01))
 
 
-@pytest.fixture
-def faults(sandbox: Sandbox) -> Iterator[None]:
-    """Fault rules are cleared after the test."""
-    yield
-    sandbox.clear_faults()
-
-
 def test_project_and_files(gl: GitLab, sandbox: Sandbox) -> None:
     project = gl.project(PROJECT)
     assert (project.path, project.default_branch) == (PROJECT, "main")
@@ -82,7 +75,7 @@ def test_merge_request_lifecycle(gl: GitLab) -> None:
 
 
 def test_transient_failures_are_retried(
-    gl: GitLab, sandbox: Sandbox, faults: None, fast_retries: None
+    gl: GitLab, sandbox: Sandbox, faults: Sandbox, fast_retries: None
 ) -> None:
     sandbox.add_fault(method="GET", path_prefix="/api/v4/projects/", status=502, count=2)
     assert gl.project(PROJECT).path == PROJECT
@@ -90,7 +83,7 @@ def test_transient_failures_are_retried(
 
 
 def test_lasting_failures_end_in_a_clear_error(
-    gl: GitLab, sandbox: Sandbox, faults: None, fast_retries: None
+    gl: GitLab, sandbox: Sandbox, faults: Sandbox, fast_retries: None
 ) -> None:
     sandbox.add_fault(method="GET", path_prefix="/api/v4/projects/", status=503, count=None)
     with pytest.raises(UserError, match=f"GitLab failed reading project {PROJECT}: HTTP 503"):
@@ -98,7 +91,7 @@ def test_lasting_failures_end_in_a_clear_error(
 
 
 def test_retries_end_with_the_calls_budget(
-    gl: GitLab, sandbox: Sandbox, faults: None, monkeypatch: pytest.MonkeyPatch
+    gl: GitLab, sandbox: Sandbox, faults: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """GITOPS_HTTP_BUDGET bounds the retry loop: no pause is taken that would end past it."""
     monkeypatch.setenv("GITOPS_HTTP_BUDGET", "2")
@@ -120,7 +113,7 @@ def test_retries_end_with_the_calls_budget(
     assert err.value.hint is not None and "GITOPS_HTTP_BUDGET" in err.value.hint
 
 
-def test_a_429_is_transient_at_once(gl: GitLab, sandbox: Sandbox, faults: None) -> None:
+def test_a_429_is_transient_at_once(gl: GitLab, sandbox: Sandbox, faults: Sandbox) -> None:
     """python-gitlab would wait out a 429 itself, up to ten times, as long as Retry-After
     says, past every deadline: our client leaves that to the caller."""
     sandbox.add_fault(method="GET", path_prefix="/api/v4/projects/", status=429, count=None)

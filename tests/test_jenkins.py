@@ -70,13 +70,6 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(retry, "RETRY_DELAYS", (0.01, 0.01, 0.01))
 
 
-@pytest.fixture
-def faults(sandbox: Sandbox) -> Iterator[None]:
-    """Fault rules are cleared after the test."""
-    yield
-    sandbox.clear_faults()
-
-
 # --- configuration and templates (no server) ------------------------------------------
 
 
@@ -352,7 +345,7 @@ def echoed_forms(token: str) -> list[str]:
 
 
 def test_a_builds_console_masks_every_form_of_the_token_gitlab_echoes(
-    server: Jenkins, sandbox: Sandbox, faults: None
+    server: Jenkins, sandbox: Sandbox, faults: Sandbox
 ) -> None:
     """GitLab answers the CLI with an error that echoes the job's own GITLAB_TOKEN in
     every form; the Jenkins console, read whole through python-jenkins, holds none."""
@@ -409,7 +402,7 @@ def test_unreachable_jenkins_says_why_and_shows_progress(
 
 
 def test_transient_failures_of_reads_are_retried(
-    server: Jenkins, sandbox: Sandbox, faults: None, fast_retries: None
+    server: Jenkins, sandbox: Sandbox, faults: Sandbox, fast_retries: None
 ) -> None:
     sandbox.add_fault(method="GET", path_prefix="/jenkins/job/", status=502, count=2)
     server.ensure_job("retried", inline_job("node { echo 'hi' }"))
@@ -418,7 +411,7 @@ def test_transient_failures_of_reads_are_retried(
 
 
 def test_a_write_that_may_have_happened_is_not_repeated(
-    server: Jenkins, sandbox: Sandbox, faults: None, fast_retries: None
+    server: Jenkins, sandbox: Sandbox, faults: Sandbox, fast_retries: None
 ) -> None:
     """A 502 on starting a build: maybe it started; a retry could start a second one."""
     server.ensure_job("once", inline_job("node { echo 'hi' }"))
@@ -430,7 +423,7 @@ def test_a_write_that_may_have_happened_is_not_repeated(
 
 
 def test_a_503_on_a_write_is_retried(
-    server: Jenkins, sandbox: Sandbox, faults: None, fast_retries: None
+    server: Jenkins, sandbox: Sandbox, faults: Sandbox, fast_retries: None
 ) -> None:
     """503: Jenkins did not take the request (starting up, quieting down): safe to repeat."""
     server.ensure_job("again", inline_job("node { echo 'hi' }"))

@@ -60,13 +60,6 @@ def app(sandbox: Sandbox, tmp_path: Path) -> Iterator[Flask]:
     webhook.shutdown(created)
 
 
-@pytest.fixture
-def faults(sandbox: Sandbox) -> Iterator[Sandbox]:
-    """The sandbox, its fault rules cleared after the test."""
-    yield sandbox
-    sandbox.clear_faults()
-
-
 def add_fault(sandbox: Sandbox, **rule: Any) -> int:
     """A rule on every GitLab API call (count None: until cleared); returns its id."""
     return sandbox.add_fault(**{"path_prefix": "/api/v4/", "count": None, **rule})
