@@ -20,8 +20,9 @@ from gitops_helper.commands import render
 from jenkins_helpers import git
 from tests.helpers.deployrepo import copy_repo, replace_once
 
-# slow: the CLI as processes, rendering whole repositories
-pytestmark = [pytest.mark.cue, pytest.mark.slow]
+# slow: the CLI as processes, rendering whole repositories. A test whose result depends on
+# how CUE evaluates is marked `cue` and runs on each engine; the others on the run's engine.
+pytestmark = pytest.mark.slow
 
 
 def gitops(
@@ -37,6 +38,7 @@ def gitops(
     )
 
 
+@pytest.mark.cue
 def test_init_repo_render_validate_on_a_new_directory(tmp_path: Path) -> None:
     repo = tmp_path / "k8s-deployments"
     created = gitops("init-repo", str(repo), "--json")
@@ -56,6 +58,7 @@ def test_init_repo_render_validate_on_a_new_directory(tmp_path: Path) -> None:
     assert git.current_branch(repo) == "main", "nothing checked out changes"
 
 
+@pytest.mark.cue
 def test_init_repo_custom_environments(tmp_path: Path) -> None:
     repo = tmp_path / "deploy"
     assert gitops("init-repo", str(repo), "--envs", "qa,live").returncode == 0
@@ -75,6 +78,7 @@ def test_init_repo_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
 
 
+@pytest.mark.cue
 def test_render_on_a_checkout_writes_and_check_fails_on_stale(
     template: Path, tmp_path: Path
 ) -> None:
@@ -115,6 +119,7 @@ def test_bad_input_exits_2_with_a_message(
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.cue
 def test_validate_fails_on_a_policy_error(template: Path, tmp_path: Path) -> None:
     repo = copy_repo(template, tmp_path / "repo")
     git.switch(repo, "dev")
@@ -127,6 +132,7 @@ def test_validate_fails_on_a_policy_error(template: Path, tmp_path: Path) -> Non
     assert "latest" in result.stdout
 
 
+@pytest.mark.cue
 def test_a_cue_syntax_error_names_the_file_and_line(template: Path, tmp_path: Path) -> None:
     repo = copy_repo(template, tmp_path / "repo")
     git.switch(repo, "dev")
@@ -136,6 +142,7 @@ def test_a_cue_syntax_error_names_the_file_and_line(template: Path, tmp_path: Pa
     assert result.stderr.startswith("error: env.cue:16:26: string not terminated\n")
 
 
+@pytest.mark.cue
 def test_cue_runs_on_the_tools_engine_and_hints_point_at_it(template: Path, tmp_path: Path) -> None:
     """Hints say `gitops-helper cue ...`: it works where no cue binary is installed."""
     repo = copy_repo(template, tmp_path / "repo")
@@ -151,6 +158,7 @@ def test_cue_runs_on_the_tools_engine_and_hints_point_at_it(template: Path, tmp_
     assert f"hint: to reproduce, run `{rerun}` in {repo}" in render.stderr
 
 
+@pytest.mark.cue
 def test_an_evaluation_error_names_the_users_path_and_suggests_the_field(
     template: Path, tmp_path: Path
 ) -> None:
