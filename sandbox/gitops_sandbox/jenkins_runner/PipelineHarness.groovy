@@ -2,6 +2,8 @@ import hudson.AbortException
 
 import java.util.concurrent.TimeUnit
 
+import org.codehaus.groovy.runtime.InvokerHelper
+
 /**
  * Just enough of a Jenkins pipeline run to execute a shared library's vars/ steps
  * under real Groovy, with real shell commands. One runner for two users: the Groovy
@@ -43,6 +45,13 @@ class PipelineHarness {
     private final List<Map<String, String>> scopes = []
     private final Set<String> secrets = new LinkedHashSet<String>()
     private final Map<String, Script> loaded = [:]
+
+    /**
+     * Compiled vars/ scripts by path and text: compiling is most of a step's first call,
+     * and a test makes a new harness per case. Each harness still gets its own instance,
+     * bound to its own steps (Jenkins, too, compiles a library once per build).
+     */
+    private static final Map<String, Class> COMPILED = [:]
 
     PipelineHarness(File libraryRoot, File workspace, Map<String, String> agentEnv) {
         this([libraryRoot], workspace, agentEnv)
@@ -131,10 +140,22 @@ class PipelineHarness {
         }
         Binding binding = new Binding()
         bind(binding)
-        GroovyShell shell = new GroovyShell(PipelineHarness.classLoader, binding)
-        Script script = shell.parse(source)
+        Script script = InvokerHelper.createScript(compiled(source), binding)
         loaded[name] = script
         return script
+    }
+
+    private static Class compiled(File source) {
+        String text = source.getText('UTF-8')
+        String key = "${source.path}\u0000${text}"
+        synchronized (COMPILED) {
+            Class type = COMPILED[key]
+            if (type == null) {
+                type = new GroovyShell(PipelineHarness.classLoader).parse(text, source.name).getClass()
+                COMPILED[key] = type
+            }
+            return type
+        }
     }
 
     /** Call a step; an AbortException (error, a failed sh) is returned as `error`, as a build failure. */
