@@ -22,7 +22,7 @@ from jenkins_helpers.deployrepo import render
 from tests.deployrepo.many_apps import add_apps, app_name
 from tests.helpers.deployrepo import append, copy_repo, replace_once
 
-# slow: 300 apps rendered on each engine
+# slow: 30 to 66 generated apps rendered on each engine
 pytestmark = [pytest.mark.cue, pytest.mark.slow]
 
 
@@ -180,19 +180,20 @@ def test_evaluate_apps_of_an_env_entry_with_an_image_but_no_app_layer_fails(
         render.evaluate_apps(repo, ["no-app-layer"], engine)
 
 
-def test_both_engines_render_300_apps_to_the_same_bytes(
+def test_both_engines_render_many_apps_to_the_same_bytes(
     template: Path,
     tmp_path: Path,
     binary: BinaryEngine,
     wasm: WasmEngine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Batched on the binary == one export on the binary == batched on the embedded engine."""
+    """Batched on the binary == one export on the binary == batched on the embedded engine.
+    (How long many apps take is bench/render.py's.)"""
     repo = copy_repo(template, tmp_path / "k8s-deployments")
     git.switch(repo, "dev")
-    add_apps(repo, 300)
-    batched = files(repo, binary, 100, monkeypatch)
-    assert len(batched) > 1200
+    add_apps(repo, 64)
+    batched = files(repo, binary, 20, monkeypatch)  # 66 app files: 4 batches
+    assert len({path.split("/")[2] for path in batched}) == 66
     assert files(repo, binary, 0, monkeypatch) == batched
     assert files(repo, wasm, 100, monkeypatch) == batched
 
