@@ -22,10 +22,10 @@ from jenkins_helpers.operations.between_envs import (
     EnvPromotion,
     Selection,
     UnitResult,
-    UnitStatus,
     promote_between,
 )
 from jenkins_helpers.operations.cascade import Promote
+from jenkins_helpers.promotion.model import Status
 from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.promotion.trailer import UNITS, Unit
 from webhook.settings import WebhookSettings
@@ -116,15 +116,15 @@ def _unit(data: Any) -> UnitResult:
     if iid is not None and (not isinstance(iid, int) or isinstance(iid, bool)):
         raise TypeError(f"mr_iid {iid!r}")
     return UnitResult(
-        data["unit"],
-        cast(Unit, data["kind"]),
-        cast(UnitStatus, data["status"]),
-        tag=_text(data, "tag"),
+        status=cast(Status, data["status"]),
+        branch=_text(data, "branch"),
         mr_iid=iid,
         mr_url=_text(data, "mr_url"),
-        branch=_text(data, "branch"),
+        superseded=tuple(int(i) for i in _list(data.get("superseded"))),
+        unit=data["unit"],
+        kind=cast(Unit, data["kind"]),
+        tag=_text(data, "tag"),
         reason=_text(data, "reason"),
-        superseded=[int(i) for i in _list(data.get("superseded"))],
         warnings=[str(w) for w in _list(data.get("warnings"))],
     )
 

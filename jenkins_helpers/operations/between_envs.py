@@ -20,29 +20,21 @@ from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.deployrepo.settings import Environment, Settings
 from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.promotion import groups, naming, proposal, sources, target
-from jenkins_helpers.promotion.model import AppVersion, ImageRef, Outcome, Status
+from jenkins_helpers.promotion.model import AppVersion, ImageRef, Outcome
 from jenkins_helpers.promotion.plan import Explain, apply_platform, apply_versions
 from jenkins_helpers.promotion.publish import Change, publish
 from jenkins_helpers.promotion.target import DeploymentProject, Target
 from jenkins_helpers.promotion.trailer import Trailer, Unit
 
-# blocked: the unit would not evaluate or validate on the target; no MR opened.
-UnitStatus = Status | Literal["blocked"]
 
-
-@dataclass(frozen=True)
-class UnitResult:
-    """What happened to one unit: its MR, or why none was opened."""
+@dataclass(frozen=True, kw_only=True)
+class UnitResult(Outcome):
+    """What happened to one unit: its MR, or why none was opened (`blocked`)."""
 
     unit: str  # the app's name, `platform`, or `main` (the sync unit)
     kind: Unit
-    status: UnitStatus
     tag: str | None = None
-    mr_iid: int | None = None
-    mr_url: str | None = None
-    branch: str | None = None
     reason: str | None = None  # why it is blocked
-    superseded: list[int] = field(default_factory=list)
     changes: list[git.FileChange] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -197,22 +189,24 @@ def _units(route: _Route, selection: Selection) -> list[UnitResult]:
     if platform_differs and (everything or selection.platform):
         results.append(_platform_unit(route))
     elif selection.platform:
-        results.append(_nothing("platform"))
+        results.append(_nothing(route, "platform"))
     held = groups.in_flight(route.deployment, route.to.branch)
     for app in apps:
         version = sources.from_revision(files, route.commit, app)
         if version is None or sources.from_revision(files, "HEAD", app) == version:
             if not everything:
-                results.append(_nothing(app))
+                results.append(_nothing(route, app))
             continue
         if app in held:
-            results.append(UnitResult(app, "app", "blocked", version.image.tag, reason=held[app]))
+            results.append(
+                _unopened(route, app, "app", "blocked", held[app], tag=version.image.tag)
+            )
             continue
         back = _backwards(
             route.to.name, route.source, sources.from_revision(files, "HEAD", app), version
         )
         if back is not None:
-            results.append(UnitResult(app, "app", "noop", version.image.tag, reason=back))
+            results.append(_unopened(route, app, "app", "noop", back, tag=version.image.tag))
             continue
         results.append(_app_unit(route, version, platform_differs))
     return results
@@ -242,20 +236,20 @@ def _group_unit(route: _Route, group: str, apps: Sequence[str]) -> UnitResult:
         version = sources.from_revision(files, route.commit, app)
         if version is None:
             reason = f"{app} of group {group} has no image in {route.source}"
-            return UnitResult(group, "group", "blocked", reason=reason)
+            return _unopened(route, group, "group", "blocked", reason)
         here = sources.from_revision(files, "HEAD", app)
         back = _backwards(route.to.name, route.source, here, version)
         if back is not None:
-            return UnitResult(group, "group", "noop", reason=back)
+            return _unopened(route, group, "group", "noop", back)
         if here != version:
             versions.append(version)
     if not versions:
-        return UnitResult(group, "group", "noop", reason="the target already has the group")
+        return _unopened(route, group, "group", "noop", "the target already has the group")
     git.reset_to(tree, route.to.branch)
     try:
         plan = apply_versions(tree, route.to, versions)
     except UserError as e:
-        return UnitResult(group, "group", "blocked", reason=e.message)
+        return _unopened(route, group, "group", "blocked", e.message)
     trailer = _trailer(route, "group", {a.app: a.image for a in plan.apps})
     change = proposal.group_change(plan, replace(trailer, group=group), group, None)
     outcome = publish(route.clone, change, dry_run=route.dry_run)
@@ -263,9 +257,24 @@ def _group_unit(route: _Route, group: str, apps: Sequence[str]) -> UnitResult:
     return _result(outcome, change, group, "group", None, plan.warnings)
 
 
-def _nothing(unit: str) -> UnitResult:
+def _nothing(route: _Route, unit: str) -> UnitResult:
     kind: Unit = "platform" if unit == "platform" else "app"
-    return UnitResult(unit, kind, "noop", reason="the target already has it")
+    return _unopened(route, unit, kind, "noop", "the target already has it")
+
+
+def _unopened(
+    route: _Route,
+    unit: str,
+    kind: Unit,
+    status: Literal["noop", "blocked"],
+    reason: str,
+    *,
+    tag: str | None = None,
+) -> UnitResult:
+    """A unit that opens no MR, and why."""
+    return UnitResult(
+        status=status, dry_run=route.dry_run, unit=unit, kind=kind, tag=tag, reason=reason
+    )
 
 
 def _app_unit(route: _Route, version: AppVersion, platform_differs: bool) -> UnitResult:
@@ -276,7 +285,7 @@ def _app_unit(route: _Route, version: AppVersion, platform_differs: bool) -> Uni
     try:
         plan = apply_versions(tree, route.to, [version], explain=explain)
     except UserError as e:
-        return UnitResult(version.app, "app", "blocked", version.image.tag, reason=e.message)
+        return _unopened(route, version.app, "app", "blocked", e.message, tag=version.image.tag)
     (app,) = plan.apps
     trailer = _trailer(route, "app", {app.app: app.image})
     lines = [f"From: {route.source} at {route.commit}"]
@@ -290,7 +299,7 @@ def _platform_unit(route: _Route) -> UnitResult:
     try:
         plan = apply_platform(tree, route.to, route.commit, layout.PLATFORM_PATHS)
     except UserError as e:
-        return UnitResult("platform", "platform", "blocked", reason=e.message)
+        return _unopened(route, "platform", "platform", "blocked", e.message)
     trailer = _trailer(route, "platform", {}, platform=True)
     title = naming.platform_title(route.to.name, route.source)
     change = proposal.platform_change(plan, trailer, title, "platform")
@@ -320,12 +329,12 @@ def _sync(route: _Route, selection: Selection) -> list[UnitResult]:
         else []
     )
     if not app_files and not platform_files:
-        return [UnitResult("main", "sync", "noop", reason="the target already has main's layers")]
+        return [_unopened(route, "main", "sync", "noop", "the target already has main's layers")]
     try:
         paths = [*(layout.PLATFORM_PATHS if platform_files else ()), *app_files]
         plan = apply_platform(tree, route.to, route.commit, paths)
     except UserError as e:
-        return [UnitResult("main", "sync", "blocked", reason=e.message)]
+        return [_unopened(route, "main", "sync", "blocked", e.message)]
     deployed = set(sources.apps_at(route.clone.files, "HEAD"))
     moved = {
         v.app: v.image
@@ -369,14 +378,16 @@ def _result(
     warnings: Sequence[str],
 ) -> UnitResult:
     return UnitResult(
-        unit,
-        kind,
-        outcome.status,
-        tag,
-        outcome.mr_iid,
-        outcome.mr_url,
-        outcome.branch,
-        superseded=list(outcome.superseded),
+        status=outcome.status,
+        branch=outcome.branch,
+        mr_iid=outcome.mr_iid,
+        mr_url=outcome.mr_url,
+        superseded=outcome.superseded,
+        dry_run=outcome.dry_run,
+        moved_by=outcome.moved_by,
+        unit=unit,
+        kind=kind,
+        tag=tag,
         changes=list(change.files),
         warnings=list(warnings),
     )

@@ -24,7 +24,7 @@ from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.promotion import target, trust
-from jenkins_helpers.promotion.model import Status
+from jenkins_helpers.promotion.model import Outcome, Status
 from jenkins_helpers.promotion.plan import apply_edits
 from jenkins_helpers.promotion.publish import Change, publish
 from jenkins_helpers.promotion.target import DeploymentProject, Target
@@ -35,23 +35,22 @@ Step = Literal["remove", "cleanup", "done"]
 REPO_LOOKBACK = 20
 
 
-@dataclass(frozen=True)
-class DecommissionResult:
+@dataclass(frozen=True, kw_only=True)
+class DecommissionResult(Outcome):
     """Where a decommission stands after one step."""
 
+    # None: the step proposed no MR (cleanup, done). Not `noop`, which says an MR already
+    # does it; the JSON has always said null there (vars/gitopsDecommission.txt).
+    status: Status | None  # type: ignore[assignment]
+    branch: str | None = None  # here the branch the removal MR is for, not the MR's own
     app: str
     project: str
     step: Step  # remove: an MR is open; cleanup: the Jenkins side was done; done
-    branch: str | None  # the branch the open removal MR is for
-    status: Status | None
-    mr_iid: int | None
-    mr_url: str | None
     remaining: list[str]  # branches still holding the app, in the order they let go
     closed: list[int] = field(default_factory=list)  # the app's other MRs, closed
     app_repo: str | None = None
     jenkins_job: str | None = None  # deleted, absent, or why it was left
     hooks_deleted: int = 0
-    dry_run: bool = False
 
 
 def decommission(
@@ -92,36 +91,34 @@ def advance(
             outcome = publish(clone, change, dry_run=dry_run)
         closed = [] if dry_run else _close_others(deployment, app, outcome.mr_iid)
         return DecommissionResult(
-            app,
-            deployment.project.path,
-            "remove",
-            branch,
-            outcome.status,
-            outcome.mr_iid,
-            outcome.mr_url,
-            remaining,
-            closed,
-            repo,
+            status=outcome.status,
+            branch=branch,
+            mr_iid=outcome.mr_iid,
+            mr_url=outcome.mr_url,
+            superseded=outcome.superseded,
             dry_run=dry_run,
+            moved_by=outcome.moved_by,
+            app=app,
+            project=deployment.project.path,
+            step="remove",
+            remaining=remaining,
+            closed=closed,
+            app_repo=repo,
         )
     if check_name:
         _not_misspelt(deployment, app)
     job, hooks = _cleanup(deployment, app, repo, server, dry_run)
     done = job in ("deleted", "absent")
     return DecommissionResult(
-        app,
-        deployment.project.path,
-        "done" if done and not dry_run else "cleanup",
-        None,
-        None,
-        None,
-        None,
-        [],
-        [],
-        repo,
-        job,
-        hooks,
-        dry_run,
+        status=None,
+        dry_run=dry_run,
+        app=app,
+        project=deployment.project.path,
+        step="done" if done and not dry_run else "cleanup",
+        remaining=[],
+        app_repo=repo,
+        jenkins_job=job,
+        hooks_deleted=hooks,
     )
 
 

@@ -21,7 +21,7 @@ from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.promotion import naming, target
-from jenkins_helpers.promotion.model import ImageRef, Status
+from jenkins_helpers.promotion.model import ImageRef, Outcome
 from jenkins_helpers.promotion.plan import EditPlan, apply_edits, image_edits
 from jenkins_helpers.promotion.proposal import operation_change
 from jenkins_helpers.promotion.publish import Change, publish
@@ -34,22 +34,17 @@ HISTORY_DEPTH = 200
 IMAGE_PATH = ("deployment", "image")
 
 
-@dataclass(frozen=True)
-class EditResult:
+@dataclass(frozen=True, kw_only=True)
+class EditResult(Outcome):
     """What `set` or `rollback` did."""
 
-    status: Status
     project: str
     env: str
     app: str
-    mr_iid: int | None
-    mr_url: str | None
-    branch: str | None
     image: str | None  # the image after the change
     old_image: str | None
     settings: list[dict[str, Any]] = field(default_factory=list)
     promotes: bool = False  # whether merging it cascades to the next environment
-    dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
 
 
@@ -209,16 +204,18 @@ def _result(
     outcome = publish(clone, change, dry_run=dry_run)
     return EditResult(
         status=outcome.status,
+        branch=outcome.branch,
+        mr_iid=outcome.mr_iid,
+        mr_url=outcome.mr_url,
+        superseded=outcome.superseded,
+        dry_run=dry_run,
+        moved_by=outcome.moved_by,
         project=deployment.project.path,
         env=plan.env.name,
         app=plan.app,
-        mr_iid=outcome.mr_iid,
-        mr_url=outcome.mr_url,
-        branch=outcome.branch,
         image=plan.image.ref if plan.image else None,
         old_image=plan.old_image.ref if plan.old_image else None,
         settings=[{"path": s.path, "before": s.before, "after": s.after} for s in plan.settings],
         promotes=moved,
-        dry_run=dry_run,
         warnings=list(plan.warnings),
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from jenkins_helpers import git, gitlab, inputs
 from jenkins_helpers.cue import CueError
@@ -18,30 +17,24 @@ from jenkins_helpers.cuesrc import applayer
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.promotion import groups, naming, ordering, proposal, sources, target, trust
-from jenkins_helpers.promotion.model import AppVersion, ImageRef, Status
+from jenkins_helpers.promotion.model import AppVersion, ImageRef, Outcome, Status
 from jenkins_helpers.promotion.plan import Explain, Plan, apply_versions
 from jenkins_helpers.promotion.publish import Change, publish
 from jenkins_helpers.promotion.trailer import Trailer
 
-# superseded: a build older than the version a pending MR proposes; it changed nothing.
-BuildStatus = Status | Literal["superseded"]
 
+@dataclass(frozen=True, kw_only=True)
+class BuildPromotion(Outcome):
+    """What `promote` did: the CLI prints it, the Jenkins step reads its JSON.
 
-@dataclass(frozen=True)
-class BuildPromotion:
-    """What `promote` did: the CLI prints it, the Jenkins step reads its JSON."""
+    Status `superseded`: the build changed nothing, a pending MR proposes a newer
+    version (or another run moved the branch while this one ran)."""
 
-    status: BuildStatus
-    mr_iid: int | None
-    mr_url: str | None
-    branch: str | None  # None when the environment already has this version
     project: str
     env: str
     app: str
     tag: str
     digest: str | None
-    dry_run: bool
-    superseded: list[int] = field(default_factory=list)  # MRs closed (dry run: to close)
     warnings: list[str] = field(default_factory=list)
     changes: list[git.FileChange] = field(default_factory=list)
     app_layer_diff: str = ""
@@ -105,26 +98,26 @@ def promote_build(
                 members = [a.app for a in plan.apps]
                 outcome = groups.supersede(deployment, outcome, environment.branch, group, members)
     change = next(a for a in plan.apps if a.app == app)
-    status: BuildStatus = outcome.status
+    status: Status = "superseded" if outcome.moved_by is not None else outcome.status
     warnings = list(plan.warnings)
     if outcome.moved_by is not None:
-        status = "superseded"
         warnings.append(
             f"superseded: another promotion moved {outcome.branch} to {outcome.moved_by[:12]} "
             f"while this one ran; !{outcome.mr_iid} describes that one"
         )
     return BuildPromotion(
         status=status,
+        branch=outcome.branch,
         mr_iid=outcome.mr_iid,
         mr_url=outcome.mr_url,
-        branch=outcome.branch,
+        superseded=outcome.superseded,
+        dry_run=dry_run,
+        moved_by=outcome.moved_by,
         project=project,
         env=environment.name,
         app=app,
         tag=ref.tag,
         digest=ref.digest,
-        dry_run=dry_run,
-        superseded=list(outcome.superseded),
         warnings=warnings,
         changes=list(plan.changes),
         app_layer_diff=change.app_layer_diff,
@@ -173,7 +166,7 @@ def _unchanged(
     deployment: target.DeploymentProject,
     env: Environment,
     build: sources.Build,
-    status: BuildStatus,
+    status: Status,
     mr: gitlab.MergeRequest | None,
     warnings: Sequence[str] = (),
 ) -> BuildPromotion:
@@ -182,13 +175,11 @@ def _unchanged(
         status=status,
         mr_iid=mr.iid if mr else None,
         mr_url=mr.url if mr else None,
-        branch=None,
         project=deployment.project.path,
         env=env.name,
         app=version.app,
         tag=version.image.tag,
         digest=version.image.digest,
-        dry_run=False,
         warnings=list(warnings),
     )
 

@@ -33,7 +33,7 @@ from jenkins_helpers.errors import BadInput
 from jenkins_helpers.forge import Forge
 from jenkins_helpers.jenkins import JobChange, job_config
 from jenkins_helpers.promotion import naming, target
-from jenkins_helpers.promotion.model import Status
+from jenkins_helpers.promotion.model import Outcome
 from jenkins_helpers.promotion.plan import apply_edits, literals_dotted
 from jenkins_helpers.promotion.proposal import operation_change
 from jenkins_helpers.promotion.publish import Change, publish
@@ -45,14 +45,13 @@ DEFAULT_GIT_CREDENTIALS = "gitlab-git"
 HookChange = str  # "created", "updated" or "unchanged"
 
 
-@dataclass(frozen=True)
-class Registration:
+@dataclass(frozen=True, kw_only=True)
+class Registration(Outcome):
     """One branch's MR: the app's entry in an environment (or its app file on main)."""
 
-    branch: str  # the deployment repository's branch
-    status: Status
-    mr_iid: int | None
-    mr_url: str | None
+    # Here the deployment repository's branch the MR targets, not the MR's own branch:
+    # the CLI and the JSON have always named the registration by it.
+    branch: str
     added: list[str] = field(default_factory=list)  # what the MR adds, e.g. `replicas`
 
 
@@ -320,7 +319,16 @@ def _published(clone: Target, change: Change, added: list[str], dry_run: bool) -
     outcome = publish(clone, change, dry_run=dry_run)
     if outcome.status == "noop" and not change.files and not dry_run:
         _close_stale(clone, change)
-    return Registration(clone.branch, outcome.status, outcome.mr_iid, outcome.mr_url, added)
+    return Registration(
+        status=outcome.status,
+        branch=clone.branch,
+        mr_iid=outcome.mr_iid,
+        mr_url=outcome.mr_url,
+        superseded=outcome.superseded,
+        dry_run=outcome.dry_run,
+        moved_by=outcome.moved_by,
+        added=added,
+    )
 
 
 def _close_stale(clone: Target, change: Change) -> None:

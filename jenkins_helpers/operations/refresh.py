@@ -11,14 +11,14 @@ new head, from what its trailer says it carries: a build's MR from its own branc
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
 
 from jenkins_helpers import git
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.forge import MergeRequest
-from jenkins_helpers.operations.between_envs import Selection, UnitStatus, promote_between
+from jenkins_helpers.operations.between_envs import Selection, promote_between
 from jenkins_helpers.promotion import proposal, sources, trust
+from jenkins_helpers.promotion.model import Outcome
 from jenkins_helpers.promotion.plan import apply_versions
 from jenkins_helpers.promotion.publish import publish
 from jenkins_helpers.promotion.target import DeploymentProject
@@ -26,17 +26,14 @@ from jenkins_helpers.promotion.trailer import Trailer
 
 TOOL_LABELS = ("gitops", "promotion")
 
-# closed: the target already has what the MR carries (or runs newer); skipped: not
-# regenerated (no trailer that counts, or its branch lacks an app's image).
-RefreshStatus = UnitStatus | Literal["closed", "skipped"]
 
+@dataclass(frozen=True, kw_only=True)
+class Refreshed(Outcome):
+    """What happened to one open MR: regenerated (`created`, `updated`, `noop`), `blocked`,
+    `closed` (its target already has what it carries, or runs newer) or `skipped` (no
+    trailer that counts, or its branch lacks an app's image)."""
 
-@dataclass(frozen=True)
-class Refreshed:
-    """What happened to one open MR."""
-
-    mr_iid: int
-    status: RefreshStatus
+    mr_iid: int  # always the MR refreshed
     reason: str | None = None
 
 
@@ -47,12 +44,13 @@ def refresh_open(deployment: DeploymentProject, env: Environment) -> list[Refres
     for mr in gl.merge_requests(path, labels=TOOL_LABELS, target_branch=env.branch):
         trailer, ignored = trust.read_proposal(deployment, mr)
         if trailer is None:
-            results.append(Refreshed(mr.iid, "skipped", ignored or "no trailer: not the tool's MR"))
+            reason = ignored or "no trailer: not the tool's MR"
+            results.append(Refreshed(status="skipped", mr_iid=mr.iid, reason=reason))
             continue
         try:
             results.append(_refresh(deployment, env, mr, trailer))
         except UserError as e:
-            results.append(Refreshed(mr.iid, "blocked", e.message))
+            results.append(Refreshed(status="blocked", mr_iid=mr.iid, reason=e.message))
     return results
 
 
@@ -70,7 +68,16 @@ def _refresh(
     )
     mine = [u for u in promoted.units if u.branch == mr.source_branch or u.mr_iid == mr.iid]
     if mine:
-        return Refreshed(mr.iid, mine[0].status, mine[0].reason)
+        unit = mine[0]
+        return Refreshed(
+            status=unit.status,
+            branch=unit.branch,
+            mr_iid=mr.iid,
+            mr_url=unit.mr_url,
+            superseded=unit.superseded,
+            moved_by=unit.moved_by,
+            reason=unit.reason,
+        )
     ours = set(trailer.apps) | {trailer.group or ""}
     back = [u for u in promoted.units if u.unit in ours and u.status == "noop" and u.reason]
     if back and back[0].reason:  # env runs a newer version now: the MR would take it back
@@ -86,7 +93,8 @@ def _refresh_build(
         commit = git.fetch_branch(clone.tree, mr.source_branch, clone.auth)
         versions = [sources.from_revision(clone.files, commit, app) for app in sorted(trailer.apps)]
         if any(v is None for v in versions):
-            return Refreshed(mr.iid, "skipped", f"{mr.source_branch} lacks an app's image")
+            reason = f"{mr.source_branch} lacks an app's image"
+            return Refreshed(status="skipped", mr_iid=mr.iid, reason=reason)
         plan = apply_versions(clone.tree, env, [v for v in versions if v is not None])
         if trailer.unit == "group" and trailer.group:
             change = proposal.group_change(plan, trailer, trailer.group, trailer.build_url)
@@ -97,7 +105,14 @@ def _refresh_build(
         if not change.files:
             return _close_if_done(deployment, env, mr)
         outcome = publish(clone, change)
-    return Refreshed(mr.iid, outcome.status)
+    return Refreshed(
+        status=outcome.status,
+        branch=outcome.branch,
+        mr_iid=mr.iid,
+        mr_url=outcome.mr_url,
+        superseded=outcome.superseded,
+        moved_by=outcome.moved_by,
+    )
 
 
 def _close_if_done(deployment: DeploymentProject, env: Environment, mr: MergeRequest) -> Refreshed:
@@ -108,4 +123,4 @@ def _close_if_done(deployment: DeploymentProject, env: Environment, mr: MergeReq
 def _close(deployment: DeploymentProject, mr: MergeRequest, reason: str) -> Refreshed:
     note = f"Closed by gitops-helper: {reason}."
     deployment.gl.close_merge_request(deployment.project.path, mr.iid, note)
-    return Refreshed(mr.iid, "closed", reason)
+    return Refreshed(status="closed", mr_iid=mr.iid, reason=reason)

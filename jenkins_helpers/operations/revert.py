@@ -18,7 +18,7 @@ from jenkins_helpers.deployrepo import render
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.promotion import naming, target, trust
-from jenkins_helpers.promotion.model import Status
+from jenkins_helpers.promotion.model import Outcome
 from jenkins_helpers.promotion.plan import errors_now, new_problems
 from jenkins_helpers.promotion.publish import Change, publish
 from jenkins_helpers.promotion.target import DeploymentProject
@@ -28,20 +28,15 @@ HISTORY_DEPTH = 100
 _SEE_MR = re.compile(r"See merge request \S+!(\d+)")
 
 
-@dataclass(frozen=True)
-class RevertResult:
+@dataclass(frozen=True, kw_only=True)
+class RevertResult(Outcome):
     """What `revert` did."""
 
-    status: Status
     project: str
     env: str
     commit: str  # the merge commit reverted
     reverted_mr: int | None  # the MR that merge came from, when known
-    mr_iid: int | None
-    mr_url: str | None
-    branch: str | None
     closed: list[int] = field(default_factory=list)  # downstream MRs closed
-    dry_run: bool = False
 
 
 def revert(
@@ -74,16 +69,18 @@ def revert(
             else _close_downstream(deployment, environment, merged, outcome.mr_iid)
         )
     return RevertResult(
-        outcome.status,
-        deployment.project.path,
-        env,
-        sha,
-        merged[0] if merged else None,
-        outcome.mr_iid,
-        outcome.mr_url,
-        outcome.branch,
-        closed,
-        dry_run,
+        status=outcome.status,
+        branch=outcome.branch,
+        mr_iid=outcome.mr_iid,
+        mr_url=outcome.mr_url,
+        superseded=outcome.superseded,
+        dry_run=dry_run,
+        moved_by=outcome.moved_by,
+        project=deployment.project.path,
+        env=env,
+        commit=sha,
+        reverted_mr=merged[0] if merged else None,
+        closed=closed,
     )
 
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-# What publishing did: opened an MR, replaced an open one's content, or nothing to do.
-Status = Literal["created", "updated", "noop"]
+# What became of one proposed change; every operation's result reports one of these.
+Status = Literal[
+    "created",  # a new MR opened (dry run: would be)
+    "updated",  # the open MR of the same branch rewritten in place
+    "noop",  # nothing to do: the target, or an open MR, already has the change
+    "superseded",  # a build older than what a pending MR proposes (or moved by another run)
+    "blocked",  # the change would not evaluate or validate on the target: no MR
+    "closed",  # refresh: the MR was closed, its target already has what it carries
+    "skipped",  # refresh: the MR was left alone (not the tool's, or its branch lacks an image)
+]
 
 
 @dataclass(frozen=True)
@@ -50,14 +58,15 @@ class Setting:
     scope: str  # where it is set: `apps."x".env` or `environment.defaults`
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Outcome:
-    """What `publish` did (in a dry run: would do) with one proposed change."""
+    """What became of one proposed change: what `publish` returns, and the base of every
+    operation's result, so each reports status, branch and MR under the same names."""
 
     status: Status
-    branch: str | None  # None: the target already has the change, no branch needed
-    mr_iid: int | None
-    mr_url: str | None
-    superseded: tuple[int, ...] = ()  # other open MRs of the same unit, closed
+    branch: str | None = None  # the MR's source branch; None: nothing proposed, no branch
+    mr_iid: int | None = None
+    mr_url: str | None = None
+    superseded: tuple[int, ...] = ()  # other open MRs of the same unit, closed (dry run: to close)
     dry_run: bool = False
     moved_by: str | None = None  # another run's commit on the branch, which the MR now describes

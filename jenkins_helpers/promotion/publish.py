@@ -62,7 +62,7 @@ def publish(target: Target, change: Change, *, dry_run: bool = False) -> Outcome
     if not change.files:
         # Open MRs are left alone: a rerun of an older build must not close a
         # newer promotion that is waiting for review.
-        return Outcome("noop", None, None, None, dry_run=dry_run)
+        return Outcome(status="noop", dry_run=dry_run)
     gl, path = target.gl, target.project.path
     open_mrs = gl.merge_requests(path, labels=change.identity, target_branch=target.branch)
     ours = next((m for m in open_mrs if m.source_branch == change.source_branch), None)
@@ -87,13 +87,13 @@ def publish(target: Target, change: Change, *, dry_run: bool = False) -> Outcome
     others = [m for m in open_mrs if m.source_branch != change.source_branch]
     superseded = _close(target, others, naming.superseded_note(mr.iid) if mr else "", dry_run)
     return Outcome(
-        status,
-        change.source_branch,
-        mr.iid if mr else None,
-        mr.url if mr else None,
-        superseded,
-        dry_run,
-        moved_by,
+        status=status,
+        branch=change.source_branch,
+        mr_iid=mr.iid if mr else None,
+        mr_url=mr.url if mr else None,
+        superseded=superseded,
+        dry_run=dry_run,
+        moved_by=moved_by,
     )
 
 

@@ -131,7 +131,7 @@ def _merge_request(
     args: argparse.Namespace, url: str, project: str, branch: str
 ) -> dict[str, object]:
     """The keys every one-MR answer has: the status and the MR (none in a dry run; a
-    noop names the open MR that already does it)."""
+    noop names the open MR that already does it), as the real results' `Outcome`."""
     status = os.environ.get("GITOPS_FAKE_STATUS", "created")
     iid = None if args.dry_run else 12
     return {
@@ -140,7 +140,9 @@ def _merge_request(
         "mr_iid": iid,
         "mr_url": f"{url}/{project}/-/merge_requests/{iid}" if iid else None,
         "branch": branch,
+        "superseded": [],
         "dry_run": args.dry_run,
+        "moved_by": None,
     }
 
 
@@ -290,6 +292,8 @@ def _decommission(args: argparse.Namespace, url: str, project: str) -> int:
             "status": None,
             "mr_iid": None,
             "mr_url": None,
+            "superseded": [],
+            "moved_by": None,
             "remaining": [],
             "closed": [],
             "jenkins_job": job,

@@ -111,7 +111,11 @@ def test_a_published_group_mr_supersedes_its_members_own_promotions(
     other = open_into_stage(deployment, ("gitops", "promotion", "app::a", "env::stage"))
     group = open_into_stage(deployment, GROUP_LABELS, group_trailer())
     outcome = Outcome(
-        "created", "promote/stage/g1", group if has_mr else None, None, (99,), dry_run
+        status="created",
+        branch="promote/stage/g1",
+        mr_iid=group if has_mr else None,
+        superseded=(99,),
+        dry_run=dry_run,
     )
     after = groups.supersede(deployment, outcome, "stage", "g1", ["a", "b"])
     assert after.superseded == ((99, other) if closes else (99,))
