@@ -377,14 +377,8 @@ def _result(
     tag: str | None,
     warnings: Sequence[str],
 ) -> UnitResult:
-    return UnitResult(
-        status=outcome.status,
-        branch=outcome.branch,
-        mr_iid=outcome.mr_iid,
-        mr_url=outcome.mr_url,
-        superseded=outcome.superseded,
-        dry_run=outcome.dry_run,
-        moved_by=outcome.moved_by,
+    return UnitResult.of(
+        outcome,
         unit=unit,
         kind=kind,
         tag=tag,

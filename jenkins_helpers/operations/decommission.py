@@ -90,14 +90,10 @@ def advance(
             change = _removal(deployment, clone, app, repo, len(remaining))
             outcome = publish(clone, change, dry_run=dry_run)
         closed = [] if dry_run else _close_others(deployment, app, outcome.mr_iid)
-        return DecommissionResult(
-            status=outcome.status,
+        return DecommissionResult.of(
+            outcome,
             branch=branch,
-            mr_iid=outcome.mr_iid,
-            mr_url=outcome.mr_url,
-            superseded=outcome.superseded,
             dry_run=dry_run,
-            moved_by=outcome.moved_by,
             app=app,
             project=deployment.project.path,
             step="remove",

@@ -202,14 +202,8 @@ def _result(
     dry_run: bool,
 ) -> EditResult:
     outcome = publish(clone, change, dry_run=dry_run)
-    return EditResult(
-        status=outcome.status,
-        branch=outcome.branch,
-        mr_iid=outcome.mr_iid,
-        mr_url=outcome.mr_url,
-        superseded=outcome.superseded,
-        dry_run=dry_run,
-        moved_by=outcome.moved_by,
+    return EditResult.of(
+        outcome,
         project=deployment.project.path,
         env=plan.env.name,
         app=plan.app,

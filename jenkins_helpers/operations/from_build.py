@@ -105,14 +105,10 @@ def promote_build(
             f"superseded: another promotion moved {outcome.branch} to {outcome.moved_by[:12]} "
             f"while this one ran; !{outcome.mr_iid} describes that one"
         )
-    return BuildPromotion(
+    return BuildPromotion.of(
+        outcome,
         status=status,
-        branch=outcome.branch,
-        mr_iid=outcome.mr_iid,
-        mr_url=outcome.mr_url,
-        superseded=outcome.superseded,
         dry_run=dry_run,
-        moved_by=outcome.moved_by,
         project=project,
         env=environment.name,
         app=app,

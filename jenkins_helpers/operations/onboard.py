@@ -319,16 +319,7 @@ def _published(clone: Target, change: Change, added: list[str], dry_run: bool) -
     outcome = publish(clone, change, dry_run=dry_run)
     if outcome.status == "noop" and not change.files and not dry_run:
         _close_stale(clone, change)
-    return Registration(
-        status=outcome.status,
-        branch=clone.branch,
-        mr_iid=outcome.mr_iid,
-        mr_url=outcome.mr_url,
-        superseded=outcome.superseded,
-        dry_run=outcome.dry_run,
-        moved_by=outcome.moved_by,
-        added=added,
-    )
+    return Registration.of(outcome, branch=clone.branch, added=added)
 
 
 def _close_stale(clone: Target, change: Change) -> None:

@@ -69,15 +69,7 @@ def _refresh(
     mine = [u for u in promoted.units if u.branch == mr.source_branch or u.mr_iid == mr.iid]
     if mine:
         unit = mine[0]
-        return Refreshed(
-            status=unit.status,
-            branch=unit.branch,
-            mr_iid=mr.iid,
-            mr_url=unit.mr_url,
-            superseded=unit.superseded,
-            moved_by=unit.moved_by,
-            reason=unit.reason,
-        )
+        return Refreshed.of(unit, mr_iid=mr.iid, reason=unit.reason)
     ours = set(trailer.apps) | {trailer.group or ""}
     back = [u for u in promoted.units if u.unit in ours and u.status == "noop" and u.reason]
     if back and back[0].reason:  # env runs a newer version now: the MR would take it back
@@ -105,14 +97,7 @@ def _refresh_build(
         if not change.files:
             return _close_if_done(deployment, env, mr)
         outcome = publish(clone, change)
-    return Refreshed(
-        status=outcome.status,
-        branch=outcome.branch,
-        mr_iid=mr.iid,
-        mr_url=outcome.mr_url,
-        superseded=outcome.superseded,
-        moved_by=outcome.moved_by,
-    )
+    return Refreshed.of(outcome, mr_iid=mr.iid)
 
 
 def _close_if_done(deployment: DeploymentProject, env: Environment, mr: MergeRequest) -> Refreshed:

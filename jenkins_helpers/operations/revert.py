@@ -68,14 +68,9 @@ def revert(
             if dry_run or outcome.mr_iid is None
             else _close_downstream(deployment, environment, merged, outcome.mr_iid)
         )
-    return RevertResult(
-        status=outcome.status,
-        branch=outcome.branch,
-        mr_iid=outcome.mr_iid,
-        mr_url=outcome.mr_url,
-        superseded=outcome.superseded,
+    return RevertResult.of(
+        outcome,
         dry_run=dry_run,
-        moved_by=outcome.moved_by,
         project=deployment.project.path,
         env=env,
         commit=sha,

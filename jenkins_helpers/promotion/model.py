@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 # What became of one proposed change; every operation's result reports one of these.
 Status = Literal[
@@ -70,3 +71,10 @@ class Outcome:
     superseded: tuple[int, ...] = ()  # other open MRs of the same unit, closed (dry run: to close)
     dry_run: bool = False
     moved_by: str | None = None  # another run's commit on the branch, which the MR now describes
+
+    @classmethod
+    def of(cls, outcome: Outcome, **fields: Any) -> Self:
+        """A richer result built on `outcome` (what `publish` did): its fields, then
+        `fields`, which add the operation's own and may override one (e.g. `status`)."""
+        own = {f.name: getattr(outcome, f.name) for f in dataclasses.fields(Outcome)}
+        return cls(**(own | fields))
