@@ -186,8 +186,9 @@ class BuildRunner:
             except Exception as e:  # a bug here must not take an executor away for good
                 self._finish_broken(queue_id, f"sandbox error: {e!r}")
 
-    def _begin(self, queue_id: int) -> dict[str, Any] | None:
-        """Leave the queue: the next build number, a build record that is building."""
+    def _begin(self, queue_id: int, slot: int) -> dict[str, Any] | None:
+        """Leave the queue: the next build number, a build record that is building
+        (with the executor it runs on, as /computer/api/json shows it)."""
         with self._state.transaction() as data:
             item = data["jenkins"]["queue"].get(str(queue_id))
             if not item or item.get("cancelled") or item.get("number") is not None:
@@ -210,6 +211,7 @@ class BuildRunner:
                 "duration": 0,
                 "description": None,
                 "display_name": f"#{number}",
+                "executor": slot,
             }
             job["builds"].append(build)
             item["number"] = number
@@ -221,7 +223,7 @@ class BuildRunner:
             }
 
     def _build(self, slot: int, queue_id: int) -> None:
-        started = self._begin(queue_id)
+        started = self._begin(queue_id, slot)
         if started is None:
             return
         build = started["build"]
