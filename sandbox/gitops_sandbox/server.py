@@ -92,6 +92,7 @@ class Sandbox:
         developer_token: str = DEFAULT_DEVELOPER_TOKEN,
         hook_timeout: float = 5.0,
         hook_retry_delays: Sequence[float] = (0.2, 0.5, 1.0),
+        merge_status_delay: float = 0.1,
         log_requests: bool = False,
         ready: bool = True,
         libraries: Mapping[str, Path | str] | None = None,
@@ -112,6 +113,8 @@ class Sandbox:
         text by id; `gitlab-api-token` is the token unless given), `jenkins_env`
         (global environment; `GITLAB_URL` is the sandbox's URL unless given),
         `agent_path` (the builds' PATH) and `executors`.
+        `merge_status_delay`: how long GitLab's asynchronous mergeability check takes
+        (mergeability.py; `checking` until then).
         """
         jenkins = JenkinsSettings(
             libraries={name: Path(path) for name, path in (libraries or {}).items()},
@@ -132,6 +135,7 @@ class Sandbox:
             settings={
                 "hook_timeout": hook_timeout,
                 "hook_retry_delays": tuple(hook_retry_delays),
+                "merge_status_delay": merge_status_delay,
                 "ready": ready,
                 "jenkins": jenkins,
             },
