@@ -6,8 +6,8 @@ admin's or the developer's, who both may clone and push (Developer: "Push to
 non-protected branches", https://docs.gitlab.com/user/permissions/). The
 request body is streamed to the CGI (gunzipped here when the client compressed
 it, which git does for large fetch negotiations) and its output streamed back.
-Protected branches are enforced by the repository's pre-receive hook, for both
-users alike ("Allowed to push: No one"). After a push, the sandbox compares branch
+Protected branches are enforced by the repository's pre-receive hook, with each
+protection's push access level and the pusher's role. After a push, the sandbox compares branch
 heads and emits push and MR `update` events naming the pusher.
 """
 
@@ -93,6 +93,12 @@ def _serve(repo: str, rest: str) -> Response:
             "GIT_PROJECT_ROOT": str(svc.state.repos_dir),
             "GIT_HTTP_EXPORT_ALL": "1",
             "REMOTE_USER": _basic_user(),
+            # Who pushes, as GitLab tells its hooks (GL_ID, GL_USERNAME, GL_PROTOCOL,
+            # GL_REPOSITORY): the pre-receive hook's protected-branch checks use it.
+            "GL_ID": f"user-{user.id}",
+            "GL_USERNAME": user.username,
+            "GL_PROTOCOL": "http",
+            "GL_REPOSITORY": f"project-{rec['id']}",
             "REMOTE_ADDR": request.remote_addr or "127.0.0.1",
             "PATH_INFO": f"/{rec['path_with_namespace']}.git/{rest}",
             "QUERY_STRING": request.query_string.decode(),
