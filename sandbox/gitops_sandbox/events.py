@@ -69,7 +69,7 @@ def merge_request_attrs(
         "head_pipeline_id": None,
         "state": mr["state"],
         "state_id": shapes.STATE_IDS[mr["state"]],
-        "merge_status": "cannot_be_merged" if live["has_conflicts"] else "can_be_merged",
+        "merge_status": live["merge_status"],
         "detailed_merge_status": live["detailed_merge_status"],
         "merge_commit_sha": mr.get("merge_commit_sha"),
         "merge_error": None,
@@ -82,7 +82,7 @@ def merge_request_attrs(
         "merge_when_pipeline_succeeds": False,
         "created_at": hook_time(mr["created_at"]),
         "updated_at": hook_time(mr["updated_at"]),
-        "prepared_at": hook_time(mr["created_at"]),
+        "prepared_at": hook_time(mr["created_at"]) if live["prepared"] else None,
         "last_edited_at": hook_time(mr.get("last_edited_at")),
         "last_edited_by_id": mr.get("last_edited_by_id"),
         "updated_by_id": mr.get("updated_by_id"),
@@ -108,8 +108,12 @@ def merge_request_attrs(
 def _mr_facts(
     svc: Services, data: dict[str, Any], rec: dict[str, Any], mr: dict[str, Any]
 ) -> dict[str, Any]:
-    """What both event kinds show of an MR: its attributes as of now, labels, project."""
-    status = mergeability.live(svc, rec, mr)
+    """What both event kinds show of an MR: its attributes as of now, labels, project.
+
+    Its merge status is what GitLab's asynchronous check shows at the time (webhook
+    payloads never start a check: Gitlab::HookData::MergeRequestBuilder).
+    """
+    status = mergeability.shown(svc, rec, mr)
     head = status["sha"]
     last = gitrepo.log(svc.repo_path(rec), [head], max_count=1) if head else []
     labels = [label_attrs(lab) for lab in projects.labels_for(svc, data, rec["id"], mr["labels"])]

@@ -1,4 +1,5 @@
-"""GitLab REST API v4, merge request part: list, create, get, update, merge, changes, notes.
+"""GitLab REST API v4, merge request part: list, create, get, update, delete, merge, changes,
+notes, participants, resource label events.
 
 The views parse parameters, pick the page and name the caller (`current_user`:
 who opens, edits, merges or comments, and whose `user.can_merge` an answer
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from gitops_sandbox import merge_requests, mergeability, mr_params, projects, shapes
 from gitops_sandbox.api_util import (
@@ -19,8 +20,10 @@ from gitops_sandbox.api_util import (
     paginate,
     params,
     search,
+    to_bool,
 )
 from gitops_sandbox.context import Services, services
+from gitops_sandbox.errors import not_found
 from gitops_sandbox.mr_params import labels_param
 
 bp = Blueprint(
@@ -64,14 +67,27 @@ def _filtered(mrs: list[dict[str, Any]], p: dict[str, Any]) -> list[dict[str, An
 
 @bp.get("")
 def list_merge_requests(pid: str) -> Response:
-    """MRs filtered by state, source/target branch, labels, search; paginated."""
+    """MRs filtered by state, source/target branch, labels, search; paginated.
+
+    A list shows each MR's merge status as it stands; only `with_merge_status_recheck`
+    requests a check of the listed ones (https://docs.gitlab.com/api/merge_requests/
+    #list-merge-requests: "requests (but does not guarantee) an asynchronous
+    recalculation of the merge_status field").
+    """
     svc = services()
     p = params()
     viewer = current_user()
-    with svc.state.read() as data:
+    recheck = to_bool(p.get("with_merge_status_recheck"))
+    with svc.state.transaction() if recheck else svc.state.read() as data:
         rec = projects.get(data, pid)
         mrs = _filtered(merge_requests.of_project(data, rec["id"]), p)
-        return paginate(mrs, lambda m: merge_requests.to_json(svc, rec, m, viewer))
+
+        def render(mr: dict[str, Any]) -> dict[str, Any]:
+            if recheck:
+                mergeability.request_check(svc, rec, mr)
+            return merge_requests.to_json(svc, rec, mr, viewer)
+
+        return paginate(mrs, render)
 
 
 @bp.post("")
@@ -93,8 +109,10 @@ def _load(pid: str, iid: int) -> tuple[dict[str, Any], dict[str, Any]]:
 
 @bp.get("/<int:iid>")
 def get_merge_request(pid: str, iid: int) -> Response:
-    """One MR, with `has_conflicts` and `detailed_merge_status` computed now."""
+    """One MR; asking for it starts the check of an unchecked one (`checking`)."""
     svc = services()
+    rec, _ = _load(pid, iid)
+    merge_requests.request_checks(svc, rec["id"], [iid])
     with svc.state.read():
         rec, mr = _load(pid, iid)
         return json_response(merge_requests.to_json(svc, rec, mr, current_user()))
@@ -106,14 +124,65 @@ def update_merge_request(pid: str, iid: int) -> Response:
     svc = services()
     actor = current_user()
     rec, _ = _load(pid, iid)
-    mr = merge_requests.update(svc, rec, iid, params(), actor)
+    merge_requests.update(svc, rec, iid, params(), actor)
+    merge_requests.request_checks(svc, rec["id"], [iid])
     with svc.state.read():
+        rec, mr = _load(pid, iid)
         return json_response(merge_requests.to_json(svc, rec, mr, actor))
+
+
+@bp.delete("/<int:iid>")
+def delete_merge_request(pid: str, iid: int) -> Response:
+    """Delete an MR: 204; the developer (not an Owner) 403; If-Unmodified-Since 412."""
+    svc = services()
+    rec, _ = _load(pid, iid)
+    actor = current_user()
+    merge_requests.delete(svc, rec, iid, actor, request.headers.get("If-Unmodified-Since"))
+    return Response(status=204)
+
+
+@bp.get("/<int:iid>/participants")
+def participants(pid: str, iid: int) -> Response:
+    """Who took part in the MR, as `UserBasic`, paginated."""
+    svc = services()
+    with svc.state.read() as data:
+        _, mr = _load(pid, iid)
+        people = merge_requests.participants(data, mr)
+        return paginate(people, lambda u: shapes.user(svc.base_url, u))
+
+
+@bp.get("/<int:iid>/resource_label_events")
+def resource_label_events(pid: str, iid: int) -> Response:
+    """Who added and removed which label, oldest first, paginated."""
+    svc = services()
+    with svc.state.read() as data:
+        _, mr = _load(pid, iid)
+        found = merge_requests.label_events(data, mr)
+        return paginate(found, lambda e: _label_event(svc, data, mr, e))
+
+
+@bp.get("/<int:iid>/resource_label_events/<event_id>")
+def resource_label_event(pid: str, iid: int, event_id: str) -> Response:
+    """One label event of the MR; another's, or none, is `404 Not found`."""
+    svc = services()
+    with svc.state.read() as data:
+        _, mr = _load(pid, iid)
+        for event in merge_requests.label_events(data, mr):
+            if str(event["id"]) == event_id:
+                return json_response(_label_event(svc, data, mr, event))
+        raise not_found()
+
+
+def _label_event(
+    svc: Services, data: dict[str, Any], mr: dict[str, Any], event: dict[str, Any]
+) -> dict[str, Any]:
+    label = data["labels"].get(str(event["label_id"]))
+    return shapes.resource_label_event(svc.base_url, event, mr, label)
 
 
 @bp.put("/<int:iid>/merge")
 def merge_merge_request(pid: str, iid: int) -> Response:
-    """Merge with a real merge commit (401 not allowed, 405 not open, 406 conflicts, 409 `sha`)."""
+    """Merge with a real merge commit (401 not allowed, 405 not open, 422 conflicts, 409 `sha`)."""
     svc = services()
     actor = current_user()
     rec, _ = _load(pid, iid)
@@ -126,6 +195,7 @@ def merge_merge_request(pid: str, iid: int) -> Response:
 def changes(pid: str, iid: int) -> Response:
     """The MR with its `changes` (one diff object per file)."""
     svc = services()
+    merge_requests.request_checks(svc, _load(pid, iid)[0]["id"], [iid])
     with svc.state.read():
         rec, mr = _load(pid, iid)
         body = merge_requests.to_json(svc, rec, mr, current_user())

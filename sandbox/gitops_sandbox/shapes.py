@@ -174,6 +174,34 @@ def label(rec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def label_basic(rec: dict[str, Any]) -> dict[str, Any]:
+    """A label as `LabelBasic` (lib/api/entities/label_basic.rb), e.g. in a label event."""
+    body = label(rec)
+    return {
+        "id": body["id"],
+        "name": body["name"],
+        "color": body["color"],
+        "description": body["description"],
+        "description_html": "",  # the rendered description; labels here have none
+        "text_color": body["text_color"],
+    }
+
+
+def resource_label_event(
+    base: str, rec: dict[str, Any], mr: dict[str, Any], label_rec: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Who added or removed a label, and when (lib/api/entities/resource_label_event.rb)."""
+    return {
+        "id": rec["id"],
+        "user": user(base, users.by_id(rec.get("user_id"))),
+        "created_at": rec["created_at"],
+        "resource_type": "MergeRequest",
+        "resource_id": mr["id"],
+        "label": None if label_rec is None else label_basic(label_rec),
+        "action": rec["action"],
+    }
+
+
 def protected_branch(rec: dict[str, Any]) -> dict[str, Any]:
     """A protected branch: nobody may push, maintainers may merge."""
     return {
@@ -270,8 +298,10 @@ def merge_request(
 ) -> dict[str, Any]:
     """A merge request as `GET /projects/:id/merge_requests/:iid` returns it.
 
-    `live` carries what git decides at the time of asking: `sha`, `diff_refs`,
-    `has_conflicts`, `detailed_merge_status`, `changes_count`. `author`,
+    `live` carries what git decides at the time of asking (`sha`, `diff_refs`,
+    `changes_count`) and what GitLab's asynchronous mergeability check shows
+    (`merge_status`, `detailed_merge_status`, `has_conflicts`, `prepared`:
+    mergeability.shown). `author`,
     `merge_user` and `closed_by` are who did it, kept on the record; `can_merge`
     (`user.can_merge`) is whether the caller may merge it.
     """
@@ -292,7 +322,7 @@ def merge_request(
         "merge_user": merger,
         "merged_at": rec.get("merged_at"),
         "merge_after": None,
-        "prepared_at": rec["created_at"],
+        "prepared_at": rec["created_at"] if live.get("prepared", True) else None,
         "closed_by": user(base, users.by_id(rec.get("closed_by_id"))) if closed else None,
         "closed_at": rec.get("closed_at"),
         "target_branch": rec["target_branch"],
@@ -313,7 +343,8 @@ def merge_request(
         "work_in_progress": rec["title"].lower().startswith(DRAFT_PREFIXES),
         "milestone": None,
         "merge_when_pipeline_succeeds": False,
-        "merge_status": "cannot_be_merged" if live["has_conflicts"] else "can_be_merged",
+        "merge_status": live.get("merge_status")
+        or ("cannot_be_merged" if live["has_conflicts"] else "can_be_merged"),
         "detailed_merge_status": live["detailed_merge_status"],
         "sha": live["sha"],
         "merge_commit_sha": rec.get("merge_commit_sha"),

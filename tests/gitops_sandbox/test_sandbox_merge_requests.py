@@ -42,7 +42,8 @@ def test_create_get_and_duplicate_409(sandbox: Sandbox, project: Project, tmp_pa
     assert (mr.iid, mr.state, mr.sha) == (1, "opened", sha)
     assert mr.labels == ["env::dev", "promotion"]  # GitLab sorts them by title
     assert mr.web_url == f"{sandbox.url}/platform/k8s-deployments/-/merge_requests/1"
-    assert mr.detailed_merge_status == "mergeable" and mr.has_conflicts is False
+    # GitLab checks mergeability asynchronously (test_sandbox_mr_fidelity.py)
+    assert mr.detailed_merge_status == "preparing" and mr.has_conflicts is False
     assert mr.author["username"] == "root" and mr.merge_commit_sha is None
     assert mr.references["full"] == "platform/k8s-deployments!1"
     with pytest.raises(gitlab.GitlabCreateError) as err:
@@ -153,7 +154,7 @@ def test_merge_makes_a_real_merge_commit(
     assert err.value.error_message == "405 Method Not Allowed"
 
 
-def test_conflicting_merge_is_refused_406(
+def test_conflicting_merge_is_refused_422(
     sandbox: Sandbox, project: Project, tmp_path: Path
 ) -> None:
     _branch_with_change(sandbox, project, tmp_path, "one", "dev", {"envs/dev/env.cue": "x: 1\n"})
@@ -166,15 +167,15 @@ def test_conflicting_merge_is_refused_406(
     )
     assert second.has_conflicts is False
     first.merge()
-    second = project.mergerequests.get(second.iid)
-    assert second.has_conflicts is True
-    assert second.detailed_merge_status == "conflict"
-    assert second.merge_status == "cannot_be_merged"
     dev_head = project.branches.get("dev").commit["id"]
     with pytest.raises(gitlab.GitlabMRClosedError) as err:
         second.merge()
-    assert (err.value.response_code, err.value.error_message) == (406, "Branch cannot be merged")
+    assert (err.value.response_code, err.value.error_message) == (422, "Branch cannot be merged")
     assert project.branches.get("dev").commit["id"] == dev_head
+    second = project.mergerequests.get(second.iid)  # the merge checked it synchronously
+    assert second.has_conflicts is True
+    assert second.detailed_merge_status == "conflict"
+    assert second.merge_status == "cannot_be_merged"
     second.state_event = "close"
     second.save()
     with pytest.raises(gitlab.GitlabMRClosedError) as err:
