@@ -3,10 +3,22 @@
 Why a worker: GitLab delivers from background jobs, never inside the request that
 caused the event, so a receiver that calls back into the API while handling a
 hook must not deadlock the sender. One worker keeps events of a project in the
-order they happened. Each delivery gets an `Idempotency-Key` that stays the same
-on every retry and on a resend, and an event UUID shared by the hooks of one event;
-every request (each attempt, each resend) carries a new `X-Gitlab-Webhook-UUID`, as
-GitLab's WebHookService generates one per request.
+order they happened.
+
+The ids in the headers, as GitLab's webhook docs ("Delivery headers") and
+app/services/web_hook_service.rb make them:
+
+- `Idempotency-Key`: one per delivery (a hook and an event), the same on every
+  retry and on a resend;
+- `X-Gitlab-Webhook-UUID`: new for every request (each attempt, each resend);
+- `X-Gitlab-Event-UUID`: "unique per webhook that is not recursive": new for every
+  request, unless the API request that caused the event carried an
+  `X-Gitlab-Event-UUID` (a receiver calling back with the header it got), whose value
+  then goes to every hook that request fires (lib/gitlab/web_hooks/
+  recursion_detection/uuid.rb). A hook already fired under a UUID, or a chain of 100,
+  is not fired again under it ("Recursive webhooks", doc/administration/
+  instance_limits.md; lib/gitlab/web_hooks/recursion_detection.rb, kept 30 minutes).
+
 Retries happen on connection errors, timeouts, 429 and 5xx; other 4xx answers
 mean a misconfigured receiver and are not retried (docs/SANDBOX.md, webhooks).
 """
@@ -23,11 +35,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import has_request_context, request
+
 from gitops_sandbox.state import State, now_iso
 
 # Deliveries kept for inspection (oldest finished ones go first), like GitLab's
 # limited "Recent events" list; keeps the state file small on long demo runs.
 MAX_DELIVERIES = 1000
+# GitLab's recursion detection: at most this many hooks fired in one chain, each once,
+# remembered this long after the chain's last request (RecursionDetection::COUNT_LIMIT,
+# TOUCH_CACHE_TTL).
+RECURSION_LIMIT = 100
+RECURSION_TTL = 30 * 60.0
+EVENT_UUID_HEADER = "X-Gitlab-Event-UUID"
 # The hook record field that opts a hook into each kind of event.
 EVENT_FLAGS = {
     "Merge Request Hook": "merge_requests_events",
@@ -56,6 +76,10 @@ class HookDispatcher:
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        # Event UUID -> (hook ids fired under it, when last touched); in memory, as
+        # GitLab keeps it in Redis with an expiry.
+        self._chains: dict[str, tuple[set[int], float]] = {}
+        self._chains_lock = threading.Lock()
 
     def start(self) -> None:
         """Start the worker and re-queue deliveries a previous run left pending."""
@@ -75,13 +99,20 @@ class HookDispatcher:
             self._thread = None
 
     def emit(self, project_id: int, event: str, payload: dict[str, Any]) -> list[int]:
-        """Record one delivery per hook of the project that wants `event`, and queue them."""
+        """Record one delivery per hook of the project that wants `event`, and queue them.
+
+        When the API request that caused the event came from a webhook (it carries
+        `X-Gitlab-Event-UUID`), its deliveries carry that UUID, and a hook already fired
+        in that chain is skipped: GitLab blocks recursive webhooks (and logs it only).
+        """
         flag = EVENT_FLAGS[event]
-        event_uuid = str(uuid.uuid4())
+        event_uuid = _request_event_uuid()
         ids = []
         with self._state.transaction() as data:
             for hook in sorted(data["hooks"].values(), key=lambda h: h["id"]):
                 if hook["project_id"] != project_id or not hook.get(flag):
+                    continue
+                if event_uuid is not None and self._blocked(event_uuid, hook["id"]):
                     continue
                 delivery_id = self._state.next_id("delivery")
                 data["deliveries"][str(delivery_id)] = {
@@ -111,6 +142,8 @@ class HookDispatcher:
             if rec is None:
                 return False
             rec["status"] = "pending"
+            # A resend is a new request from a person, not from a webhook: a new event UUID.
+            rec["event_uuid"] = None
         self._queue.put(delivery_id)
         return True
 
@@ -148,6 +181,7 @@ class HookDispatcher:
             if attempt and self._stopping.wait(self.retry_delays[attempt - 1]):
                 return  # stopping: leave it pending for the next start
             headers = self._headers(rec, token)
+            self._register(headers[EVENT_UUID_HEADER], rec["hook_id"])
             shown = {k: ("[REDACTED]" if k == "X-Gitlab-Token" else v) for k, v in headers.items()}
             result = self._post(url, headers, body)
             result["attempt"] = attempt + 1
@@ -162,12 +196,13 @@ class HookDispatcher:
             self._finish(delivery_id, "pending", result, shown)
 
     def _headers(self, rec: dict[str, Any], token: str | None) -> dict[str, str]:
-        """The request headers of one attempt: a fresh `X-Gitlab-Webhook-UUID` every time."""
+        """The request headers of one attempt: a fresh `X-Gitlab-Webhook-UUID` every time,
+        and a fresh `X-Gitlab-Event-UUID` unless the event came from a webhook's request."""
         headers = {
             "Content-Type": "application/json",
             "User-Agent": self._user_agent,
             "X-Gitlab-Event": rec["event"],
-            "X-Gitlab-Event-UUID": rec["event_uuid"],
+            EVENT_UUID_HEADER: rec.get("event_uuid") or str(uuid.uuid4()),
             "X-Gitlab-Webhook-UUID": str(uuid.uuid4()),
             "X-Gitlab-Instance": self._instance_url(),
             "Idempotency-Key": rec["idempotency_key"],
@@ -175,6 +210,24 @@ class HookDispatcher:
         if token:
             headers["X-Gitlab-Token"] = token
         return headers
+
+    def _blocked(self, event_uuid: str, hook_id: int) -> bool:
+        """Whether the chain of `event_uuid` already fired this hook, or 100 hooks."""
+        with self._chains_lock:
+            fired, touched = self._chains.get(event_uuid, (set(), 0.0))
+            if time.monotonic() - touched > RECURSION_TTL:
+                return False
+            return hook_id in fired or len(fired) >= RECURSION_LIMIT
+
+    def _register(self, event_uuid: str, hook_id: int) -> None:
+        """Remember that this hook fired under `event_uuid` (before its request goes out)."""
+        now = time.monotonic()
+        with self._chains_lock:
+            for key in [k for k, (_, t) in self._chains.items() if now - t > RECURSION_TTL]:
+                del self._chains[key]
+            fired = self._chains.get(event_uuid, (set(), now))[0]
+            fired.add(hook_id)
+            self._chains[event_uuid] = (fired, now)
 
     def _post(self, url: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
         # http.client rather than urllib: urllib re-cases header names
@@ -219,6 +272,19 @@ class HookDispatcher:
             rec["attempts"].append(attempt)
             if headers is not None:
                 rec["request_headers"] = headers
+
+
+def _request_event_uuid() -> str | None:
+    """The `X-Gitlab-Event-UUID` of the API request being served, if it has one.
+
+    GitLab reads it from every request (Gitlab::Middleware::WebhookRecursionDetection);
+    only API requests cause events with it here: a git push's events come from a
+    background job (PostReceive), which does not carry it.
+    """
+    if not has_request_context() or not request.path.startswith("/api/"):
+        return None
+    value = request.headers.get(EVENT_UUID_HEADER, "").strip()
+    return value[:255] or None
 
 
 def _prune(deliveries: dict[str, Any]) -> None:
