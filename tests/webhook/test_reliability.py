@@ -130,6 +130,11 @@ def test_ten_merges_in_a_burst_each_get_a_mergeable_promotion(
         )
         for mr in opened:
             state = chain.project.mergerequests.get(mr.iid).detailed_merge_status
+            for _ in range(200):  # GitLab checks mergeability asynchronously: clients poll
+                if state not in ("preparing", "checking", "unchecked"):
+                    break
+                time.sleep(0.05)
+                state = chain.project.mergerequests.get(mr.iid).detailed_merge_status
             assert state == "mergeable", (mr.title, state)
 
 
