@@ -56,7 +56,13 @@ class Ground:
             project.protectedbranches.delete(name)
         self._push(seed, path)
         for name in protected:
-            project.protectedbranches.create({"name": name})
+            try:
+                project.protectedbranches.create({"name": name})
+            except gitlab.GitlabCreateError as e:
+                # A new project's default branch is protected by GitLab itself once it
+                # is first pushed (Projects::ProtectDefaultBranchService): 409, kept.
+                if e.response_code != 409:
+                    raise
         return project
 
     def remove(self, path: str) -> None:
