@@ -195,7 +195,16 @@ class World:
     # --- merge requests -----------------------------------------------------------------
 
     def mr(self, iid: int) -> ProjectMergeRequest:
-        return self.project.mergerequests.get(iid)
+        """The MR once GitLab has checked its mergeability: GitLab checks asynchronously
+        and a client polls while it reads `preparing`, `checking` or `unchecked`."""
+        mr = self.project.mergerequests.get(iid)
+        deadline = time.monotonic() + WAIT
+        while mr.detailed_merge_status in ("preparing", "checking", "unchecked"):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+            mr = self.project.mergerequests.get(iid)
+        return mr
 
     def changed_paths(self, iid: int) -> set[str]:
         changes: Any = self.mr(iid).changes()
