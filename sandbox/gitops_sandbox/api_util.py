@@ -178,6 +178,53 @@ def paginate(items: list[T], render: Callable[[T], Any]) -> Response:
     return json_response([render(item) for item in chunk], headers=headers)
 
 
+def paginate_keyset(
+    items: list[T], render: Callable[[T], Any], next_params: Callable[[T], dict[str, str]]
+) -> Response:
+    """Keyset pagination: the first `per_page` of `items` (which start after the token the
+    request carried), and, when more follow, a `Link` to the next page whose query is the
+    request's with `next_params(last item)` merged in. No offset headers, no total
+    (lib/gitlab/pagination/keyset/header_builder.rb;
+    doc/api/rest/_index.md#keyset-based-pagination).
+    """
+    per_page = _per_page()
+    chunk = items[:per_page]
+    headers = {}
+    if len(items) > per_page:
+        args = {k: v for k, v in request.args.items() if k != "page"}
+        args.update(next_params(chunk[-1]))
+        path = request.environ.get(RAW_PATH_KEY) or quote(request.path)
+        url = f"{request.host_url.rstrip('/')}{path}?{urlencode(args)}"
+        headers["Link"] = f'<{url}>; rel="next"'
+    return json_response([render(item) for item in chunk], headers=headers)
+
+
+def _per_page() -> int:
+    try:
+        return min(100, max(1, int(request.args.get("per_page", 20))))
+    except ValueError as e:
+        raise ApiError(400, {"error": "per_page is invalid"}) from e
+
+
+def check_values(*specs: tuple[str, Any, Iterable[Any]]) -> None:
+    """Grape's `values:` validation of (name, value, allowed) triples, all at once:
+    400 `{"error": "order_by does not have a valid value, ..."}`; None is not given."""
+    bad = [name for name, value, allowed in specs if value is not None and value not in allowed]
+    if bad:
+        raise ApiError(400, {"error": ", ".join(f"{n} does not have a valid value" for n in bad)})
+
+
+def int_param(p: dict[str, Any], name: str) -> int | None:
+    """An Integer parameter, or None when absent; Grape's 400 `<name> is invalid` if not one."""
+    value = p.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError) as e:
+        raise ApiError(400, {"error": f"{name} is invalid"}) from e
+
+
 def _page_url(page: int, per_page: int) -> str:
     # Built from the URL the client used (host and raw path), so python-gitlab's
     # check that `next` stays on its configured base URL holds.

@@ -1,8 +1,9 @@
 """Commits made through the API: `POST .../repository/commits` and the files API.
 
 GitLab's rules (lib/api/commits.rb, app/services/commits/create_service.rb):
-the target `branch` must be one the user may push to (the sandbox protects with
-"No one may push", so a protected branch refuses whoever calls); the caller
+the target `branch` must be one the user may push to (a protected branch's push
+access level decides; in an empty repository only admins and Maintainers may
+make the first commit: `projects.may_push`); the caller
 commits (committer, and author unless `author_name`/`author_email` say
 otherwise, https://docs.gitlab.com/api/commits/#create-a-commit-with-multiple-files-and-actions);
 the commit starts from
@@ -139,9 +140,10 @@ def create(
     author_email: str | None = None,
     force: bool = False,
 ) -> str:
-    """Commit `actions` onto `branch` as `actor`; `refused` is the answer for a protected branch."""
+    """Commit `actions` onto `branch` as `actor`; `refused` is the answer when `actor` may
+    not push to it (Gitlab::UserAccess#can_push_to_branch?: `projects.may_push`)."""
     with svc.state.read() as data:
-        if projects.is_protected(data, rec["id"], branch):
+        if not projects.may_push(data, projects.get(data, rec["id"]), branch, actor):
             raise refused
     repo = svc.repo_path(rec)
     heads = gitrepo.branches(repo)

@@ -17,9 +17,12 @@ from flask import Blueprint, Response
 from gitops_sandbox import projects, shapes, users
 from gitops_sandbox.api_util import (
     authenticate_api,
+    check_values,
     current_user,
+    int_param,
     json_response,
     paginate,
+    paginate_keyset,
     params,
     search,
     to_bool,
@@ -58,11 +61,15 @@ def version() -> Response:
 
 @bp.get("/namespaces/<enc:nid>")
 def get_namespace(nid: str) -> Response:
-    """A group by id or URL-encoded full path (groups exist once a project is in them)."""
+    """A namespace by id or URL-encoded full path (they exist once a project is in them):
+    a group, or a user's personal namespace (kind `user`)."""
     svc = services()
     with svc.state.read() as data:
         for group in data["groups"].values():
             if nid in (str(group["id"]), group["full_path"]):
+                owner = projects.namespace_owner(group["full_path"])
+                if owner is not None:
+                    return json_response(projects.user_namespace(svc, group, owner))
                 return json_response(shapes.namespace(svc.base_url, group))
     raise not_found("Namespace")
 
@@ -70,15 +77,65 @@ def get_namespace(nid: str) -> Response:
 # ---- projects -----------------------------------------------------------------------
 
 
+# `order_by` and `sort` of the project lists (lib/api/helpers/projects_helpers.rb,
+# `sort_params`; the statistics orders are for admins). Projects have no statistics in
+# the sandbox (all zero), nor stars: those orders, and `similarity`, fall back to the id.
+PROJECT_ORDERS = {
+    "id": lambda r: r["id"],
+    "name": lambda r: r["name"].lower(),
+    "path": lambda r: r["path"].lower(),
+    "created_at": lambda r: r["created_at"],
+    "updated_at": lambda r: r["last_activity_at"],
+    "last_activity_at": lambda r: r["last_activity_at"],
+    **{
+        name: lambda r: r["id"]
+        for name in (
+            "similarity",
+            "star_count",
+            "storage_size",
+            "repository_size",
+            "wiki_size",
+            "packages_size",
+        )
+    },
+}
+
+
+KEYSET_UNAVAILABLE = "Keyset pagination is not yet available for this type of request"
+
+
 @bp.get("/projects")
 def list_projects() -> Response:
-    """All projects (filter: `search`), newest first."""
+    """All projects (filters: `search`, `id_after`, `id_before`), ordered by `order_by`
+    (default `created_at`) and `sort` (default `desc`); `pagination=keyset` pages by id."""
     svc = services()
     viewer = current_user()
+    p = params()
+    order_by = str(p.get("order_by") or "created_at")
+    sort = str(p.get("sort") or "desc")
+    check_values(
+        ("order_by", order_by, PROJECT_ORDERS),
+        ("sort", sort, ("asc", "desc")),
+    )
+    bounds = [(name, int_param(p, name)) for name in ("id_after", "id_before")]
     with svc.state.read() as data:
-        recs = sorted(data["projects"].values(), key=lambda r: r["id"], reverse=True)
-        recs = search(recs, params().get("search"), lambda r: (r["name"], r["path_with_namespace"]))
-        return paginate(recs, lambda r: projects.to_json(svc, data, r, viewer))
+        recs = sorted(data["projects"].values(), key=lambda r: r["id"], reverse=sort == "desc")
+        key = PROJECT_ORDERS[order_by]
+        recs = sorted(recs, key=key, reverse=sort == "desc")  # stable: ties keep id order
+        recs = search(recs, p.get("search"), lambda r: (r["name"], r["path_with_namespace"]))
+        for name, bound in bounds:
+            if bound is not None:
+                after = name == "id_after"
+                recs = [r for r in recs if (r["id"] > bound if after else r["id"] < bound)]
+        render = lambda r: projects.to_json(svc, data, r, viewer)  # noqa: E731
+        if p.get("pagination") == "keyset":
+            # Keyset pagination of projects orders by id only (lib/gitlab/pagination/
+            # keyset.rb); the next page's link carries id_after / id_before.
+            if order_by != "id":
+                raise ApiError(405, {"error": KEYSET_UNAVAILABLE})
+            bound_name = "id_before" if sort == "desc" else "id_after"
+            return paginate_keyset(recs, render, lambda r: {bound_name: str(r["id"])})
+        return paginate(recs, render)
 
 
 @bp.post("/projects")
@@ -162,11 +219,16 @@ def _protection(data: dict[str, Any], rec: dict[str, Any], name: str) -> dict[st
 
 @bp.get("/projects/<enc:pid>/protected_branches")
 def list_protected(pid: str) -> Response:
-    """The project's protected branches."""
+    """The project's protected branches (filter: `search`)."""
     svc = services()
     with svc.state.read() as data:
         rec = projects.get(data, pid)
-        return paginate(projects.protections(data, rec["id"]), shapes.protected_branch)
+        found = search(projects.protections(data, rec["id"]), params().get("search"), _name)
+        return paginate(found, projects.protection_json)
+
+
+def _name(prot: dict[str, Any]) -> tuple[str]:
+    return (prot["name"],)
 
 
 @bp.get("/projects/<enc:pid>/protected_branches/<enc:name>")
@@ -175,20 +237,78 @@ def get_protected(pid: str, name: str) -> Response:
     svc = services()
     with svc.state.read() as data:
         rec = projects.get(data, pid)
-        return json_response(shapes.protected_branch(_protection(data, rec, name)))
+        return json_response(projects.protection_json(_protection(data, rec, name)))
+
+
+def _access_level(p: dict[str, Any], name: str) -> int:
+    """A protection's access level parameter: 40 (Maintainers) unless given; Grape checks
+    it against ProtectedRefAccess's levels."""
+    value = p.get(name)
+    if value is None:
+        return users.MAINTAINER_ACCESS
+    try:
+        level = int(value)
+    except (TypeError, ValueError) as e:
+        raise ApiError(400, {"error": f"{name} is invalid"}) from e
+    if level not in projects.ACCESS_LEVELS:
+        raise ApiError(400, {"error": f"{name} does not have a valid value"})
+    return level
+
+
+def _force_param(p: dict[str, Any], default: bool | None) -> bool | None:
+    """`allow_force_push`, a Grape Boolean (`allow_force_push is invalid` otherwise)."""
+    value = p.get("allow_force_push")
+    if value is None:
+        return default
+    text = str(value).lower()
+    if value is True or value is False or text in ("true", "false", "1", "0"):
+        return to_bool(value)
+    raise ApiError(400, {"error": "allow_force_push is invalid"})
 
 
 @bp.post("/projects/<enc:pid>/protected_branches")
 def protect_branch(pid: str) -> Response:
-    """Protect a branch name or wildcard: from then on, pushes to it are refused."""
+    """Protect a branch name or wildcard (`push_access_level`, `merge_access_level`: 40
+    unless given; `allow_force_push`: false); doc/api/protected_branches.md. The EE
+    parameters (`allowed_to_push`, ...) are not declared in CE, so they are ignored."""
     svc = services()
-    name = params().get("name")
+    p = params()
+    name = p.get("name")
     if not name:  # Grape validates parameters before the endpoint authorizes
         raise missing("name")
+    push_level = _access_level(p, "push_access_level")
+    merge_level = _access_level(p, "merge_access_level")
+    force = bool(_force_param(p, default=False))
     rec = _project_for(pid, users.MAINTAINER_ACCESS)
     with svc.state.transaction() as data:
-        prot = projects.protect(svc, data, projects.get(data, rec["id"]), str(name))
-        return json_response(shapes.protected_branch(prot), 201)
+        prot = projects.protect(
+            svc,
+            data,
+            projects.get(data, rec["id"]),
+            str(name),
+            push_access_level=push_level,
+            merge_access_level=merge_level,
+            allow_force_push=force,
+        )
+        return json_response(projects.protection_json(prot), 201)
+
+
+@bp.patch("/projects/<enc:pid>/protected_branches/<enc:name>")
+def update_protected(pid: str, name: str) -> Response:
+    """Update a protected branch: CE takes `allow_force_push` (python-gitlab's
+    `p_branch.allow_force_push = True; p_branch.save()`). 404 for an unknown name, then
+    403 below Maintainer (lib/api/protected_branches.rb, `authorize_update_protected_branch!`;
+    doc/api/protected_branches.md#update-a-protected-branch)."""
+    svc = services()
+    p = params()
+    force = _force_param(p, default=None)
+    with svc.state.transaction() as data:
+        rec = projects.get(data, pid)
+        prot = _protection(data, rec, name)
+        users.require_access(current_user(), rec, users.MAINTAINER_ACCESS)
+        if force is not None:
+            projects.update_protection(svc, data, rec, prot, force)
+        return json_response(projects.protection_json(prot))
 
 
 @bp.delete("/projects/<enc:pid>/protected_branches/<enc:name>")

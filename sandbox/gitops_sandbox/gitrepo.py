@@ -10,6 +10,7 @@ hook that refuses every direct push.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 from collections.abc import Sequence
@@ -36,26 +37,86 @@ _LEAKY_ENV = (
     "GIT_QUARANTINE_PATH",
 )
 
-# GitLab's message for a push to a protected branch, so clients see the same text.
-_REFUSAL = "You are not allowed to push code to protected branches on this project."
+# GitLab's push checks (lib/gitlab/checks/branch_check.rb, `ERROR_MESSAGES`), run by
+# each repository's pre-receive hook on the rules `projects.py` writes into
+# PROTECTED_FILE whenever protections (or the repository's emptiness) change. The
+# rules name who may push, merge and delete, worked out for the sandbox's two users,
+# so the hook only compares GL_USERNAME (the pusher, as GitLab's hooks are told) with
+# lists. Rule lines, tab-separated: `default <branch>`, `maintainers <users>`,
+# `empty <users>` (the repository is empty: every ref counts as protected and only
+# these may create one), `say <line>` (what an empty repository's refusal says),
+# `protect <pattern> <pushers> <mergers> <allow_force_push 0|1>`; user lists are
+# `,name,name,`. Merges through the API do not come through here (update-ref).
 _PRE_RECEIVE = f"""#!/bin/sh
-# Installed by the GitLab sandbox: refuses every push that changes a protected
-# branch, as GitLab does for a branch whose "Allowed to push" is "No one".
-# Merges through the API do not come through here (they use update-ref).
+# Installed by the GitLab sandbox: GitLab's protected-branch push checks
+# (Gitlab::Checks::BranchCheck) on the rules in {PROTECTED_FILE}.
+rules={PROTECTED_FILE}
+zero={ZERO_SHA}
+tab=$(printf '\\t')
+me=",${{GL_USERNAME:-}},"
 status=0
+[ -f "$rules" ] || exit 0
+refuse() {{
+    printf 'GitLab: %s\\n' "$1" >&2
+    status=1
+}}
+allows() {{
+    case "$1" in *"$me"*) [ "$me" != ",," ] ;; *) false ;; esac
+}}
 while read -r old new ref; do
     branch=${{ref#refs/heads/}}
     [ "$branch" = "$ref" ] && continue
-    [ -f {PROTECTED_FILE} ] || continue
-    while IFS= read -r pattern; do
-        [ -n "$pattern" ] || continue
-        case "$branch" in
-            $pattern)
-                echo "GitLab: {_REFUSAL}" >&2
-                status=1
+    default= maintainers=, empty=no creators=, matched=no push=no merge=no force=no
+    while IFS="$tab" read -r kind a b c d; do
+        case "$kind" in
+            default) default=$a ;;
+            maintainers) maintainers=$a ;;
+            empty) empty=yes creators=$a ;;
+            protect)
+                case "$branch" in
+                    $a)
+                        matched=yes
+                        allows "$b" && push=yes
+                        allows "$c" && merge=yes
+                        [ "$d" = 1 ] && force=yes
+                        ;;
+                esac
                 ;;
         esac
-    done < {PROTECTED_FILE}
+    done < "$rules"
+    if [ "$new" = "$zero" ] && [ "$branch" = "$default" ]; then
+        refuse "The default branch of a project cannot be deleted."
+        continue
+    fi
+    [ $matched = yes ] || [ $empty = yes ] || continue
+    if [ "$old" != "$zero" ] && [ "$new" != "$zero" ] && [ $force = no ] &&
+        ! git merge-base --is-ancestor "$old" "$new" 2>/dev/null; then
+        refuse "You are not allowed to force push code to a protected branch on this project."
+    elif [ $empty = yes ]; then
+        if ! allows "$creators"; then
+            sed -n "s/^say$tab//p" "$rules" | while IFS= read -r line; do
+                printf 'GitLab: %s\\n' "$line" >&2
+            done
+            status=1
+        fi
+    elif [ "$old" = "$zero" ]; then
+        if [ $push = no ]; then
+            if [ $merge = yes ]; then
+                refuse "You can only create protected branches using the web interface and API."
+            else
+                refuse "You are not allowed to create protected branches on this project."
+            fi
+        fi
+    elif [ "$new" = "$zero" ]; then
+        if allows "$maintainers"; then
+            refuse "You can only delete protected branches using the web interface."
+        else
+            refuse "You are not allowed to delete protected branches from this project. \\
+Only a project maintainer or owner can delete a protected branch."
+        fi
+    elif [ $push = no ]; then
+        refuse "You are not allowed to push code to protected branches on this project."
+    fi
 done
 exit $status
 """
@@ -108,15 +169,20 @@ def init_bare(repo: Path, default_branch: str) -> None:
     if done.returncode != 0:
         raise GitError(f"git init --bare {repo} failed: {done.stderr.decode().strip()}")
     git(repo, "config", "http.receivepack", "true")
+    write_push_rules(repo, [])
+
+
+def write_push_rules(repo: Path, rules: Sequence[Sequence[str]]) -> None:
+    """Give the pre-receive hook its rules (see `_PRE_RECEIVE`), and the hook itself.
+
+    The hook is rewritten too, so a repository made by an older sandbox gets the
+    hook that reads these rules.
+    """
     hook = repo / "hooks" / "pre-receive"
     hook.write_text(_PRE_RECEIVE, encoding="utf-8")
     hook.chmod(hook.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    write_protected(repo, [])
-
-
-def write_protected(repo: Path, patterns: Sequence[str]) -> None:
-    """Tell the pre-receive hook which branch names (glob patterns) are protected."""
-    (repo / PROTECTED_FILE).write_text("".join(f"{p}\n" for p in patterns), encoding="utf-8")
+    text = "".join("\t".join(rule) + "\n" for rule in rules)
+    (repo / PROTECTED_FILE).write_text(text, encoding="utf-8")
 
 
 def fetch_all(repo: Path, source: Path) -> None:
@@ -195,10 +261,17 @@ def log(
     reverse: bool = False,
     first_parent: bool = False,
     no_walk: bool = False,
+    every_ref: bool = False,
+    topo: bool = False,
+    since: str | None = None,
+    until: str | None = None,
+    author: str | None = None,
 ) -> list[Commit]:
     """Commits reachable as `git log revs` lists them (newest first unless `reverse`).
 
-    With `no_walk`, exactly the commits named (one call for many branch tips).
+    With `no_walk`, exactly the commits named (one call for many branch tips); with
+    `every_ref`, the commits of every ref (`--all`); `topo`, `since`, `until` and
+    `author` are git log's `--topo-order`, `--since`, `--until` and `--author`.
     """
     args = ["log", f"--format={_LOG_FORMAT}"]
     if no_walk:
@@ -209,6 +282,11 @@ def log(
         args.append("--reverse")
     if first_parent:
         args.append("--first-parent")
+    if every_ref:
+        args.append("--all")
+    if topo:
+        args.append("--topo-order")
+    args += [f"--{name}={value}" for name, value in _filters(since, until, author)]
     args += [*revs, "--"]
     if path:
         args.append(path)
@@ -220,6 +298,11 @@ def log(
         sha, parents, an, ae, ad, cn, ce, cd, message = record.split("\x1f", 8)
         commits.append(Commit(sha, parents.split(), an, ae, ad, cn, ce, cd, message))
     return commits
+
+
+def _filters(since: str | None, until: str | None, author: str | None) -> list[tuple[str, str]]:
+    given = (("since", since), ("until", until), ("author", author))
+    return [(name, value) for name, value in given if value]
 
 
 def changed_paths(repo: Path, commit: Commit) -> dict[str, list[str]]:
@@ -285,6 +368,44 @@ def merge_base(repo: Path, a: str, b: str) -> str | None:
     """The best common ancestor of two commits, or None when they share no history."""
     done = git(repo, "merge-base", a, b, ok_codes=(0, 1))
     return done.stdout.decode().strip() or None
+
+
+def merge_base_of(repo: Path, shas: Sequence[str]) -> str | None:
+    """`git merge-base` of two or more commits (the first against a merge of the rest)."""
+    done = git(repo, "merge-base", *shas, ok_codes=(0, 1))
+    return done.stdout.decode().strip() or None
+
+
+def refs_containing(repo: Path, sha: str, prefix: str) -> list[str]:
+    """The names of the refs under `prefix` (`refs/heads/`, `refs/tags/`) that contain `sha`."""
+    text = out(repo, "for-each-ref", f"--contains={sha}", "--format=%(refname)", prefix)
+    return [line.removeprefix(prefix) for line in text.splitlines()]
+
+
+def read_blob(repo: Path, sha: str) -> bytes | None:
+    """The bytes of the blob `sha` names (a full or abbreviated object id), or None."""
+    if not re.fullmatch(r"[0-9a-f]{4,40}", sha):
+        return None
+    kind = git(repo, "cat-file", "-t", sha, ok_codes=(0, 128))
+    if kind.returncode != 0 or kind.stdout.strip() != b"blob":
+        return None
+    return git(repo, "cat-file", "blob", sha).stdout
+
+
+def blame(repo: Path, commit: str, path: str) -> list[tuple[str, list[str]]]:
+    """`git blame` of a file at `commit`: consecutive lines of one commit as (sha, lines)."""
+    text = out(repo, "blame", "--porcelain", commit, "--", path)
+    ranges: list[tuple[str, list[str]]] = []
+    sha = ""
+    for line in text.split("\n"):
+        if line.startswith("\t"):
+            if ranges and ranges[-1][0] == sha:
+                ranges[-1][1].append(line[1:])
+            else:
+                ranges.append((sha, [line[1:]]))
+        elif re.match(r"^[0-9a-f]{40} \d+ \d+", line):
+            sha = line[:40]
+    return ranges
 
 
 def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:

@@ -44,8 +44,38 @@ def get(data: dict[str, Any], ident: str | int) -> dict[str, Any]:
 def to_json(
     svc: Services, data: dict[str, Any], rec: dict[str, Any], viewer: User
 ) -> dict[str, Any]:
-    """The project's REST representation, as `viewer` sees it (their `permissions`)."""
-    return shapes.project(svc.base_url, rec, data["groups"][rec["namespace_path"]], viewer)
+    """The project's REST representation, as `viewer` sees it (their `permissions`).
+
+    A project in a user's personal namespace carries `owner` (UserBasic) and a
+    namespace of kind `user` named after them; a group's project has no `owner`
+    (lib/api/entities/project.rb: `expose :owner ... unless: ->(project, _) {
+    project.group }`; doc/api/projects.md#get-a-single-project).
+    """
+    group = data["groups"][rec["namespace_path"]]
+    body = shapes.project(svc.base_url, rec, group, viewer)
+    owner = namespace_owner(rec["namespace_path"])
+    if owner is not None:
+        body["namespace"] = user_namespace(svc, group, owner)
+        body["name_with_namespace"] = f"{owner.name} / {rec['name']}"
+        body["owner"] = shapes.user(svc.base_url, owner)
+    return body
+
+
+def namespace_owner(full_path: str) -> User | None:
+    """The user whose personal namespace `full_path` is (their username), or None."""
+    return next((u for u in (users.ADMIN, users.DEVELOPER) if u.username == full_path), None)
+
+
+def user_namespace(svc: Services, group: dict[str, Any], owner: User) -> dict[str, Any]:
+    """A personal namespace as the API shows it: kind `user`, the user's name and web page
+    (Entities::NamespaceBasic; a user namespace's name is its user's name, its path the
+    username)."""
+    return {
+        **shapes.namespace(svc.base_url, group),
+        "name": owner.name,
+        "kind": "user",
+        "web_url": f"{svc.base_url}/{owner.username}",
+    }
 
 
 def _ensure_group(svc: Services, data: dict[str, Any], full_path: str) -> dict[str, Any]:
@@ -133,8 +163,17 @@ def create(
             shutil.rmtree(repo, ignore_errors=True)
             raise
         data["projects"][str(rec["id"])] = rec
-        for pattern in dict.fromkeys([rec["default_branch"], *protected]):
-            protect(svc, data, rec, pattern)
+        # Seeding protects the default branch and the names given with "No one may
+        # push" (docs/SANDBOX.md). A project that starts empty or with a README gets
+        # GitLab's default-branch protection when that branch first exists.
+        seeded = source_dir is not None and not rec["empty_repo"]
+        names = [rec["default_branch"], *protected] if seeded else protected
+        for pattern in dict.fromkeys(names):
+            if seeded or pattern != rec["default_branch"]:
+                protect(svc, data, rec, pattern, push_access_level=NO_ONE)
+        if not rec["empty_repo"]:
+            protect_default_branch(svc, data, rec)
+        _sync_hook(svc, data, rec)
         return rec
 
 
@@ -168,7 +207,8 @@ def delete(svc: Services, ident: str | int) -> None:
 
 
 def note_content(svc: Services, rec: dict[str, Any]) -> None:
-    """After a push into an empty project: it has content, and a default branch to show."""
+    """After a push into an empty project: it has content, a default branch to show, and
+    that branch protected as GitLab protects it (`protect_default_branch`)."""
     if not rec.get("empty_repo"):
         return
     heads = gitrepo.branches(svc.repo_path(rec))
@@ -177,6 +217,9 @@ def note_content(svc: Services, rec: dict[str, Any]) -> None:
         if rec["default_branch"] not in heads:
             rec["default_branch"] = sorted(heads)[0]
         gitrepo.set_head(svc.repo_path(rec), rec["default_branch"])
+        with svc.state.transaction() as data:
+            protect_default_branch(svc, data, rec)
+            _sync_hook(svc, data, rec)
 
 
 def touch(rec: dict[str, Any]) -> None:
@@ -186,6 +229,17 @@ def touch(rec: dict[str, Any]) -> None:
 
 # ---- protected branches -------------------------------------------------------------
 
+# Access levels of a protection (ProtectedRefAccess; doc/api/protected_branches.md,
+# "Valid access levels").
+NO_ONE = 0
+ADMIN_ACCESS = 60
+ACCESS_LEVELS = {
+    NO_ONE: "No one",
+    users.DEVELOPER_ACCESS: "Developers + Maintainers",
+    users.MAINTAINER_ACCESS: "Maintainers",
+    ADMIN_ACCESS: "Administrators",
+}
+
 
 def protections(data: dict[str, Any], project_id: int) -> list[dict[str, Any]]:
     """The project's protected-branch records, oldest first."""
@@ -193,21 +247,112 @@ def protections(data: dict[str, Any], project_id: int) -> list[dict[str, Any]]:
     return sorted(recs, key=lambda r: r["id"])
 
 
+def matching(data: dict[str, Any], project_id: int, branch: str) -> list[dict[str, Any]]:
+    """The protections whose name or wildcard covers `branch`."""
+    return [r for r in protections(data, project_id) if fnmatch.fnmatchcase(branch, r["name"])]
+
+
 def is_protected(data: dict[str, Any], project_id: int, branch: str) -> bool:
     """Whether a branch name matches one of the project's protected names or wildcards."""
-    return any(fnmatch.fnmatchcase(branch, r["name"]) for r in protections(data, project_id))
+    return bool(matching(data, project_id, branch))
+
+
+def push_level(prot: dict[str, Any]) -> int:
+    """Who may push to a protected branch (records older than the setting: "No one")."""
+    return int(prot.get("push_access_level", NO_ONE))
+
+
+def merge_level(prot: dict[str, Any]) -> int:
+    """Who may merge into a protected branch (records older than the setting: Maintainers)."""
+    return int(prot.get("merge_access_level", users.MAINTAINER_ACCESS))
+
+
+def _allowed(user: User, rec: dict[str, Any], level: int) -> bool:
+    """ProtectedRefAccess#check_access: "No one" lets nobody in, else the role decides."""
+    if level == NO_ONE:
+        return False
+    if level == ADMIN_ACCESS:
+        return user.is_admin
+    return users.access_level(user, rec) >= level
+
+
+def may_push(data: dict[str, Any], rec: dict[str, Any], branch: str, user: User) -> bool:
+    """Gitlab::UserAccess#can_push_to_branch? for the sandbox's users.
+
+    An empty repository counts as protected whatever the branch (ProtectedBranch.protected?:
+    `empty_repo? && default_branch_protected?`), and only admins and Maintainers may create
+    its first branch (ProtectedBranch.protected_ref_accessible_to?; GitLab's default
+    "Fully protected" does not let Developers push the initial commit). Otherwise an
+    unprotected branch takes pushes from Developers, a protected one from whoever one
+    of the protections covering it lets push (app/models/protected_branch.rb,
+    lib/gitlab/user_access.rb).
+    """
+    if rec.get("empty_repo"):
+        return user.is_admin or users.access_level(user, rec) >= users.MAINTAINER_ACCESS
+    found = matching(data, rec["id"], branch)
+    return not found or any(_allowed(user, rec, push_level(p)) for p in found)
+
+
+def may_merge_into(data: dict[str, Any], rec: dict[str, Any], branch: str, user: User) -> bool:
+    """Gitlab::UserAccess#can_merge_to_branch?: into an unprotected branch whoever may push
+    code (a Developer), into a protected one whoever one of its protections lets merge."""
+    found = matching(data, rec["id"], branch)
+    if not found:
+        return users.access_level(user, rec) >= users.DEVELOPER_ACCESS
+    return any(_allowed(user, rec, merge_level(p)) for p in found)
+
+
+def may_update_branch(data: dict[str, Any], rec: dict[str, Any], branch: str, user: User) -> bool:
+    """Gitlab::UserAccess#can_update_branch? (may push or may merge): who may merge a merge
+    request into `branch` (MergeRequest#can_be_merged_by?)."""
+    return may_push(data, rec, branch, user) or may_merge_into(data, rec, branch, user)
 
 
 def protect(
-    svc: Services, data: dict[str, Any], rec: dict[str, Any], pattern: str
+    svc: Services,
+    data: dict[str, Any],
+    rec: dict[str, Any],
+    pattern: str,
+    *,
+    push_access_level: int = users.MAINTAINER_ACCESS,
+    merge_access_level: int = users.MAINTAINER_ACCESS,
+    allow_force_push: bool = False,
 ) -> dict[str, Any]:
-    """Protect a branch name or wildcard; 409 if it already is, as GitLab answers."""
+    """Protect a branch name or wildcard; 409 if it already is, as GitLab answers.
+
+    The defaults are the Protected branches API's: Maintainers push and merge, no force
+    push (doc/api/protected_branches.md#protect-repository-branches).
+    """
     if any(r["name"] == pattern for r in protections(data, rec["id"])):
         raise ApiError(409, {"message": f"Protected branch '{pattern}' already exists"})
-    prot = {"id": svc.state.next_id("protected_branch"), "project_id": rec["id"], "name": pattern}
+    prot = {
+        "id": svc.state.next_id("protected_branch"),
+        "project_id": rec["id"],
+        "name": pattern,
+        "push_access_level": push_access_level,
+        "merge_access_level": merge_access_level,
+        "allow_force_push": allow_force_push,
+    }
     data["protected_branches"][str(prot["id"])] = prot
     _sync_hook(svc, data, rec)
     return prot
+
+
+def protect_default_branch(svc: Services, data: dict[str, Any], rec: dict[str, Any]) -> None:
+    """Projects::ProtectDefaultBranchService, once the default branch exists: unless a
+    protection covers it already, protect it at the instance's default level, GitLab's
+    default "Fully protected" (Maintainers push and merge, nobody force pushes;
+    doc/user/project/repository/branches/default.md#protect-initial-default-branches)."""
+    if not is_protected(data, rec["id"], rec["default_branch"]):
+        protect(svc, data, rec, rec["default_branch"], push_access_level=users.MAINTAINER_ACCESS)
+
+
+def update_protection(
+    svc: Services, data: dict[str, Any], rec: dict[str, Any], prot: dict[str, Any], force: bool
+) -> None:
+    """`PATCH protected_branches/:name`: GitLab CE updates `allow_force_push`."""
+    prot["allow_force_push"] = force
+    _sync_hook(svc, data, rec)
 
 
 def unprotect(svc: Services, data: dict[str, Any], rec: dict[str, Any], name: str) -> None:
@@ -220,9 +365,58 @@ def unprotect(svc: Services, data: dict[str, Any], rec: dict[str, Any], name: st
     raise not_found()
 
 
+def protection_json(prot: dict[str, Any]) -> dict[str, Any]:
+    """A protected branch as the Protected branches API shows it (Entities::ProtectedBranch)."""
+    level = push_level(prot)
+
+    def access(access_level: int) -> dict[str, Any]:
+        return {
+            "id": prot["id"],
+            "access_level": access_level,
+            "access_level_description": ACCESS_LEVELS[access_level],
+            "user_id": None,
+            "group_id": None,
+        }
+
+    return {
+        "id": prot["id"],
+        "name": prot["name"],
+        "push_access_levels": [{**access(level), "deploy_key_id": None}],
+        "merge_access_levels": [access(merge_level(prot))],
+        "unprotect_access_levels": [],
+        "allow_force_push": bool(prot.get("allow_force_push", False)),
+        "code_owner_approval_required": False,
+    }
+
+
+def empty_push_message(svc: Services, rec: dict[str, Any]) -> str:
+    """BranchCheck's refusal of a push into an empty repository (empty_project_push_message)."""
+    return (
+        f"\nA default branch (e.g. main) does not yet exist for {rec['path_with_namespace']}\n"
+        "Ask a project Owner or Maintainer to create a default branch:\n\n"
+        f"  {svc.base_url}/{rec['path_with_namespace']}/-/project_members\n"
+    )
+
+
+def _users_list(who: Iterable[User]) -> str:
+    return "," + "".join(f"{u.username}," for u in who)
+
+
 def _sync_hook(svc: Services, data: dict[str, Any], rec: dict[str, Any]) -> None:
-    patterns = [p["name"] for p in protections(data, rec["id"])]
-    gitrepo.write_protected(svc.repo_path(rec), patterns)
+    """Write the pre-receive hook's rules (gitrepo._PRE_RECEIVE) for the two users."""
+    everyone = (users.ADMIN, users.DEVELOPER)
+    maintainers = [u for u in everyone if users.access_level(u, rec) >= users.MAINTAINER_ACCESS]
+    rules = [["default", rec["default_branch"]], ["maintainers", _users_list(maintainers)]]
+    if rec.get("empty_repo"):
+        creators = [u for u in everyone if may_push(data, rec, rec["default_branch"], u)]
+        rules.append(["empty", _users_list(creators)])
+        rules += [["say", line] for line in empty_push_message(svc, rec).split("\n")]
+    for prot in protections(data, rec["id"]):
+        pushers = [u for u in everyone if _allowed(u, rec, push_level(prot))]
+        mergers = [u for u in everyone if _allowed(u, rec, merge_level(prot))]
+        force = "1" if prot.get("allow_force_push") else "0"
+        rules.append(["protect", prot["name"], _users_list(pushers), _users_list(mergers), force])
+    gitrepo.write_push_rules(svc.repo_path(rec), rules)
 
 
 # ---- labels -------------------------------------------------------------------------

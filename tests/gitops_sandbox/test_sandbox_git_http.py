@@ -49,7 +49,7 @@ def test_direct_push_to_protected_branch_is_refused(
         with pytest.raises(git.GitCommandError):
             repo.git.push("--force", "origin", "dev:main")
     assert project.branches.get("dev").commit["id"] == dev_before
-    project.protectedbranches.create({"name": "release/*"})
+    project.protectedbranches.create({"name": "release/*", "push_access_level": 0})  # No one
     with _clone(sandbox, project, tmp_path / "d") as repo:
         with pytest.raises(git.GitCommandError):
             repo.git.push("origin", "HEAD:refs/heads/release/1.0")

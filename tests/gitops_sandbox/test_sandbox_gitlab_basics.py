@@ -89,7 +89,9 @@ def test_branches_create_get_delete(project: Project) -> None:
     assert (err.value.response_code, err.value.error_message) == (400, "Branch already exists")
     with pytest.raises(gitlab.GitlabCreateError) as err:
         project.branches.create({"branch": "other", "ref": "no-such-ref"})
-    assert err.value.error_message == "Invalid reference name: no-such-ref"
+    assert err.value.error_message == (
+        "Failed to create branch 'other': invalid reference name 'no-such-ref'"
+    )
     project.branches.delete("feature/x")
     with pytest.raises(gitlab.GitlabGetError) as err:
         project.branches.get("feature/x")
@@ -139,7 +141,7 @@ def test_protected_branches_list_and_create(project: Project) -> None:
     assert names == ["dev", "main", "prod", "stage"]
     project.protectedbranches.create({"name": "release/*"})
     prot = project.protectedbranches.get("release/*")
-    assert prot.push_access_levels[0]["access_level"] == 0
+    assert prot.push_access_levels[0]["access_level"] == 40  # the API's default: Maintainers
     with pytest.raises(gitlab.GitlabCreateError) as err:
         project.protectedbranches.create({"name": "dev"})
     assert err.value.response_code == 409
