@@ -45,10 +45,10 @@ def of_project(data: dict[str, Any], project_id: int) -> list[dict[str, Any]]:
 
 
 def may_merge(svc: Services, rec: dict[str, Any], mr: dict[str, Any], user: User) -> bool:
-    """Whether `user` may merge the MR: may they merge into its target branch."""
+    """Whether `user` may merge the MR: may they push or merge into its target branch
+    (MergeRequest#can_be_merged_by?, the protections' access levels: projects.py)."""
     with svc.state.read() as data:
-        protected = projects.is_protected(data, rec["id"], mr["target_branch"])
-    return users.can_merge_into(user, rec, protected=protected)
+        return projects.may_update_branch(data, rec, mr["target_branch"], user)
 
 
 def to_json(svc: Services, rec: dict[str, Any], mr: dict[str, Any], viewer: User) -> dict[str, Any]:

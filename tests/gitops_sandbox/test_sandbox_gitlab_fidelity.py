@@ -169,6 +169,32 @@ def test_protect_takes_push_access_level_with_gitlabs_default(
     )
 
 
+def test_access_levels_decide_who_merges(project: Project, dev_gl: gitlab.Gitlab) -> None:
+    """A merge request is merged by whoever may push to or merge into its target
+    (MergeRequest#can_be_merged_by?: Gitlab::UserAccess#can_update_branch?): with
+    `merge_access_level` 30 ("Developers + Maintainers") the developer merges."""
+    project.protectedbranches.create({"name": "team", "merge_access_level": 30})
+    project.protectedbranches.create({"name": "leads"})
+    mine = dev_gl.projects.get(project.id)
+    for target in ("team", "leads"):
+        project.branches.create({"branch": target, "ref": "main"})
+        mine.branches.create({"branch": f"to-{target}", "ref": "dev"})
+    prot = project.protectedbranches.get("team")
+    assert prot.merge_access_levels[0]["access_level_description"] == "Developers + Maintainers"
+    assert mine.branches.get("team").developers_can_merge is True
+    leads = mine.mergerequests.create(
+        {"source_branch": "to-leads", "target_branch": "leads", "title": "Leads"}
+    )
+    assert leads.user["can_merge"] is False
+    assert _error(leads.merge) == (401, "401 Unauthorized")
+    team = mine.mergerequests.create(
+        {"source_branch": "to-team", "target_branch": "team", "title": "Team"}
+    )
+    assert team.user["can_merge"] is True
+    team.merge()
+    assert mine.mergerequests.get(team.iid).state == "merged"
+
+
 # ---- 2. a branch in an empty repository ---------------------------------------------
 
 
