@@ -11,10 +11,10 @@ GitLab decides every permission from the caller's role on the project
 
 What the roles change in the sandbox, with GitLab's default role permissions:
 
-- protected branches: every protection is "Allowed to merge: Maintainers"
-  (GitLab's default), so only Maintainers and above may merge into one, or
-  create one through the API; and "Allowed to push: No one", so nobody pushes
-  to one directly (https://docs.gitlab.com/user/project/repository/branches/protected/);
+- protected branches: each protection says which role may push and which may
+  merge (GitLab's defaults: Maintainers; seeded ones: "No one" may push); the
+  role decides (`projects.may_push`, `projects.may_merge_into`;
+  https://docs.gitlab.com/user/project/repository/branches/protected/);
 - project administration (webhooks, protecting and unprotecting branches) needs
   Maintainer, deleting a project Owner; below that GitLab answers
   `403 Forbidden` (lib/api/project_hooks.rb, lib/api/protected_branches.rb,
@@ -84,15 +84,6 @@ def require_access(user: User, project: dict[str, Any], level: int) -> None:
     """GitLab's `authorize!`: `403 Forbidden` below the role an endpoint needs."""
     if access_level(user, project) < level:
         raise forbidden()
-
-
-def can_merge_into(user: User, project: dict[str, Any], *, protected: bool) -> bool:
-    """Whether the user may merge into (or, by API, create) a branch.
-
-    GitLab's `can_update_branch?` is "may push or may merge": an unprotected
-    branch takes pushes from Developers; a protected one merges from Maintainers.
-    """
-    return not protected or access_level(user, project) >= MAINTAINER_ACCESS
 
 
 def may_create_in(user: User, namespace_path: str) -> bool:
