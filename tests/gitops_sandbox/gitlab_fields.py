@@ -463,7 +463,7 @@ ABSENT: dict[str, dict[str, str]] = {
         "statistics": "shown only with ?statistics=true",
         "forked_from_project": "forks are not emulated",
         "mr_default_target_self": "shown for forks only",
-        "owner": "shown for projects in a user's namespace; sandbox projects live in groups",
+        "owner": "shown in a user's namespace only (see test_sandbox_gitlab_fidelity)",
         "container_registry_image_prefix": _REGISTRY,
         "container_expiration_policy": _REGISTRY,
         "marked_for_deletion_at": _EE,
