@@ -199,10 +199,19 @@ def test_access_levels_decide_who_merges(project: Project, dev_gl: gitlab.Gitlab
 
 
 def test_branch_in_an_empty_repository_creates_the_default_branch_first(
-    gl: gitlab.Gitlab,
+    gl: gitlab.Gitlab, dev_gl: gitlab.Gitlab
 ) -> None:
     """Branches::CreateService: in an empty repository it first commits an empty
-    README.md ("Add README.md") to the default branch, then makes the branch."""
+    README.md ("Add README.md") to the default branch, then makes the branch; a
+    Developer may not make that commit in a group's project (the push check's refusal:
+    GitLab lets it escape as a 500, the sandbox answers 400 with it)."""
+    shared = gl.projects.create({"name": "shared", "namespace": "apps"})
+    status, message = _error(
+        lambda: dev_gl.projects.get(shared.id).branches.create({"branch": "f", "ref": "main"})
+    )
+    assert status == 400
+    assert message.startswith("A default branch (e.g. main) does not yet exist for apps/shared")
+    assert shared.branches.list(get_all=True) == []
     project = gl.projects.create({"name": "blank", "namespace": "apps"})
     branch = project.branches.create({"branch": "feature", "ref": "main"})
     main = project.branches.get("main")
