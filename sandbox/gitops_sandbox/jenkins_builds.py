@@ -5,19 +5,21 @@ the parameters Jenkins would pass: the job's declared ones, defaults filled in,
 undeclared ones dropped (as Jenkins does since SECURITY-170). An executor takes
 it (`jenkins_executors.py`) and the item then points at build #n. The console is
 `.../<n>/consoleText` (whole) or `.../<n>/logText/progressiveText?start=<bytes>`
-(from an offset, with `X-Text-Size` and `X-More-Data` while the build runs).
+and `progressiveHtml` (from an offset, with `X-Text-Size` and `X-More-Data` while
+the build runs), read from the log file as it is now.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Response, request
+from markupsafe import escape
 
 from gitops_sandbox import jenkins_api, jenkins_shapes
-from gitops_sandbox.api_util import json_response
 from gitops_sandbox.context import services
-from gitops_sandbox.jenkins_api import find_job, missing, text, url
+from gitops_sandbox.jenkins_api import exported, find_job, missing, text, url
 from gitops_sandbox.jenkins_executors import now_ms
 
 bp = Blueprint("jenkins_builds", __name__, url_prefix="/jenkins")
@@ -49,16 +51,23 @@ def trigger(name: str, kind: str) -> Response:
 
 
 def queue_build(name: str, submitted: dict[str, str], *, parameterized: bool) -> int | Response:
-    """Put a build of job `name` in the queue; its queue id, or Jenkins' refusal."""
+    """Put a build of job `name` in the queue; its queue id, or Jenkins' refusal.
+
+    As ParameterizedJobMixIn.doBuild / doBuildWithParameters (Jenkins 2.462.3): a
+    job that is not buildable (disabled, or a copy never saved) is a 409 "<name> is
+    not buildable" ("...!" for buildWithParameters), and buildWithParameters on a
+    job without parameters throws IllegalStateException("This build is not
+    parameterized!"), which Jenkins answers with a 500.
+    """
     svc = services()
     with svc.state.transaction() as data:
         job = find_job(name)
         if job is None:
             return missing()
-        if job["disabled"]:
-            return text(f"{name} is disabled\n", 409)
+        if not jenkins_shapes.buildable(job):
+            return text(f"{name} is not buildable{'!' if parameterized else ''}\n", 409)
         if parameterized and not job["parameters"]:
-            return text(f"{name} is not parameterized\n", 400)
+            return text("java.lang.IllegalStateException: This build is not parameterized!\n", 500)
         queue_id = svc.state.next_id("jenkins_queue")
         data["jenkins"]["queue"][str(queue_id)] = {
             "id": queue_id,
@@ -96,25 +105,18 @@ def _resolve(name: str, ref: str) -> tuple[dict[str, Any], dict[str, Any]] | Non
 @bp.get("/queue/api/json")
 def queue_list() -> Response:
     """The items waiting for an executor (python-jenkins' get_queue_info)."""
-    with services().state.read() as data:
-        items = [
-            jenkins_shapes.queue_item(i, find_job(i["job"]), None, url)
-            for i in sorted(data["jenkins"]["queue"].values(), key=lambda i: i["id"])
-            if i.get("number") is None and not i.get("cancelled")
-        ]
-    return json_response({"_class": "hudson.model.Queue", "discoverableItems": [], "items": items})
+    return exported(jenkins_shapes.queue)
 
 
 @bp.get("/queue/item/<int:queue_id>/api/json")
 def queue_item(queue_id: int) -> Response:
     """A queue item: waiting, or left the queue for its build (or cancelled)."""
-    with services().state.read() as data:
-        item = data["jenkins"]["queue"].get(str(queue_id))
-        if item is None:
-            return missing()
-        job = find_job(item["job"])
-        build = _find_build(job, item["number"]) if item.get("number") else None
-        return json_response(jenkins_shapes.queue_item(item, job, build, url))
+
+    def make(m: jenkins_shapes.Model) -> jenkins_shapes.Bean | None:
+        item = m.queue.get(str(queue_id))
+        return m.queue_item(item) if item is not None else None
+
+    return exported(make)
 
 
 @bp.post("/queue/cancelItem")
@@ -141,12 +143,12 @@ def build_page(name: str, ref: str) -> Response:
 @bp.get("/job/<name>/<ref>/api/json")
 def build_info(name: str, ref: str) -> Response:
     """A build: parameters, cause, `building`, `result` (null until it ends), description."""
-    with services().state.read():
+
+    def make(m: jenkins_shapes.Model) -> jenkins_shapes.Bean | None:
         found = _resolve(name, ref)
-        if not found:
-            return missing()
-        job, build = found
-        return json_response(jenkins_shapes.build(job, name, build, url))
+        return m.build(name, found[1]) if found else None
+
+    return exported(make)
 
 
 def _log(name: str, ref: str) -> tuple[bytes, bool] | None:
@@ -171,19 +173,49 @@ def console_text(name: str, ref: str) -> Response:
     return Response(found[0], mimetype="text/plain", content_type="text/plain; charset=utf-8")
 
 
-@bp.get("/job/<name>/<ref>/logText/progressiveText")
-def progressive_text(name: str, ref: str) -> Response:
-    """The console from byte `start`; `X-Text-Size` says where to go on, `X-More-Data` if so."""
+# LargeText.writeLogTo reads at most this many lines of a log still being written.
+MAX_LINES_READ = 10000
+
+
+@bp.get("/job/<name>/<ref>/logText/<any(progressiveText, progressiveHtml):kind>")
+def progressive(name: str, ref: str, kind: str) -> Response:
+    """The console from byte `start`, as far as it is written now (AnnotatedLargeText).
+
+    As stapler's LargeText.doProgressText: a `start` past the end starts again from
+    0 ("text rolled over"); while the build runs only whole lines are sent (up to
+    the last newline, at most 10000 lines) and `X-More-Data: true` says to ask
+    again; `X-Text-Size` is the byte offset to ask from next; a lone LF is sent as
+    CR+LF (LineEndNormalizingWriter). progressiveHtml sends the same text
+    HTML-escaped (text/html), with an `X-ConsoleAnnotator` for the next call
+    (opaque; the sandbox has no console annotations).
+    """
     found = _log(name, ref)
     if found is None:
         return missing()
     content, building = found
     start = request.args.get("start", "0")
-    offset = int(start) if start.isdigit() else 0
-    headers = {"X-Text-Size": str(len(content))}
+    try:
+        offset = int(start)
+        if offset < 0:
+            raise ValueError(start)
+    except ValueError:
+        return text(f'java.lang.NumberFormatException: For input string: "{start}"\n', 500)
+    if offset > len(content):
+        offset = 0
+    chunk = content[offset:]
+    if building:
+        lines = chunk.splitlines(keepends=True)[:MAX_LINES_READ]
+        whole = [line for line in lines if line.endswith((b"\n", b"\r"))]
+        chunk = b"".join(whole)
+    headers = {"X-Text-Size": str(offset + len(chunk))}
     if building:
         headers["X-More-Data"] = "true"
-    return Response(content[offset:], headers=headers, content_type="text/plain; charset=utf-8")
+    # LineEndNormalizingWriter: a lone LF goes out as CR+LF (X-Text-Size counts the file's).
+    body = re.sub(r"(?<!\r)\n", "\r\n", chunk.decode("utf-8", errors="replace"))
+    if kind == "progressiveHtml":
+        headers["X-ConsoleAnnotator"] = "AA=="
+        return Response(str(escape(body)), headers=headers, content_type="text/html;charset=UTF-8")
+    return Response(body, headers=headers, content_type="text/plain;charset=UTF-8")
 
 
 @bp.post("/job/<name>/<int:number>/stop")

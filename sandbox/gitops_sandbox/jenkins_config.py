@@ -28,6 +28,32 @@ from pathlib import Path
 from gitops_sandbox.errors import SandboxError
 
 DEFAULT_CREDENTIAL = "gitlab-api-token"  # a credential id, not a secret
+# The plugins of the Pipeline controller the sandbox stands in for, as
+# pluginManager/api/json lists them: (short name, long name, version). The
+# versions are those of jenkinsci/bom's bom-2.462.x/pom.xml, the plugin set
+# tested with Jenkins 2.462.x (plain-credentials, not in it: bom-weekly's then).
+PLUGINS: tuple[tuple[str, str, str], ...] = (
+    ("credentials", "Credentials Plugin", "1384.vf0a_2ed06f9c6"),
+    ("credentials-binding", "Credentials Binding Plugin", "681.vf91669a_32e45"),
+    ("durable-task", "Durable Task Plugin", "581.v299a_5609d767"),
+    ("git", "Git plugin", "5.5.2"),
+    ("git-client", "Git client plugin", "5.0.3"),
+    ("gitlab-plugin", "GitLab Plugin", "1.8.2"),
+    ("pipeline-groovy-lib", "Pipeline: Groovy Libraries", "749.v70084559234a_"),
+    ("pipeline-model-definition", "Pipeline: Declarative", "2.2218.v56d0cda_37c72"),
+    ("plain-credentials", "Plain Credentials Plugin", "183.va_de8f1dd5a_2b_"),
+    ("scm-api", "SCM API Plugin", "696.v778d637b_a_762"),
+    ("script-security", "Script Security Plugin", "1369.v9b_98a_4e95b_2d"),
+    ("structs", "Structs Plugin", "338.v848422169819"),
+    ("workflow-api", "Pipeline: API", "1358.vfb_5780da_64cb_"),
+    ("workflow-basic-steps", "Pipeline: Basic Steps", "1058.vcb_fc1e3a_21a_9"),
+    ("workflow-cps", "Pipeline: Groovy", "4009.v0089238351a_9"),
+    ("workflow-durable-task-step", "Pipeline: Nodes and Processes", "1378.v6a_3e903058a_3"),
+    ("workflow-job", "Pipeline: Job", "1436.vfa_244484591f"),
+    ("workflow-scm-step", "Pipeline: SCM Step", "427.v4ca_6512e7df1"),
+    ("workflow-step-api", "Pipeline: Step API", "678.v3ee58b_469476"),
+    ("workflow-support", "Pipeline: Supporting APIs", "943.v8b_0d01a_7b_a_08"),
+)
 # Variables of the sandbox process that builds must not inherit.
 _PRIVATE = ("SANDBOX_TOKEN", "SANDBOX_DEVELOPER_TOKEN")
 
