@@ -157,7 +157,7 @@ def test_names_and_parameters_are_checked_before_any_request(server: Jenkins) ->
 
 def test_ensure_job_creates_updates_and_leaves_unchanged(server: Jenkins, sandbox: Sandbox) -> None:
     url = sandbox.clone_url(EXAMPLE_APP, with_token=False)
-    values = {"repository_url": url, "credentials_id": "gitlab-api-token", "push_token": ""}
+    values = {"repository_url": url, "credentials_id": "gitlab-git", "push_token": ""}
     main = job_config("app-pipeline", branch="main", **values)
     assert not server.job_exists("app-ensure")
     assert server.ensure_job("app-ensure", main) == "created"
@@ -250,7 +250,7 @@ def test_an_app_pipeline_job_runs_the_apps_jenkinsfile(server: Jenkins, sandbox:
         "app-pipeline",
         repository_url=sandbox.clone_url(EXAMPLE_APP, with_token=False),
         branch="main",
-        credentials_id="gitlab-api-token",
+        credentials_id="gitlab-git",
         push_token="",
     )
     assert server.ensure_job("example-app", config) == "created"
@@ -268,7 +268,7 @@ def test_a_push_starts_a_build_only_on_the_jobs_branch(server: Jenkins, sandbox:
         "app-pipeline",
         repository_url=sandbox.clone_url(EXAMPLE_APP, with_token=False),
         branch="release",
-        credentials_id="gitlab-api-token",
+        credentials_id="gitlab-git",
         push_token="push-secret-1234",  # noqa: S106 - made up
     )
     server.ensure_job("pushed-app", config)

@@ -2,16 +2,36 @@
 
 As on Jenkins, a triggered build first waits in the queue; a free executor takes
 it, gives it the next build number (the queue item then points at the build),
-and runs it: `building: true, result: null` until it ends SUCCESS, FAILURE,
-ABORTED (stopped, or the sandbox stopped) or NOT_BUILT (a job kind the sandbox
-does not run). The pipeline runs in `groovy` over `jenkins_runner/RunBuild.groovy`
-(the runner the Groovy tests of vars/ use too), which gets the build as JSON on
-stdin (credentials included, so never on a command line or on disk) and streams
-the console to stdout, appended here to the build's log file as it comes.
+and runs it: `building: true, result: null` until it ends SUCCESS, UNSTABLE,
+FAILURE, ABORTED (stopped, timed out, or the sandbox stopped) or NOT_BUILT (a job
+kind the sandbox does not run, or superseded by a newer build). The pipeline runs
+in `groovy` over `jenkins_runner/RunBuild.groovy` (the runner the Groovy tests of
+vars/ use too), which gets the build as one line of JSON on stdin (credentials
+included, so never on a command line or on disk) and streams the console to
+stdout, appended here to the build's log file as it comes. Later lines on its
+stdin interrupt it (Stop, a newer build): the running step is stopped, `post`
+runs, the build ends with the interruption's result and cause; a runner that
+does not end within STOP_GRACE_SECONDS is killed.
+
+The job properties a declarative `options { }` sets (the runner writes them as
+the build starts) act as on Jenkins:
+
+- `disableConcurrentBuilds()`: a build waits in the queue while another of the
+  job runs, "Build #1 is already in progress (ETA: N/A)" (WorkflowJob's
+  getCauseOfBlockage, core's BlockedBecauseOfBuildInProgress);
+  `disableConcurrentBuilds(abortPrevious: true)`: the new build starts and
+  interrupts the running one with NOT_BUILT, "Superseded by #2" (WorkflowRun.run,
+  DisableConcurrentBuildsJobProperty.CancelledCause);
+- `buildDiscarder(logRotator(numToKeepStr: 'N', daysToKeepStr: 'D'))`: after each
+  build, the builds beyond the newest N (or older than D days) are deleted, except
+  the last successful (SUCCESS or UNSTABLE) and last stable builds and those still
+  building (core's LogRotator.perform).
 
 Files under `<state>/jenkins/`: `jobs/<job>/builds/<n>/log` (consoleText),
-`workspace/<job>` (kept between builds, as Jenkins keeps it; `<job>@2` for a
-second build running at the same time), `scm/<job>.git` (Jenkinsfile cache).
+`.../<n>/junitResult.json` (the `junit` steps' TestResult), `.../<n>/properties.json`
+(the job properties the build set), `workspace/<job>` (kept between builds, as
+Jenkins keeps it; `<job>@2` for a second build running at the same time),
+`scm/<job>.git` (Jenkinsfile cache).
 """
 
 from __future__ import annotations
@@ -37,6 +57,7 @@ from gitops_sandbox.state import State
 RUN_BUILD = groovy_cli.RUNNER_DIR / "RunBuild.groovy"
 STOP_GRACE_SECONDS = 5.0
 USER = "admin"
+DAY_MS = 86_400_000
 
 
 def now_ms() -> int:
@@ -58,7 +79,9 @@ class BuildRunner:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._running: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
-        self._aborted: set[tuple[str, int]] = set()
+        # Why a build was interrupted: (result, cause), e.g. ("ABORTED", "Aborted by admin").
+        self._aborted: dict[tuple[str, int], tuple[str, str]] = {}
+        self._blocked: dict[str, list[int]] = {}  # job -> queue items waiting for its build
         self._workspaces: set[Path] = set()
         self._stopping = threading.Event()
 
@@ -107,21 +130,56 @@ class BuildRunner:
         """Hand a queue item to the executors."""
         self._queue.put(queue_id)
 
-    def abort(self, job: str, number: int) -> bool:
-        """Stop a running build (Jenkins' Stop button): ABORTED; False if it is not running."""
+    def abort(
+        self, job: str, number: int, result: str = "ABORTED", cause: str = f"Aborted by {USER}"
+    ) -> bool:
+        """Interrupt a running build (Jenkins' Stop button: ABORTED, "Aborted by admin");
+        False if it is not running.
+
+        As Executor.interrupt: the running step is stopped and `post` still runs; the
+        build ends with `result`, `cause` printed at its end. A build whose runner does
+        not end within STOP_GRACE_SECONDS is killed, with its steps' processes.
+        """
         with self._lock:
             proc = self._running.get((job, number))
             if proc is None:
                 return False
-            self._aborted.add((job, number))
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)  # the build's own process group: groovy and its sh
+            self._aborted.setdefault((job, number), (result, cause))
+            command = {"interrupt": {"result": result, "cause": cause}}
+            with contextlib.suppress(OSError, ValueError):  # it ended, its stdin closed
+                assert proc.stdin is not None  # noqa: S101 - Popen with a PIPE
+                proc.stdin.write(json.dumps(command).encode() + b"\n")
+                proc.stdin.flush()
         try:
             proc.wait(STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGTERM)  # its own process group: groovy and its sh
+            try:
+                proc.wait(STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
         return True
+
+    def job_properties(self, job: str, record: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The job properties the job's declarative `options { }` set, as Jenkins has them now.
+
+        A build sets them as it starts (its `properties.json`, read while it runs); the
+        job keeps them (`job_properties`) when it ends. `record`: the job's, when the
+        caller reads the state already. Keys: `buildDiscarder` (numToKeep, daysToKeep,
+        ...; -1 keeps all) and `disableConcurrentBuilds` (abortPrevious).
+        """
+        if record is None:
+            with self._state.read() as data:
+                return self.job_properties(job, data["jenkins"]["jobs"].get(job) or {})
+        running = [b["number"] for b in record.get("builds", []) if b.get("building")]
+        for number in sorted(running, reverse=True):
+            path = self.build_dir(job, number) / "properties.json"
+            with contextlib.suppress(OSError, ValueError):
+                found: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+                return found
+        return dict(record.get("job_properties") or {})
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until nothing is queued or building (tests and the demo sequence on it)."""
@@ -188,7 +246,11 @@ class BuildRunner:
 
     def _begin(self, queue_id: int, slot: int) -> dict[str, Any] | None:
         """Leave the queue: the next build number, a build record that is building
-        (with the executor it runs on, as /computer/api/json shows it)."""
+        (with the executor it runs on, as /computer/api/json shows it).
+
+        None when the item is gone, or must wait: the job does not allow concurrent
+        builds and one is running (the item then says why, and runs when it ends).
+        """
         with self._state.transaction() as data:
             item = data["jenkins"]["queue"].get(str(queue_id))
             if not item or item.get("cancelled") or item.get("number") is not None:
@@ -197,6 +259,19 @@ class BuildRunner:
             if not job:  # deleted while its build waited
                 item["cancelled"] = True
                 return None
+            running = [b["number"] for b in job["builds"] if b.get("building")]
+            serial = self.job_properties(item["job"], job).get("disableConcurrentBuilds")
+            if running and serial is not None and not serial.get("abortPrevious"):
+                # BlockedBecauseOfBuildInProgress; the sandbox makes no estimate (Executor:
+                # "N/A" without one).
+                item.update(
+                    blocked=True, why=f"Build #{max(running)} is already in progress (ETA: N/A)"
+                )
+                with self._lock:
+                    self._blocked.setdefault(item["job"], []).append(queue_id)
+                return None
+            item.pop("blocked", None)
+            item.pop("why", None)
             number = job["next_build_number"]
             job["next_build_number"] += 1
             build = {
@@ -220,6 +295,8 @@ class BuildRunner:
                 "config": job["config_xml"],
                 "cls": job["class"],
                 "types": {p["name"]: p["type"] for p in job["parameters"]},
+                "previous": max(running, default=None),
+                "properties": self.job_properties(item["job"], job),
             }
 
     def _build(self, slot: int, queue_id: int) -> None:
@@ -230,24 +307,30 @@ class BuildRunner:
         job, number = build["job"], build["number"]
         log_path = self.log_path(job, number)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        outcome: dict[str, Any] = {"result": "FAILURE"}
+        outcome: dict[str, Any] | None = {"result": "FAILURE"}
         with log_path.open("ab") as log, self._workspace(job) as workspace:
             log.write(f"Started by user {USER}\n".encode())
             log.flush()
             try:
                 outcome = self._run(slot, started, workspace, log)
             except BuildFailed as e:
-                log.write(f"ERROR: {e}\n".encode())
-            if (job, number) in self._aborted:
-                outcome["result"] = "ABORTED"
-                log.write(f"Aborted by {USER}\n".encode())
+                log.write(f"{e}\n".encode() if e.raw else f"ERROR: {e}\n".encode())
+            with self._lock:
+                interrupted = self._aborted.get((job, number))
+            if outcome is None:  # the runner was killed, or died, before writing its result
+                if interrupted:
+                    log.write(f"{interrupted[1]}\n".encode())
+                    outcome = {"result": interrupted[0]}
+                else:
+                    log.write(b"ERROR: the pipeline runner stopped without a result\n")
+                    outcome = {"result": "FAILURE"}
             log.write(f"Finished: {outcome['result']}\n".encode())
         self._finish(job, number, outcome)
 
     def _run(
         self, slot: int, started: dict[str, Any], workspace: Path, log: IO[bytes]
-    ) -> dict[str, Any]:
-        """Prepare the pipeline, run groovy, read back the outcome."""
+    ) -> dict[str, Any] | None:
+        """Prepare the pipeline, run groovy, read back the outcome (None: the runner left none)."""
         record = started["build"]
         build = jenkins_pipeline.Build(
             job=record["job"],
@@ -268,13 +351,26 @@ class BuildRunner:
         exe = groovy_cli.groovy()
         if exe is None:
             raise BuildFailed(f"no groovy to run the pipeline: {groovy_cli.INSTALL_HINT}")
-        code = self._groovy(exe, build.job, build.number, spec, log)
+        serial = started["properties"].get("disableConcurrentBuilds") or {}
+        if serial.get("abortPrevious") and started["previous"] is not None:
+            # WorkflowRun.run: once the new build's pipeline starts, the running one is
+            # interrupted, NOT_BUILT (in the background: it may take a while to end).
+            threading.Thread(
+                target=self.abort,
+                args=(
+                    build.job,
+                    started["previous"],
+                    "NOT_BUILT",
+                    f"Superseded by #{build.number}",
+                ),
+                name="sandbox-supersede",
+                daemon=True,
+            ).start()
+        self._groovy(exe, build.job, build.number, spec, log)
         try:
             outcome: dict[str, Any] = json.loads(build.result_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            raise BuildFailed(
-                f"the pipeline runner stopped without a result (exit {code})"
-            ) from None
+            return None
         return outcome
 
     def _groovy(self, exe: str, job: str, number: int, spec: dict[str, Any], log: IO[bytes]) -> int:
@@ -290,26 +386,30 @@ class BuildRunner:
             stderr=subprocess.STDOUT,
             env=jvm_env,
             cwd=self.root,
-            start_new_session=True,  # its own process group, so Stop ends its sh steps too
+            start_new_session=True,  # its own process group, so a kill ends its sh steps too
         )
+        assert proc.stdin and proc.stdout  # noqa: S101 - Popen with PIPEs
         with self._lock:
             self._running[(job, number)] = proc
-        try:
-            assert proc.stdin and proc.stdout  # noqa: S101 - Popen with PIPEs
+            # The spec on one line; the pipe stays open for interruptions (abort).
             with contextlib.suppress(BrokenPipeError):
-                proc.stdin.write(json.dumps(spec).encode())
-                proc.stdin.close()
+                proc.stdin.write(json.dumps(spec).encode() + b"\n")
+                proc.stdin.flush()
+        try:
             for line in proc.stdout:
                 log.write(line)
                 log.flush()
             return proc.wait()
         finally:
-            proc.stdout.close()  # type: ignore[union-attr]
+            proc.stdout.close()
             proc.wait()
             with self._lock:
                 self._running.pop((job, number), None)
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
 
     def _finish(self, job: str, number: int, outcome: dict[str, Any]) -> None:
+        discarded: list[int] = []
         with self._state.transaction() as data:
             record = data["jenkins"]["jobs"].get(job)
             for build in (record or {}).get("builds", []):
@@ -321,6 +421,8 @@ class BuildRunner:
                         description=outcome.get("description"),
                         display_name=outcome.get("displayName") or f"#{number}",
                     )
+                    if outcome.get("tests"):  # the TestResultAction's counts
+                        build["tests"] = outcome["tests"]
             declared = outcome.get("parameters")
             if record is not None and declared:
                 # Declarative `parameters { }` become the job's parameters, as on Jenkins.
@@ -335,8 +437,40 @@ class BuildRunner:
                     }
                     for p in declared
                 ]
+            if record is not None and outcome.get("jobProperties") is not None:
+                record["job_properties"] = outcome["jobProperties"]
+            if record is not None:
+                discarded = self._rotate(job, record)
+        for gone in discarded:
+            shutil.rmtree(self.build_dir(job, gone), ignore_errors=True)
         with self._lock:
-            self._aborted.discard((job, number))
+            self._aborted.pop((job, number), None)
+            waiting = self._blocked.pop(job, [])
+        for queue_id in waiting:  # the next one runs; the others wait again
+            self._queue.put(queue_id)
+
+    def _rotate(self, job: str, record: dict[str, Any]) -> list[int]:
+        """LogRotator.perform after a build: the numbers of the builds it deletes (gone
+        from the job already; their directories are the caller's to remove)."""
+        rotator = self.job_properties(job, record).get("buildDiscarder") or {}
+        keep, days = int(rotator.get("numToKeep", -1)), int(rotator.get("daysToKeep", -1))
+        builds = sorted(record["builds"], key=lambda b: b["number"], reverse=True)
+        done = [b for b in builds if not b.get("building")]
+        successful = next((b for b in done if b.get("result") in ("SUCCESS", "UNSTABLE")), None)
+        stable = next((b for b in done if b.get("result") == "SUCCESS"), None)
+
+        def kept(b: dict[str, Any]) -> bool:  # shouldKeepRun
+            return b is successful or b is stable or bool(b.get("building"))
+
+        gone = []
+        if keep != -1:
+            gone += [b for b in builds[keep:] if not kept(b)]
+        if days != -1:
+            cutoff = now_ms() - days * DAY_MS
+            gone += [b for b in builds if b["timestamp"] < cutoff and not kept(b) and b not in gone]
+        numbers = {b["number"] for b in gone}
+        record["builds"] = [b for b in record["builds"] if b["number"] not in numbers]
+        return sorted(numbers)
 
     def _finish_broken(self, queue_id: int, message: str) -> None:
         """A sandbox bug broke the build: it ends FAILURE (or, not started, leaves the queue)."""

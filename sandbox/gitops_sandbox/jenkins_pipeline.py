@@ -6,6 +6,12 @@ script, or a Jenkinsfile from git (`jenkins_scm.py`, at the branch's head, which
 the global properties and Jenkins' build variables (BUILD_NUMBER, BUILD_URL,
 JOB_NAME, JENKINS_URL, ...; WORKSPACE is set inside `node`, GIT_COMMIT by
 `checkout scm`).
+
+Credentials come in the two kinds the Credentials plugin's users meet: the Secret
+text ones of `JenkinsSettings` (`gitlab-api-token`, for `withCredentials([string(...)])`)
+and one *Username with password*, `gitlab-git` (user `oauth2`, password the sandbox's
+token: GitLab takes a token as the password of git over HTTP), the kind the Git
+plugin needs to fetch a repository (`usernamePassword(...)` binds it too).
 """
 
 from __future__ import annotations
@@ -19,9 +25,16 @@ from gitops_sandbox import jenkins_jobs
 from gitops_sandbox.jenkins_config import JenkinsSettings
 from gitops_sandbox.jenkins_scm import CheckoutError, read_pipeline
 
+GIT_CREDENTIAL = "gitlab-git"  # a credential id, not a secret
+GIT_USERNAME = "oauth2"
+
 
 class BuildFailed(Exception):
-    """The build cannot run; the message goes to its console after `ERROR: `."""
+    """The build cannot run; the message goes to its console (after `ERROR: ` unless `raw`)."""
+
+    def __init__(self, message: str, *, raw: bool = False) -> None:
+        super().__init__(message)
+        self.raw = raw  # a Java exception's text as Jenkins prints it, not an ERROR line
 
 
 @dataclass(frozen=True)
@@ -36,7 +49,24 @@ class Build:
     parameters: list[dict[str, Any]]  # name, value
     types: dict[str, str]  # parameter name -> definition type
     workspace: Path
-    result_file: Path
+    result_file: Path  # in the build's directory, with the other files the runner writes
+
+    @property
+    def test_report_file(self) -> Path:
+        """The `junit` steps' TestResult (as `<build>/testReport/api/json` answers)."""
+        return self.result_file.parent / "junitResult.json"
+
+    @property
+    def properties_file(self) -> Path:
+        """The job properties a declarative `options { }` set, written as the build starts."""
+        return self.result_file.parent / "properties.json"
+
+
+def username_passwords(settings: JenkinsSettings, token: str) -> dict[str, tuple[str, str]]:
+    """The Username with password credentials: `gitlab-git`, unless a Secret text has its id."""
+    if GIT_CREDENTIAL in settings.credentials:
+        return {}
+    return {GIT_CREDENTIAL: (GIT_USERNAME, token)}
 
 
 def environment(
@@ -83,13 +113,16 @@ def spec(
             return None
         raise BuildFailed("the job has no pipeline definition (<definition> in config.xml)")
     credentials = settings.credential_store(token)
+    logins = username_passwords(settings, token)
     script, scm = definition.script, None
     if definition.url:
-        secret = credentials.get(definition.credentials_id or "")
+        # Only a Username with password authenticates git (GitSCMFileSystem): another
+        # kind of credential, or none with that id, means no credentials at all.
+        login = logins.get(definition.credentials_id or "")
         try:
-            commit, script = read_pipeline(root / "scm" / f"{build.job}.git", definition, secret)
+            commit, script = read_pipeline(root / "scm" / f"{build.job}.git", definition, login)
         except CheckoutError as e:
-            raise BuildFailed(str(e)) from e
+            raise BuildFailed(str(e), raw=str(e).startswith("java.")) from e
         log.write(f"Obtained {definition.script_path} from git {definition.url}\n".encode())
         scm = {
             "url": definition.url,
@@ -103,6 +136,10 @@ def spec(
         "workspace": str(build.workspace),
         "env": environment(settings, token, base_url, build, root),
         "credentials": credentials,
+        "usernamePasswords": {
+            cid: {"username": user, "password": password}
+            for cid, (user, password) in logins.items()
+        },
         "params": [
             {"name": p["name"], "value": p["value"], "type": build.types.get(p["name"])}
             for p in build.parameters
@@ -110,4 +147,6 @@ def spec(
         "scm": scm,
         "number": build.number,
         "resultFile": str(build.result_file),
+        "testReportFile": str(build.test_report_file),
+        "propertiesFile": str(build.properties_file),
     }

@@ -48,7 +48,7 @@ def inline_job(script: str, parameters: dict[str, str] | None = None) -> str:
     return _job(definition, parameters)
 
 
-def scm_job(url: str, branch: str = "*/main", credentials_id: str = "gitlab-api-token") -> str:
+def scm_job(url: str, branch: str = "*/main", credentials_id: str = "gitlab-git") -> str:
     """A Pipeline job whose Jenkinsfile comes from git (CpsScmFlowDefinition + GitSCM)."""
     definition = f"""<definition class="org.jenkinsci.plugins.workflow.cps.CpsScmFlowDefinition" plugin="workflow-cps">
     <scm class="hudson.plugins.git.GitSCM" plugin="git">

@@ -1,28 +1,41 @@
 import hudson.AbortException
+import org.jenkinsci.plugins.workflow.steps.FlowInterruptedException
 
 /**
  * Declarative Pipeline, the subset the sandbox runs:
  *
  *   pipeline {
  *     agent any | none | { label 'x' }
- *     options { skipDefaultCheckout() }          // other options are ignored, with a note
+ *     options {
+ *       skipDefaultCheckout()
+ *       timeout(time: 45, unit: 'MINUTES')
+ *       buildDiscarder(logRotator(numToKeepStr: '30', daysToKeepStr: ''))
+ *       disableConcurrentBuilds() | disableConcurrentBuilds(abortPrevious: true)
+ *     }                                          // other options are ignored, with a note
  *     parameters { string(...) booleanParam(...) text(...) choice(...) }
  *     environment { NAME = 'value'; TOKEN = credentials('id') }
  *     stages { stage('Name') { environment { } steps { ... } post { } } }
- *     post { always { } success { } failure { } unstable { } cleanup { } }
+ *     post { always { } aborted { } success { } unsuccessful { } unstable { } failure { }
+ *            notBuilt { } cleanup { } }
  *   }
  *
- * As on Jenkins: parameters take their declared defaults when the build did not get
- * them (and the job gets the parameters after the build); with an agent and a job
- * from SCM, `checkout scm` runs first; after a failed stage the others are skipped,
- * then post runs. Directives outside this list (`when`, `tools`, `parallel`, stage
- * agents, ...) fail the build with their name.
+ * As on Jenkins (pipeline-model-definition's ModelInterpreter): the options that are
+ * job properties (buildDiscarder, disableConcurrentBuilds) are set on the job when the
+ * build starts; with an agent and a job from SCM, `checkout scm` runs first, then the
+ * environment, then the `timeout` option around the stages and post; parameters take
+ * their declared defaults when the build did not get them (and the job gets the
+ * parameters after the build); after a failed stage the others are skipped, then post
+ * runs, its conditions in BuildCondition's order, each against the build's result
+ * combined with the error (BuildCondition.getCombinedResult). Directives outside this
+ * list (`when`, `tools`, `parallel`, stage agents, ...) fail the build with their name.
  */
 class Declarative {
     final BuildRun run
     final Script script
     String agent
     boolean checkout = true
+    Map timeout = null
+    final Map<String, Object> properties = [:]
     final List<Map> parameters = []
     final Map<String, Object> environment = [:]
     final List<DeclarativeStage> stages = []
@@ -39,6 +52,7 @@ class Declarative {
         if (agent == null) {
             throw new AbortException('Missing required section "agent"')
         }
+        run.setJobProperties(properties)
         if (parameters) {
             run.declaredParameters = parameters
             parameters.each { Map p ->
@@ -48,15 +62,20 @@ class Declarative {
             }
         }
         Closure everything = {
-            run.inScope(resolve(environment)) {
-                if (checkout && run.scm) {
-                    run.log('[Pipeline] stage')
-                    run.stage('Declarative: Checkout SCM') {
-                        run.log('[Pipeline] checkout')
-                        run.checkout(run.scm)
-                    }
+            if (checkout && run.scm) {
+                run.log('[Pipeline] stage')
+                run.stage('Declarative: Checkout SCM') {
+                    run.log('[Pipeline] checkout')
+                    run.checkout(run.scm)
                 }
-                runStages()
+            }
+            run.inScope(resolve(environment)) {
+                if (timeout != null) {
+                    run.log('[Pipeline] timeout')
+                    run.timeout(timeout) { runStages() }
+                } else {
+                    runStages()
+                }
             }
         }
         if (agent == 'none') {
@@ -86,8 +105,8 @@ class Declarative {
                     }
                 }
             } catch (Throwable e) {
-                failure = e
-                run.currentBuild.result = 'FAILURE'
+                failure = failure ?: e
+                run.worsen(BuildRun.resultOf(e))
             }
         }
         if (post) {
@@ -99,14 +118,26 @@ class Declarative {
         }
     }
 
+    /** The post conditions the sandbox runs, in BuildCondition's order (by ordinal). */
+    static final List<String> CONDITIONS = ['always', 'aborted', 'success', 'unsuccessful', 'unstable',
+                                            'failure', 'notBuilt', 'cleanup']
+
     private void runPost(Map<String, Closure> conditions, Throwable failure) {
-        String result = run.currentBuild.currentResult
-        ['always', 'success', 'unstable', 'failure', 'cleanup'].each { condition ->
+        CONDITIONS.each { condition ->
+            if (!conditions[condition]) {
+                return
+            }
+            // Evaluated when its turn comes: an earlier condition's steps may change the result.
+            String result = BuildRun.worse(run.currentBuild.currentResult,
+                                           failure == null ? 'SUCCESS' : BuildRun.resultOf(failure))
             boolean applies = condition in ['always', 'cleanup'] ||
-                              (condition == 'success' && result == 'SUCCESS' && failure == null) ||
+                              (condition == 'aborted' && result == 'ABORTED') ||
+                              (condition == 'success' && result == 'SUCCESS') ||
+                              (condition == 'unsuccessful' && result != 'SUCCESS') ||
                               (condition == 'unstable' && result == 'UNSTABLE') ||
-                              (condition == 'failure' && (result == 'FAILURE' || failure != null))
-            if (applies && conditions[condition]) {
+                              (condition == 'failure' && result == 'FAILURE') ||
+                              (condition == 'notBuilt' && result == 'NOT_BUILT')
+            if (applies) {
                 steps(conditions[condition])
             }
         }
@@ -120,11 +151,22 @@ class Declarative {
         steps.call()
     }
 
-    /** environment { } values as strings; credentials('id') become the secret, masked. */
+    /**
+     * environment { } values as strings. credentials('id') is the secret of a Secret text
+     * credential; of a Username with password one, `user:password`, with NAME_USR and
+     * NAME_PSW besides (the Declarative syntax's "credentials() helper"); both masked.
+     */
     private Map<String, String> resolve(Map<String, Object> values) {
         Map<String, String> scope = [:]
         values.each { name, value ->
-            scope[name] = value instanceof DeclarativeCredential ? run.secret(value.id) : value?.toString()
+            if (value instanceof DeclarativeCredential && run.usernamePasswords.containsKey(value.id)) {
+                List<String> pair = run.usernamePassword(value.id)
+                scope[name] = run.secretValue("${pair[0]}:${pair[1]}".toString())
+                scope["${name}_USR".toString()] = pair[0]
+                scope["${name}_PSW".toString()] = pair[1]
+            } else {
+                scope[name] = value instanceof DeclarativeCredential ? run.secret(value.id) : value?.toString()
+            }
         }
         return scope
     }
@@ -185,6 +227,35 @@ class DeclarativeOptions {
     DeclarativeOptions(Declarative d) { this.d = d }
 
     void skipDefaultCheckout(boolean skip = true) { d.checkout = !skip }
+
+    /** Around the stages and post (a wrapper, ModelInterpreter.inWrappers). */
+    void timeout(Map args) { d.timeout = args }
+
+    void timeout(int minutes) { d.timeout = [time: minutes] }
+
+    /** A job property: after each build, older builds are discarded (core's LogRotator). */
+    void buildDiscarder(Map strategy) { d.properties.buildDiscarder = strategy }
+
+    /** LogRotator's fields; an empty or unreadable number is -1, "keep all". */
+    Map logRotator(Map args) {
+        return [numToKeep        : count(args.numToKeepStr ?: args.numToKeep),
+                daysToKeep       : count(args.daysToKeepStr ?: args.daysToKeep),
+                artifactNumToKeep: count(args.artifactNumToKeepStr ?: args.artifactNumToKeep),
+                artifactDaysToKeep: count(args.artifactDaysToKeepStr ?: args.artifactDaysToKeep)]
+    }
+
+    /** A job property (workflow-job's DisableConcurrentBuildsJobProperty). */
+    void disableConcurrentBuilds(Map args = [:]) {
+        d.properties.disableConcurrentBuilds = [abortPrevious: args.abortPrevious as boolean]
+    }
+
+    private static int count(Object value) {
+        try {
+            return value == null || value.toString().trim().isEmpty() ? -1 : Integer.parseInt(value.toString().trim())
+        } catch (NumberFormatException ignored) {
+            return -1
+        }
+    }
 
     def methodMissing(String name, Object args) {
         d.run.log("Option ${name} is not emulated by the sandbox: ignored")
@@ -260,9 +331,12 @@ class DeclarativePost extends DeclarativeSection {
     DeclarativePost(Map<String, Closure> conditions) { this.conditions = conditions }
 
     void always(Closure body) { conditions.always = body }
+    void aborted(Closure body) { conditions.aborted = body }
     void success(Closure body) { conditions.success = body }
+    void unsuccessful(Closure body) { conditions.unsuccessful = body }
     void failure(Closure body) { conditions.failure = body }
     void unstable(Closure body) { conditions.unstable = body }
+    void notBuilt(Closure body) { conditions.notBuilt = body }
     void cleanup(Closure body) { conditions.cleanup = body }
 }
 

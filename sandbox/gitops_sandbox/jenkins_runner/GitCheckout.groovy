@@ -1,15 +1,16 @@
 import hudson.AbortException
 
-import java.util.concurrent.TimeUnit
-
 /**
  * `checkout scm` as the Git plugin does it: fetch the job's repository over HTTP into
  * the workspace (a new clone, or a fetch into the one a previous build left), then
  * check out the exact commit the build was started for, detached. The job's
- * `credentialsId` names the credential sent as the HTTP password (the sandbox's
- * store holds Secret text only; GitLab takes a token as password with any user
- * name). Sets GIT_COMMIT, GIT_BRANCH and GIT_URL in the build's environment and
- * returns them, as the step does.
+ * `credentialsId` must name a *Username with password* credential, sent as HTTP basic
+ * auth (GitLab takes a token as the password). The Git plugin looks it up as a
+ * StandardUsernameCredentials (GitSCM.lookupScanCredentials): any other kind, a Secret
+ * text one included, is "not found", `Warning: CredentialId "x" could not be found.`,
+ * and git goes on without credentials (a private repository then refuses it). Sets
+ * GIT_COMMIT, GIT_BRANCH and GIT_URL in the build's environment and returns them, as
+ * the step does.
  */
 class GitCheckout {
     private final BuildRun run
@@ -24,12 +25,17 @@ class GitCheckout {
         Map<String, String> env = run.environment()
         env.GIT_TERMINAL_PROMPT = '0'
         run.log('The recommended git tool is: NONE')
-        if (scm.credentialsId) {
-            String secret = run.secret(scm.credentialsId as String)
-            String basic = "oauth2:${secret}".bytes.encodeBase64().toString()
+        String id = scm.credentialsId as String
+        if (!id) {
+            run.log('No credentials specified')
+        } else if (run.usernamePasswords.containsKey(id)) {
+            List<String> pair = run.usernamePassword(id)
+            String basic = "${pair[0]}:${pair[1]}".getBytes('UTF-8').encodeBase64().toString()
             env.putAll(GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader',
                        GIT_CONFIG_VALUE_0: "Authorization: Basic ${basic}".toString())
-            run.log("using credential ${scm.credentialsId}")
+            run.log("using credential ${id}")
+        } else {
+            run.log("Warning: CredentialId \"${id}\" could not be found.")
         }
         String url = scm.url
         if (new File(dir, '.git').isDirectory()) {
@@ -67,13 +73,13 @@ class GitCheckout {
         StringBuilder err = new StringBuilder()
         Thread outReader = process.consumeProcessOutputStream(out)
         Thread errReader = process.consumeProcessErrorStream(err)
-        if (!process.waitFor(600, TimeUnit.SECONDS)) {
-            process.destroyForcibly()
-            throw new AbortException("git ${args[0]} did not finish in 600 s")
+        int code
+        try {
+            code = run.await(process, 600, "git ${args[0]}")
+        } finally {
+            outReader.join()
+            errReader.join()
         }
-        outReader.join()
-        errReader.join()
-        int code = process.exitValue()
         // `git config key` exits 1 for an unset key: that is an answer, not a failure.
         if (code != 0 && !(args[0] == 'config' && args.length == 2 && code == 1)) {
             run.log("ERROR: Error fetching remote repo 'origin'")

@@ -1,8 +1,11 @@
 import hudson.AbortException
 
+import java.nio.charset.StandardCharsets
 import java.util.concurrent.TimeUnit
 
+import jenkins.model.CauseOfInterruption
 import org.codehaus.groovy.runtime.InvokerHelper
+import org.jenkinsci.plugins.workflow.steps.FlowInterruptedException
 
 /**
  * Just enough of a Jenkins pipeline run to execute a shared library's vars/ steps
@@ -13,14 +16,23 @@ import org.codehaus.groovy.runtime.InvokerHelper
  * Steps bound: sh (bash -c through ProcessBuilder; `set -xe` first unless the script
  * has a shebang, as Jenkins runs `sh -xe`; throws AbortException("script returned exit
  * code N") like Jenkins), withEnv (Jenkins' override rules: empty value unsets, PATH+X
- * prepends), withCredentials + string(...) (values from `credentials`), error, echo,
- * libraryResource (resources/ of the libraries), writeFile, readFile, fileExists,
- * isUnix, env, currentBuild; and every vars/<name>.groovy of the libraries as a step.
+ * prepends), withCredentials + string(...) (Secret text, from `credentials`),
+ * usernamePassword(...) and usernameColonPassword(...) (Username with password, from
+ * `usernamePasswords`), error, echo, libraryResource (resources/ of the libraries),
+ * writeFile, readFile, fileExists, isUnix, env, currentBuild; and every
+ * vars/<name>.groovy of the libraries as a step.
  *
  * The build log (`log`) records everything echoed or printed by sh, UNMASKED: Jenkins
  * would mask credentials, so a test here sees whether a secret is printed at all. The
  * console stream (`console`, the sandbox's consoleText) masks bound secrets with ****,
- * as Jenkins does.
+ * as Jenkins does. `sh` output reaches both line by line while the command runs, as
+ * Jenkins' durable-task step streams it.
+ *
+ * An interruption (`interrupt`: a timeout, Stop, a newer build) stops the process a
+ * step waits for ("Sending interrupt signal to process", its whole process tree, as
+ * durable-task signals the script's processes) and is thrown as the step's
+ * FlowInterruptedException; between steps, the next step throws it (as Jenkins'
+ * CPS thread does).
  */
 class PipelineHarness {
     /** Library roots (each with vars/ and resources/), searched in order. */
@@ -30,6 +42,8 @@ class PipelineHarness {
     final Map<String, String> agentEnv = new LinkedHashMap<String, String>()
     /** Credential id -> secret text, for withCredentials([string(...)]). */
     final Map<String, String> credentials = new LinkedHashMap<String, String>()
+    /** Credential id -> [username, password]: "Username with password" credentials. */
+    final Map<String, List<String>> usernamePasswords = new LinkedHashMap<String, List<String>>()
     final CurrentBuild currentBuild = new CurrentBuild()
     /** Every sh call: script, label, env, exit code. */
     final List<Map> shCalls = []
@@ -45,6 +59,13 @@ class PipelineHarness {
     private final List<Map<String, String>> scopes = []
     private final Set<String> secrets = new LinkedHashSet<String>()
     private final Map<String, Script> loaded = [:]
+    // Lines come from sh's reader threads and timers as well as the pipeline's thread.
+    private final Object logLock = new Object()
+    private final Object interruptLock = new Object()
+    /** The process the current step waits for (sh, git), which an interruption stops. */
+    private Process waitingFor
+    /** An interruption not yet thrown by a step. */
+    private FlowInterruptedException pending
 
     /**
      * Compiled vars/ scripts by path and text: compiling is most of a step's first call,
@@ -98,8 +119,8 @@ class PipelineHarness {
     /** The steps a script sees, by name (BuildRun adds the pipeline-level ones). */
     protected Map<String, Closure> steps() {
         Map<String, Closure> found = [:]
-        ['sh', 'withEnv', 'withCredentials', 'string', 'error', 'echo', 'libraryResource',
-         'writeFile', 'readFile', 'fileExists', 'isUnix'].each { step ->
+        ['sh', 'withEnv', 'withCredentials', 'string', 'usernamePassword', 'usernameColonPassword',
+         'error', 'echo', 'libraryResource', 'writeFile', 'readFile', 'fileExists', 'isUnix'].each { step ->
             found[step] = this.&"$step"
         }
         return found
@@ -178,18 +199,111 @@ class PipelineHarness {
         if (!line.endsWith('\n')) {
             line += '\n'
         }
-        buildLog.append(line)
-        if (console != null) {
-            console.print(mask(line))
-            console.flush()
+        synchronized (logLock) {
+            buildLog.append(line)
+            if (console != null) {
+                console.print(mask(line))
+                console.flush()
+            }
         }
     }
 
-    /** Jenkins' masking: every secret bound so far shows as ****. */
+    /** Jenkins' masking: every secret bound so far shows as ****, the longest first. */
     String mask(String text) {
         String masked = text
-        secrets.each { secret -> masked = masked.replace(secret, '****') }
+        List<String> known
+        synchronized (logLock) {
+            known = secrets.sort(false) { -it.length() }
+        }
+        known.each { secret -> masked = masked.replace(secret, '****') }
         return masked
+    }
+
+    // ---- interruptions -------------------------------------------------------------
+
+    /** Interrupt the build where it is: the running step's process is stopped, the step throws. */
+    void interrupt(String result, String cause) {
+        interrupt(new FlowInterruptedException(result, [new CauseOfInterruption(cause)]))
+    }
+
+    void interrupt(FlowInterruptedException cause) {
+        Process process
+        synchronized (interruptLock) {
+            pending = cause
+            process = waitingFor
+        }
+        if (process != null) {
+            log('Sending interrupt signal to process')
+            stop(process)
+        }
+    }
+
+    /** Throw the interruption that came since the last step, once. */
+    void checkInterrupted() {
+        FlowInterruptedException cause
+        synchronized (interruptLock) {
+            cause = pending
+            pending = null
+        }
+        if (cause != null) {
+            throw cause
+        }
+    }
+
+    /** SIGTERM to a step's process and everything it started. */
+    static void stop(Process process) {
+        List<Object> tree = []
+        Iterator<?> descendants = process.toHandle().descendants().iterator()
+        while (descendants.hasNext()) {
+            tree << descendants.next()
+        }
+        process.destroy()
+        tree.each { it.destroy() }
+    }
+
+    /** Wait for a step's process (exit code); an interruption meanwhile stops it and is thrown. */
+    int await(Process process, long timeoutSeconds, String what) {
+        boolean early
+        synchronized (interruptLock) {
+            waitingFor = process
+            early = pending != null
+        }
+        try {
+            if (early) {
+                stop(process)
+            }
+            if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                process.destroyForcibly()
+                throw new IllegalStateException("${what} did not finish in ${timeoutSeconds} s")
+            }
+        } finally {
+            synchronized (interruptLock) {
+                waitingFor = null
+            }
+        }
+        checkInterrupted()
+        return process.exitValue()
+    }
+
+    /** A thread that logs what `stream` says, line by line as the lines come. */
+    protected Thread streamLines(InputStream stream) {
+        return Thread.start {
+            ByteArrayOutputStream line = new ByteArrayOutputStream()
+            byte[] chunk = new byte[8192]
+            int n
+            while ((n = stream.read(chunk)) >= 0) {
+                for (int i = 0; i < n; i++) {
+                    line.write(chunk[i])
+                    if (chunk[i] == (byte) '\n') {
+                        log(new String(line.toByteArray(), StandardCharsets.UTF_8))
+                        line.reset()
+                    }
+                }
+            }
+            if (line.size()) {
+                log(new String(line.toByteArray(), StandardCharsets.UTF_8))
+            }
+        }
     }
 
     /** The environment a step sees now: the agent's, then each open scope (outermost first). */
@@ -220,6 +334,7 @@ class PipelineHarness {
     }
 
     Object sh(Map args) {
+        checkInterrupted()
         String script = args.script.toString()
         boolean returnStdout = args.returnStdout as boolean
         boolean returnStatus = args.returnStatus as boolean
@@ -232,25 +347,19 @@ class PipelineHarness {
         builder.redirectErrorStream(!returnStdout)
         Process process = builder.start()
         process.outputStream.close()
+        // The console gets the output as it comes; returnStdout keeps stdout for the
+        // caller (stderr still goes to the console), as durable-task does.
         StringBuilder out = new StringBuilder()
-        StringBuilder err = new StringBuilder()
-        Thread outReader = process.consumeProcessOutputStream(out)
-        Thread errReader = returnStdout ? process.consumeProcessErrorStream(err) : null
-        if (!process.waitFor(shTimeoutSeconds, TimeUnit.SECONDS)) {
-            process.destroyForcibly()
-            throw new IllegalStateException("sh did not finish in ${shTimeoutSeconds} s: ${script}")
+        Thread outReader = returnStdout ? process.consumeProcessOutputStream(out) : streamLines(process.inputStream)
+        Thread errReader = returnStdout ? streamLines(process.errorStream) : null
+        int code
+        try {
+            code = await(process, shTimeoutSeconds, "sh: ${script}")
+        } finally {
+            outReader.join()
+            errReader?.join()
         }
-        outReader.join()
-        errReader?.join()
-        int code = process.exitValue()
         shCalls << [script: script, label: args.label, env: env, exitCode: code, returnStdout: returnStdout]
-        if (returnStdout) {
-            if (err.length()) {
-                log(err)
-            }
-        } else if (out.length()) {
-            log(out)
-        }
         if (code != 0 && !returnStatus) {
             throw new AbortException("script returned exit code ${code}")
         }
@@ -274,21 +383,74 @@ class PipelineHarness {
         return [kind: 'string', credentialsId: args.credentialsId?.toString(), variable: args.variable?.toString()]
     }
 
+    Map usernamePassword(Map args) {
+        return [kind: 'usernamePassword', credentialsId: args.credentialsId?.toString(),
+                usernameVariable: args.usernameVariable?.toString(),
+                passwordVariable: args.passwordVariable?.toString()]
+    }
+
+    Map usernameColonPassword(Map args) {
+        return [kind: 'usernameColonPassword', credentialsId: args.credentialsId?.toString(),
+                variable: args.variable?.toString()]
+    }
+
     Object withCredentials(List bindings, Closure body) {
         Map<String, String> scope = new LinkedHashMap<String, String>()
         bindings.each { Map binding ->
-            scope[binding.variable] = secret(binding.credentialsId?.toString())
+            String id = binding.credentialsId?.toString()
+            if (binding.kind == 'usernamePassword') {
+                List<String> pair = usernamePassword(id)
+                scope[binding.usernameVariable] = pair[0]  // not a secret (isUsernameSecret: false)
+                scope[binding.passwordVariable] = pair[1]
+            } else if (binding.kind == 'usernameColonPassword') {
+                List<String> pair = usernamePassword(id)
+                scope[binding.variable] = secretValue("${pair[0]}:${pair[1]}".toString())
+            } else {
+                scope[binding.variable] = secret(id)
+            }
         }
         return inStep('withCredentials', scope, body)
     }
+
+    static final String SECRET_TEXT = 'Secret text'
+    static final String USERNAME_PASSWORD = 'Username with password'
 
     /** A Secret text credential's value, from now on masked in the console. */
     String secret(String credentialsId) {
         String value = credentials[credentialsId]
         if (value == null) {
-            throw new AbortException("Could not find credentials entry with ID '${credentialsId}'")
+            throw notFound(credentialsId, SECRET_TEXT)
         }
-        secrets << value
+        return secretValue(value)
+    }
+
+    /** A Username with password credential: [username, password], the password masked. */
+    List<String> usernamePassword(String credentialsId) {
+        List<String> pair = usernamePasswords[credentialsId]
+        if (pair == null) {
+            throw notFound(credentialsId, USERNAME_PASSWORD)
+        }
+        secretValue(pair[1])
+        return [pair[0], pair[1]]
+    }
+
+    /** Credentials Binding's MultiBinding.getCredentials: missing, or of another type. */
+    private AbortException notFound(String credentialsId, String expected) {
+        String type = credentials.containsKey(credentialsId) ? SECRET_TEXT :
+                      (usernamePasswords.containsKey(credentialsId) ? USERNAME_PASSWORD : null)
+        if (type == null) {
+            return new AbortException("Could not find credentials entry with ID '${credentialsId}'")
+        }
+        return new AbortException("Credentials '${credentialsId}' is of type '${type}' where '${expected}' was expected")
+    }
+
+    /** `value` is a secret from now on: masked in the console. */
+    String secretValue(String value) {
+        if (value) {
+            synchronized (logLock) {
+                secrets << value
+            }
+        }
         return value
     }
 
@@ -297,6 +459,7 @@ class PipelineHarness {
     }
 
     void echo(Object message) {
+        checkInterrupted()
         log(message)
     }
 
