@@ -11,6 +11,7 @@ the build runs), read from the log file as it is now.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -162,6 +163,24 @@ def _log(name: str, ref: str) -> tuple[bytes, bool] | None:
         building, number = bool(build.get("building")), build["number"]
     path = svc.builds.log_path(name, number)
     return (path.read_bytes() if path.exists() else b""), building
+
+
+@bp.get("/job/<name>/<ref>/testReport/api/json")
+def test_report(name: str, ref: str) -> Response:
+    """The build's test results (hudson.tasks.junit.TestResult, python-jenkins'
+    get_build_test_report): what its `junit` steps recorded; 404 without any."""
+    svc = services()
+    with svc.state.read():
+        found = _resolve(name, ref)
+    if not found:
+        return missing()
+    path = svc.builds.build_dir(name, found[1]["number"]) / "junitResult.json"
+    try:
+        report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return missing()
+    cls = report.pop("_class", "hudson.tasks.junit.TestResult")
+    return exported(lambda m: jenkins_shapes.Bean(cls, report))
 
 
 @bp.get("/job/<name>/<ref>/consoleText")

@@ -245,6 +245,11 @@ def color(job: dict[str, Any]) -> str:
     return f"{base}_anime" if any(b.get("building") for b in job["builds"]) else base
 
 
+def _serial(job: dict[str, Any]) -> bool:
+    serial = (job.get("job_properties") or {}).get("disableConcurrentBuilds")
+    return serial is not None and not serial.get("abortPrevious")
+
+
 def buildable(job: dict[str, Any]) -> bool:
     """ParameterizedJob.isBuildable: enabled, and not a copy whose config was never saved."""
     return not job["disabled"] and not job.get("hold_off_build")
@@ -261,6 +266,16 @@ def _cause() -> Bean:
         {"shortDescription": f"Started by user {USER}", "userId": USER, "userName": USER},
         {"shortDescription": 3, "userId": 3, "userName": 3},
     )
+
+
+def _test_action(b: dict[str, Any]) -> list[Bean]:
+    """The junit steps' TestResultAction (AbstractTestResultAction's counts, visibility 2)."""
+    tests = b.get("tests")
+    if not tests:
+        return []
+    counts = {k: tests[k] for k in ("failCount", "skipCount", "totalCount")}
+    shown = dict.fromkeys(counts, 2)
+    return [Bean("hudson.tasks.junit.TestResultAction", {**counts, "urlName": "testReport"}, shown)]
 
 
 def actions(parameters: list[dict[str, Any]]) -> list[Bean]:
@@ -311,7 +326,7 @@ class Model:
         return Bean(
             _run_class(job) if typed else None,
             {
-                "actions": lambda: actions(b["parameters"]),
+                "actions": lambda: actions(b["parameters"]) + _test_action(b),
                 "artifacts": [],
                 "building": building,
                 "description": b.get("description"),
@@ -420,7 +435,9 @@ class Model:
                 "nextBuildNumber": job["next_build_number"],
                 "property": _properties(job["parameters"]),
                 "queueItem": (lambda: self.queue_item(waiting)) if waiting else None,
-                "concurrentBuild": True,
+                # WorkflowJob.isConcurrentBuild: false only under disableConcurrentBuilds()
+                # without abortPrevious (a job property the sandbox's builds set).
+                "concurrentBuild": not _serial(job),
                 "disabled": job["disabled"],
                 "resumeBlocked": False,
             },
@@ -451,27 +468,28 @@ class Model:
             (b for b in (job or {}).get("builds", []) if b["number"] == item.get("number")), None
         )
         waiting = build is None and not item.get("cancelled")
+        # Held back by its job (disableConcurrentBuilds: jenkins_executors sets `why`).
+        blocked = waiting and bool(item.get("blocked"))
         props: dict[str, Any] = {
             "actions": actions(item.get("parameters", [])),
-            "blocked": False,
-            "buildable": waiting,
+            "blocked": blocked,
+            "buildable": waiting and not blocked,
             "id": item["id"],
             "inQueueSince": item.get("in_queue_since", 0),
             "params": "".join(f"\n{p['name']}={p['value']}" for p in item.get("parameters", [])),
             "stuck": False,
             "task": lambda: self._task(name, job),
             "url": f"queue/item/{item['id']}/",
-            "why": "Waiting for next available executor" if waiting else None,
+            "why": (item.get("why") if blocked else "Waiting for next available executor")
+            if waiting
+            else None,
         }
         if not waiting:
             props["cancelled"] = bool(item.get("cancelled"))
             props["executable"] = self.build(name, build) if job and build else None
         shown = {k: 999 for k in props if k != "actions"}
-        return Bean(
-            "hudson.model.Queue$WaitingItem" if waiting else "hudson.model.Queue$LeftItem",
-            props,
-            shown,
-        )
+        kind = "BlockedItem" if blocked else ("WaitingItem" if waiting else "LeftItem")
+        return Bean(f"hudson.model.Queue${kind}", props, shown)
 
     def _task(self, name: str, job: dict[str, Any] | None) -> Bean:
         if job is not None and name in self.jobs:
