@@ -18,6 +18,7 @@ from gitops_sandbox import projects, users
 from gitops_sandbox.api_util import json_response, params, require_admin, to_bool
 from gitops_sandbox.context import services
 from gitops_sandbox.errors import missing, not_found
+from gitops_sandbox.jenkins_pipeline import username_passwords
 
 bp = Blueprint("sandbox_admin", __name__, url_prefix="/-/sandbox")
 
@@ -109,7 +110,9 @@ def jenkins_config() -> Response:
     return json_response(
         {
             "libraries": {name: str(path) for name, path in settings.libraries.items()},
-            "credentials": sorted(settings.credential_store(svc.token)),
+            "credentials": sorted(
+                {*settings.credential_store(svc.token), *username_passwords(settings, svc.token)}
+            ),
             "env": settings.global_env(svc.base_url),
             "agent_path": settings.agent_env(svc.token)["PATH"],
             "executors": settings.executors,

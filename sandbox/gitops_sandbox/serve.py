@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_sandbox.context import DEFAULT_DEVELOPER_TOKEN, DEVELOPER_USER
+from gitops_sandbox.jenkins_pipeline import username_passwords
 from gitops_sandbox.seed import DEPLOYMENTS, seed_default
 from gitops_sandbox.server import Sandbox
 from gitops_sandbox.state import STATE_FILE
@@ -26,7 +27,14 @@ def banner(sb: Sandbox) -> str:
     """URLs, the two users' tokens and copy-paste examples for a running sandbox."""
     settings = sb.services.builds.settings
     libraries = ", ".join(f"{n}={p}" for n, p in settings.libraries.items()) or "none"
-    credentials = ", ".join(sorted(settings.credential_store(sb.token)))
+    logins = username_passwords(settings, sb.token)
+    credentials = ", ".join(
+        [f"{c} (Secret text)" for c in sorted(settings.credential_store(sb.token))]
+        + [
+            f"{c} (Username with password, user {u}: for git)"
+            for c, (u, _) in sorted(logins.items())
+        ]
+    )
     developer = DEVELOPER_USER["username"]
     return f"""\
 GitLab sandbox : {sb.gitlab_url}   (REST API v4 under {sb.url}/api/v4)
@@ -36,7 +44,7 @@ Developer      : {sb.developer_token}   (user {developer}, Developer role on eve
 State          : {sb.state_dir}   (restart with --dir {sb.state_dir} to keep it)
 Admin          : {sb.url}/-/sandbox/deliveries, /-/sandbox/faults, /-/sandbox/jenkins/builds
 Libraries      : {libraries}   (for @Library('name') _)
-Credentials    : {credentials}   (Jenkins Secret text)
+Credentials    : {credentials}
 
 python-gitlab:
     import gitlab
