@@ -16,7 +16,6 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, request
-from markupsafe import escape
 
 from gitops_sandbox import jenkins_api, jenkins_shapes
 from gitops_sandbox.context import services
@@ -204,9 +203,10 @@ def progressive(name: str, ref: str, kind: str) -> Response:
     0 ("text rolled over"); while the build runs only whole lines are sent (up to
     the last newline, at most 10000 lines) and `X-More-Data: true` says to ask
     again; `X-Text-Size` is the byte offset to ask from next; a lone LF is sent as
-    CR+LF (LineEndNormalizingWriter). progressiveHtml sends the same text
-    HTML-escaped (text/html), with an `X-ConsoleAnnotator` for the next call
-    (opaque; the sandbox has no console annotations).
+    CR+LF (LineEndNormalizingWriter). progressiveHtml sends the same text with
+    `<`, `>` and `&` escaped (text/html; ConsoleAnnotationOutputStream), with an
+    `X-ConsoleAnnotator` for the next call (opaque; the sandbox has no console
+    annotations).
     """
     found = _log(name, ref)
     if found is None:
@@ -233,7 +233,9 @@ def progressive(name: str, ref: str, kind: str) -> Response:
     body = re.sub(r"(?<!\r)\n", "\r\n", chunk.decode("utf-8", errors="replace"))
     if kind == "progressiveHtml":
         headers["X-ConsoleAnnotator"] = "AA=="
-        return Response(str(escape(body)), headers=headers, content_type="text/html;charset=UTF-8")
+        # MarkupText.toString(true) -> Util.xmlEscape: only <, > and & (spaces, lines intact).
+        html = body.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return Response(html, headers=headers, content_type="text/html;charset=UTF-8")
     return Response(body, headers=headers, content_type="text/plain;charset=UTF-8")
 
 

@@ -346,7 +346,7 @@ def test_build_with_parameters_on_a_job_without_parameters_is_a_500(
 # Steps that write to the console while the build goes on (echo writes at once, as
 # Jenkins' does; how `sh` streams its own output is the runner's business).
 STREAMING = """node {
-    echo 'first part'
+    echo 'first part <b>&'
     sh 'touch started; sleep 3'
     echo 'second part'
     sh 'sleep 30'
@@ -369,13 +369,17 @@ def test_the_console_streams_while_the_build_runs(
     offset = int(first.headers["X-Text-Size"])
     assert offset == len(first.text.replace("\r\n", "\n").encode())
     # Lines go out with CR+LF (LineEndNormalizingWriter); the offset counts the file's bytes.
-    assert "first part\r\n" in first.text
+    assert "first part <b>&\r\n" in first.text
     # A start past the end: "text rolled over", from 0 again.
-    assert get(sandbox, progressive, start=offset + 10_000).text == first.text
+    rolled = get(sandbox, progressive, start=offset + 10_000)
+    assert rolled.text.startswith(first.text) and int(rolled.headers["X-Text-Size"]) >= offset
     # progressiveHtml: the same text, HTML-escaped, and the same offsets.
-    html = get(sandbox, f"job/talky/{number}/logText/progressiveHtml", start=0)
+    html = get(sandbox, f"job/talky/{number}/logText/progressiveHtml", start=offset)
     assert html.headers["Content-Type"] == "text/html;charset=UTF-8"
-    assert html.headers["X-Text-Size"] == str(offset) and "first part" in html.text
+    assert html.headers["X-More-Data"] == "true" and "first part" not in html.text
+    # Escaped as for <pre> (MarkupText.toString(true), Util.xmlEscape): <, > and & only.
+    escaped = get(sandbox, f"job/talky/{number}/logText/progressiveHtml", start=0).text
+    assert "first part &lt;b&gt;&amp;\r\n" in escaped and "first part <b>&\r\n" in first.text
 
     # Following it as a client does, until the second part arrives.
     text = first.text
