@@ -28,10 +28,12 @@ from pathlib import Path
 from gitops_sandbox.errors import SandboxError
 
 DEFAULT_CREDENTIAL = "gitlab-api-token"  # a credential id, not a secret
-# The plugins of the Pipeline controller the sandbox stands in for, as
-# pluginManager/api/json lists them: (short name, long name, version). The
-# versions are those of jenkinsci/bom's bom-2.462.x/pom.xml, the plugin set
-# tested with Jenkins 2.462.x (plain-credentials, not in it: bom-weekly's then).
+# The plugins of the Pipeline controller the sandbox stands in for (docs/JENKINS.md's
+# "Plugins" and what they depend on), as pluginManager/api/json lists them: (short
+# name, long name, version). The versions are those of jenkinsci/bom's
+# bom-2.462.x/pom.xml, the plugin set tested with Jenkins 2.462.x; of the two not in
+# it, plain-credentials is bom-weekly's then and workflow-aggregator its July 2024
+# release.
 PLUGINS: tuple[tuple[str, str, str], ...] = (
     ("credentials", "Credentials Plugin", "1384.vf0a_2ed06f9c6"),
     ("credentials-binding", "Credentials Binding Plugin", "681.vf91669a_32e45"),
@@ -39,12 +41,14 @@ PLUGINS: tuple[tuple[str, str, str], ...] = (
     ("git", "Git plugin", "5.5.2"),
     ("git-client", "Git client plugin", "5.0.3"),
     ("gitlab-plugin", "GitLab Plugin", "1.8.2"),
+    ("junit", "JUnit Plugin", "1312.v1a_235a_b_94a_31"),
     ("pipeline-groovy-lib", "Pipeline: Groovy Libraries", "749.v70084559234a_"),
     ("pipeline-model-definition", "Pipeline: Declarative", "2.2218.v56d0cda_37c72"),
     ("plain-credentials", "Plain Credentials Plugin", "183.va_de8f1dd5a_2b_"),
     ("scm-api", "SCM API Plugin", "696.v778d637b_a_762"),
     ("script-security", "Script Security Plugin", "1369.v9b_98a_4e95b_2d"),
     ("structs", "Structs Plugin", "338.v848422169819"),
+    ("workflow-aggregator", "Pipeline", "600.vb_57cdd26fdd7"),
     ("workflow-api", "Pipeline: API", "1358.vfb_5780da_64cb_"),
     ("workflow-basic-steps", "Pipeline: Basic Steps", "1058.vcb_fc1e3a_21a_9"),
     ("workflow-cps", "Pipeline: Groovy", "4009.v0089238351a_9"),
