@@ -14,6 +14,7 @@ user `admin`, password the sandbox token; every answer carries `X-Jenkins`
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -264,9 +265,11 @@ def _copy(source_name: str | None, name: str) -> Response:
         if not (source_name or "").strip():
             return failure("Specify which job to copy")
         return failure(f"No such job: {source_name}")
+    # Its configuration (config.xml and what Jenkins would have saved in it: the
+    # parameters and properties its builds declared, disabled), not its history.
+    history = ("builds", "next_build_number", "created_at", "hold_off_build")
     _jobs()[name] = {
-        **{k: source[k] for k in ("class", "description", "config_xml", "disabled")},
-        "parameters": [dict(p) for p in source["parameters"]],
+        **{k: copy.deepcopy(v) for k, v in source.items() if k not in history},
         "next_build_number": 1,
         "builds": [],
         "created_at": now_iso(),
