@@ -168,9 +168,11 @@ def first_party_release(w: World, ev: Evidence, app: str, tag: str) -> int:
 
 
 def onboard_first_party(w: World, ev: Evidence, app: str) -> None:
-    """Its Jenkins job and push hook, and its (no-promote) env entries merged."""
+    """Its Jenkins job and push hook, and its (no-promote) env entries merged. The job
+    fetches the repository with `gitlab-git`, a Username with password credential: the
+    Git plugin takes no Secret text (docs/JENKINS.md)."""
     done = w.cli(
-        "onboard", "--app", app, "--repo", w.app_path(app), "--git-credentials", "gitlab-api-token"
+        "onboard", "--app", app, "--repo", w.app_path(app), "--git-credentials", "gitlab-git"
     )
     ev.expect(f"Jenkins job {app} exists (python-jenkins)", bool(w.jenkins.job_exists(app)), True)
     for registration in done["registrations"]:
