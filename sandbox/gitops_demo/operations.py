@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from gitops_demo.changes import APP, IMAGE, REPLICAS, app_env_var, build
-from gitops_demo.evidence import Evidence, Objects, deployment, env_var, image_tag
+from gitops_demo.evidence import Evidence, Objects, container, deployment, env_var, image_tag
 from gitops_demo.seeds import ENVS
 from gitops_demo.world import Mismatch, World
 from jenkins_helpers.promotion.trailer import parse_trailer
 
 POSTGRES = "postgres"
+POSTGRES_IMAGE = "docker.io/library/postgres"
 PROMOTE = "Promote {app} {tag} to {env}"
 
 
@@ -28,6 +29,11 @@ def release(w: World, ev: Evidence, tag: str, app: str = APP) -> None:
 
 def tags(w: World, app: str) -> dict[str, str]:
     return {env: image_tag(objects, app) for env, objects in w.everywhere().items()}
+
+
+def images(w: World, app: str) -> dict[str, str]:
+    """The app's image (repository and tag) in each environment."""
+    return {env: container(objects, app)["image"] for env, objects in w.everywhere().items()}
 
 
 def setting(w: World, env: str, app: str, *args: str) -> dict[str, Any]:
@@ -78,15 +84,24 @@ def d2(w: World) -> list[str]:
     ev = Evidence()
     for app, tag in ((POSTGRES, "16.5"), (APP, "2.2.0")):
         w.merged_quietly(setting(w, "dev", app, "--image-tag", tag, "--no-promote")["mr_iid"])
-    postgres_stage = tags(w, POSTGRES)["stage"]
-    done = w.cli("promote-env", "--from", "dev", "--to", "stage", "--apps", APP)
-    (unit,) = done["units"]
+    postgres = images(w, POSTGRES)
+    ev.expect("stage postgres differs from dev's", postgres["stage"] != postgres["dev"], True)
+    pick = ("promote-env", "--from", "dev", "--to", "stage", "--apps", APP)
+    (unit,) = w.cli(*pick)["units"]
+    ev.expect("unit proposed", (unit["unit"], unit["status"]), (APP, "created"))
+    title = PROMOTE.format(app=APP, tag="2.2.0", env="stage")
+    ev.expect("its MR", w.mr(unit["mr_iid"]).title, title)
+    ev.expect("promote-env again", w.cli(*pick)["units"][0]["status"], "noop")
     w.merge(unit["mr_iid"])
     w.idle()
-    now = tags(w, APP), tags(w, POSTGRES)
-    ev.expect("stage example-app", now[0]["stage"], "2.2.0")
-    ev.expect("stage postgres (untouched)", now[1]["stage"], postgres_stage)
-    ev.expect("dev example-app, postgres", (now[0]["dev"], now[1]["dev"]), ("2.2.0", "16.5"))
+    now = images(w, APP), images(w, POSTGRES)
+    ev.expect("stage example-app", now[0]["stage"], f"{IMAGE}:2.2.0")
+    ev.expect("stage postgres (untouched)", now[1]["stage"], postgres["stage"])
+    ev.expect(
+        "dev example-app, postgres",
+        (now[0]["dev"], now[1]["dev"]),
+        (f"{IMAGE}:2.2.0", f"{POSTGRES_IMAGE}:16.5"),
+    )
     return ev.lines
 
 
@@ -98,7 +113,21 @@ def d3(w: World) -> list[str]:
     onwards = w.wait_mr("prod", PROMOTE.format(app=APP, tag="3.3.0", env="prod"))
     w.idle()
     done = w.cli("revert", "--env", "stage")
+    mr = w.mr(done["mr_iid"])
+    ev.expect("revert MR", mr.title, 'Revert "Promote example-app 3.3.0 to stage" in stage')
+    ev.expect(
+        "its labels revert, env::stage, no-promote",
+        {"revert", "env::stage", "no-promote"} <= set(mr.labels),
+        True,
+    )
     ev.expect("open promotion to prod closed", done["closed"], [onwards.iid])
+    closed = w.mr(onwards.iid)
+    why = any("reverted in stage" in n.body for n in closed.notes.list(get_all=True))
+    ev.expect(
+        "its state, a note saying it was reverted in stage", (closed.state, why), ("closed", True)
+    )
+    again = w.cli("revert", "--env", "stage", "--commit", done["commit"][:12])
+    ev.expect("revert of that commit again", (again["status"], again["mr_iid"]), ("noop", mr.iid))
     w.merged_quietly(done["mr_iid"])
     ev.expect(
         "stage manifests equal to before the change", blob_ids(w, "stage") == stage_before, True
@@ -115,12 +144,16 @@ def d3(w: World) -> list[str]:
 
 def d4(w: World) -> list[str]:
     ev = Evidence()
-    example_before = tags(w, APP)
+    example_before = images(w, APP)
     done = setting(w, "dev", POSTGRES, "--image-tag", "17-alpine")
+    ev.expect("its MR promotes on", done["promotes"], True)
     merged = w.chain(done["mr_iid"], PROMOTE.format(app=POSTGRES, tag="17-alpine", env="{env}"))
     ev.note("chain: " + " -> ".join(f"!{i}" for i in merged))
-    ev.expect("postgres everywhere", tags(w, POSTGRES), {e: "17-alpine" for e in ENVS})
-    ev.expect("example-app untouched", tags(w, APP), example_before)
+    want = {e: f"{POSTGRES_IMAGE}:17-alpine" for e in ENVS}
+    ev.expect("postgres everywhere", images(w, POSTGRES), want)
+    ev.expect("example-app untouched", images(w, APP), example_before)
+    again = setting(w, "dev", POSTGRES, "--image-tag", "17-alpine")
+    ev.expect("the same set again", again["status"], "noop")
     return ev.lines
 
 
@@ -134,11 +167,15 @@ def d5(w: World) -> list[str]:
     mr = w.mr(unit["mr_iid"])
     ev.expect("skip-env label", "skip-env" in mr.labels, True)
     trailer = parse_trailer(mr.description)
-    ev.expect("trailer: skipped", trailer.skipped if trailer else None, ("stage",))
+    moved = (trailer.source_env, trailer.skipped) if trailer else None
+    ev.expect("trailer: from, skipped", moved, ("dev", ("stage",)))
+    ev.expect("again with --skip-env", w.cli(*skip, "--skip-env")["units"][0]["status"], "noop")
     w.merge(mr.iid)
     w.idle()
-    ev.expect("prod example-app", tags(w, APP)["prod"], "5.5.0")
+    ev.expect("prod example-app", images(w, APP)["prod"], f"{IMAGE}:5.5.0")
     ev.expect("stage manifests unchanged", blob_ids(w, "stage") == stage_before, True)
+    into_stage = [m.iid for m in w.open_mrs("stage") if f"app::{APP}" in m.labels]
+    ev.expect("open example-app MRs into stage", into_stage, [])
     return ev.lines
 
 
@@ -238,16 +275,23 @@ def e4(w: World) -> list[str]:
     for tag in ("1.0.41", "1.0.42"):
         w.merged_quietly(setting(w, "prod", APP, "--image-tag", tag, "--no-promote")["mr_iid"])
     before = w.everywhere()
-    done = w.cli("rollback", "--env", "prod", "--app", APP, "--to", "1.0.41")
+    back = ("rollback", "--env", "prod", "--app", APP, "--to")
+    done = w.cli(*back, "1.0.41")
+    title = "Roll back example-app to 1.0.41 in prod [no-promote]"
+    ev.expect("rollback MR", w.mr(done["mr_iid"]).title, title)
     paths = w.changed_paths(done["mr_iid"])
     ev.expect(
         "files the rollback changes",
         sorted(paths),
         ["env.cue", "manifests/prod/example-app/deployment-example-app.yaml"],
     )
+    again = w.cli(*back, "previous")
+    ev.expect(
+        "again as --to previous", (again["status"], again["mr_iid"]), ("noop", done["mr_iid"])
+    )
     w.merged_quietly(done["mr_iid"])
     after = w.everywhere()
-    ev.expect("prod example-app", image_tag(after["prod"], APP), "1.0.41")
+    ev.expect("prod example-app", container(after["prod"], APP)["image"], f"{IMAGE}:1.0.41")
     moved = deployment(after["prod"], APP)
     moved["spec"]["template"]["spec"]["containers"][0]["image"] = f"{IMAGE}:1.0.42"
     ev.expect("prod Deployment otherwise unchanged", moved == deployment(before["prod"], APP), True)
