@@ -310,11 +310,20 @@ def f1(w: World) -> list[str]:
     app = "user-service"
     w.app_project(app)
     onboard_first_party(w, ev, app)
+    objects_of = {env: [k for k in o if k[0] == app] for env, o in w.everywhere().items()}
+    ev.expect(f"objects of {app} once onboarded (no image yet)", objects_of, {e: [] for e in ENVS})
     first = first_party_release(w, ev, app, "1.0.0")
-    w.chain(first, PROMOTE.format(app=app, tag="1.0.0", env="{env}"))
+    merged = w.chain(first, PROMOTE.format(app=app, tag="1.0.0", env="{env}"))
     for env, objects in w.everywhere().items():
-        got = (image_tag(objects, app), deployment(objects, app)["spec"]["replicas"])
-        ev.expect(f"{env} {app} tag, replicas", got, ("1.0.0", REPLICAS[env]))
+        got = (container(objects, app)["image"], deployment(objects, app)["spec"]["replicas"])
+        want = (f"registry.example.com/{app}:1.0.0", REPLICAS[env])
+        ev.expect(f"{env} {app} image, replicas", got, want)
+        source = objects.get((app, "Application", f"{env}-{app}"), {}).get("spec", {})
+        path = source.get("source", {}).get("path")
+        ev.expect(f"{env} Application {env}-{app} source path", path, f"manifests/{env}/{app}")
+    trailers = {i: parse_trailer(w.mr(i).description) for i in merged}
+    platform = [i for i, t in trailers.items() if t is None or t.platform]
+    ev.expect("its promotions without a trailer or moving the platform layer", platform, [])
     for branch in ENVS:
         files = w.project.repository_tree(path="services/apps", ref=branch, get_all=True)
         paths = {f["path"] for f in files}
@@ -338,15 +347,34 @@ def f2(w: World) -> list[str]:
         "--port",
         "6379",
     )
-    by_branch = {r["branch"]: r["mr_iid"] for r in w.cli(*args)["registrations"]}
+    done = w.cli(*args)
+    ev.expect("Jenkins job, push hook", (done["job"], done["hook"]), (None, None))
+    by_branch = {r["branch"]: r["mr_iid"] for r in done["registrations"]}
+    branches = [r["branch"] for r in done["registrations"]]
+    ev.expect("registration MRs into", branches, ["main", *ENVS])
+    ev.expect("dev MR", w.mr(by_branch["dev"]).title, "Onboard redis in dev")
+    files = {"services/apps/redis.cue", "env.cue", "manifests/dev/redis/deployment-redis.yaml"}
+    ev.expect(
+        "it carries the app file, env entry and manifests",
+        files <= w.changed_paths(by_branch["dev"]),
+        True,
+    )
+    before = w.all_mrs()
+    again = [r["status"] for r in w.cli(*args)["registrations"]]
+    ev.expect("onboard again", (again, w.all_mrs() == before), (["noop"] * 4, True))
     for branch in ("main", "stage", "prod"):
         w.merge(by_branch[branch])
     w.idle()
+    into_dev = [m.iid for m in w.open_mrs("dev") if "app::redis" in m.labels]
+    ev.expect("redis MRs into dev after main's merge (no sync)", into_dev, [by_branch["dev"]])
     w.chain(by_branch["dev"], PROMOTE.format(app="redis", tag="7.2.4", env="{env}"))
     for env, objects in w.everywhere().items():
-        port = deployment(objects, "redis")["spec"]["template"]["spec"]["containers"][0]["ports"][0]
+        main = container(objects, "redis")
+        replicas = deployment(objects, "redis")["spec"]["replicas"]
         ev.expect(
-            f"{env} redis", (image_tag(objects, "redis"), port["containerPort"]), ("7.2.4", 6379)
+            f"{env} redis image, port, replicas",
+            (main["image"], main["ports"][0]["containerPort"], replicas),
+            ("docker.io/library/redis:7.2.4", 6379, REPLICAS[env]),
         )
     return ev.lines
 

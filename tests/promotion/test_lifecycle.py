@@ -1,16 +1,18 @@
-"""An app's life: onboarding (F1 first party, F2 third party) and decommissioning (F3).
+"""An app's life beyond what the demo's use cases check: what F1's onboarding leaves in
+Jenkins and GitLab (the job's configuration, the push hook, its MRs, a second run),
+F3's decommission with a pending promotion, and bad input refused.
+
+F1's and F2's use cases end to end (the first build through the chain, a third-party
+app through the chain) are the demo's (sandbox/gitops_demo/operations.py, run by
+tests/demo/test_use_cases.py).
 
 Against the sandbox with its Jenkins and the webhook: the commands run as a user runs
 them (the CLI, as a subprocess), MRs are merged through python-gitlab, and what each
-environment deploys is read from its branch. F1's first build really runs: a push to
-the app's repository reaches the sandbox's Jenkins through the hook onboarding added,
-and the job onboarding created runs the app's Jenkinsfile, whose gitopsPromote opens
-the dev MR.
+environment deploys is read from its branch.
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +30,6 @@ from tests.helpers.operator import all_mrs, gitops, gitops_json
 
 TOKEN = "lifecycle-test-token-3f9a"  # noqa: S105 - the sandbox's test credential
 ENVS = ("dev", "stage", "prod")
-REPLICAS = {"dev": 1, "stage": 2, "prod": 3}  # what onboarding gives each environment
 FAKE_DOCKER = '#!/bin/sh\necho "fake docker $*"\n'
 
 
@@ -111,13 +112,8 @@ def walk(chain: Chain, hook: Hook, app: str, tag: str, first_iid: int) -> None:
 # --- F1 -------------------------------------------------------------------------------
 
 
-def test_f1_onboard_a_first_party_app_then_its_first_build_reaches_prod(
-    chain: Chain,
-    hook: Hook,
-    sandbox: Sandbox,
-    server: jenkins.Jenkins,
-    environment: dict[str, str],
-    tmp_path: Path,
+def test_f1_onboarding_leaves_a_job_a_push_hook_and_one_mr_per_environment(
+    chain: Chain, sandbox: Sandbox, server: jenkins.Jenkins, environment: dict[str, str]
 ) -> None:
     args = ("onboard", "--app", "user-service", "--repo", "apps/user-service")
     args += ("--git-credentials", "gitlab-api-token")
@@ -144,45 +140,6 @@ def test_f1_onboard_a_first_party_app_then_its_first_build_reaches_prod(
     assert all_mrs(chain.project) == mrs_before, "a second run opens and closes nothing"
     assert len(app_hooks(chain, "apps/user-service")) == 1
 
-    merge_registrations(chain, done)
-    hook.wait_idle()
-    assert not any(has_manifests(chain, env, "user-service") for env in ENVS), (
-        "an entry without an image deploys nothing"
-    )
-    assert not [m for m in chain.open_mrs("stage") if "app::user-service" in m.labels]
-
-    _merge_a_change(chain, sandbox, "apps/user-service", tmp_path)
-    first = chain.wait_mr("dev", chain.titled("Promote user-service 1.0.0 to dev"), timeout=300)
-    walk(chain, hook, "user-service", "1.0.0", first.iid)
-    for env in ENVS:
-        assert chain.container(env, "user-service")["image"] == (
-            "registry.example.com/user-service:1.0.0"
-        )
-        assert chain.replicas(env, "user-service") == REPLICAS[env], env
-        application = chain.manifest(env, "user-service", "Application", f"{env}-user-service")
-        assert application["spec"]["source"]["path"] == f"manifests/{env}/user-service"
-    merged = chain.project.mergerequests.list(
-        state="merged", labels=["app::user-service", "promotion"], get_all=True
-    )
-    assert all(not parse_trailer(m.description).platform for m in merged)  # type: ignore[union-attr]
-
-
-def _merge_a_change(chain: Chain, sandbox: Sandbox, repo: str, work: Path) -> None:
-    """A developer's change merged into the app repository's main (GitLab: a push there)."""
-    subprocess.run(["git", "clone", "-q", sandbox.clone_url(repo), str(work / "app")], check=True)
-    (work / "app" / "CHANGELOG.md").write_text("- first release\n")
-    for args in (
-        ["add", "--all"],
-        ["-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "Release"],
-        ["push", "-q", "origin", "HEAD:refs/heads/first-release"],
-    ):
-        subprocess.run(["git", "-C", str(work / "app"), *args], check=True)
-    project = chain.project.manager.gitlab.projects.get(repo)
-    mr = project.mergerequests.create(
-        {"source_branch": "first-release", "target_branch": "main", "title": "First release"}
-    )
-    mr.merge()
-
 
 def test_f1_bad_input_changes_nothing(
     chain: Chain, server: jenkins.Jenkins, environment: dict[str, str]
@@ -203,45 +160,6 @@ def test_f1_bad_input_changes_nothing(
     assert done.returncode == 2 and "JENKINS_URL" in done.stderr
     assert all_mrs(chain.project) == before
     assert not server.job_exists("orders")
-
-
-# --- F2 -------------------------------------------------------------------------------
-
-
-def test_f2_onboard_a_third_party_app_and_the_chain_carries_it(
-    chain: Chain, hook: Hook, environment: dict[str, str]
-) -> None:
-    args = ("onboard", "--app", "redis", "--third-party", "--image", "docker.io/library/redis")
-    args += ("--tag", "7.2.4", "--port", "6379")
-    done = gitops_json(environment, *args)
-    assert done["job"] is None and done["hook"] is None
-    branches = [r["branch"] for r in done["registrations"]]
-    assert branches == ["main", *ENVS]
-    by_branch = {r["branch"]: r for r in done["registrations"]}
-    dev_mr = chain.project.mergerequests.get(by_branch["dev"]["mr_iid"])
-    assert dev_mr.title == "Onboard redis in dev"
-    assert {c["new_path"] for c in dev_mr.changes()["changes"]} >= {
-        "services/apps/redis.cue",
-        "env.cue",
-        "manifests/dev/redis/deployment-redis.yaml",
-    }
-    mrs_before = all_mrs(chain.project)
-    again = gitops_json(environment, *args)
-    assert [r["status"] for r in again["registrations"]] == ["noop"] * 4
-    assert all_mrs(chain.project) == mrs_before
-
-    for branch in ("main", "stage", "prod"):
-        chain.merge(by_branch[branch]["mr_iid"])
-    hook.wait_idle()
-    assert [m.iid for m in chain.open_mrs("dev") if "app::redis" in m.labels] == [dev_mr.iid], (
-        "merging main's app file ([no-promote]) opens no sync to dev"
-    )
-    walk(chain, hook, "redis", "7.2.4", dev_mr.iid)
-    for env in ENVS:
-        container = chain.container(env, "redis")
-        assert container["image"] == "docker.io/library/redis:7.2.4", env
-        assert container["ports"][0]["containerPort"] == 6379
-        assert chain.replicas(env, "redis") == REPLICAS[env], env
 
 
 # --- F3 -------------------------------------------------------------------------------
