@@ -28,6 +28,7 @@ IMAGE = "registry.example.com/example-app"
 REPLICAS = {"dev": 1, "stage": 2, "prod": 3}  # the starting state's
 DEFAULTS = "platform/defaults.cue"
 PLATFORM_TITLE = "Promote the platform layer from {previous} to {env}"
+ENV_ONLY = "not promoted: the merge changed no app layer, image or platform layer"
 
 
 # --- A: one environment ----------------------------------------------------------------
@@ -119,16 +120,25 @@ def env_mr(w: World, ev: Evidence, env: str, title: str, cue: str) -> None:
     iid = w.person_mr(env, title, edit, render=True)
     w.merged_quietly(iid)
     ev.note(f"!{iid} into {env} ({title}) merged; nothing promoted")
+    stopped = [
+        j["result"]["stopped"]
+        for j in w.idle()
+        if j["key"].startswith(f"merge:{env}:") and (j["result"] or {}).get("stopped")
+    ]
+    ev.expect(f"the webhook on the merge into {env}", stopped, [ENV_ONLY])
 
 
 def b1(w: World) -> list[str]:
     ev = Evidence()
     app_release(w, ev, "1.1.0", app_env_var("FEATURE_FLAGS", "new-checkout,dark-mode"))
     for env, objects in w.everywhere().items():
+        entries = [
+            e for e in container(objects, APP).get("env", []) if e["name"] == "FEATURE_FLAGS"
+        ]
         ev.expect(
             f"{env} FEATURE_FLAGS",
-            env_var(objects, APP, "FEATURE_FLAGS"),
-            ["new-checkout,dark-mode"],
+            entries,
+            [{"name": "FEATURE_FLAGS", "value": "new-checkout,dark-mode"}],
         )
     return ev.lines
 
@@ -194,8 +204,9 @@ def b6(w: World) -> list[str]:
 
 def platform_change(
     w: World, ev: Evidence, title: str, edits: dict[str, Callable[[str], str]]
-) -> None:
-    """A platform engineer's MR into main; the webhook syncs it to dev, then the chain."""
+) -> list[str]:
+    """A platform engineer's MR into main; the webhook syncs it to dev, then the chain.
+    Returns the titles of the MRs merged after dev's sync MR, in order."""
 
     def edit(tree: Path) -> None:
         for path, change in edits.items():
@@ -210,6 +221,7 @@ def platform_change(
     sync = w.wait_mr("dev", "Sync main to dev: platform and app layers")
     w.merge(sync.iid)
     merged = [f"!{iid} main", f"!{sync.iid} dev"]
+    onwards = []
     for previous, env in itertools.pairwise(ENVS):
         w.wait_mr(env, PLATFORM_TITLE.format(previous=previous, env=env))
         w.idle()
@@ -218,8 +230,10 @@ def platform_change(
         while pending := w.open_mrs(env):
             w.merge(pending[0].iid)
             merged.append(f"!{pending[0].iid} {pending[0].title}")
+            onwards.append(pending[0].title)
             w.idle()
     ev.note("merged: " + "; ".join(merged))
+    return onwards
 
 
 def append(cue: str) -> Callable[[str], str]:
@@ -235,9 +249,11 @@ COST_CENTER = append('defaults: labels: "cost-center": "platform-shared"')
 
 def c1(w: World) -> list[str]:
     ev = Evidence()
-    platform_change(
+    onwards = platform_change(
         w, ev, "Label every object cost-center: platform-shared", {DEFAULTS: COST_CENTER}
     )
+    platform_only = [PLATFORM_TITLE.format(previous=p, env=e) for p, e in itertools.pairwise(ENVS)]
+    ev.expect("merged into stage and prod: the platform unit alone", onwards, platform_only)
     for env, objects in w.everywhere().items():
         labels = {k: o["metadata"].get("labels", {}).get("cost-center") for k, o in objects.items()}
         ev.expect(

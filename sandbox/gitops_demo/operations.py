@@ -220,14 +220,19 @@ def onboard_first_party(w: World, ev: Evidence, app: str) -> None:
 def e1(w: World) -> list[str]:
     ev = Evidence()
     onboard_first_party(w, ev, APP)
+    resources = {env: _resources(objects) for env, objects in w.everywhere().items()}
     first = first_party_release(w, ev, APP, "1.1.0")
     merged = w.chain(first, PROMOTE.format(app=APP, tag="1.1.0", env="{env}"))
     ev.note("chain: " + " -> ".join(f"!{i}" for i in merged))
-    ev.expect("example-app everywhere", tags(w, APP), {e: "1.1.0" for e in ENVS})
+    ev.expect("example-app everywhere", images(w, APP), {e: f"{IMAGE}:1.1.0" for e in ENVS})
     for env, objects in w.everywhere().items():
         ev.expect(
             f"{env} replicas kept", deployment(objects, APP)["spec"]["replicas"], REPLICAS[env]
         )
+        ev.expect(f"{env} resources kept", _resources(objects), resources[env])
+    trailer = parse_trailer(w.mr(merged[-1]).description)
+    moved = (trailer.source_env, trailer.target_env) if trailer else None
+    ev.expect(f"trailer of !{merged[-1]}: from, to", moved, ("stage", "prod"))
     # The next release: a second push-triggered build must promote its own version.
     w.merge(first_party_release(w, ev, APP, "1.1.1"))
     w.idle()
@@ -256,17 +261,22 @@ def e3(w: World) -> list[str]:
     release(w, ev, "1.0.40")
     w.merge(build(w, "1.0.41"))
     w.merge(w.wait_mr("stage", PROMOTE.format(app=APP, tag="1.0.41", env="stage")).iid)
-    w.wait_mr("prod", PROMOTE.format(app=APP, tag="1.0.41", env="prod"))
+    into_prod = w.wait_mr("prod", PROMOTE.format(app=APP, tag="1.0.41", env="prod"))
     w.merge(build(w, "1.0.42"))
     waiting = w.wait_mr("stage", PROMOTE.format(app=APP, tag="1.0.42", env="stage"))
     w.idle()
-    ev.expect("tags at once", tags(w, APP), {"dev": "1.0.42", "stage": "1.0.41", "prod": "1.0.40"})
+    at_once = {"dev": "1.0.42", "stage": "1.0.41", "prod": "1.0.40"}
+    ev.expect("images at once", images(w, APP), {e: f"{IMAGE}:{t}" for e, t in at_once.items()})
     w.merge(build(w, "1.0.43"))
     pending = w.wait_mr("stage", PROMOTE.format(app=APP, tag="1.0.43", env="stage"))
     w.idle()
     into_stage = [m.iid for m in w.open_mrs("stage") if f"app::{APP}" in m.labels]
     ev.expect("pending stage MR updated, never duplicated", into_stage, [pending.iid])
     ev.expect("1.0.43 updated 1.0.42's MR in place, not a new one", pending.iid, waiting.iid)
+    status = w.mr(pending.iid).detailed_merge_status
+    ev.expect("the updated stage MR", status, "mergeable")
+    pending_prod = [m.iid for m in w.open_mrs("prod") if f"app::{APP}" in m.labels]
+    ev.expect("open example-app MRs into prod: 1.0.41's", pending_prod, [into_prod.iid])
     return ev.lines
 
 
