@@ -116,7 +116,7 @@ def test_f1_onboarding_leaves_a_job_a_push_hook_and_one_mr_per_environment(
     chain: Chain, sandbox: Sandbox, server: jenkins.Jenkins, environment: dict[str, str]
 ) -> None:
     args = ("onboard", "--app", "user-service", "--repo", "apps/user-service")
-    args += ("--git-credentials", "gitlab-api-token")
+    args += ("--git-credentials", "gitlab-git")
     done = gitops_json(environment, *args)
     assert (done["job"], done["hook"]) == ("created", "created")
     config = server.get_job_config("user-service")
