@@ -11,7 +11,8 @@ included, so never on a command line or on disk) and streams the console to
 stdout, appended here to the build's log file as it comes. Later lines on its
 stdin interrupt it (Stop, a newer build): the running step is stopped, `post`
 runs, the build ends with the interruption's result and cause; a runner that
-does not end within STOP_GRACE_SECONDS is killed.
+does not end within INTERRUPT_GRACE_SECONDS is killed (STOP_GRACE_SECONDS when the
+sandbox itself stops).
 
 The job properties a declarative `options { }` sets (the runner writes them as
 the build starts) act as on Jenkins:
@@ -55,7 +56,8 @@ from gitops_sandbox.jenkins_pipeline import BuildFailed
 from gitops_sandbox.state import State
 
 RUN_BUILD = groovy_cli.RUNNER_DIR / "RunBuild.groovy"
-STOP_GRACE_SECONDS = 5.0
+STOP_GRACE_SECONDS = 5.0  # a runner the sandbox's own stop interrupts, then kills
+INTERRUPT_GRACE_SECONDS = 20.0  # Stop, a newer build: time for the steps to end and post to run
 USER = "admin"
 DAY_MS = 86_400_000
 
@@ -119,7 +121,7 @@ class BuildRunner:
         with self._lock:
             running = list(self._running)
         for job, number in running:
-            self.abort(job, number)
+            self.abort(job, number, grace=STOP_GRACE_SECONDS)
         for _ in self._threads:
             self._queue.put(None)
         for thread in self._threads:
@@ -131,14 +133,19 @@ class BuildRunner:
         self._queue.put(queue_id)
 
     def abort(
-        self, job: str, number: int, result: str = "ABORTED", cause: str = f"Aborted by {USER}"
+        self,
+        job: str,
+        number: int,
+        result: str = "ABORTED",
+        cause: str = f"Aborted by {USER}",
+        grace: float = INTERRUPT_GRACE_SECONDS,
     ) -> bool:
         """Interrupt a running build (Jenkins' Stop button: ABORTED, "Aborted by admin");
         False if it is not running.
 
         As Executor.interrupt: the running step is stopped and `post` still runs; the
         build ends with `result`, `cause` printed at its end. A build whose runner does
-        not end within STOP_GRACE_SECONDS is killed, with its steps' processes.
+        not end within `grace` seconds is killed, with its steps' processes.
         """
         with self._lock:
             proc = self._running.get((job, number))
@@ -151,7 +158,7 @@ class BuildRunner:
                 proc.stdin.write(json.dumps(command).encode() + b"\n")
                 proc.stdin.flush()
         try:
-            proc.wait(STOP_GRACE_SECONDS)
+            proc.wait(grace)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)  # its own process group: groovy and its sh

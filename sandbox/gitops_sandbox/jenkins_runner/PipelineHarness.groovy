@@ -270,6 +270,7 @@ class PipelineHarness {
         }
         try {
             if (early) {
+                log('Sending interrupt signal to process')
                 stop(process)
             }
             if (!process.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
