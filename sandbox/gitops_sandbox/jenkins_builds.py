@@ -25,15 +25,7 @@ from gitops_sandbox.jenkins_executors import now_ms
 bp = Blueprint("jenkins_builds", __name__, url_prefix="/jenkins")
 bp.before_request(jenkins_api.authenticate)
 bp.after_request(jenkins_api.identify)
-# Jenkins' permalinks: /job/<name>/lastBuild/... names a build by what it is.
-PERMALINKS = {
-    "lastBuild": lambda b: True,
-    "lastCompletedBuild": lambda b: not b.get("building"),
-    "lastSuccessfulBuild": lambda b: b.get("result") == "SUCCESS",
-    "lastStableBuild": lambda b: b.get("result") == "SUCCESS",
-    "lastFailedBuild": lambda b: b.get("result") == "FAILURE",
-    "lastUnsuccessfulBuild": lambda b: not b.get("building") and b.get("result") != "SUCCESS",
-}
+PERMALINKS = jenkins_shapes.PERMALINKS
 
 
 @bp.post("/job/<name>/<any(build, buildWithParameters):kind>")

@@ -41,6 +41,21 @@ from typing import Any, Protocol
 
 from gitops_sandbox.jenkins_jobs import WORKFLOW
 
+# Jenkins' permalinks: /job/<name>/lastBuild/... names a build by what it is, and a job's
+# api/json has each (core PermalinkProjectAction.Permalink: "successful" is UNSTABLE or
+# better, "stable" SUCCESS only; all but lastBuild only once the build has ended).
+PERMALINKS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "lastBuild": lambda b: True,
+    "lastCompletedBuild": lambda b: not b.get("building"),
+    "lastFailedBuild": lambda b: not b.get("building") and b.get("result") == "FAILURE",
+    "lastStableBuild": lambda b: not b.get("building") and b.get("result") == "SUCCESS",
+    "lastSuccessfulBuild": lambda b: (
+        not b.get("building") and b.get("result") in ("SUCCESS", "UNSTABLE")
+    ),
+    "lastUnstableBuild": lambda b: not b.get("building") and b.get("result") == "UNSTABLE",
+    "lastUnsuccessfulBuild": lambda b: not b.get("building") and b.get("result") != "SUCCESS",
+}
+
 USER = "admin"
 RUN_CLASSES = {
     f"{WORKFLOW}WorkflowJob": f"{WORKFLOW}WorkflowRun",
@@ -402,9 +417,6 @@ class Model:
 
             return pick
 
-        def done(b: dict[str, Any]) -> bool:
-            return not b.get("building")
-
         waiting = self.waiting_record(name)
         return Bean(
             job["class"],
@@ -425,13 +437,7 @@ class Model:
                 "healthReport": [],
                 "inQueue": waiting is not None,
                 "keepDependencies": False,
-                "lastBuild": last(lambda b: True),
-                "lastCompletedBuild": last(done),
-                "lastFailedBuild": last(lambda b: b.get("result") == "FAILURE"),
-                "lastStableBuild": last(lambda b: b.get("result") == "SUCCESS"),
-                "lastSuccessfulBuild": last(lambda b: b.get("result") == "SUCCESS"),
-                "lastUnstableBuild": last(lambda b: b.get("result") == "UNSTABLE"),
-                "lastUnsuccessfulBuild": last(lambda b: done(b) and b.get("result") != "SUCCESS"),
+                **{name: last(test) for name, test in PERMALINKS.items()},
                 "nextBuildNumber": job["next_build_number"],
                 "property": _properties(job["parameters"]),
                 "queueItem": (lambda: self.queue_item(waiting)) if waiting else None,

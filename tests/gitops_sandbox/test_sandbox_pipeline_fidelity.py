@@ -33,6 +33,7 @@ import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jenkins
 import pytest
@@ -161,6 +162,18 @@ def test_our_jenkinsfile_runs_from_scm_and_records_its_junit_report(
     if failure:
         assert cases["test_two"]["errorDetails"] == "assert 1 == 2"
         assert "assert 1 == 2" in cases["test_two"]["errorStackTrace"]
+    # PermalinkProjectAction.Permalink: UNSTABLE counts as successful, not as stable.
+    job = server.get_job_info("self")
+    successful = None if result == "FAILURE" else {"number": number}
+    stable = {"number": number} if result == "SUCCESS" else None
+    assert [_number(job["lastSuccessfulBuild"]), _number(job["lastStableBuild"])] == [
+        successful,
+        stable,
+    ]
+
+
+def _number(build: dict[str, Any] | None) -> dict[str, int] | None:
+    return None if build is None else {"number": build["number"]}
 
 
 def test_junit_without_reports_fails_unless_empty_results_are_allowed(
