@@ -69,7 +69,11 @@ FAILURE = '<failure message="assert 1 == 2">def test_two():\n&gt;       assert 1
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    # A Jenkins agent's environment, not this run's: under `make test VAR=...` GNU make
+    # passes VAR to every make below it through MAKEFLAGS, the build's `make test` too.
+    for name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
+        monkeypatch.delenv(name, raising=False)
     with Sandbox.start(state_dir=tmp_path / "state") as sb:
         yield sb
 
