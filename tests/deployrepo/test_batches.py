@@ -22,8 +22,10 @@ from jenkins_helpers.deployrepo import render
 from tests.deployrepo.many_apps import add_apps, app_name
 from tests.helpers.deployrepo import append, copy_repo, replace_once
 
-# slow: 30 to 66 generated apps rendered on each engine
-pytestmark = [pytest.mark.cue, pytest.mark.slow]
+# slow: 30 to 66 generated apps rendered. How batches split and join is the tool's own
+# logic and runs on the run's engine; what the engines say (errors, their lines, the
+# bytes of many apps) is compared on each (`cue`).
+pytestmark = pytest.mark.slow
 
 
 def files(repo: Path, engine: CueEngine, batch: int, monkeypatch: pytest.MonkeyPatch) -> dict:
@@ -67,6 +69,7 @@ def test_up_to_the_batch_size_one_export(
     assert engine.calls == calls + 1
 
 
+@pytest.mark.cue
 def test_an_error_in_a_batch_reads_as_in_one_export(
     repo: Path, engine: CueEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -87,6 +90,7 @@ def test_an_error_in_a_batch_reads_as_in_one_export(
     assert "gitops-render-batch" not in batched.message + str(batched.hint)
 
 
+@pytest.mark.cue
 def test_an_env_entry_with_an_image_but_no_app_layer_fails_in_a_batch_too(
     repo: Path, engine: CueEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -172,6 +176,7 @@ def test_evaluate_apps_evaluates_only_those_apps(
     assert some == {app: everything[app] for app in wanted[:3]}
 
 
+@pytest.mark.cue
 def test_evaluate_apps_of_an_env_entry_with_an_image_but_no_app_layer_fails(
     repo: Path, engine: CueEngine
 ) -> None:
@@ -198,6 +203,7 @@ def test_both_engines_render_many_apps_to_the_same_bytes(
     assert files(repo, wasm, 100, monkeypatch) == batched
 
 
+@pytest.mark.cue
 def test_a_render_that_fails_in_its_last_batch_changes_nothing(
     repo: Path, engine: CueEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
