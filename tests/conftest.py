@@ -84,20 +84,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test with the tiers its module's imports put it in; then put the slow
-    tiers first, so that `-n --dist loadfile` starts the long modules first and the
-    short ones fill the workers' gaps at the end (a stable sort: a module stays whole)."""
+    """Mark each test with the tiers its module's imports put it in."""
     for item in items:
         module = getattr(item, "module", None)
         for tier in _tiers(module) if module is not None else ():
             item.add_marker(tier)
-    items.sort(key=_start_order)
-
-
-def _start_order(item: pytest.Item) -> int:
-    if any(item.get_closest_marker(tier) for tier in ("e2e", "groovy")):
-        return 0
-    return 1 if item.get_closest_marker("slow") else 2
 
 
 @functools.cache
