@@ -240,7 +240,16 @@ def get_file(pid: str, file_path: str) -> Response:
     if not ref:
         raise missing("ref")
     _rec, content, blob, mode, sha, last = _file(pid, file_path, str(ref))
-    body = {
+    metadata = _file_metadata(file_path, content, str(ref), blob, sha, last, mode)
+    body = {**metadata, "content": base64.b64encode(content).decode()}
+    return json_response(body, headers=_metadata_headers(metadata))
+
+
+def _file_metadata(
+    file_path: str, content: bytes, ref: str, blob: str, sha: str, last: str, mode: str
+) -> dict[str, Any]:
+    """A file's fields in the files API, but its content (lib/api/files.rb, `blob_data`)."""
+    return {
         "file_name": file_path.rsplit("/", 1)[-1],
         "file_path": file_path,
         "size": len(content),
@@ -251,38 +260,15 @@ def get_file(pid: str, file_path: str) -> Response:
         "commit_id": sha,
         "last_commit_id": last,
         "execute_filemode": mode == "100755",
-        "content": base64.b64encode(content).decode(),
     }
-    headers = _metadata_headers(body)
-    return json_response(body, headers=headers)
 
 
-def _metadata_headers(body: dict[str, Any]) -> dict[str, str]:
+def _metadata_headers(metadata: dict[str, Any]) -> dict[str, str]:
+    """The file's metadata as X-Gitlab-* headers, as GitLab sends them."""
     return {
         f"X-Gitlab-{k.replace('_', '-').title()}": json.dumps(v).strip('"')
-        for k, v in body.items()
-        if k != "content"
+        for k, v in metadata.items()
     }
-
-
-def _file_headers(
-    file_path: str, content: bytes, ref: str, blob: str, sha: str, last: str, mode: str
-) -> dict[str, str]:
-    """The file's metadata as X-Gitlab-* headers (lib/api/files.rb, `blob_data`)."""
-    return _metadata_headers(
-        {
-            "file_name": file_path.rsplit("/", 1)[-1],
-            "file_path": file_path,
-            "size": len(content),
-            "encoding": "base64",
-            "content_sha256": hashlib.sha256(content).hexdigest(),
-            "ref": ref,
-            "blob_id": blob,
-            "commit_id": sha,
-            "last_commit_id": last,
-            "execute_filemode": mode == "100755",
-        }
-    )
 
 
 @bp.get("/files/<enc:file_path>/raw")
@@ -347,7 +333,7 @@ def blame(pid: str, file_path: str) -> Response:
                     "lines": kept,
                 }
             )
-    headers = _file_headers(file_path, content, str(ref), blob, sha, last, mode)
+    headers = _metadata_headers(_file_metadata(file_path, content, str(ref), blob, sha, last, mode))
     return json_response(body, headers=headers)
 
 

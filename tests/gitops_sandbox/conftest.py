@@ -31,6 +31,13 @@ def gl(sandbox: Sandbox) -> Iterator[gitlab.Gitlab]:
         yield client
 
 
+@pytest.fixture
+def dev_gl(sandbox: Sandbox) -> Iterator[gitlab.Gitlab]:
+    """python-gitlab signed in as the developer (Developer on every group project)."""
+    with gitlab.Gitlab(sandbox.gitlab_url, private_token=sandbox.developer_token) as client:
+        yield client
+
+
 @pytest.fixture(scope="session")
 def deployments_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One local k8s-deployments look-alike for the run (seeding only reads it)."""
@@ -42,6 +49,12 @@ def project(sandbox: Sandbox, gl: gitlab.Gitlab, deployments_source: Path) -> Pr
     """`platform/k8s-deployments` with main + env branches, all protected."""
     sandbox.create_project(DEPLOYMENTS, source_dir=deployments_source, protected=["main", *ENVS])
     return gl.projects.get(DEPLOYMENTS)
+
+
+@pytest.fixture
+def dev_project(project: Project, dev_gl: gitlab.Gitlab) -> Project:
+    """`platform/k8s-deployments` (main and the env branches protected), as the developer."""
+    return dev_gl.projects.get(project.path_with_namespace)
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ a client other than our own tool gets the answers GitLab would give it:
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +33,6 @@ from tests.gitops_sandbox.sandbox_testing import commit_files
 
 FILE = {"file_path": "README.md", "content": "# svc\n", "commit_message": "Initial commit"}
 PUSH_REFUSED = "You are not allowed to push into this branch"
-
-
-@pytest.fixture
-def dev_gl(sandbox: Sandbox) -> Iterator[gitlab.Gitlab]:
-    """python-gitlab signed in as the developer (Developer on every group project)."""
-    with gitlab.Gitlab(sandbox.gitlab_url, private_token=sandbox.developer_token) as client:
-        yield client
 
 
 def _error(call: Any) -> tuple[int, Any]:
@@ -504,3 +496,14 @@ def test_python_gitlab_flow_as_a_developer(gl: gitlab.Gitlab, dev_gl: gitlab.Git
     assert _error(mr.delete) == (403, "403 Forbidden")
     group.mergerequests.get(mr.iid).merge()
     assert group.files.raw(file_path="f.txt", ref="main") == b"f\n"
+
+
+def test_a_files_metadata_is_in_its_headers(project: Project) -> None:
+    """lib/api/files.rb: the file's fields, but its content, as X-Gitlab-* headers of the
+    JSON answer, the raw one and HEAD (python-gitlab's files.head reads them)."""
+    path = next(e["path"] for e in project.repository_tree(ref="main") if e["type"] == "blob")
+    fields = project.files.get(path, ref="main").asdict()
+    headers = project.files.head(path, ref="main")
+    assert headers["X-Gitlab-Blob-Id"] == fields["blob_id"]
+    assert headers["X-Gitlab-Last-Commit-Id"] == fields["last_commit_id"]
+    assert headers["X-Gitlab-File-Path"] == path and "X-Gitlab-Content" not in headers

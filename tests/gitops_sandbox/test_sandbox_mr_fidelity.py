@@ -39,19 +39,6 @@ LABEL_BASIC = {"id", "name", "color", "description", "description_html", "text_c
 NOT_YET = ("preparing", "checking", "unchecked")
 
 
-@pytest.fixture
-def dev_gl(sandbox: Sandbox) -> Iterator[gitlab.Gitlab]:
-    """python-gitlab signed in as the developer (Developer role on every project)."""
-    with gitlab.Gitlab(sandbox.gitlab_url, private_token=sandbox.developer_token) as client:
-        yield client
-
-
-@pytest.fixture
-def dev_project(project: Project, dev_gl: gitlab.Gitlab) -> Project:
-    """`platform/k8s-deployments` as the developer sees it."""
-    return dev_gl.projects.get(project.path_with_namespace)
-
-
 def _branch(project: Project, name: str, files: dict[str, str], base: str = "dev") -> None:
     """A new branch off `base` with one commit writing `files` (the commits API)."""
     project.commits.create(

@@ -9,7 +9,6 @@ exit status and message, and the webhook bodies a receiver gets.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +28,6 @@ DEVELOPER = {"id": 2, "username": "developer", "name": "Dev Eloper"}
 WRONG_TOKEN = "not-a-sandbox-token"  # noqa: S105 - test values, not secrets
 OWN_DEV_TOKEN = "my-dev-token"  # noqa: S105
 DEFAULT_DEV_TOKEN = "sandbox-developer-token"  # noqa: S105 - the documented default
-
-
-@pytest.fixture
-def dev_gl(sandbox: Sandbox) -> Iterator[gitlab.Gitlab]:
-    """python-gitlab signed in as the developer."""
-    with gitlab.Gitlab(sandbox.gitlab_url, private_token=sandbox.developer_token) as client:
-        yield client
-
-
-@pytest.fixture
-def dev_project(project: Project, dev_gl: gitlab.Gitlab) -> Project:
-    """`platform/k8s-deployments` (main and the env branches protected), as the developer."""
-    return dev_gl.projects.get(project.path_with_namespace)
 
 
 def _hook(project: Project, receiver: Receiver) -> None:
