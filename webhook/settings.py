@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -61,17 +61,12 @@ def load(config: Mapping[str, Any]) -> WebhookSettings:
         value = config.get(name, os.environ.get(name))
         return default if value in (None, "") else str(value)
 
-    secret = get("GITOPS_WEBHOOK_SECRET")
-    if not secret:
-        raise BadInput(
-            "GITOPS_WEBHOOK_SECRET is not set",
-            "set it to the secret token configured on the GitLab webhook (docs/WEBHOOK.md)",
-        )
     executor = get("GITOPS_EXECUTOR", "inline")
     if executor not in ("inline", "jenkins"):
         raise BadInput(f"GITOPS_EXECUTOR must be inline or jenkins, got {executor!r}")
+    _require(get, executor)
     return WebhookSettings(
-        secret=secrets.checked_token(secret, "GITOPS_WEBHOOK_SECRET"),
+        secret=secrets.checked_token(get("GITOPS_WEBHOOK_SECRET") or "", "GITOPS_WEBHOOK_SECRET"),
         access=gitlab.access_from_environment(
             None, {k: v for k in ("GITLAB_URL", "GITLAB_TOKEN") if (v := get(k))}
         ),
@@ -88,6 +83,31 @@ def load(config: Mapping[str, Any]) -> WebhookSettings:
         workers=int(_number(get("GITOPS_WORKERS", "2"), "GITOPS_WORKERS")),
         retry_delays=_delays(get("GITOPS_RETRY_DELAYS")),
     )
+
+
+_REQUIRED = {
+    "GITOPS_WEBHOOK_SECRET": "the secret token configured on the GitLab webhook",
+    "GITLAB_URL": "the GitLab server, e.g. https://gitlab.example.com",
+    "GITLAB_TOKEN": gitlab.TOKEN_HINT.removeprefix("set GITLAB_TOKEN to "),
+}
+_FOR_JENKINS = {
+    "JENKINS_URL": "the Jenkins server (GITOPS_EXECUTOR=jenkins)",
+    "JENKINS_USER": "the Jenkins user promotions run as",
+    "JENKINS_TOKEN": "an API token of JENKINS_USER",
+}
+
+
+def _require(get: Callable[[str], str | None], executor: str) -> None:
+    """Every missing setting in one error, so a first start names all of them (Jenkins'
+    only with the jenkins executor, which needs it)."""
+    required = _REQUIRED | (_FOR_JENKINS if executor == "jenkins" else {})
+    missing = [f"{name}: {why}" for name, why in required.items() if not get(name)]
+    if missing:
+        raise BadInput(
+            "missing settings:\n  " + "\n  ".join(missing),
+            "set them in the webhook's environment or its instance/webhook.cfg "
+            "(docs/WEBHOOK.md, Settings)",
+        )
 
 
 def _delays(raw: str | None) -> tuple[float, ...]:

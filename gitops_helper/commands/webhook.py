@@ -18,6 +18,8 @@ import webhook
 from jenkins_helpers import inputs
 from jenkins_helpers.errors import BadInput, UserError
 
+LISTEN_BACKLOG = 128  # werkzeug's own (serving.LISTEN_QUEUE)
+
 
 def _check_host(host: str, port: int) -> None:
     """An address to listen on, or BadInput: a name that does not resolve (or is no
@@ -40,28 +42,53 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound and listening on host:port, before anything is written: a busy
+    port found only by the server would leave the data directory and its queue behind."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server does
+        sock.bind(address)
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as e:
+        sock.close()
+        raise UserError(
+            f"cannot listen on {host}:{port}: {e.strerror or e}",
+            "pick another --port, or stop what listens there",
+        ) from None
+    return sock
+
+
 def serve(
     host: str, port: int, echo: Callable[[str], None], config: dict[str, Any] | None = None
 ) -> None:
     """Serve the webhook until Ctrl-C or SIGTERM, its job workers in this process.
 
     `echo` is called once with the hook's URL, when it is listening. A host that is
-    no address to listen on is bad input, before the app (and its data) is made.
+    no address to listen on, or a port that is taken, is refused before the app (and
+    its data) is made.
     """
     _check_host(host, port)
-    app = webhook.create_app(config)
+    listener = _listen(host, port)
     try:
-        server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
-    except OSError as e:
-        webhook.shutdown(app)
-        raise UserError(
-            f"cannot listen on {host}:{port}: {e.strerror or e}", "pick another --port"
-        ) from e
+        app = webhook.create_app(config)
+        try:  # werkzeug serves a duplicate of the listening socket's descriptor
+            server = make_server(
+                host, port, app, threaded=True, request_handler=_QuietHandler, fd=listener.fileno()
+            )
+        except BaseException:
+            webhook.shutdown(app)
+            raise
+    finally:
+        listener.close()
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     thread = threading.Thread(target=server.serve_forever, daemon=True, name="webhook-http")
     thread.start()
-    echo(f"http://{host}:{server.server_port}/hooks/gitlab")
+    echo(f"http://{host}:{server.port}/hooks/gitlab")
     try:
         while not stop.wait(0.5):
             pass
@@ -70,4 +97,5 @@ def serve(
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.shutdown()
+        server.server_close()
         webhook.shutdown(app)
