@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask
 
 from jenkins_helpers.operations.cascade import Promote
+from jenkins_helpers.promotion.target import remove_stale_clones
 from webhook import board, logs, views
 from webhook import settings as settings_module
 from webhook.executors import executor_for
@@ -36,6 +37,7 @@ def create_app(
     settings = settings_module.load(app.config)
     logs.configure()
     app.config["MAX_CONTENT_LENGTH"] = settings_module.MAX_BODY
+    remove_stale_clones()  # a worker killed with SIGKILL before this start left its clones
     store = Store(settings.data_dir / "webhook.db")
     metrics = Metrics(store)
     jobs = Jobs(settings, store, metrics, promote or executor_for(settings))

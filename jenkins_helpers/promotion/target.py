@@ -9,6 +9,8 @@ clone to `publish`. The token reaches git only through its environment.
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import tempfile
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -20,6 +22,45 @@ from jenkins_helpers.deployrepo.settings import SETTINGS_FILE, Settings, parse_s
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.forge import Access, Forge, Project
 from jenkins_helpers.gitlab import GitLab
+
+# A clone's directory in the temp dir: gitops-target-<pid of its process>-<random>. The
+# pid tells a later process whether the clone's owner is gone (killed with SIGKILL, which
+# no cleanup survives) and the clone is its to remove.
+CLONE_PREFIX = "gitops-target-"
+
+
+def remove_stale_clones(parent: Path | None = None) -> list[Path]:
+    """Remove the clones in `parent` (default: the temp dir) whose process is gone: only
+    this user's, only named by a pid, and only when no process has that pid."""
+    parent = Path(tempfile.gettempdir()) if parent is None else parent
+    removed = []
+    for path in parent.glob(f"{CLONE_PREFIX}*-*"):
+        pid = path.name.removeprefix(CLONE_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and _ours(path) and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _ours(path: Path) -> bool:
+    """A directory (not a link) of this user's."""
+    try:
+        return path.is_dir() and not path.is_symlink() and path.lstat().st_uid == os.getuid()
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    """A process with this pid exists (another user's too: kill answers EPERM then)."""
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass(frozen=True)
@@ -50,7 +91,8 @@ class DeploymentProject:
         reads (layout.sparse_patterns); the planner checks out the rest when it needs
         it, and `git.narrow` moves it to other apps.
         """
-        with tempfile.TemporaryDirectory(prefix="gitops-target-") as tmp:
+        remove_stale_clones()
+        with tempfile.TemporaryDirectory(prefix=f"{CLONE_PREFIX}{os.getpid()}-") as tmp:
             tree = Path(tmp) / "k8s-deployments"
             url = self.project.http_url_to_repo
             auth = git.auth_env(url, self.gl.access.token)
