@@ -42,6 +42,8 @@ def _empty() -> dict[str, Any]:
         "labels": {},
         "protected_branches": {},
         "deliveries": {},
+        "environments": {},
+        "deployments": {},
         "jenkins": {"jobs": {}, "queue": {}, "builds": {}},
     }
 
