@@ -3,7 +3,8 @@
 Merge request descriptions come from users, so nothing in them may become
 markup: every character is HTML-escaped first and only the formatting below is
 added (headings, paragraphs, lists, tables, fenced code, inline code, bold,
-http(s) links). HTML comments are dropped, as GitLab hides them. Anything else
+http(s) links), plus the HTML elements GitLab's Markdown lets through
+(`inline_html`). HTML comments are dropped, as GitLab hides them. Anything else
 shows as the text it is. Written for the descriptions `gitops-helper` writes,
 not as a complete CommonMark.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import html
 import re
+
+from gitops_sandbox import inline_html
 
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _FENCE = re.compile(r"^(`{3,}|~{3,})\s*([\w+-]*)\s*$")
@@ -25,7 +28,24 @@ _LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 
 
 def inline(text: str) -> str:
-    """One line's inline formatting, on escaped text (code spans stay literal)."""
+    """One line's inline formatting: http(s) links (their text formatted too, e.g.
+    [`sha`](url)), then code spans (literal) and the rest; every character escaped."""
+    spans = [m.span() for m in _CODE_SPAN.finditer(text)]
+    parts = []
+    last = 0
+    for match in _LINK.finditer(text):
+        if any(start <= match.start() < end for start, end in spans):
+            continue  # inside a code span: text
+        parts.append(_spans(text[last : match.start()]))
+        href = html.escape(match.group(2))
+        parts.append(f'<a href="{href}" rel="nofollow noreferrer">{_spans(match.group(1))}</a>')
+        last = match.end()
+    parts.append(_spans(text[last:]))
+    return "".join(parts)
+
+
+def _spans(text: str) -> str:
+    """Code spans (literal) and the text between them (bold, allowed bare tags)."""
     parts = []
     last = 0
     for match in _CODE_SPAN.finditer(text):
@@ -37,9 +57,8 @@ def inline(text: str) -> str:
 
 
 def _emphasis(text: str) -> str:
-    escaped = html.escape(text)
-    escaped = _BOLD.sub(r"<strong>\1</strong>", escaped)
-    return _LINK.sub(r'<a href="\2" rel="nofollow noreferrer">\1</a>', escaped)
+    escaped = inline_html.allow(html.escape(text))
+    return _BOLD.sub(r"<strong>\1</strong>", escaped)
 
 
 def _cells(line: str) -> list[str]:
@@ -47,8 +66,16 @@ def _cells(line: str) -> list[str]:
 
 
 def render(markdown: str | None) -> str:
-    """The HTML of a Markdown text; every user character escaped."""
-    lines = _COMMENT.sub("", markdown or "").splitlines()
+    """The HTML of a Markdown text; every user character escaped but allowed bare tags."""
+    return inline_html.balance(_blocks(markdown))
+
+
+def _blocks(markdown: str | None) -> str:
+    """The blocks, user tags still marked for `inline_html.balance`."""
+    # NUL is no character of Markdown (CommonMark replaces it with U+FFFD); the
+    # renderer uses it to mark the tags it let through.
+    text = (markdown or "").replace("\0", "\ufffd")
+    lines = _COMMENT.sub("", text).splitlines()
     out: list[str] = []
     paragraph: list[str] = []
 
@@ -103,6 +130,9 @@ def render(markdown: str | None) -> str:
                 i += 1
             out.append(f"<{tag}>{''.join(items)}</{tag}>")
             continue
+        elif inline_html.starts_block(line):
+            flush()  # an HTML block (CommonMark): no paragraph around it
+            out.append(inline(line.strip()))
         elif not line.strip():
             flush()
         else:

@@ -70,3 +70,45 @@ def commit_list(rec: dict[str, Any], commits: Sequence[Commit]) -> str:
         title = html.escape(c.message.split("\n", 1)[0])
         items.append(f'<li><a href="{href}"><code>{c.sha[:8]}</code></a> {title}</li>')
     return f"<ul>{''.join(items)}</ul>" if items else "<p>No commits.</p>"
+
+
+# GitLab's tabs over a project's merge requests, in its order, with its empty-state words.
+_TABS = (("opened", "Open"), ("merged", "Merged"), ("closed", "Closed"), ("all", "All"))
+
+
+def state_tabs(rec: dict[str, Any], mrs: Sequence[dict[str, Any]], state: str) -> str:
+    """The Open / Merged / Closed / All tabs with their counts; the current one unlinked."""
+    base = f"/{rec['path_with_namespace']}/-/merge_requests"
+    tabs = []
+    for key, name in _TABS:
+        count = sum(key in ("all", m["state"]) for m in mrs)
+        label = f"{name} {count}"
+        if key == state or (key == "all" and state not in dict(_TABS)):
+            tabs.append(f'<strong class="tab">{label}</strong>')
+        else:
+            tabs.append(f'<a class="tab" href="{html.escape(f"{base}?state={key}")}">{label}</a>')
+    return f'<nav class="tabs">{" · ".join(tabs)}</nav>'
+
+
+def mr_table(rec: dict[str, Any], mrs: Sequence[dict[str, Any]], state: str = "all") -> str:
+    """Merge requests as rows linking to their pages, or GitLab's "There are no ..." line."""
+    if not mrs:
+        which = {"opened": "open ", "merged": "merged ", "closed": "closed "}.get(state, "")
+        return f"<p>There are no {which}merge requests</p>"
+    base = f"/{rec['path_with_namespace']}/-/merge_requests"
+    rows = "".join(
+        '<tr><td><a href="{}">!{}</a></td><td>{}</td><td>{}</td><td>{}</td>'
+        "<td><code>{}</code> into <code>{}</code></td><td>{}</td></tr>".format(
+            html.escape(f"{base}/{m['iid']}"),
+            m["iid"],
+            html.escape(m["title"]),
+            html.escape(m["state"]),
+            html.escape(", ".join(sorted(m["labels"]))),
+            html.escape(m["source_branch"]),
+            html.escape(m["target_branch"]),
+            html.escape(m["created_at"]),
+        )
+        for m in mrs
+    )
+    head = "<tr><th>MR</th><th>Title</th><th>State</th><th>Labels</th><th>Branches</th>"
+    return f'<table class="merge-requests">{head}<th>Created</th></tr>{rows}</table>'

@@ -1,11 +1,11 @@
 """Read-only HTML pages behind the `web_url`s the API and webhooks hand out.
 
 `gitops-helper promote` prints a merge request's `web_url`; a person clicks it.
-So the sandbox serves a page for a project, a merge request (title, state,
-labels, the description rendered from Markdown, the diff), a commit and a
-branch's files. Pages need a user's token like everything else (HTTP basic auth, any
-user name, the token as password, as for git), and every value from users is
-escaped (`mdrender`, `html.escape`).
+So the sandbox serves a page for a project, its merge requests (GitLab's list,
+by state), a merge request (title, state, labels, the description rendered from
+Markdown, the diff), a commit and a branch's files. Pages need a user's token like
+everything else (HTTP basic auth, any user name, the token as password, as for
+git), and every value from users is escaped (`mdrender`, `html.escape`).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import html
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort
+from flask import Blueprint, Response, abort, request
 
 from gitops_sandbox import gitdiff, gitrepo, mergeability, projects
 from gitops_sandbox.api_util import presented_token, token_valid
 from gitops_sandbox.context import services
 from gitops_sandbox.mdrender import render
-from gitops_sandbox.web_html import commit_list, diff_html, page
+from gitops_sandbox.web_html import commit_list, diff_html, mr_table, page, state_tabs
 
 bp = Blueprint("web", __name__)
 RESERVED = ("api/", "-/", "jenkins")  # not project paths: never answered here
@@ -49,6 +49,27 @@ def _project(path: str) -> dict[str, Any]:
 def _link(rec: dict[str, Any], tail: str, text: str) -> str:
     href = html.escape(f"/{rec['path_with_namespace']}/-/{tail}")
     return f'<a href="{href}">{html.escape(text)}</a>'
+
+
+def _merge_requests(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The project's merge requests, newest first (GitLab's default sort, created date)."""
+    with services().state.read() as data:
+        mrs = [dict(m) for m in data["merge_requests"].values() if m["project_id"] == rec["id"]]
+    return sorted(mrs, key=lambda m: (m["created_at"], m["iid"]), reverse=True)
+
+
+@bp.get("/<path:path>/-/merge_requests")
+def merge_request_list(path: str) -> Response:
+    """GitLab's merge request list: Open (the default), Merged, Closed and All tabs.
+
+    `?state=` as GitLab's IssuableFinder#by_state reads it (app/finders/issuable_finder.rb):
+    opened, merged, closed; `all` and any other value list every merge request."""
+    rec = _project(path)
+    mrs = _merge_requests(rec)
+    state = request.args.get("state", "opened")
+    shown = [m for m in mrs if state not in ("opened", "merged", "closed") or m["state"] == state]
+    body = state_tabs(rec, mrs, state) + mr_table(rec, shown, state)
+    return page("Merge requests", rec, body)
 
 
 @bp.get("/<path:path>/-/merge_requests/<int:iid>")
@@ -131,27 +152,14 @@ def project(path: str) -> Response:
     rec = _project(path)
     repo = svc.repo_path(rec)
     heads = gitrepo.branches(repo)
+    mrs = _merge_requests(rec)
     with svc.state.read() as data:
-        mrs = sorted(
-            (m for m in data["merge_requests"].values() if m["project_id"] == rec["id"]),
-            key=lambda m: m["iid"],
-            reverse=True,
-        )
         protected = {name for name in heads if projects.is_protected(data, rec["id"], name)}
     branch_rows = "".join(
         f"<tr><td>{_link(rec, f'tree/{name}', name)}</td>"
         f"<td>{'protected' if name in protected else ''}</td>"
         f"<td>{_link(rec, f'commit/{sha}', sha[:8])}</td></tr>"
         for name, sha in sorted(heads.items())
-    )
-    mr_rows = "".join(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
-            _link(rec, f"merge_requests/{m['iid']}", f"!{m['iid']}"),
-            html.escape(m["title"]),
-            html.escape(m["state"]),
-            html.escape(", ".join(sorted(m["labels"]))),
-        )
-        for m in mrs
     )
     readme = ""
     default = heads.get(rec["default_branch"])
@@ -164,6 +172,7 @@ def project(path: str) -> Response:
         f"<p>{html.escape(rec.get('description') or '')}</p>"
         f"<p>Clone: <code>{clone}</code></p>"
         f"<h2>Branches</h2><table>{branch_rows}</table>"
-        f"<h2>Merge requests</h2><table>{mr_rows}</table>{readme}"
+        f"<h2>Merge requests</h2><p>{_link(rec, 'merge_requests', 'Open merge requests')} · "
+        f"{_link(rec, 'merge_requests?state=all', 'All')}</p>{mr_table(rec, mrs)}{readme}"
     )
     return page(rec["name"], rec, body)
