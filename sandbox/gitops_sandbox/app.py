@@ -28,6 +28,7 @@ from gitops_sandbox import (
     jenkins_api,
     jenkins_builds,
     jenkins_push,
+    web_environments,
     web_pages,
 )
 from gitops_sandbox.api_util import RAW_PATH_KEY, EncodedConverter, json_response
@@ -133,6 +134,7 @@ def create_app(
         jenkins_builds.bp,
         jenkins_push.bp,
         admin_api.bp,
+        web_environments.bp,
         web_pages.bp,  # last: its catch-all project route must not shadow the others
     ):
         app.register_blueprint(blueprint)

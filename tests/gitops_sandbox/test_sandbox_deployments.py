@@ -169,3 +169,26 @@ def test_duplicate_environment_and_refused_transition(project: Project) -> None:
     assert refused.value.response_code == 400
     assert project.deployments.get(done.id).status == "success"
     assert len(project.environments.list()) == 1
+
+
+def test_environments_pages_show_the_last_deployment_and_the_history(
+    sandbox: Sandbox, project: Project
+) -> None:
+    """GitLab's Environments page: each environment's last deployment, linked to its
+    history, which names the merge requests each deployment shipped."""
+    sha = _merged(project, "dev", "web")
+    dep = _deploy(project, "dev", sha)
+    _deploy(project, "dev", sha, "failed")
+    env = project.environments.list(name="dev")[0]
+    auth = ("anyone", sandbox.token)
+    base = f"{sandbox.gitlab_url}/{project.path_with_namespace}/-/environments"
+    listing = requests.get(base, auth=auth, timeout=10)
+    assert listing.status_code == 200
+    assert f'href="/{project.path_with_namespace}/-/environments/{env.id}">dev</a>' in listing.text
+    assert f"#{dep.iid} " in listing.text and sha[:8] in listing.text
+    history = requests.get(f"{base}/{env.id}", auth=auth, timeout=10).text
+    assert history.count("<tr><td>#") == 2 and "failed" in history and "success" in history
+    iid = dep.mergerequests.list()[0].iid
+    assert f'/-/merge_requests/{iid}">!{iid}</a>' in history
+    assert requests.get(f"{base}/{env.id}", timeout=10).status_code == 401
+    assert requests.get(f"{base}/999", auth=auth, timeout=10).status_code == 404
