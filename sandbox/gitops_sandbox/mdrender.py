@@ -91,14 +91,14 @@ def _blocks(markdown: str | None) -> str:
         if fence:
             flush()
             closing = re.compile(rf"^{re.escape(fence.group(1)[0])}{{{len(fence.group(1))},}}\s*$")
-            body = []
+            code: list[str] = []
             i += 1
             while i < len(lines) and not closing.match(lines[i]):
-                body.append(lines[i])
+                code.append(lines[i])
                 i += 1
             lang = html.escape(fence.group(2))
             out.append(
-                f'<pre class="code {lang}"><code>{html.escape(chr(10).join(body))}</code></pre>'
+                f'<pre class="code {lang}"><code>{html.escape(chr(10).join(code))}</code></pre>'
             )
             i += 1
             continue
