@@ -172,6 +172,7 @@ def project(path: str) -> Response:
         f"<p>{html.escape(rec.get('description') or '')}</p>"
         f"<p>Clone: <code>{clone}</code></p>"
         f"<h2>Branches</h2><table>{branch_rows}</table>"
+        f"<p>{_link(rec, 'environments', 'Environments')}: each one's last deployment</p>"
         f"<h2>Merge requests</h2><p>{_link(rec, 'merge_requests', 'Open merge requests')} · "
         f"{_link(rec, 'merge_requests?state=all', 'All')}</p>{mr_table(rec, mrs)}{readme}"
     )
