@@ -31,13 +31,6 @@ def _link(rec: dict[str, Any], tail: str, text: str) -> str:
     return f'<a href="{_href(rec, tail)}">{html.escape(text)}</a>'
 
 
-def environments_section(rec: dict[str, Any]) -> str:
-    """The project page's Environments heading: a link to the list, with how many."""
-    with services().state.read() as data:
-        count = len(deployments.of_project(data, rec["id"]))
-    return f"<h2>{_link(rec, 'environments', 'Environments')} ({count})</h2>"
-
-
 def _deployment_cell(rec: dict[str, Any], dep: dict[str, Any] | None) -> str:
     if dep is None:
         return "no deployment yet"

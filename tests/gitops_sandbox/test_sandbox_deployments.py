@@ -192,3 +192,8 @@ def test_environments_pages_show_the_last_deployment_and_the_history(
     assert f'/-/merge_requests/{iid}">!{iid}</a>' in history
     assert requests.get(f"{base}/{env.id}", timeout=10).status_code == 401
     assert requests.get(f"{base}/999", auth=auth, timeout=10).status_code == 404
+    project_page = requests.get(base.removesuffix("/-/environments"), auth=auth, timeout=10)
+    assert (
+        f'href="/{project.path_with_namespace}/-/environments">Environments</a>'
+        in project_page.text
+    )
