@@ -17,14 +17,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.deployrepo.settings import Environment
 from jenkins_helpers.jenkins import JenkinsAccess
 from jenkins_helpers.operations.between_envs import EnvPromotion, Selection, promote_between
 from jenkins_helpers.operations.decommission import DecommissionResult, advance
 from jenkins_helpers.operations.refresh import Refreshed, refresh_open
-from jenkins_helpers.promotion import naming, trust
+from jenkins_helpers.promotion import merges, naming, trust
 from jenkins_helpers.promotion.target import DeploymentProject
 
 log = logging.getLogger(__name__)
@@ -149,50 +148,11 @@ def _carried(
 
 def _changed_units(deployment: DeploymentProject, merged: Merged, env: Environment) -> Selection:
     """Apps whose layer or image the merge changed, and whether the platform layer changed."""
-    gl, path = deployment.gl, deployment.project.path
-    paths = gl.merge_request_paths(path, merged.iid)
-    apps = {_app_of(p) for p in paths} - {None}
-    if layout.ENV_FILE in paths and merged.merge_commit:
-        before = gl.commit_parents(path, merged.merge_commit)[:1]
-        old = gl.file_text(path, layout.ENV_FILE, before[0]) if before else None
-        new = gl.file_text(path, layout.ENV_FILE, merged.merge_commit)
-        apps |= _image_changes(old or "", new or "")
-    platform = any(layout.is_platform_path(p) for p in paths)
-    return Selection(tuple(sorted(a for a in apps if a)), platform)
+    apps, platform = merges.changed(deployment, merged.iid, merged.merge_commit)
+    return Selection(tuple(sorted(apps)), platform)
 
 
 def _main_units(deployment: DeploymentProject, merged: Merged) -> Selection:
     paths = deployment.gl.merge_request_paths(deployment.project.path, merged.iid)
-    apps = sorted(a for p in paths if (a := _app_of(p)))
+    apps = sorted(a for p in paths if (a := merges.app_of(p)))
     return Selection(tuple(apps), any(layout.is_platform_path(p) for p in paths))
-
-
-def _app_of(path: str) -> str | None:
-    prefix = layout.APPS_DIR + "/"
-    if path.startswith(prefix) and path.endswith(".cue") and "/" not in path[len(prefix) :]:
-        return path[len(prefix) : -len(".cue")]
-    return None
-
-
-def _image_changes(old: str, new: str) -> set[str]:
-    """Apps whose `deployment: image:` differs between two env.cue texts."""
-    changed = set()
-    for app in set(_apps(old)) | set(_apps(new)):
-        image = ("apps", app, "env", "deployment", "image")
-        if _value(old, image) != _value(new, image):
-            changed.add(app)
-    return changed
-
-
-def _apps(text: str) -> list[str]:
-    try:
-        return editor.child_labels(text, ("apps",)) if text else []
-    except editor.EditError:
-        return []
-
-
-def _value(text: str, path: tuple[str, ...]) -> object:
-    try:
-        return editor.get_value(text, path) if text else None
-    except editor.EditError:
-        return "unreadable"
