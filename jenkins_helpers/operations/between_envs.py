@@ -22,9 +22,10 @@ from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.promotion import groups, naming, proposal, sources, target
 from jenkins_helpers.promotion.model import AppVersion, ImageRef, Outcome
 from jenkins_helpers.promotion.plan import Explain, apply_platform, apply_versions
+from jenkins_helpers.promotion.provenance import Upstream
 from jenkins_helpers.promotion.publish import Change, publish
 from jenkins_helpers.promotion.target import DeploymentProject, Target
-from jenkins_helpers.promotion.trailer import Trailer, Unit
+from jenkins_helpers.promotion.trailer import Provenance, Trailer, Unit
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,7 +126,8 @@ def promote_between(
     sparse = None if from_main else (selection.apps or ())
     with deployment.checkout(to.branch, sparse) as clone:
         commit = git.fetch_branch(clone.tree, source_branch, clone.auth)
-        route = _Route(deployment, clone, to, source, commit, tuple(skipped), dry_run)
+        upstream = None if from_main else Upstream(deployment, settings.environment(source))
+        route = _Route(deployment, clone, to, source, commit, tuple(skipped), dry_run, upstream)
         if from_main:
             units = _sync(route, selection)
         elif selection.group:
@@ -166,6 +168,10 @@ class _Route:
     commit: str
     skipped: tuple[str, ...]
     dry_run: bool
+    upstream: Upstream | None  # where the source's images came from; None from main
+
+    def links(self, unknown: dict[str, str] | None = None) -> proposal.Links:
+        return proposal.Links(self.deployment.project.web_url, unknown or {})
 
 
 def _units(route: _Route, selection: Selection) -> list[UnitResult]:
@@ -250,8 +256,11 @@ def _group_unit(route: _Route, group: str, apps: Sequence[str]) -> UnitResult:
         plan = apply_versions(tree, route.to, versions)
     except UserError as e:
         return _unopened(route, group, "group", "blocked", e.message)
-    trailer = _trailer(route, "group", {a.app: a.image for a in plan.apps})
-    change = proposal.group_change(plan, replace(trailer, group=group), group, None)
+    known, unknown = _provenance(route, {a.app: a.image for a in plan.apps})
+    trailer = _trailer(route, "group", {a.app: a.image for a in plan.apps}, provenance=known)
+    change = proposal.group_change(
+        plan, replace(trailer, group=group), group, None, route.links(unknown)
+    )
     outcome = publish(route.clone, change, dry_run=route.dry_run)
     outcome = groups.supersede(route.deployment, outcome, route.to.branch, group, apps)
     return _result(outcome, change, group, "group", None, plan.warnings)
@@ -287,9 +296,19 @@ def _app_unit(route: _Route, version: AppVersion, platform_differs: bool) -> Uni
     except UserError as e:
         return _unopened(route, version.app, "app", "blocked", e.message, tag=version.image.tag)
     (app,) = plan.apps
-    trailer = _trailer(route, "app", {app.app: app.image})
+    known, unknown = _provenance(route, {app.app: app.image})
+    trailer = _trailer(route, "app", {app.app: app.image}, provenance=known)
+    if app.app in known:  # the build's fields, as the first environment's MR has them
+        origin = known[app.app]
+        trailer = replace(
+            trailer,
+            app_repo=origin.app_repo,
+            app_commit=origin.app_commit,
+            build_url=origin.build_url,
+        )
     lines = [f"From: {route.source} at {route.commit}"]
-    change = proposal.app_change(plan, trailer, lines, None)
+    lines += [f"Build: {trailer.build_url}"] if trailer.build_url else []
+    change = proposal.app_change(plan, trailer, lines, None, route.links(unknown))
     return _published(route, change, version.app, "app", version.image.tag, plan.warnings)
 
 
@@ -302,7 +321,7 @@ def _platform_unit(route: _Route) -> UnitResult:
         return _unopened(route, "platform", "platform", "blocked", e.message)
     trailer = _trailer(route, "platform", {}, platform=True)
     title = naming.platform_title(route.to.name, route.source)
-    change = proposal.platform_change(plan, trailer, title, "platform")
+    change = proposal.platform_change(plan, trailer, title, "platform", route.links())
     return _published(route, change, "platform", "platform", None, plan.warnings)
 
 
@@ -344,12 +363,17 @@ def _sync(route: _Route, selection: Selection) -> list[UnitResult]:
     }
     trailer = _trailer(route, "sync", moved, platform=bool(platform_files))
     title = naming.sync_title(route.to.name, route.source)
-    change = proposal.platform_change(plan, trailer, title, "sync")
+    change = proposal.platform_change(plan, trailer, title, "sync", route.links())
     return [_published(route, change, "main", "sync", None, plan.warnings)]
 
 
 def _trailer(
-    route: _Route, unit: Unit, apps: dict[str, ImageRef], *, platform: bool = False
+    route: _Route,
+    unit: Unit,
+    apps: dict[str, ImageRef],
+    *,
+    platform: bool = False,
+    provenance: dict[str, Provenance] | None = None,
 ) -> Trailer:
     return Trailer(
         target_env=route.to.name,
@@ -359,7 +383,20 @@ def _trailer(
         source_commit=route.commit,
         platform=platform,
         skipped=route.skipped,
+        provenance=provenance or {},
     )
+
+
+def _provenance(
+    route: _Route, apps: dict[str, ImageRef]
+) -> tuple[dict[str, Provenance], dict[str, str]]:
+    """Each app's provenance in the source (from its trusted merged MR), and for the
+    others why it is unknown; nothing from main (a sync has no build behind it)."""
+    if route.upstream is None:
+        return {}, {}
+    found = {app: route.upstream.of(app, image) for app, image in apps.items()}
+    known = {a: p for a, p in found.items() if isinstance(p, Provenance)}
+    return known, {a: p for a, p in found.items() if isinstance(p, str)}
 
 
 def _published(

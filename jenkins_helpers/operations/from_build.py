@@ -20,7 +20,7 @@ from jenkins_helpers.promotion import groups, naming, ordering, proposal, source
 from jenkins_helpers.promotion.model import AppVersion, ImageRef, Outcome, Status
 from jenkins_helpers.promotion.plan import Explain, Plan, apply_versions
 from jenkins_helpers.promotion.publish import Change, publish
-from jenkins_helpers.promotion.trailer import Trailer
+from jenkins_helpers.promotion.trailer import Provenance, Trailer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -215,6 +215,7 @@ def _group_change(plan: Plan, build: sources.Build, build_url: str | None, group
         app_repo=build.origin,
         app_commit=build.commit,
         build_url=build_url,
+        provenance=_origin(build, build_url),
     )
     return proposal.group_change(plan, trailer, group, build_url)
 
@@ -229,11 +230,18 @@ def build_change(plan: Plan, build: sources.Build, build_url: str | None) -> Cha
         app_commit=build.commit,
         app_layer_sha256=app.app_layer_sha256,
         build_url=build_url,
+        provenance=_origin(build, build_url),
     )
     lines = [f"App layer: deployment/app.cue of {build.origin} at {build.commit or 'no commit'}"]
     if build_url:
         lines.append(f"Build: {build_url}")
     return proposal.app_change(plan, trailer, lines, build_url)
+
+
+def _origin(build: sources.Build, build_url: str | None) -> dict[str, Provenance]:
+    """The built app's provenance, which the chain carries on to every environment (the
+    members of a group that --with names have no build here: none for them)."""
+    return {build.version.app: Provenance(build_url, build.origin, build.commit)}
 
 
 def _explainer(build: sources.Build) -> Explain:

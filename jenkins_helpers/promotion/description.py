@@ -1,8 +1,9 @@
 """The Markdown description of a promotion MR: what moves, the diffs in brief, what stays.
 
-Sections, top to bottom (docs/PROMOTION.md): the image before and after, the
-app-layer diff, a summary of the manifest diff, the target's env settings that
-were kept, warnings, then the machine-readable trailer.
+Sections, top to bottom (docs/PROMOTION.md): the image before and after, its
+provenance (build, app commit, upstream MRs), the app-layer diff, a summary of the
+manifest diff, the target's env settings that were kept, warnings, then the
+machine-readable trailer.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from jenkins_helpers.git import FileChange
 from jenkins_helpers.promotion import naming
 from jenkins_helpers.promotion.model import ImageRef, Setting
 from jenkins_helpers.promotion.plan import EditPlan
-from jenkins_helpers.promotion.trailer import Trailer
+from jenkins_helpers.promotion.trailer import Provenance, Trailer
 
 MAX_DIFF_CHARS = 30_000  # keep the description well under GitLab's 1 MB limit
 MAX_VALUE_CHARS = 80
@@ -39,6 +40,9 @@ class Content:
     trailer: Trailer
     build_url: str | None = None
     warnings: Sequence[str] = field(default_factory=tuple)
+    # Where the image came from, or why that is unknown (provenance.py); None: no section.
+    provenance: Provenance | str | None = None
+    project_url: str | None = None  # the deployment project's web URL: links its commits
 
 
 def render(c: Content, *, parts_only: bool = False) -> str:
@@ -51,13 +55,15 @@ def render(c: Content, *, parts_only: bool = False) -> str:
             [
                 f"## {c.app} `{c.image.tag}`",
                 _image_section(c),
+                *_provenance_section(c),
                 _app_layer_section(c),
                 _kept_section(c),
             ]
         )
     parts = [
-        f"Promotes **{c.app}** `{c.image.tag}` {route(c.trailer, c.build_url)}.",
+        f"Promotes **{c.app}** `{c.image.tag}` {route(c.trailer, c.build_url, c.project_url)}.",
         _image_section(c),
+        *_provenance_section(c),
         _app_layer_section(c),
         manifest_summary(c.env, c.changes),
         _kept_section(c),
@@ -74,11 +80,12 @@ def render_platform(
     changes: Sequence[FileChange],
     trailer: Trailer,
     warnings: Sequence[str] = (),
+    project_url: str | None = None,
 ) -> str:
     """The description of a platform-layer MR: the layer's diff, the manifests, the trailer."""
     what = "main's platform and app layers" if trailer.unit == "sync" else "the platform layer"
     parts = [
-        f"Promotes {what} {route(trailer, None)}.",
+        f"Promotes {what} {route(trailer, None, project_url)}.",
         _diff_section("### Changes", diff),
         manifest_summary(env, changes),
     ]
@@ -117,15 +124,73 @@ def _value_cell(value: Any) -> str:
     return "-" if value is None else _code(_value(value))
 
 
-def route(t: Trailer, build_url: str | None) -> str:
-    """`from **dev** (`1a2b3c4`) to **stage**`, or `to **dev** by Jenkins build URL`."""
+def route(t: Trailer, build_url: str | None, project_url: str | None = None) -> str:
+    """`from **dev** ([`1a2b3c4`](commit URL)) to **stage**`, or `to **dev** by Jenkins
+    build [URL](URL)`: the source commit linked in the deployment project when known."""
     source = ""
     if t.source_env:
-        commit = f" (`{t.source_commit[:12]}`)" if t.source_commit else ""
+        commit = f" ({_commit_link(project_url, t.source_commit)})" if t.source_commit else ""
         source = f"from **{t.source_env}**{commit} "
     skipped = f", skipping {', '.join(t.skipped)}" if t.skipped else ""
-    build = f" by Jenkins build {build_url}" if build_url else ""
+    build = f" by Jenkins build {_link(build_url)}" if build_url else ""
     return f"{source}to **{t.target_env}**{skipped}{build}"
+
+
+def _provenance_section(c: Content) -> list[str]:
+    """Where the image came from: each link from a trusted trailer, or why it is unknown."""
+    found = c.provenance
+    if found is None:
+        return []
+    head = "### Provenance"
+    if isinstance(found, str):
+        return [f"{head}\n\nProvenance unknown: {_cell(found, 300)}."]
+    hops = ", ".join(
+        f"[!{h.iid}]({h.url}) into {h.env}" for h in found.merge_requests if _safe(h.url)
+    )
+    rows = [
+        ("Build", _link(found.build_url) if found.build_url else "unknown"),
+        ("App commit", _commit_link(web_url(found.app_repo), found.app_commit)),
+        ("App repository", _repository(found.app_repo)),
+        ("Image digest", _code(c.image.digest) if c.image.digest else "not pinned"),
+    ]
+    if found.merge_requests:
+        rows.append(("Merged", hops or "unknown"))
+    return [f"{head}\n\n" + "\n".join(f"- {name}: {value}" for name, value in rows)]
+
+
+def web_url(repo: str | None) -> str | None:
+    """The web page of an app repository given by its http(s) clone URL (GitLab's is the
+    clone URL without `.git`); None for a path or an SSH address, whose page is unknown."""
+    if repo is None or not repo.startswith(("https://", "http://")) or not _safe(repo):
+        return None
+    return repo.rstrip("/").removesuffix(".git")
+
+
+def _commit_link(project_url: str | None, sha: str | None) -> str:
+    """`[`1a2b3c4d5e6f`](<project>/-/commit/<sha>)`: GitLab's commit page (the Commits
+    API's `web_url`, docs.gitlab.com/api/commits); a code span without a project URL."""
+    if not sha:
+        return "unknown"
+    short = f"`{_cell(sha, 40)[:12]}`"
+    if project_url is None or not _safe(project_url) or not re.fullmatch(r"[0-9a-f]{7,64}", sha):
+        return short
+    return f"[{short}]({project_url.rstrip('/')}/-/commit/{sha})"
+
+
+def _repository(repo: str | None) -> str:
+    if repo is None:
+        return "unknown"
+    page = web_url(repo)
+    return f"[{page}]({page})" if page else _code(repo)
+
+
+def _link(url: str | None) -> str:
+    """A Markdown link to `url` when nothing in it can break the link, else code."""
+    return f"[{url}]({url})" if url and _safe(url) else _code(url or "")
+
+
+def _safe(url: str) -> bool:
+    return url.startswith(("https://", "http://")) and not re.search(r"[\s()<>\[\]`|\\]", url)
 
 
 def _warnings_section(warnings: Sequence[str]) -> str:

@@ -6,13 +6,27 @@ same unit the same way (docs/PROMOTION.md).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 from jenkins_helpers.promotion import description, naming
 from jenkins_helpers.promotion.plan import AppChange, EditPlan, Plan, PlatformPlan
 from jenkins_helpers.promotion.publish import Change
 from jenkins_helpers.promotion.trailer import Trailer, Unit
 
 
-def app_change(plan: Plan, trailer: Trailer, lines: list[str], build_url: str | None) -> Change:
+@dataclass(frozen=True)
+class Links:
+    """What an MR links besides its trailer: the deployment project's web URL (its
+    commits) and, per app, why its provenance is unknown (provenance.py)."""
+
+    project_url: str | None = None
+    unknown: Mapping[str, str] = field(default_factory=dict)
+
+
+def app_change(
+    plan: Plan, trailer: Trailer, lines: list[str], build_url: str | None, links: Links = Links()
+) -> Change:
     """The MR of one app unit; `lines` end the commit message (where it came from)."""
     (app,) = plan.apps
     env = plan.env.name
@@ -20,7 +34,7 @@ def app_change(plan: Plan, trailer: Trailer, lines: list[str], build_url: str | 
     return Change(
         source_branch=naming.source_branch(env, app.app),
         title=title,
-        description=description.render(_content(plan, app, trailer, build_url)),
+        description=description.render(_content(plan, app, trailer, build_url, links)),
         labels=naming.labels(app.app, env) + _skipping(trailer),
         identity=naming.identity_labels(app.app, env),
         commit_message=_message(title, [f"Image: {app.image.ref}", *lines]),
@@ -28,16 +42,19 @@ def app_change(plan: Plan, trailer: Trailer, lines: list[str], build_url: str | 
     )
 
 
-def group_change(plan: Plan, trailer: Trailer, group: str, build_url: str | None) -> Change:
+def group_change(
+    plan: Plan, trailer: Trailer, group: str, build_url: str | None, links: Links = Links()
+) -> Change:
     """The MR of a release group: every member's image and app layer, in one MR."""
     env = plan.env.name
     title = naming.group_title(group, {a.app: a.image.tag for a in plan.apps}, env)
+    route = description.route(trailer, build_url, links.project_url)
     text = "\n\n".join(
         [
-            f"Promotes the release group **{group}** {description.route(trailer, build_url)}: "
+            f"Promotes the release group **{group}** {route}: "
             "its apps move together, in this one merge request.",
             *(
-                description.render(_content(plan, app, trailer, None), parts_only=True)
+                description.render(_content(plan, app, trailer, None, links), parts_only=True)
                 for app in plan.apps
             ),
             description.manifest_summary(env, plan.changes),
@@ -55,7 +72,9 @@ def group_change(plan: Plan, trailer: Trailer, group: str, build_url: str | None
     )
 
 
-def platform_change(plan: PlatformPlan, trailer: Trailer, title: str, unit: str) -> Change:
+def platform_change(
+    plan: PlatformPlan, trailer: Trailer, title: str, unit: str, links: Links = Links()
+) -> Change:
     """The MR of the platform layer (`unit` platform) or of main's changes (`unit` sync)."""
     env = plan.env.name
     branch = naming.platform_branch(env) if unit == "platform" else naming.sync_branch(env)
@@ -63,7 +82,7 @@ def platform_change(plan: PlatformPlan, trailer: Trailer, title: str, unit: str)
         source_branch=branch,
         title=title,
         description=description.render_platform(
-            env, plan.diff, plan.changes, trailer, plan.warnings
+            env, plan.diff, plan.changes, trailer, plan.warnings, links.project_url
         ),
         labels=naming.unit_labels(unit, env) + _skipping(trailer),
         identity=naming.unit_identity(unit, env),
@@ -105,7 +124,7 @@ def operation_change(
 
 
 def _content(
-    plan: Plan, app: AppChange, trailer: Trailer, build_url: str | None
+    plan: Plan, app: AppChange, trailer: Trailer, build_url: str | None, links: Links
 ) -> description.Content:
     return description.Content(
         app=app.app,
@@ -119,6 +138,8 @@ def _content(
         trailer=trailer,
         build_url=build_url,
         warnings=plan.warnings,
+        provenance=trailer.provenance.get(app.app) or links.unknown.get(app.app),
+        project_url=links.project_url,
     )
 
 

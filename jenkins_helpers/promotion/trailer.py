@@ -2,14 +2,15 @@
 
 It is the contract between the commands that open promotion MRs and the webhook
 that acts on them once merged (docs/PROMOTION.md): change it only together with
-that document and a new `version`. The webhook imports only this module to read it.
+that document and a new `version` (a new optional key, which older readers ignore,
+needs none). The webhook imports only this module to read it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from jenkins_helpers.errors import UserError
@@ -46,6 +47,26 @@ class TrailerError(UserError):
 
 
 @dataclass(frozen=True)
+class Hop:
+    """A merged MR that carried an app's image one environment further."""
+
+    env: str  # the environment it merged into
+    iid: int
+    url: str
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where an app's image came from: the build, the app commit, and each MR that carried
+    it since (oldest first). Copied from a trusted upstream trailer only (provenance.py)."""
+
+    build_url: str | None = None
+    app_repo: str | None = None
+    app_commit: str | None = None
+    merge_requests: tuple[Hop, ...] = ()
+
+
+@dataclass(frozen=True)
 class Trailer:
     """What a promotion MR moves, machine-readable: the webhook acts on this after the merge."""
 
@@ -62,12 +83,21 @@ class Trailer:
     build_url: str | None = None  # the CI build that promoted it (from an app's CI)
     app: str | None = None  # the app an operation is about (set, rollback, onboard...)
     group: str | None = None  # the group a `group` unit moves
+    # Per app: the build and MRs behind its image; optional (omitted when empty), so
+    # readers of version 1 that do not know it ignore it.
+    provenance: dict[str, Provenance] = field(default_factory=dict)
     version: int = TRAILER_VERSION
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["apps"] = {name: asdict(image) for name, image in sorted(self.apps.items())}
         data["skipped"] = list(self.skipped)
+        data.pop("provenance")
+        if self.provenance:
+            data["provenance"] = {
+                name: asdict(p) | {"merge_requests": [asdict(h) for h in p.merge_requests]}
+                for name, p in sorted(self.provenance.items())
+            }
         return data
 
     def to_comment(self) -> str:
@@ -126,7 +156,34 @@ def _trailer(data: Any) -> Trailer:
         build_url=_text(data, "build_url", optional=True),
         app=_text(data, "app", optional=True),
         group=_text(data, "group", optional=True),
+        provenance=_provenance(data.get("provenance")),
     )
+
+
+def _provenance(data: Any) -> dict[str, Provenance]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise TrailerError(f"the {TRAILER_TAG} trailer's provenance is not an object")
+    found = {}
+    for name, entry in data.items():
+        hops = entry.get("merge_requests", []) if isinstance(entry, dict) else None
+        if not isinstance(hops, list):
+            raise TrailerError(f"the {TRAILER_TAG} trailer's provenance.{name} is malformed")
+        found[_str(name, "provenance key")] = Provenance(
+            build_url=_text(entry, "build_url", optional=True),
+            app_repo=_text(entry, "app_repo", optional=True),
+            app_commit=_text(entry, "app_commit", optional=True),
+            merge_requests=tuple(_hop(name, hop) for hop in hops),
+        )
+    return found
+
+
+def _hop(name: str, hop: Any) -> Hop:
+    iid = hop.get("iid") if isinstance(hop, dict) else None
+    if not isinstance(iid, int) or isinstance(iid, bool) or iid < 1:
+        raise TrailerError(f"the {TRAILER_TAG} trailer's provenance.{name} has a bad MR iid")
+    return Hop(env=_text(hop, "env"), iid=iid, url=_text(hop, "url"))
 
 
 def _image(name: str, image: Any) -> ImageRef:
