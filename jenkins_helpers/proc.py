@@ -116,12 +116,18 @@ def spawn(
     *,
     env: Mapping[str, str] | None = None,
     output: Path | None = None,
+    stdin_pipe: bool = False,
 ) -> Process:
-    """Start a child without waiting for it; its output is ours, or goes to `output`."""
+    """Start a child without waiting for it; its output is ours, or goes to `output`.
+
+    `stdin_pipe`: its stdin a pipe only we write to, so it reads end-of-file when we end."""
     argv = [str(a) for a in args]
     try:
         if output is None:
-            return subprocess.Popen(argv, env=None if env is None else {**os.environ, **env})
+            stdin = subprocess.PIPE if stdin_pipe else None
+            return subprocess.Popen(
+                argv, env=None if env is None else {**os.environ, **env}, stdin=stdin
+            )
         with output.open("ab") as log:
             return subprocess.Popen(
                 argv,
