@@ -38,6 +38,12 @@ class Metrics:
             "own user, or not what the merge deployed (docs/PROMOTION.md)",
             registry=self.registry,
         )
+        self.deployment_errors = Counter(
+            "gitops_webhook_deployment_errors",
+            "Merges into an environment whose GitLab deployment could not be recorded "
+            "(the promotion went on; docs/WEBHOOK.md)",
+            registry=self.registry,
+        )
         jobs = Gauge("gitops_webhook_jobs", "Jobs by state", ["state"], registry=self.registry)
         for state in STATES:
             jobs.labels(state).set_function(_count(store, state))
