@@ -1,6 +1,7 @@
 # Two entry points, each doing all of its own set-up on a fresh machine:
-#   make demo   lay down the deployment-repo scaffold and render every environment
-#   make test   run the whole test suite
+#   make demo   the 28 use cases end to end in the sandbox (gitops-helper demo), then a
+#               PASS/FAIL table and the final state
+#   make test   ruff, mypy and the whole test suite
 # and, for development, make check: ruff, mypy and the fast tier of the tests (< 60 s)
 # Set-up is cached by stamp files, so a second run starts at once.
 
@@ -15,6 +16,17 @@ CUE_VERSION := v0.17.1
 # Use cases `make demo` runs (default: all 28), e.g. make demo USE_CASES="A1 E1"
 USE_CASES ?=
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+# Seconds set-up waits for another apt (unattended-upgrades, a second make) to finish.
+# apt-get install waits for dpkg's lock with DPkg::Lock::Timeout (apt >= 1.9.11, see
+# apt's doc/examples/configure-index); apt-get update takes only the lists' lock
+# (/var/lib/apt/lists/lock), which it never waits for (apt-pkg/acquire.cc: GetLock), so
+# it is retried every 5 s for as long.
+APT_LOCK_WAIT ?= 300
+APT_INSTALL = $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=$(APT_LOCK_WAIT) \
+	install -y -qq --no-install-recommends
+APT_UPDATE = waited=0; until $(SUDO) apt-get update -qq; do \
+	[ $$waited -lt $(APT_LOCK_WAIT) ] || exit 1; waited=$$((waited + 5)); \
+	echo "== set-up: apt-get update failed (another apt running?); again in 5 s"; sleep 5; done
 
 .PHONY: demo test check lint bench setup clean
 
@@ -45,9 +57,8 @@ $(STAMPS)/cue-$(CUE_VERSION): scripts/build-cue
 # launcher looks for Java when JAVA_HOME is not set.
 $(STAMPS)/groovy:
 	@echo "== set-up: Debian's groovy and a JRE (for the tests of vars/)"
-	command -v groovy >/dev/null 2>&1 && command -v java >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		groovy default-jre-headless; }
+	command -v groovy >/dev/null 2>&1 && command -v java >/dev/null 2>&1 || { $(APT_UPDATE) && \
+		$(APT_INSTALL) groovy default-jre-headless; }
 	mkdir -p $(STAMPS) && touch $@
 
 # Debian's chromium, headless, for the tests of the webhook's status board (a
@@ -55,9 +66,7 @@ $(STAMPS)/groovy:
 # needed: the tests run it with --no-sandbox.
 $(STAMPS)/chromium:
 	@echo "== set-up: Debian's chromium (for the tests of the status board)"
-	command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		chromium; }
+	command -v chromium >/dev/null 2>&1 || { $(APT_UPDATE) && $(APT_INSTALL) chromium; }
 	mkdir -p $(STAMPS) && touch $@
 
 demo: setup $(STAMPS)/groovy
