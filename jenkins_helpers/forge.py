@@ -66,6 +66,28 @@ class MergeRequest:
         return self.merge_commit_sha or self.squash_commit_sha or self.sha
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """A deployment GitLab recorded: `ref` and `sha` deployed to `environment` (a name)."""
+
+    id: int
+    iid: int
+    environment: str
+    ref: str
+    sha: str
+    status: str  # created, running, success, failed, canceled, ...
+
+
+@dataclass(frozen=True)
+class ForgeEnvironment:
+    """An environment on GitLab's Environments page: its id, tier and page."""
+
+    id: int
+    name: str
+    tier: str | None
+    web_url: str  # the environment's page: <project web_url>/-/environments/<id>
+
+
 # The events a project webhook can be told to send (those the tool sets up).
 HookEvent = Literal["merge_requests", "push"]
 HOOK_EVENTS: tuple[HookEvent, ...] = ("merge_requests", "push")
@@ -140,3 +162,13 @@ class Forge(Protocol):
     def delete_hook(self, path: str, hook_id: int) -> None: ...
 
     def close_merge_request(self, path: str, iid: int, note: str) -> None: ...
+
+    def branch_head(self, path: str, branch: str) -> str | None: ...
+
+    def environments(self, path: str) -> list[ForgeEnvironment]: ...
+
+    def deployments(self, path: str, environment: str, *, newest: int) -> list[Deployment]: ...
+
+    def record_deployment(
+        self, path: str, *, environment: str, ref: str, sha: str, tier: str | None
+    ) -> Deployment: ...

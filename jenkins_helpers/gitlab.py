@@ -32,7 +32,9 @@ from jenkins_helpers import __version__, http, inputs, retry, secrets
 from jenkins_helpers.errors import BadInput, TransientError, UserError
 from jenkins_helpers.forge import HOOK_EVENTS as HOOK_EVENTS
 from jenkins_helpers.forge import Access as Access
+from jenkins_helpers.forge import Deployment as Deployment
 from jenkins_helpers.forge import Forge
+from jenkins_helpers.forge import ForgeEnvironment as ForgeEnvironment
 from jenkins_helpers.forge import Hook as Hook
 from jenkins_helpers.forge import HookEvent as HookEvent
 from jenkins_helpers.forge import MergeRequest as MergeRequest
@@ -326,6 +328,70 @@ class GitLab:
         mr.state_event = "close"
         self._call(f"closing merge request !{iid} of {path}", mr.save)
 
+    # --- environments and deployments (docs.gitlab.com/api/deployments/) --------------
+
+    def branch_head(self, path: str, branch: str) -> str | None:
+        """The commit `branch` points at; None when there is no such branch."""
+        project = self._project(path)
+        try:
+            found = self._call(
+                f"reading branch {branch} of {path}",
+                lambda: project.branches.get(branch),
+                missing_ok=True,
+            )
+        except _Missing:
+            return None
+        return str(found.commit["id"])
+
+    def environments(self, path: str) -> list[ForgeEnvironment]:
+        """The project's environments (GitLab's Operate > Environments)."""
+        project = self._project(path)
+        found = self._call(
+            f"listing the environments of {path}",
+            lambda: project.environments.list(get_all=True),
+        )
+        return [_environment(project.web_url, e) for e in found]
+
+    def deployments(self, path: str, environment: str, *, newest: int) -> list[Deployment]:
+        """The `newest` deployments of `environment` (a name), newest first."""
+        project = self._project(path)
+        found = self._call(
+            f"listing the deployments of {environment} in {path}",
+            lambda: project.deployments.list(
+                environment=environment, order_by="id", sort="desc", per_page=newest, page=1
+            ),
+        )
+        return [_deployment(d) for d in found]
+
+    def record_deployment(
+        self, path: str, *, environment: str, ref: str, sha: str, tier: str | None
+    ) -> Deployment:
+        """A successful deployment of `sha` (on branch `ref`) to `environment`. GitLab
+        creates a missing environment and guesses its tier from the name; with `tier`,
+        a missing one is created with that tier first. GitLab links the merge requests
+        the deployment shipped itself (a client cannot name them)."""
+        project = self._project(path)
+        if tier is not None and not self._has_environment(path, environment):
+            with contextlib.suppress(UserError):  # created meanwhile: the deployment finds it
+                self._call(
+                    f"creating environment {environment} in {path}",
+                    lambda: project.environments.create({"name": environment, "tier": tier}),
+                )
+        data = {"environment": environment, "ref": ref, "sha": sha, "tag": False}
+        found = self._call(
+            f"recording a deployment of {sha[:12]} to {environment} in {path}",
+            lambda: project.deployments.create({**data, "status": "success"}),
+        )
+        return _deployment(found)
+
+    def _has_environment(self, path: str, name: str) -> bool:
+        project = self._project(path)
+        found = self._call(
+            f"reading environment {name} of {path}",
+            lambda: project.environments.list(name=name, get_all=True),
+        )
+        return any(e.name == name for e in found)
+
     # --- errors and retries -------------------------------------------------------------
 
     def _call(
@@ -512,6 +578,29 @@ def _merge_request(mr: Any) -> MergeRequest:
         merged_at=getattr(mr, "merged_at", None),
         author_id=_user_id(getattr(mr, "author", None)),
         squash_commit_sha=getattr(mr, "squash_commit_sha", None),
+    )
+
+
+def _environment(project_url: str, env: Any) -> ForgeEnvironment:
+    """An environment as the API lists it; GitLab's page for it is under the project's."""
+    tier = getattr(env, "tier", None)
+    return ForgeEnvironment(
+        int(env.id),
+        str(env.name),
+        str(tier) if tier else None,
+        f"{project_url}/-/environments/{int(env.id)}",
+    )
+
+
+def _deployment(dep: Any) -> Deployment:
+    env = getattr(dep, "environment", None) or {}
+    return Deployment(
+        id=int(dep.id),
+        iid=int(dep.iid),
+        environment=str(env.get("name", "")) if isinstance(env, dict) else "",
+        ref=str(dep.ref),
+        sha=str(dep.sha),
+        status=str(dep.status),
     )
 
 

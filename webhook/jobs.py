@@ -21,6 +21,7 @@ from dataclasses import asdict
 from typing import Any
 
 from jenkins_helpers.errors import TransientError, UserError
+from jenkins_helpers.operations import deployments
 from jenkins_helpers.operations.cascade import Cascade, Merged, Promote, cascade
 from jenkins_helpers.operations.reconcile import missed
 from jenkins_helpers.promotion import target
@@ -174,13 +175,19 @@ class Jobs:
         # Known before anything can fail: the board names where a failed job promotes to.
         self.store.mark(job.id, "running", target=_promotes_to(deployment, event.target_branch))
         with self._locked(job, branches):
+            recorded = deployments.record(
+                deployment, event.target_branch, merged.merge_commit, event.iid
+            )
             done = cascade(deployment, merged, self.promote, self.settings.jenkins)
+        if recorded is not None and recorded.failed:
+            self.metrics.deployment_errors.inc()
         if done.ignored_trailer:
             self.metrics.ignored_trailers.inc()
         self._unblock(deployment, event.target_branch)
         blocked = done.promotion is not None and bool(done.promotion.blocked)
         target_env = done.step.target if done.step else None
-        return ("blocked" if blocked else "done"), _result(done), target_env
+        result = {**_result(done), "deployment": asdict(recorded) if recorded else None}
+        return ("blocked" if blocked else "done"), result, target_env
 
     def _reconcile(
         self, deployment: DeploymentProject

@@ -74,6 +74,9 @@ class Settings:
     main_branch: str
     environments: tuple[Environment, ...]
     policies: Policies = DEFAULT_POLICIES
+    # gitops.yaml's `gitlab: {deployments: false}` turns off recording a GitLab
+    # deployment for each merge into an environment (operations/deployments.py).
+    deployments: bool = True
 
     @property
     def names(self) -> list[str]:
@@ -100,7 +103,9 @@ class Settings:
             + "# Policy checks of `gitops-helper validate`, each an error (gitops-helper's\n"
             "# docs/VALIDATION.md lists them).\n"
             "# To let one app off a check, list it under `allow` and say why in a comment;\n"
-            "# `enabled: false` turns the check off for every app.\n" + self.policies.to_yaml()
+            "# `enabled: false` turns the check off for every app.\n"
+            + self.policies.to_yaml()
+            + ("" if self.deployments else "gitlab:\n  deployments: false\n")
         )
 
 
@@ -196,7 +201,22 @@ def _parse(data: object, path: Path | str) -> Settings:
     if not envs or len({e.name for e in envs}) != len(envs):
         raise UserError(f"{path}: environments must be distinct and at least one")
     main = _checked(branch, data.get("mainBranch", "main"), path)
-    return _distinct_branches(Settings(main, tuple(envs), policies), path)
+    deployments = _checked(_gitlab_deployments, data.get("gitlab"), path)
+    return _distinct_branches(Settings(main, tuple(envs), policies, deployments), path)
+
+
+def _gitlab_deployments(value: object) -> bool:
+    """gitops.yaml's `gitlab: {deployments: true|false}`: whether each merge into an
+    environment is recorded as a GitLab deployment (on when unset)."""
+    if value is None:
+        return True
+    hint = "write `gitlab: {deployments: false}` to stop recording GitLab deployments"
+    if not isinstance(value, dict) or not set(value) <= {"deployments"}:
+        raise BadInput("`gitlab` may only set `deployments`", hint)
+    enabled = value.get("deployments", True)
+    if not isinstance(enabled, bool):
+        raise BadInput("`gitlab.deployments` must be true or false", hint)
+    return enabled
 
 
 def _policies(value: object) -> Policies:

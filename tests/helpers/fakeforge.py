@@ -19,6 +19,7 @@ import atexit
 import datetime
 import itertools
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -28,11 +29,13 @@ from pathlib import Path
 
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.deployrepo.settings import Environment, Settings
-from jenkins_helpers.errors import UserError
+from jenkins_helpers.errors import TransientError, UserError
 from jenkins_helpers.forge import (
     HOOK_EVENTS,
     Access,
+    Deployment,
     Forge,
+    ForgeEnvironment,
     Hook,
     HookEvent,
     MergeRequest,
@@ -88,6 +91,9 @@ class FakeForge:
         self._hooks: dict[str, dict[int, Hook]] = {}
         self._clock = itertools.count(1)  # one tick per change: created/updated order
         self._ids = itertools.count(1)
+        self._environments: dict[str, dict[str, ForgeEnvironment]] = {}
+        self._deployments: dict[str, list[Deployment]] = {}
+        self.deployments_fail = False  # GitLab answering 500 to deployment requests
 
     # --- test helpers -----------------------------------------------------------------
 
@@ -102,6 +108,7 @@ class FakeForge:
         project = Project(path, next(self._ids), f"file://{bare}", f"{WEB}/{path}", branch)
         self._projects[path] = project
         self._mrs[path], self._hooks[path] = {}, {}
+        self._environments[path], self._deployments[path] = {}, []
         return project
 
     def repo(self, path: str) -> Path:
@@ -345,6 +352,40 @@ class FakeForge:
             mr.state = "closed"
         mr.updated = next(self._clock)
 
+    def branch_head(self, path: str, branch: str) -> str | None:
+        return self.head(path, branch)
+
+    def environments(self, path: str) -> list[ForgeEnvironment]:
+        return sorted(self._environments[path].values(), key=lambda e: e.id)
+
+    def deployments(self, path: str, environment: str, *, newest: int) -> list[Deployment]:
+        """GitLab's list filtered by environment name, `order_by=id&sort=desc`, one page."""
+        self._deployments_reachable()
+        found = [d for d in self._deployments[path] if d.environment == environment]
+        return sorted(found, key=lambda d: d.id, reverse=True)[:newest]
+
+    def record_deployment(
+        self, path: str, *, environment: str, ref: str, sha: str, tier: str | None
+    ) -> Deployment:
+        """A successful deployment; its environment found by name or created, with
+        `tier` or the tier GitLab guesses (Environment#guess_tier)."""
+        self._deployments_reachable()
+        envs = self._environments[path]
+        if environment not in envs:
+            env_id = next(self._ids)
+            page = f"{self._project(path).web_url}/-/environments/{env_id}"
+            envs[environment] = ForgeEnvironment(
+                env_id, environment, tier or _guess_tier(environment), page
+            )
+        iid = len(self._deployments[path]) + 1
+        made = Deployment(next(self._ids), iid, environment, ref, sha, "success")
+        self._deployments[path].append(made)
+        return made
+
+    def _deployments_reachable(self) -> None:
+        if self.deployments_fail:
+            raise TransientError("GitLab failed recording a deployment: HTTP 500")
+
     # --- GitLab's records -------------------------------------------------------------
 
     def _project(self, path: str) -> Project:
@@ -423,6 +464,17 @@ class _Conflict(Exception):
     def __init__(self, iid: int) -> None:
         super().__init__(f"409 Another open merge request already exists: !{iid}")
         self.iid = iid
+
+
+def _guess_tier(name: str) -> str:
+    """Environment#guess_tier (app/models/environment.rb): the first pattern that matches."""
+    guesses = (
+        ("development", r"(dev|review|trunk)"),
+        ("testing", r"(test|tst|int|ac(ce|)pt|qa|qc|control|quality)"),
+        ("staging", r"(st(a|)g|mod(e|)l|pre|demo|non)"),
+        ("production", r"(pr(o|)d|live)"),
+    )
+    return next((tier for tier, p in guesses if re.search(p, name, re.I)), "other")
 
 
 def _time(tick: int) -> str:
