@@ -3,8 +3,10 @@
 The same board as `gitops-helper status` (jenkins_helpers/status.py),
 for a wall screen or a quick look before a release, without a token: so the page
 shows only what the board holds (apps, tags, replicas, environment names, MR
-titles and GitLab's MR links), never the GitLab URL as configured, a token or an
-error's text. It is read from GitLab at most every `BOARD_SECONDS`, however many
+titles, GitLab's MR links and environment pages), never the GitLab URL as
+configured, a token or an error's text. Each environment's heading links to its
+page on GitLab's Environments, where operations/deployments.py records each merge
+as a deployment. It is read from GitLab at most every `BOARD_SECONDS`, however many
 people refresh: one refresh at a time, and the others get its result. If GitLab
 cannot be read, the last board is shown with a note saying so (the log says why).
 Merge jobs whose retries ran out are listed too, from this webhook's own records
@@ -18,7 +20,7 @@ import dataclasses
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template
@@ -26,6 +28,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template
 from jenkins_helpers import status
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.promotion import target
+from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.status import Board
 from webhook.failures import FailedMerge, failed_merge
 from webhook.settings import WebhookSettings
@@ -52,6 +55,7 @@ class _Cached:
     board: Board | None = None
     read_at: float = float("-inf")  # time.monotonic() of the last try
     failed_at: str | None = None  # UTC time of the last failed try, if it failed
+    pages: dict[str, str] = field(default_factory=dict)  # environment -> GitLab's page
 
 
 class BoardCache:
@@ -71,11 +75,25 @@ class BoardCache:
     def _read(self, settings: WebhookSettings) -> _Cached:
         try:
             with target.connect(settings.project, settings.access) as deployment:
-                return _Cached(status.board(deployment), time.monotonic())
+                board = status.board(deployment)
+                return _Cached(board, time.monotonic(), pages=_environment_pages(deployment))
         except UserError as e:
             log.warning("the status board could not be read from GitLab: %s", e.message)
             failed = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            return _Cached(self._cached.board, time.monotonic(), failed)
+            return _Cached(self._cached.board, time.monotonic(), failed, self._cached.pages)
+
+
+def _environment_pages(deployment: DeploymentProject) -> dict[str, str]:
+    """Each environment's page on GitLab: its own once GitLab knows it (a deployment
+    was recorded), else the project's Environments list."""
+    project = deployment.project
+    listing = f"{project.web_url}/-/environments"
+    try:
+        known = {e.name: e.web_url for e in deployment.gl.environments(project.path)}
+    except UserError as e:
+        log.warning("GitLab's environments could not be read: %s", e.message)
+        known = {}
+    return {name: known.get(name, listing) for name in deployment.settings.names}
 
 
 def _cache() -> BoardCache:
@@ -115,6 +133,7 @@ def page() -> tuple[Response, int]:
         board=cached.board,
         failed_at=cached.failed_at,
         failed_jobs=_failed(),
+        pages=cached.pages,
         seconds=int(BOARD_SECONDS),
         link=_link,
     )
@@ -125,9 +144,11 @@ def page() -> tuple[Response, int]:
 def as_json() -> tuple[Response, int]:
     """The board as JSON: `gitops-helper status --json`, `refresh_failed_at` (null, or
     when the last read from GitLab failed: the board is older then) and `failed_jobs`
-    (the merge jobs that failed); 503 without a board."""
+    (the merge jobs that failed) and `environment_pages` (each environment's page on
+    GitLab); 503 without a board."""
     cached = _cache().get(_settings())
     body = dataclasses.asdict(cached.board) if cached.board else {}
     body["refresh_failed_at"] = cached.failed_at
     body["failed_jobs"] = [dataclasses.asdict(f) for f in _failed()]
+    body["environment_pages"] = cached.pages
     return _with_headers(jsonify(body), 200 if cached.board else 503)

@@ -128,6 +128,11 @@ def test_the_board_in_a_browser_shows_tags_pending_mrs_and_divergences(
     dom = parse(chromium("--dump-dom", f"{s.hook.url}/").stdout)
     assert dom.one(id="project").text == DEPLOYMENTS
     assert [li.text for li in dom.one("ol", id="order").all("li")] == ["dev", "stage", "prod"]
+    # No deployment recorded yet (no job ran): each heading links to GitLab's Environments.
+    headings = [
+        th.one("a") for th in dom.one("table", id="board").all("th") if "data-env" in th.attrs
+    ]
+    assert {a.attrs["href"] for a in headings} == {f"{sb.gitlab_url}/{DEPLOYMENTS}/-/environments"}
     assert re.fullmatch(
         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", dom.one(id="refreshed").one("time").text
     )
@@ -171,8 +176,11 @@ def test_the_board_escapes_text_runs_no_script_and_shows_no_secret(
     for secret in (sb.token, HOOK_SECRET):
         assert secret not in html
     links = [a.attrs["href"] for a in dom.all("a")]
+    environments = re.escape(f"{sb.gitlab_url}/{DEPLOYMENTS}/-/environments") + r"(/\d+)?"
     assert all(
-        href == "status.json" or re.fullmatch(re.escape(mr_url(sb, 0)[:-1]) + r"\d+", href)
+        href == "status.json"
+        or re.fullmatch(re.escape(mr_url(sb, 0)[:-1]) + r"\d+", href)
+        or re.fullmatch(environments, href)
         for href in links
     ), links
     without_links = re.sub(r'href="[^"]*"', "", html)
