@@ -216,7 +216,7 @@ def test_the_systemd_unit_verifies_and_runs_gunicorn_with_the_config(tmp_path: P
     shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
     (root / "etc/systemd/system").mkdir(parents=True)
     shutil.copy(unit, root / "etc/systemd/system" / unit.name)
-    for executable in ("opt/gitops-webhook/bin/gunicorn", "bin/kill"):
+    for executable in ("opt/gitops-webhook/bin/gunicorn",):
         (root / executable).parent.mkdir(parents=True, exist_ok=True)
         (root / executable).write_text("#!/bin/sh\n")
         (root / executable).chmod(0o755)
