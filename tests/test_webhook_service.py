@@ -153,6 +153,9 @@ def _service_environment(tmp_path: Path, **extra: str) -> dict[str, str]:
         # Nothing listens there: GitLab is down.
         "GITLAB_URL": f"http://127.0.0.1:{free_port()}",
         "GITLAB_TOKEN": "glpat-service-test-token-0123",
+        # Job workers run (GITOPS_WORKERS' default), but no reconcile at start: its
+        # attempt on the closed port (the client's retries: 7.5 s) would hold the stop.
+        "GITOPS_RECONCILE_INTERVAL": "0",
         # The port the test may take, over the file's (gunicorn: the variable wins).
         "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{free_port()}",
         **extra,
