@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from pathlib import Path
 
 from gitops_sandbox.context import DEFAULT_DEVELOPER_TOKEN
@@ -70,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="write the URLs as JSON to this file once ready (for programs starting it)",
     )
+    up.add_argument(
+        "--stop-on-stdin-eof",
+        action="store_true",
+        help="stop when stdin ends: for a program that starts the sandbox with a pipe as "
+        "its stdin, so that the sandbox stops when that program ends, even killed",
+    )
     args = parser.parse_args(argv)
     token = os.environ.get("SANDBOX_TOKEN") or DEFAULT_TOKEN
     developer_token = (
@@ -97,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             agent_path=args.agent_path,
             executors=args.executors,
             ready_file=args.ready_file,
+            stop=_stdin_watch() if args.stop_on_stdin_eof else None,
         )
     except SandboxError as e:
         print(f"error: {e.message}", file=sys.stderr)
@@ -104,6 +112,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"hint: {e.hint}", file=sys.stderr)
         return 1
     return 0
+
+
+def _stdin_watch() -> threading.Event:
+    """An event set once stdin reaches end-of-file: its writer (the parent) has ended.
+
+    The kernel closes a process's pipes however it ends, SIGKILL included, so this
+    needs no signal, no Linux-only prctl(PR_SET_PDEATHSIG) and no race with a parent
+    that died before the child started; and the sandbox then stops as on Ctrl-C
+    (builds interrupted, state written)."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        sys.stdin.buffer.read()  # nothing is ever written: returns at end-of-file
+        stop.set()
+
+    threading.Thread(target=watch, name="stdin-eof", daemon=True).start()
+    return stop
 
 
 def _token_problem(token: str, developer_token: str) -> str | None:

@@ -19,7 +19,7 @@ from typing import Any
 from gitops_sandbox.context import DEFAULT_DEVELOPER_TOKEN, DEVELOPER_USER
 from gitops_sandbox.jenkins_pipeline import username_passwords
 from gitops_sandbox.seed import DEPLOYMENTS, seed_default
-from gitops_sandbox.server import Sandbox
+from gitops_sandbox.server import Sandbox, check_port
 from gitops_sandbox.state import STATE_FILE
 
 
@@ -42,6 +42,7 @@ Jenkins        : {sb.jenkins_url}   (user admin, password = the token)
 Token          : {sb.token}   (user root, an administrator)
 Developer      : {sb.developer_token}   (user {developer}, Developer role on every project)
 State          : {sb.state_dir}   (restart with --dir {sb.state_dir} to keep it)
+Merge requests : {sb.url}/{DEPLOYMENTS}/-/merge_requests   (any user name, the token as password)
 Admin          : {sb.url}/-/sandbox/deliveries, /-/sandbox/faults, /-/sandbox/jenkins/builds
 Libraries      : {libraries}   (for @Library('name') _)
 Credentials    : {credentials}
@@ -79,6 +80,7 @@ def serve_forever(
     URLs as JSON once ready: how a program that started the sandbox learns its port.
     `developer_token` authenticates the developer, as `token` does the admin.
     """
+    check_port(port)  # before the temporary directory: a busy port leaves nothing
     root = Path(tempfile.mkdtemp(prefix="gitops-sandbox-")) if state_dir is None else state_dir
     new = not (root / STATE_FILE).exists()
     seeded = not new

@@ -31,8 +31,9 @@ HOST = "127.0.0.1"  # loopback only: the sandbox accepts two fixed tokens
 DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - a documented test credential, not a secret
 
 
-def _check_port(port: int) -> None:
-    """Fail with a clear error if the port is taken (Werkzeug would print and exit)."""
+def check_port(port: int) -> None:
+    """Fail with a clear error if the port is taken (Werkzeug would print and exit);
+    before anything is written, so a busy port leaves nothing behind."""
     if port == 0:
         return
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -42,7 +43,7 @@ def _check_port(port: int) -> None:
         except OSError as e:
             raise SandboxError(
                 f"cannot listen on {HOST}:{port}: {e.strerror or e}",
-                "choose another port, or 0 for a free one",
+                "choose another port (--port P), or 0 for a free one",
             ) from e
 
 
@@ -124,7 +125,7 @@ class Sandbox:
             executors=executors,
         )
         check_tokens(token, developer_token)
-        _check_port(port)
+        check_port(port)
         owns = state_dir is None
         root = Path(tempfile.mkdtemp(prefix="gitops-sandbox-")) if owns else Path(str(state_dir))
         root.mkdir(parents=True, exist_ok=True)
