@@ -126,13 +126,13 @@ def _value_cell(value: Any) -> str:
 
 def route(t: Trailer, build_url: str | None, project_url: str | None = None) -> str:
     """`from **dev** ([`1a2b3c4`](commit URL)) to **stage**`, or `to **dev** by Jenkins
-    build [URL](URL)`: the source commit linked in the deployment project when known."""
+    build URL`: the source commit linked in the deployment project when known."""
     source = ""
     if t.source_env:
         commit = f" ({_commit_link(project_url, t.source_commit)})" if t.source_commit else ""
         source = f"from **{t.source_env}**{commit} "
     skipped = f", skipping {', '.join(t.skipped)}" if t.skipped else ""
-    build = f" by Jenkins build {_link(build_url)}" if build_url else ""
+    build = f" by Jenkins build {build_url}" if build_url else ""  # GitLab links a bare URL
     return f"{source}to **{t.target_env}**{skipped}{build}"
 
 
