@@ -147,6 +147,10 @@ class SettingChange:
     path: str
     before: Any
     after: Any
+    # The effective value before, when env.cue did not set it, and the layer it came
+    # from (edits.py fills them in for the MR: `set` on an inherited value).
+    inherited: Any = None
+    inherited_from: str | None = None
 
 
 @dataclass(frozen=True)
