@@ -13,16 +13,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from jenkins_helpers import git, gitlab, inputs
+from jenkins_helpers.cue import get_engine
 from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.errors import BadInput, UserError
 from jenkins_helpers.promotion import naming, target
 from jenkins_helpers.promotion.model import ImageRef, Outcome
-from jenkins_helpers.promotion.plan import EditPlan, apply_edits, image_edits
+from jenkins_helpers.promotion.plan import (
+    EditPlan,
+    SettingChange,
+    apply_edits,
+    image_edits,
+    literals_dotted,
+)
 from jenkins_helpers.promotion.proposal import operation_change
 from jenkins_helpers.promotion.publish import Change, publish
 from jenkins_helpers.promotion.target import DeploymentProject, Target
@@ -79,6 +87,7 @@ def set_values(
             if tag is not None:
                 edits += [(path[3:], v) for path, v in image_edits(app, ImageRef("-", tag, digest))]
             plan = apply_edits(clone.tree, environment, app, edits)
+            plan = with_inherited(clone.tree, plan, [path for path, _ in edits])
             moved = promote and tag is not None and plan.image is not None
             unit: Unit = "settings"
             what = _what(plan)
@@ -118,6 +127,66 @@ def rollback(
             title = f"Roll back {app} to {old[0]} in {env} {naming.NO_PROMOTE_MARK}"
             change = operation_change(plan, title, "rollback", "rollback", False)
             return _result(deployment, clone, plan, change, False, dry_run)
+
+
+def with_inherited(tree: Path, plan: EditPlan, paths: Sequence[editor.CuePath]) -> EditPlan:
+    """`plan` with the effective before-value of each setting env.cue did not set: the
+    value of the last layer below it that sets it (app layer, environment defaults,
+    platform defaults; docs/ARCHITECTURE.md, Layers), so the MR shows what the
+    environment ran instead of "-". Read from CUE's export of those layers, which a
+    `set` does not change (it edits only the app's env.cue entry)."""
+    wanted = {literals_dotted(p): tuple(p) for p in paths if p and p[:2] != IMAGE_PATH}
+    if all(s.before is not None or s.path not in wanted for s in plan.settings):
+        return plan
+    layers = _layers(tree, plan.app)
+    settings = tuple(
+        _inherit(s, wanted[s.path], layers) if s.before is None and s.path in wanted else s
+        for s in plan.settings
+    )
+    return replace(plan, settings=settings)
+
+
+def _layers(tree: Path, app: str) -> list[tuple[str, Any]]:
+    """The layers below env.cue's entry, least specific first: (name, exported value)."""
+    engine = get_engine()
+    app_layer, env_defaults = engine.export(
+        [layout.CUE_PACKAGE],
+        cwd=tree,
+        expression=f'[apps."{inputs.app_name(app)}".app, environment.defaults]',
+    )
+    platform = engine.export(["./platform"], cwd=tree, expression="defaults")
+    return [
+        ("platform defaults", platform),
+        ("the app layer", app_layer),
+        ("environment.defaults", env_defaults),
+    ]
+
+
+def _inherit(
+    setting: SettingChange, path: tuple[str, ...], layers: list[tuple[str, Any]]
+) -> SettingChange:
+    """`setting` with the value of the last layer that sets `path` (structs merged key
+    by key, as the platform merges them), if one does."""
+    found = [(name, v) for name, layer in layers if (v := _at(layer, path)) is not None]
+    if not found:
+        return setting
+    name, value = found[-1]
+    if isinstance(value, dict):
+        merged: dict[str, Any] = {}
+        for _, v in found:
+            merged |= v if isinstance(v, dict) else {}
+        value = merged
+    if value in ({}, []):
+        return setting
+    return replace(setting, inherited=value, inherited_from=name)
+
+
+def _at(value: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
 
 
 def parse_setting(text: str) -> tuple[editor.CuePath, Any]:

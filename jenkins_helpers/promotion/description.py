@@ -18,7 +18,7 @@ from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.git import FileChange
 from jenkins_helpers.promotion import naming
 from jenkins_helpers.promotion.model import ImageRef, Setting
-from jenkins_helpers.promotion.plan import EditPlan
+from jenkins_helpers.promotion.plan import EditPlan, SettingChange
 from jenkins_helpers.promotion.trailer import Provenance, Trailer
 
 MAX_DIFF_CHARS = 30_000  # keep the description well under GitLab's 1 MB limit
@@ -98,7 +98,7 @@ def render_platform(
 def render_edit(plan: EditPlan, title: str, trailer: Trailer) -> str:
     """The description of a `set`, `rollback`, onboarding or removal MR: what changes."""
     rows = "\n".join(
-        f"| `{s.path}` | {_value_cell(s.before)} | {_value_cell(s.after)} |" for s in plan.settings
+        f"| `{s.path}` | {_before_cell(s)} | {_value_cell(s.after)} |" for s in plan.settings
     )
     table = f"| setting | before | after |\n|---|---|---|\n{rows}" if rows else ""
     cascade = (
@@ -118,6 +118,13 @@ def render_edit(plan: EditPlan, title: str, trailer: Trailer) -> str:
         parts.append(naming.NO_PROMOTE_MARK)
     parts.append(trailer.to_comment())
     return "\n\n".join(parts) + "\n"
+
+
+def _before_cell(s: SettingChange) -> str:
+    """The value before; one env.cue did not set is the effective one, and whence."""
+    if s.before is None and s.inherited is not None:
+        return f"{_code(_value(s.inherited))} (from {s.inherited_from})"
+    return _value_cell(s.before)
 
 
 def _value_cell(value: Any) -> str:
