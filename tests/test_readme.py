@@ -83,6 +83,13 @@ def test_every_readme_command_runs(tmp_path: Path) -> None:
         )
         titles = [mr["title"] for mr in answer.json()]
         assert "Promote example-app 1.1.0 to dev" in titles, "the walkthrough's MR"
+        page = requests.get(  # the MR list the README names, as a browser opens it
+            f"http://127.0.0.1:{port}/platform/k8s-deployments/-/merge_requests",
+            auth=("me", "sandbox-token"),
+            timeout=10,
+        )
+        assert page.status_code == 200 and "Promote example-app 1.1.0 to dev" in page.text
+        assert "Status board   : http://127.0.0.1:" in log.read_text(), "sandbox up names it"
     finally:
         if sandbox is not None:
             sandbox.terminate()
