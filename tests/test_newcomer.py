@@ -10,12 +10,16 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import click
 import pytest
 
 from gitops_helper.cli import main
+from jenkins_helpers.cuesrc import editor, tokens
+from jenkins_helpers.cuesrc.literals import CueTextError
+from tests.helpers.deployrepo import replace_once
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -115,3 +119,50 @@ def test_set_up_waits_for_another_apt(tmp_path: Path) -> None:
     lines = [n.strip() for n in MAKEFILE.splitlines() if "apt-get " in n]
     runs = [n for n in lines if not n.startswith(("#", "echo"))]
     assert [n.split(" =")[0] for n in runs] == ["APT_INSTALL", "APT_UPDATE"], "no other apt-get"
+
+
+# --- a missing colon in env.cue ------------------------------------------------------------
+
+
+@pytest.mark.cue
+@pytest.mark.parametrize("command", ["render", "validate"])
+def test_a_missing_colon_in_env_cue_is_named_with_its_line(
+    dev: Path, engine: object, command: str
+) -> None:
+    """`name "dev"` was read as an embedding and reported as a name that is not a string,
+    with no line; it is refused where it is, before CUE runs, on either engine."""
+    replace_once(dev / "env.cue", 'name:      "dev"', 'name      "dev"')
+    done = subprocess.run(
+        [sys.executable, "-m", "gitops_helper", command, "--repo", str(dev)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    line = 1 + (dev / "env.cue").read_text().split('name      "dev"')[0].count("\n")
+    assert done.stderr.startswith(
+        f"error: env.cue:{line}:12: expected ':' after the label name, found \"dev\"\n"
+    ), done.stderr
+
+
+def test_a_missing_colon_deep_in_env_cue_stops_an_edit_at_its_line(dev: Path) -> None:
+    """What `promote` and `set` do to env.cue: an edit of an app whose entry lacks a colon
+    names the line (CUE says `expected label or ':'` of the same place)."""
+    text = (dev / "env.cue").read_text().replace("replicas: 1", "replicas 1", 1)
+    line = 1 + text.split("replicas 1")[0].count("\n")
+    with pytest.raises(CueTextError) as err:
+        editor.set_value(text, ("apps", "example-app", "env", "deployment", "image", "tag"), "2")
+    assert err.value.message == f"{line}:11: expected ':' after the label replicas, found 1"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'package p\nimport "strings"\nlet x = 1\n',
+        'a: [...string]\nb: strings.Join(a, ",") @tag(b)\nc: *1 | 2\n',
+        "d: [for k, v in e if v > 0 {k}]\ne: {a: 1} & {b: 2}\nf: 1Gi\ng: _|_\n",
+    ],
+)
+def test_the_missing_colon_check_leaves_valid_cue_alone(source: str) -> None:
+    tokens.read_all(tokens.parse(source))

@@ -611,7 +611,7 @@ class _Parser:
         if tok.kind == "ident" and tok.text in ("for", "if"):
             return self._comprehension()
         kind = tok.text if tok.kind == "ident" and tok.text in ("package", "import", "let") else ""
-        node = self._opaque()
+        node = self._opaque(decl=True)
         return Other(tok.start, node.end, kind or ("ellipsis" if tok.is_punct("...") else "embed"))
 
     def _label_end(self, i: int) -> int | None:
@@ -742,8 +742,14 @@ class _Parser:
             else:
                 self.i += 1
 
-    def _opaque(self) -> Expr:
-        """Tokens up to a `,`, a closing bracket, or a newline CUE treats as a comma."""
+    def _opaque(self, decl: bool = False) -> Expr:
+        """Tokens up to a `,`, a closing bracket, or a newline CUE treats as a comma.
+
+        Two operands in a row (`name "dev"`) are a syntax error, as in CUE: read
+        leniently, a field missing its `:` would be taken for an embedding and reported
+        later, far from it, as a value that is not there. `decl`: this starts a
+        declaration, so a lone first operand is a label missing its `:`.
+        """
         begin, last = self.i, None
         stack: list[Token] = []
         while True:
@@ -753,6 +759,8 @@ class _Parser:
                     break
                 if tok.kind == "newline" and last is not None and _ends_operand(last):
                     break
+                if last is not None and _adjacent(last, tok):
+                    raise _missing_operator(last, tok, decl and self.i - 1 == begin)
             elif tok.kind == "eof":
                 raise CueSyntaxError(f"{stack[-1].text!r} not closed", stack[-1].start)
             if tok.kind == "punct" and tok.text in OPEN:
@@ -770,6 +778,30 @@ class _Parser:
             raise CueSyntaxError(f"expected a value, found {found}", self.tok.start)
         tokens = [t for t in self.toks[begin : self.i] if t.kind != "newline"]
         return Expr(tokens[0].start, last.end, tokens)
+
+
+# Keywords an operand follows: `package p`, `import "p"`, `let x = ...`, clauses.
+_LEADING_KEYWORDS = {"package", "import", "let", "for", "in", "if"}
+
+
+def _adjacent(last: Token, tok: Token) -> bool:
+    """`tok` is an operand right after the operand `last`, with no operator between."""
+    if tok.kind not in ("ident", "string", "number"):
+        return False
+    if last.kind == "ident" and last.text in _LEADING_KEYWORDS:
+        return False
+    return _ends_operand(last) and not last.is_punct("...")  # `[...string]`
+
+
+def _missing_operator(last: Token, tok: Token, label: bool) -> CueSyntaxError:
+    """`label`: `last` began a declaration, so it is a field's label without its `:`."""
+    if label:
+        return CueSyntaxError(
+            f"expected ':' after the label {last.text}, found {tok.text}", tok.start
+        )
+    return CueSyntaxError(
+        f"expected an operator, ',' or a new line after {last.text}, found {tok.text}", tok.start
+    )
 
 
 def _ends_operand(tok: Token) -> bool:
