@@ -79,8 +79,9 @@ def run(
         echo(f"CUE engine: {cue.get_engine().description}; {lanes} lane(s)")
     live = sys.stdout.isatty() and not as_json and lanes == 1
     token = os.urandom(TOKEN_BYTES).hex()
-    with _worlds(real, token, engine, keep, lanes) as worlds:
-        progress = _progress(echo, live, quiet=as_json, starts=lanes == 1)
+    beats = None if as_json else echo  # what a lane starting or a use case waits for
+    with runner.heartbeat(beats, live=live), _worlds(real, token, engine, keep, lanes) as worlds:
+        progress = _progress(echo, live, quiet=as_json, starts=True)
         results, last = runner.run_cases(worlds, cases, progress)
         state = runner.final_state(last)
     data = runner.as_data(results, state)

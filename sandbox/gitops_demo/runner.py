@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from gitops_demo import activity
+from gitops_demo.activity import heartbeat as heartbeat  # demo.py's
 from gitops_demo.catalog import UseCase
 from gitops_demo.evidence import Objects, container, deployment
 from gitops_demo.seeds import ENVS
@@ -45,7 +47,6 @@ def run_cases(
     for case in cases if len(worlds) == 1 else sorted(cases, key=_start_order):
         waiting.put(case)
     results: dict[str, tuple[CaseResult, World]] = {}
-    lock = threading.Lock()
 
     def lane(world: World) -> None:
         while True:
@@ -53,10 +54,12 @@ def run_cases(
                 case = waiting.get_nowait()
             except queue.Empty:
                 return
-            with lock:
+            activity.label(case.id)  # the heartbeat's lines name the use case
+            with activity.OUTPUT:
                 progress(case, None)
             result = run_case(world, case)
-            with lock:
+            activity.doing("")
+            with activity.OUTPUT:
                 results[case.id] = (result, world)
                 progress(case, result)
 

@@ -33,7 +33,7 @@ from flask import Flask
 from gitlab.v4.objects import Project, ProjectMergeRequest
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from gitops_demo import seeds
+from gitops_demo import activity, seeds
 from gitops_demo.ground import Ground
 from gitops_demo.launch import DEPLOYMENTS, sandbox_args, wait_ready
 from gitops_demo.seeds import ENVS
@@ -94,7 +94,9 @@ class World:
             )
         self.gl = gitlab.Gitlab(self.gitlab_url, private_token=token)
         self.ground = Ground(self.gl, self._push_all, project, foreign_ok=foreign_ok)
+        activity.doing("laying down the seeds (gitops-helper init-repo)")
         self.seeds = seeds.lay_down(work / "seeds", self._init_repo)
+        activity.doing("")
         self._hook: _Webhook | None = None
         self.project: Project
 
@@ -145,6 +147,7 @@ class World:
 
     def reset(self) -> None:
         """The seeds' branches, no open MRs, a fresh webhook, no Jenkins jobs of ours."""
+        activity.doing("resetting GitLab, Jenkins and the webhook to the starting state")
         if self._hook is not None:
             self._hook.stop()
             self._hook = None
@@ -167,6 +170,7 @@ class World:
 
     def cli_run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`gitops-helper ARGS` as a user runs it, with the sandbox's credentials."""
+        activity.doing(f"running gitops-helper {args[0]}")
         exe = Path(sys.executable).parent / "gitops-helper"
         command = [str(exe) if exe.exists() else "gitops-helper", *args]
         env = {**os.environ, **self.env}
@@ -212,6 +216,7 @@ class World:
 
     def merge(self, iid: int, path: str | None = None) -> None:
         """Merge through GitLab's API, as the MR's page does."""
+        activity.doing(f"merging !{iid}")
         self.gl.projects.get(path or self.deployments).mergerequests.get(iid).merge()
 
     def open_mrs(self, target: str) -> list[ProjectMergeRequest]:
@@ -228,6 +233,7 @@ class World:
 
     def wait_mr(self, target: str, title: str) -> ProjectMergeRequest:
         """The open MR titled `title` into `target`, once the webhook opened it."""
+        activity.doing(f"waiting for the webhook's MR {title!r} into {target}")
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
             for mr in self.open_mrs(target):
@@ -261,6 +267,7 @@ class World:
         """Until the webhook has no job queued or running."""
         if self._hook is None:
             raise Mismatch("the webhook is not running (reset first)")
+        activity.doing("waiting for the webhook's jobs to end")
         return self._hook.wait_idle()
 
     def person_mr(
@@ -334,6 +341,7 @@ class World:
 
     def wait_build(self, job: str) -> dict[str, Any]:
         """`job`'s last build, once nothing of it is queued or running; it must have passed."""
+        activity.doing(f"waiting for Jenkins' build of {job}")
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
             info = self.jenkins.get_job_info(job)
@@ -439,6 +447,7 @@ def started(token: str, engine: str | None, keep: Path | None) -> Iterator[World
         ready = work / "ready.json"
         args = [*sandbox_args(state, 0, ready), "--agent-path", path]
         env = {"SANDBOX_TOKEN": token, **({"GITOPS_CUE_ENGINE": engine} if engine else {})}
+        activity.doing("starting a sandbox (GitLab and Jenkins stand-ins)")
         child = proc.spawn(args, env=env, output=work / "sandbox.log")
         try:
             urls = wait_ready(child, ready)
