@@ -204,6 +204,7 @@ def _fresh_venv(wheel: Path, where: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python")]
     subprocess.run([*pip, "install", "--quiet", "--no-deps", "--no-index", str(wheel)], check=True)
+    # After the install: pip must not see (and replace) the test venv's editable install.
     site = Path(sysconfig.get_path("purelib", vars={"base": str(venv)}))
     deps = sysconfig.get_path("purelib")
     (site / "test-venv-dependencies.pth").write_text(f"{deps}\n")
@@ -219,6 +220,13 @@ def _only_node_and_git(where: Path) -> Path:
         assert found, f"{tool} is needed on PATH"
         (tools / tool).symlink_to(found)
     return tools
+
+
+WHERE_FROM = """
+import importlib.util, sys, jenkins_helpers
+print(sys.prefix if jenkins_helpers.__file__.startswith(sys.prefix) else jenkins_helpers.__file__)
+print(importlib.util.find_spec("gitops_sandbox"))
+"""
 
 
 def _offline() -> list[str]:
@@ -262,6 +270,10 @@ def test_the_installed_wheel_runs_on_its_embedded_engine(
         assert done.returncode == 0, f"{args}: {done.stdout}{done.stderr}"
         return done.stdout
 
+    imported = subprocess.run(
+        [bin_dir / "python", "-c", WHERE_FROM], cwd=work, env=env, capture_output=True, text=True
+    ).stdout.split()
+    assert imported == [str(bin_dir.parent), "None"]  # the wheel's code, no sandbox
     assert run("--version") == f"gitops-helper, version {__version__}\n"
     run("init-repo", "deployments")
     repo = work / "deployments"
