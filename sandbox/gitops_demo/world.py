@@ -233,7 +233,7 @@ class World:
 
     def wait_mr(self, target: str, title: str) -> ProjectMergeRequest:
         """The open MR titled `title` into `target`, once the webhook opened it."""
-        activity.doing(f"waiting for the webhook's MR {title!r} into {target}")
+        activity.doing(f"waiting for the MR {title!r} into {target} to open")
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
             for mr in self.open_mrs(target):
