@@ -131,14 +131,16 @@ def run(state_dir: Path | None, port: int, token: str) -> None:
 
 
 def _wait(stop: threading.Event) -> None:
-    """Wait for `stop`, Ctrl-C or SIGTERM (process managers stop with SIGTERM)."""
+    """Wait for `stop`, Ctrl-C, SIGTERM (process managers stop with SIGTERM) or SIGHUP
+    (its terminal closed: the whole foreground group gets it), then stop as on Ctrl-C."""
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set()) if in_main else None
+    signals = (signal.SIGTERM, signal.SIGHUP) if in_main else ()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
     try:
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
     finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
