@@ -148,14 +148,30 @@ def label_chain(labels: CuePath) -> str:
 
 
 def format_value(value: Any, indent: int) -> str:
-    """A CUE literal; a non-empty dict spans lines, indented with tabs like `cue fmt`."""
+    """A CUE literal; a non-empty dict spans lines, indented with tabs and its scalar
+    fields' values aligned, like `cue fmt`."""
     if isinstance(value, dict) and value:
         inner = "\t" * (indent + 1)
-        fields = "".join(
-            f"{inner}{label_text(k)}: {format_value(v, indent + 1)}\n" for k, v in value.items()
-        )
-        return "{\n" + fields + "\t" * indent + "}"
+        fields = [(label_text(k), v, format_value(v, indent + 1)) for k, v in value.items()]
+        lines = "".join(f"{inner}{line}\n" for line in _aligned(fields))
+        return "{\n" + lines + "\t" * indent + "}"
     return inline_value(value)
+
+
+def _aligned(fields: list[tuple[str, Any, str]]) -> list[str]:
+    """`label: value` lines; each run of scalar fields has its values in one column, as
+    `cue fmt` aligns them (a list or struct value ends the run, unaligned)."""
+    lines: list[str] = []
+    run: list[tuple[str, str]] = []
+    for label, value, text in [*fields, ("", [], "")]:
+        if not isinstance(value, dict | list | tuple):
+            run.append((label, text))
+            continue
+        width = max((len(lab) for lab, _ in run), default=0)
+        lines += [f"{lab}:{' ' * (width - len(lab) + 1)}{t}" for lab, t in run]
+        run = []
+        lines += [f"{label}: {text}"] if label else []
+    return lines
 
 
 def inline_value(value: Any) -> str:

@@ -145,7 +145,7 @@ def test_new_app_after_the_last_block() -> None:
 
 def test_new_app_with_a_struct_value() -> None:
     new = set_value(SAMPLE, ("apps", "a", "env"), {"replicas": 2, "debug": True})
-    block = "apps: a: env: {\n\treplicas: 2\n\tdebug: true\n}\n\n"
+    block = "apps: a: env: {\n\treplicas: 2\n\tdebug:    true\n}\n\n"  # aligned as cue fmt
     at = SAMPLE.index('apps: "example-app"')
     assert new == SAMPLE[:at] + block + SAMPLE[at:]
 
