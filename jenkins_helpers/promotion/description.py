@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from jenkins_helpers.cuesrc import literals
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.git import FileChange
 from jenkins_helpers.promotion import naming
 from jenkins_helpers.promotion.model import ImageRef, Setting
-from jenkins_helpers.promotion.plan import EditPlan, SettingChange
+from jenkins_helpers.promotion.plan import EditPlan, SettingChange, literals_dotted
 from jenkins_helpers.promotion.trailer import Provenance, Trailer
 
 MAX_DIFF_CHARS = 30_000  # keep the description well under GitLab's 1 MB limit
@@ -110,6 +111,7 @@ def render_edit(plan: EditPlan, title: str, trailer: Trailer) -> str:
         f"{title.replace(naming.NO_PROMOTE_MARK, '').strip()}, in **{plan.env.name}**'s env.cue. "
         + cascade,
         f"### {plan.env.name}: {plan.app}\n\n{table}".rstrip(),
+        *_entry_section(plan),
         manifest_summary(plan.env.name, plan.changes),
     ]
     if plan.warnings:
@@ -118,6 +120,19 @@ def render_edit(plan: EditPlan, title: str, trailer: Trailer) -> str:
         parts.append(naming.NO_PROMOTE_MARK)
     parts.append(trailer.to_comment())
     return "\n\n".join(parts) + "\n"
+
+
+def _entry_section(plan: EditPlan) -> list[str]:
+    """A whole new env.cue entry (onboarding) as its lines read in env.cue: written by
+    the same CUE writer the editor inserts it with, tabs and alignment as `cue fmt`'s."""
+    whole = literals_dotted(())
+    entry = next((s.after for s in plan.settings if s.path == whole), None)
+    if not isinstance(entry, dict):
+        return []
+    label = literals.label_chain(("apps", plan.app, "env"))
+    text = f"{label}: {literals.format_value(entry, 0)}"
+    fence = "`" * max(3, _longest_backtick_run(text) + 1)
+    return [f"The entry added to `{layout.ENV_FILE}`:\n\n{fence}cue\n{text}\n{fence}"]
 
 
 def _before_cell(s: SettingChange) -> str:
