@@ -60,6 +60,26 @@ class Policies:
 
 DEFAULT_POLICIES = Policies()  # every check on, for every app
 
+ARGOCD_KEYS = {"url", "token_env", "timeout", "project", "environments"}
+ARGOCD_DEFAULT_TIMEOUT = 15 * 60.0  # seconds a merged promotion may take to turn healthy
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+@dataclass(frozen=True)
+class ArgoCDSettings:
+    """gitops.yaml's `argocd:`: where Argo CD is, and which environments gate the next
+    MR on it (docs/ARGOCD.md). The token is read from `token_env`, never from here."""
+
+    url: str
+    token_env: str = "ARGOCD_TOKEN"  # noqa: S105 - a variable name
+    timeout: float = ARGOCD_DEFAULT_TIMEOUT
+    project: str | None = None
+    off: frozenset[str] = frozenset()  # environments whose merges are not gated
+
+    def gates(self, env: str) -> bool:
+        """Whether a merge into `env` waits for Argo CD before the next MR opens."""
+        return env not in self.off
+
 
 @dataclass(frozen=True)
 class Environment:
@@ -77,6 +97,8 @@ class Settings:
     # gitops.yaml's `gitlab: {deployments: false}` turns off recording a GitLab
     # deployment for each merge into an environment (operations/deployments.py).
     deployments: bool = True
+    # gitops.yaml's `argocd:`; None: no health gate, the chain goes on at each merge.
+    argocd: ArgoCDSettings | None = None
 
     @property
     def names(self) -> list[str]:
@@ -106,6 +128,7 @@ class Settings:
             "# `enabled: false` turns the check off for every app.\n"
             + self.policies.to_yaml()
             + ("" if self.deployments else "gitlab:\n  deployments: false\n")
+            + (_argocd_yaml(self.argocd) if self.argocd else "")
         )
 
 
@@ -202,7 +225,69 @@ def _parse(data: object, path: Path | str) -> Settings:
         raise UserError(f"{path}: environments must be distinct and at least one")
     main = _checked(branch, data.get("mainBranch", "main"), path)
     deployments = _checked(_gitlab_deployments, data.get("gitlab"), path)
-    return _distinct_branches(Settings(main, tuple(envs), policies, deployments), path)
+    argocd = _checked(_argocd, data.get("argocd"), path)
+    if argocd and not argocd.off <= {e.name for e in envs}:
+        unknown = ", ".join(sorted(argocd.off - {e.name for e in envs}))
+        raise BadInput(f"{path}: `argocd.environments` names unknown environments: {unknown}")
+    settings = Settings(main, tuple(envs), policies, deployments, argocd)
+    return _distinct_branches(settings, path)
+
+
+def _argocd(value: object) -> ArgoCDSettings | None:
+    """gitops.yaml's `argocd: {url, token_env, timeout, project, environments}`."""
+    if value is None:
+        return None
+    hint = (
+        "write e.g. `argocd: {url: https://argocd.example.com, timeout: 15m, "
+        "environments: {prod: false}}` (docs/ARGOCD.md)"
+    )
+    if not isinstance(value, dict) or not set(value) <= ARGOCD_KEYS:
+        raise BadInput(f"`argocd` may only set {', '.join(sorted(ARGOCD_KEYS))}", hint)
+    url = inputs.server_url(value.get("url"), "`argocd.url`")
+    token_env = value.get("token_env", ArgoCDSettings.token_env)
+    if not isinstance(token_env, str) or not token_env.isidentifier():
+        raise BadInput("`argocd.token_env` must name an environment variable", hint)
+    project = value.get("project")
+    if project is not None:
+        project = inputs.dns_label(project, "`argocd.project`", "the Applications' project")
+    return ArgoCDSettings(
+        url, token_env, _duration(value.get("timeout"), hint), project, _gate_off(value, hint)
+    )
+
+
+def _duration(value: object, hint: str) -> float:
+    """`argocd.timeout`: seconds, or a number with s, m or h (`15m`); 15m when unset."""
+    if value is None:
+        return ARGOCD_DEFAULT_TIMEOUT
+    text = str(value).strip()
+    unit = _UNITS.get(text[-1:], 0)
+    number = text[:-1] if unit else text
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        seconds = -1.0
+    if isinstance(value, bool) or not 0 < seconds <= 7 * 86400:
+        raise BadInput(f"`argocd.timeout` must be a duration such as 15m, got {text[:40]!r}", hint)
+    return seconds
+
+
+def _gate_off(value: dict[str, Any], hint: str) -> frozenset[str]:
+    """`argocd.environments: {<env>: false}`: the environments not gated."""
+    envs = value.get("environments") or {}
+    if not isinstance(envs, dict) or not all(isinstance(v, bool) for v in envs.values()):
+        raise BadInput("`argocd.environments` maps environments to true or false", hint)
+    return frozenset(str(name) for name, on in envs.items() if not on)
+
+
+def _argocd_yaml(argocd: ArgoCDSettings) -> str:
+    """The `argocd:` section, as `_argocd` reads it back."""
+    body: dict[str, Any] = {"url": argocd.url, "token_env": argocd.token_env}
+    body["timeout"] = f"{argocd.timeout:g}s"
+    if argocd.project:
+        body["project"] = argocd.project
+    if argocd.off:
+        body["environments"] = {env: False for env in sorted(argocd.off)}
+    return yaml.safe_dump({"argocd": body}, sort_keys=False)
 
 
 def _gitlab_deployments(value: object) -> bool:
