@@ -330,6 +330,28 @@ class GitLab:
 
     # --- environments and deployments (docs.gitlab.com/api/deployments/) --------------
 
+    def add_note(self, path: str, iid: int, body: str) -> None:
+        """Comment `body` on an MR, secrets masked (doc/api/notes.md)."""
+        mr = self._project(path).mergerequests.get(iid, lazy=True)
+        note = {"body": mask(body)}
+        self._call(f"commenting on merge request !{iid} of {path}", lambda: mr.notes.create(note))
+
+    def is_ancestor(self, path: str, ancestor: str, descendant: str) -> bool:
+        """Whether `descendant` is `ancestor` or has it in its history: their merge base
+        is `ancestor` (doc/api/repositories.md#merge-base; 404: none)."""
+        if ancestor == descendant:
+            return True
+        project = self._project(path)
+        try:
+            base = self._call(
+                f"reading the merge base of {ancestor[:12]} and {descendant[:12]} of {path}",
+                lambda: project.repository_merge_base([ancestor, descendant]),
+                missing_ok=True,
+            )
+        except _Missing:
+            return False
+        return isinstance(base, dict) and str(base.get("id", "")) == ancestor
+
     def branch_head(self, path: str, branch: str) -> str | None:
         """The commit `branch` points at; None when there is no such branch."""
         project = self._project(path)

@@ -355,6 +355,26 @@ class FakeForge:
     def branch_head(self, path: str, branch: str) -> str | None:
         return self.head(path, branch)
 
+    def add_note(self, path: str, iid: int, body: str) -> None:
+        self._find(path, iid).notes.append(mask(body))
+
+    def is_ancestor(self, path: str, ancestor: str, descendant: str) -> bool:
+        """git merge-base --is-ancestor, as GitLab's merge base answers it."""
+        found = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(self.repo(path)),
+                "merge-base",
+                "--is-ancestor",
+                ancestor,
+                descendant,
+            ],
+            capture_output=True,
+            check=False,
+        )
+        return found.returncode == 0
+
     def environments(self, path: str) -> list[ForgeEnvironment]:
         return sorted(self._environments[path].values(), key=lambda e: e.id)
 
