@@ -47,7 +47,7 @@ USERS_HANDS = {
     "jenkins": ("sandbox/gitops_demo/world.py",),
     "subprocess": ("sandbox/gitops_demo/world.py",),
 }
-SANDBOX_THIRD_PARTY = {"flask", "werkzeug", "markdown"}
+SANDBOX_THIRD_PARTY = {"flask", "werkzeug", "markdown", "yaml"}  # yaml: Argo CD reads manifests
 
 
 def _imports(path: Path) -> set[str]:
