@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from gitops_sandbox import (
     admin_api,
+    argocd_api,
     git_http,
     gitlab_api,
     gitlab_commits,
@@ -32,6 +33,7 @@ from gitops_sandbox import (
     web_pages,
 )
 from gitops_sandbox.api_util import RAW_PATH_KEY, EncodedConverter, json_response
+from gitops_sandbox.argocd import ArgoCD
 from gitops_sandbox.context import (
     DEFAULT_DEVELOPER_TOKEN,
     GITLAB_VERSION,
@@ -88,7 +90,8 @@ def create_app(
 
     `token` is the administrator's, `developer_token` the developer's (they must differ).
 
-    `settings` may hold `external_url`, `hook_timeout`, `hook_retry_delays`, `ready`
+    `settings` may hold `external_url`, `hook_timeout`, `hook_retry_delays`,
+    `argocd_sync_delay` (how long an Argo CD sync takes, argocd.py), `ready`
     (default True; False holds traffic with 503 until `svc.ready` is set) and
     `jenkins` (a `JenkinsSettings`: libraries, credentials, environment, agent PATH).
     """
@@ -113,6 +116,7 @@ def create_app(
         hooks=hooks,
         faults=Faults(),
         builds=builds,
+        argocd=ArgoCD(float(options.get("argocd_sync_delay", 0.3))),
         token=token,
         developer_token=developer_token,
         external_url=options.get("external_url"),
@@ -134,6 +138,8 @@ def create_app(
         jenkins_builds.bp,
         jenkins_push.bp,
         admin_api.bp,
+        argocd_api.bp,
+        argocd_api.admin_bp,
         web_environments.bp,
         web_pages.bp,  # last: its catch-all project route must not shadow the others
     ):

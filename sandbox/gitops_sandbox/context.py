@@ -17,6 +17,7 @@ from gitops_sandbox.errors import SandboxError
 from gitops_sandbox.state import State
 
 if TYPE_CHECKING:
+    from gitops_sandbox.argocd import ArgoCD
     from gitops_sandbox.faults import Faults
     from gitops_sandbox.hooks import HookDispatcher
     from gitops_sandbox.jenkins_executors import BuildRunner
@@ -51,7 +52,8 @@ def check_tokens(token: str, developer_token: str) -> None:
 
 @dataclass
 class Services:
-    """State, hook delivery, fault injection, Jenkins' executors and settings of one sandbox.
+    """State, hook delivery, fault injection, Jenkins' executors, Argo CD and settings of
+    one sandbox.
 
     `token` is the admin's (and Jenkins'), `developer_token` the developer's.
     """
@@ -60,6 +62,7 @@ class Services:
     hooks: HookDispatcher
     faults: Faults
     builds: BuildRunner
+    argocd: ArgoCD  # Argo CD's Applications (argocd.py)
     token: str
     developer_token: str = DEFAULT_DEVELOPER_TOKEN
     external_url: str | None = None

@@ -82,7 +82,9 @@ def emit_push(
     after: str,
     actor: User,
 ) -> None:
-    """Deliver a push event for one branch update by `actor` to the project's push hooks."""
+    """Deliver a push event for one branch update by `actor` to the project's push hooks,
+    and tell Argo CD (as GitLab's push webhook to its /api/webhook would)."""
+    svc.argocd.observe_push(rec["id"], branch, before, after)
     if listening(data, rec["id"], "push_events"):
         payload = push_event(svc, data, rec, branch, before, after, actor)
         svc.hooks.emit(rec["id"], "Push Hook", payload)

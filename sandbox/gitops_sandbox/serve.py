@@ -39,6 +39,7 @@ def banner(sb: Sandbox) -> str:
     return f"""\
 GitLab sandbox : {sb.gitlab_url}   (REST API v4 under {sb.url}/api/v4)
 Jenkins        : {sb.jenkins_url}   (user admin, password = the token)
+Argo CD        : {sb.argocd_url}   (Authorization: Bearer the token; the developer's: read-only)
 Token          : {sb.token}   (user root, an administrator)
 Developer      : {sb.developer_token}   (user {developer}, Developer role on every project)
 State          : {sb.state_dir}   (restart with --dir {sb.state_dir} to keep it)
@@ -118,6 +119,7 @@ def _write_ready(path: Path, sb: Sandbox) -> None:
         "url": sb.url,
         "gitlab_url": sb.gitlab_url,
         "jenkins_url": sb.jenkins_url,
+        "argocd_url": sb.argocd_url,
         "state_dir": str(sb.state_dir),
     }
     partial = path.with_name(path.name + ".partial")

@@ -94,6 +94,7 @@ class Sandbox:
         hook_timeout: float = 5.0,
         hook_retry_delays: Sequence[float] = (0.2, 0.5, 1.0),
         merge_status_delay: float = 0.1,
+        argocd_sync_delay: float = 0.3,
         log_requests: bool = False,
         ready: bool = True,
         libraries: Mapping[str, Path | str] | None = None,
@@ -116,6 +117,8 @@ class Sandbox:
         `agent_path` (the builds' PATH) and `executors`.
         `merge_status_delay`: how long GitLab's asynchronous mergeability check takes
         (mergeability.py; `checking` until then).
+        `argocd_sync_delay`: how long an Argo CD sync operation runs after a push before
+        the Application is Synced at the new head (argocd.py).
         """
         jenkins = JenkinsSettings(
             libraries={name: Path(path) for name, path in (libraries or {}).items()},
@@ -137,6 +140,7 @@ class Sandbox:
                 "hook_timeout": hook_timeout,
                 "hook_retry_delays": tuple(hook_retry_delays),
                 "merge_status_delay": merge_status_delay,
+                "argocd_sync_delay": argocd_sync_delay,
                 "ready": ready,
                 "jenkins": jenkins,
             },
@@ -198,6 +202,12 @@ class Sandbox:
     def jenkins_url(self) -> str:
         """The URL python-jenkins takes (`jenkins.Jenkins(sb.jenkins_url, "admin", token)`)."""
         return f"{self.url}/jenkins"
+
+    @property
+    def argocd_url(self) -> str:
+        """Argo CD's server URL (its API under `/api/v1`; the admin's token as a Bearer
+        token does everything, the developer's is read-only)."""
+        return f"{self.url}/argocd"
 
     def clone_url(
         self, path_with_namespace: str, *, with_token: bool = True, token: str | None = None
@@ -269,6 +279,20 @@ class Sandbox:
     def clear_faults(self) -> None:
         """Remove every fault rule."""
         self.services.faults.clear()
+
+    def argocd_fault(self, **rule: Any) -> int:
+        """Add an Argo CD fault rule, as `POST /-/sandbox/argocd/faults` does (app, health,
+        message, sync, sync_failed, seconds; argocd_faults.py), e.g.
+        `sb.argocd_fault(app="dev-example-app", health="Progressing", seconds=3)`; its id."""
+        return int(self.services.argocd.faults.add(rule)["id"])
+
+    def argocd_faults(self) -> list[dict[str, Any]]:
+        """The Argo CD fault rules in force, as `GET /-/sandbox/argocd/faults` lists them."""
+        return self.services.argocd.faults.list()
+
+    def clear_argocd_faults(self) -> None:
+        """Remove every Argo CD fault rule (the Applications report what they are again)."""
+        self.services.argocd.faults.clear()
 
     def jenkins_builds(self, job: str | None = None) -> list[dict[str, Any]]:
         """Jenkins builds with their parameters, `building`, `result`, `description`."""
