@@ -8,7 +8,9 @@ difference between neighbouring environments names its cause: the promotion pend
 a change stuck on its way (nothing open carries it on), or the MR that made one of
 them differ on purpose (a hotfix, a rollback, a revert, a skipped environment).
 Rendered manifests are compared only when asked (`check_manifests`): that needs a
-clone and a CUE evaluation per environment.
+clone and a CUE evaluation per environment. With `argocd:` in gitops.yaml, each cell
+also holds what Argo CD reports runs there, and its drift (deployed.py): one list of
+Applications and one branch head per environment.
 
 `gitops-helper status` prints the board; the webhook serves it at `GET /`.
 """
@@ -21,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from jenkins_helpers import deployed as argo
+from jenkins_helpers.argocd import AppState, ArgoCD
 from jenkins_helpers.cuesrc import editor
 from jenkins_helpers.deployrepo import layout, render
 from jenkins_helpers.deployrepo.settings import Environment
@@ -34,6 +38,8 @@ RECENT = 50  # merged MRs read per branch: enough to explain the last few change
 TOOL_LABEL = "gitops"  # every MR the tool opens carries it
 
 CellState = Literal["deployed", "onboarded", "absent"]
+# off: no `argocd:` in gitops.yaml; read; unreadable: a warning says why
+ArgoRead = Literal["off", "read", "unreadable"]
 # ahead: a change of its own; behind: lacks the neighbour's version; back: went back
 Kind = Literal["ahead", "behind", "back"]
 Cause = Literal[
@@ -83,6 +89,7 @@ class Cell:
     replicas: int | None = None  # when env.cue sets a plain number
     pending: tuple[int, ...] = ()  # open MRs into this environment concerning the app
     diverged: tuple[str, ...] = ()  # kinds of its divergences: ahead, behind, back
+    deployed: argo.Deployed | None = None  # what Argo CD reports; None: not read, or none
 
 
 @dataclass(frozen=True)
@@ -141,6 +148,16 @@ class Board:
     decommissions: tuple[Decommission, ...]
     manifests_checked: bool = False
     warnings: tuple[str, ...] = ()
+    argocd: ArgoRead = "off"
+    # why Argo CD could not be read: may name its URL, so the web board shows no more
+    # than that it could not (webhook/board.py)
+    argocd_problem: str | None = None
+    heads: dict[str, str] = field(default_factory=dict)  # env -> its branch head (argocd)
+
+    @property
+    def drift(self) -> list[tuple[str, Cell]]:
+        """Every (app, cell) whose Application drifted, in table order."""
+        return [(r.app, c) for r in self.rows for c in r.cells if c.deployed and c.deployed.drift]
 
     def merge_request(self, iid: int) -> MergeRequestRef | None:
         """A pending MR by its iid."""
@@ -171,14 +188,26 @@ class _Reading:
     by_merge_commit: dict[str, MergeRequestRef] = field(default_factory=dict)
     reverts: dict[int, str] = field(default_factory=dict)  # a revert's iid -> the commit undone
     warnings: list[str] = field(default_factory=list)
+    argocd: ArgoRead = "off"
+    argocd_problem: str | None = None
+    unwatched: frozenset[str] = frozenset()  # environments gitops.yaml turns Argo CD off for
+    applications: dict[str, AppState] = field(default_factory=dict)  # by name
+    heads: dict[str, str] = field(default_factory=dict)  # env -> branch head
 
 
 def board(
-    deployment: DeploymentProject, *, check_manifests: bool = False, recent: int = RECENT
+    deployment: DeploymentProject,
+    *,
+    check_manifests: bool = False,
+    recent: int = RECENT,
+    argocd: ArgoCD | None = None,
 ) -> Board:
-    """The status board of the deployment project (docs/WEBHOOK.md, "Status board")."""
+    """The status board of the deployment project (docs/WEBHOOK.md, "Status board");
+    with `argocd:` in gitops.yaml, Argo CD's Applications beside it (read through
+    `argocd`, or a client of those settings)."""
     envs = deployment.settings.environments
     reading = _read(deployment, recent)
+    _read_argocd(deployment, reading, argocd)
     apps = sorted({app for entries in reading.entries.values() for app in entries})
     divergences = _divergences(reading, envs, apps)
     columns = tuple(
@@ -207,6 +236,9 @@ def board(
         decommissions=tuple(_decommissions(deployment, reading)),
         manifests_checked=check_manifests,
         warnings=tuple(reading.warnings),
+        argocd=reading.argocd,
+        argocd_problem=reading.argocd_problem,
+        heads=reading.heads,
     )
 
 
@@ -214,8 +246,9 @@ def _cell(reading: _Reading, env: str, app: str, divergences: Sequence[Divergenc
     entry = reading.entries[env].get(app)
     pending = tuple(mr.iid for mr in reading.open_mrs if mr.env == env and app in mr.apps)
     diverged = tuple(sorted({d.kind for d in divergences if d.app == app and d.env == env}))
+    running = _deployed(reading, env, app, entry)
     if entry is None:
-        return Cell(env, "absent", pending=pending, diverged=diverged)
+        return Cell(env, "absent", pending=pending, diverged=diverged, deployed=running)
     return Cell(
         env,
         "deployed" if entry.tag else "onboarded",
@@ -224,7 +257,37 @@ def _cell(reading: _Reading, env: str, app: str, divergences: Sequence[Divergenc
         entry.replicas,
         pending,
         diverged,
+        running,
     )
+
+
+def _deployed(reading: _Reading, env: str, app: str, entry: _Entry | None) -> argo.Deployed | None:
+    """What Argo CD reports for `app` in `env`; an app with an image there must have an
+    Application, unless gitops.yaml turns Argo CD off for `env`."""
+    if reading.argocd != "read":
+        return None
+    expected = entry is not None and entry.tag is not None and env not in reading.unwatched
+    return argo.deployed(reading.applications, env, app, reading.heads.get(env), expected=expected)
+
+
+def _read_argocd(deployment: DeploymentProject, reading: _Reading, given: ArgoCD | None) -> None:
+    """One list of Applications, then each environment's branch head (in that order: a
+    merge between the two reads shows as `behind`, never the other way round)."""
+    settings = deployment.settings.argocd
+    if settings is None:
+        return
+    reading.unwatched = settings.off
+    try:
+        reading.applications = argo.read(settings, given)
+    except UserError as e:
+        reading.argocd, reading.argocd_problem = "unreadable", argo.problem(e)
+        return
+    gl, path = deployment.gl, deployment.project.path
+    for env in deployment.settings.environments:
+        head = gl.branch_head(path, env.branch)
+        if head:
+            reading.heads[env.name] = head
+    reading.argocd = "read"
 
 
 # --- reading GitLab: one env.cue per environment, one listing per branch, one of open MRs --

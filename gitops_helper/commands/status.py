@@ -5,6 +5,10 @@ out), with the full reason: read from its token-protected `GET /jobs?state=faile
 with GITOPS_WEBHOOK_SECRET, the secret the webhook itself is configured with. The
 board in the browser shows them too, but never the reason's text (docs/WEBHOOK.md).
 A webhook that cannot be read is a warning: the board still prints.
+
+With `argocd:` in gitops.yaml, each app's row is followed by a `running` row: what
+Argo CD reports in each environment (sync status, health, the commit), `#` marking
+drift, which a Drift section explains (jenkins_helpers/deployed.py).
 """
 
 from __future__ import annotations
@@ -21,13 +25,15 @@ from jenkins_helpers import gitlab, http, inputs, secrets, status
 from jenkins_helpers.errors import BadInput
 from jenkins_helpers.promotion import target
 from jenkins_helpers.secrets import mask
-from jenkins_helpers.status import Board, Cell
+from jenkins_helpers.status import Board, Cell, Row
 
 # The marks after a tag in the table, and what they mean (printed under it).
 MARKS = (("*", "pending MR"), ("<", "behind"), ("!", "ahead"), ("~", "went back"))
 LEGEND = "  ".join(f"{mark} {meaning}" for mark, meaning in MARKS) + (
     "  - not there  (no image) onboarded, no image yet"
 )
+DRIFT_MARK = "#"
+RUNNING = "  running"  # the label of an app's second row: what Argo CD reports
 
 
 # The webhook's own setting for its secret (webhook/settings.py).
@@ -163,6 +169,24 @@ def cell_text(cell: Cell) -> str:
     return f"{text} {marks}" if marks else text
 
 
+def running_text(cell: Cell) -> str:
+    """A cell of an app's `running` row: `Synced Healthy 1a2b3c4`, `#` after drift."""
+    d = cell.deployed
+    if d is None:
+        return ""
+    text = "(no Application)" if d.sync_status is None else f"{d.sync_status} {d.health}"
+    text += f" {d.short}" if d.short else ""
+    return f"{text} {DRIFT_MARK}" if d.drift else text
+
+
+def _lines(b: Board, row: Row) -> list[list[str]]:
+    """An app's row, and with Argo CD read its `running` row."""
+    lines = [[row.app, *(cell_text(c) for c in row.cells)]]
+    if b.argocd == "read":
+        lines.append([RUNNING, *(running_text(c) for c in row.cells)])
+    return lines
+
+
 def show(b: Board, out: Printer, jobs: WebhookJobs | None = None) -> None:
     """The table, then the pending MRs, divergences, decommissions, manifests and (with
     a webhook) its failed jobs."""
@@ -170,13 +194,25 @@ def show(b: Board, out: Printer, jobs: WebhookJobs | None = None) -> None:
     out(f"{b.project} at {b.generated_at}: {' -> '.join(names)}")
     out("")
     header = ["APP", *(n.upper() for n in names)]
-    rows = [[r.app, *(cell_text(c) for c in r.cells)] for r in b.rows]
+    rows = [line for r in b.rows for line in _lines(b, r)]
     widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
     for line in [header, *rows]:
         out("  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip())
     if not b.rows:
         out("(no app has an entry in any environment)")
     out(LEGEND)
+    if b.argocd == "read":
+        out(f"running: Argo CD's sync status, health and commit  {DRIFT_MARK} drift")
+        _section(
+            out,
+            "Drift (Argo CD)",
+            [
+                f"{app} in {c.env}: {c.deployed.explain(b.heads.get(c.env))}"
+                for app, c in b.drift
+                if c.deployed
+            ],
+            empty="none: every Application is Synced and not Degraded at its branch head",
+        )
     _section(
         out,
         "Pending merge requests",
@@ -205,6 +241,7 @@ def show(b: Board, out: Printer, jobs: WebhookJobs | None = None) -> None:
     if jobs is not None:
         _failed(jobs, out)
     problems = [f"{e.name}: {e.problem}" for e in b.environments if e.problem]
+    problems += [b.argocd_problem] if b.argocd_problem else []
     _section(out, "Warnings", [*problems, *b.warnings], empty=None)
 
 
