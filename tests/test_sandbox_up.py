@@ -162,4 +162,7 @@ def _opens(urls: dict[str, str]) -> None:
     assert mrs.status_code == 200 and "There are no open merge requests" in mrs.text
     jenkins = requests.get(f"{urls['Jenkins']}/api/json", auth=("admin", TOKEN), timeout=10)
     assert jenkins.status_code == 200 and "jobs" in jenkins.json()
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    apps = requests.get(f"{urls['Argo CD']}/api/v1/applications", headers=bearer, timeout=10)
+    assert "dev-example-app" in {a["metadata"]["name"] for a in apps.json()["items"]}
     assert urls["Webhook"].endswith("/hooks/gitlab")

@@ -169,13 +169,15 @@ def _serve_webhook(
 def _summary(
     urls: dict[str, str], hook_url: str, done: str, deployments: str, token: str, data: Path
 ) -> str:
-    """What to open once everything runs: the board, the MR list, Jenkins, the token."""
+    """What to open once everything runs: the board, the MR list, Jenkins, Argo CD, the
+    token."""
     board = hook_url.removesuffix(HOOK_PATH) + "/"
     return f"""
 Open in a browser (the sandbox's pages: any user name, the token as password):
 Status board   : {board}   (the webhook's; status.json beside it)
 Merge requests : {urls["url"]}/{deployments}/-/merge_requests
 Jenkins        : {urls["jenkins_url"]}   (user admin)
+Argo CD        : {urls["argocd_url"]}   (API only, under /api/v1; Authorization: Bearer the token)
 Token          : {token}
 Webhook        : {hook_url}   ({done} as {deployments}'s hook; GitLab POSTs events there)
 Webhook data   : {data}
