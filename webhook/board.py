@@ -1,17 +1,17 @@
 """The status board: `GET /` as an HTML page, `GET /status.json` as JSON. Read-only.
 
-The same board as `gitops-helper status` (jenkins_helpers/status.py),
-for a wall screen or a quick look before a release, without a token: so the page
-shows only what the board holds (apps, tags, replicas, environment names, MR
-titles, GitLab's MR links and environment pages), never the GitLab URL as
-configured, a token or an error's text. Each environment's heading links to its
-page on GitLab's Environments, where operations/deployments.py records each merge
+The same board as `gitops-helper status` (jenkins_helpers/status.py), for a wall
+screen or a quick look before a release, without a token: so the page shows only what
+the board holds (apps, tags, replicas, environment names, MR titles, GitLab's MR links
+and environment pages), never the GitLab URL as configured, a token or an error's text
+(nor why Argo CD could not be read: the log says). Each environment's heading links to
+its page on GitLab's Environments, where operations/deployments.py records each merge
 as a deployment. It is read from GitLab at most every `BOARD_SECONDS`, however many
-people refresh: one refresh at a time, and the others get its result. If GitLab
-cannot be read, the last board is shown with a note saying so (the log says why).
-Merge jobs whose retries ran out are listed too, from this webhook's own records
-(read on every request: no GitLab call), each with only a category of its error
-(failures.py); the error itself is behind the secret, at GET /jobs.
+people refresh: one refresh at a time, and the others get its result. If GitLab cannot
+be read, the last board is shown with a note saying so (the log says why). Merge jobs
+whose retries ran out are listed too, from this webhook's own records (read on every
+request: no GitLab call), each with only a category of its error (failures.py); the
+error itself is behind the secret, at GET /jobs.
 """
 
 from __future__ import annotations
@@ -76,6 +76,8 @@ class BoardCache:
         try:
             with target.connect(settings.project, settings.access) as deployment:
                 board = status.board(deployment)
+                if board.argocd_problem:  # may name Argo CD's URL: the log's, not the page's
+                    log.warning("the status board could not read Argo CD: %s", board.argocd_problem)
                 return _Cached(board, time.monotonic(), pages=_environment_pages(deployment))
         except UserError as e:
             log.warning("the status board could not be read from GitLab: %s", e.message)
@@ -148,6 +150,8 @@ def as_json() -> tuple[Response, int]:
     GitLab); 503 without a board."""
     cached = _cache().get(_settings())
     body = dataclasses.asdict(cached.board) if cached.board else {}
+    if body.get("argocd_problem"):
+        body["argocd_problem"] = "Argo CD could not be read (the webhook's log says why)"
     body["refresh_failed_at"] = cached.failed_at
     body["failed_jobs"] = [dataclasses.asdict(f) for f in _failed()]
     body["environment_pages"] = cached.pages

@@ -14,8 +14,10 @@ import json
 import re
 from pathlib import Path
 
+import jinja2
 import pytest
 
+import webhook
 from gitops_helper.commands import status as command
 from jenkins_helpers import deployed
 from jenkins_helpers.argocd import AppState
@@ -24,6 +26,7 @@ from jenkins_helpers.deployrepo.settings import ArgoCDSettings
 from jenkins_helpers.errors import UserError
 from jenkins_helpers.promotion.target import DeploymentProject
 from jenkins_helpers.status import Board, board
+from tests.helpers.dom import Node, parse
 from tests.helpers.fakeargocd import FakeArgoCD
 from tests.helpers.fakeforge import PROJECT, FakeForge, deployment_project, env_cue
 
@@ -241,3 +244,43 @@ def test_the_next_mrs_line_says_what_runs_in_the_source() -> None:
     assert deployed.running_line("dev", "api", None) == (
         "running in dev: unknown (Argo CD has no Application dev-api)"
     )
+
+
+def page(b: Board) -> Node:
+    """The board's HTML page as the webhook renders it (webhook/templates/board.html)."""
+    templates = Path(webhook.__file__).parent / "templates"
+    jinja = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates), autoescape=jinja2.select_autoescape(["html"])
+    )
+    html = jinja.get_template("board.html").render(
+        board=b, failed_at=None, failed_jobs=[], pages={}, seconds=15, link=lambda url: url
+    )
+    return parse(html)
+
+
+def test_the_web_board_shows_deployed_under_desired_with_drift_badges(
+    forge: FakeForge, plain: DeploymentProject, watched: DeploymentProject, argo: FakeArgoCD
+) -> None:
+    argo.update("stage", "api", sync_status="OutOfSync", health="Degraded")
+    root = page(board(watched, argocd=argo))
+    cell = root.one("tr", data_app="api").one("td", data_env="stage")
+    running = cell.one("div", **{"class": "deployed"})
+    stage = forge.head(PROJECT, "stage")
+    assert stage is not None
+    assert running.text.startswith(f"OutOfSync, Degraded at {stage[:7]}")
+    assert [b.attrs["data-drift"] for b in running.all("span", **{"class": "badge drift"})] == [
+        "out-of-sync",
+        "degraded",
+    ]
+    assert cell.one("span", **{"class": "tag"}).text == "1.0.0"
+    dev = root.one("tr", data_app="api").one("td", data_env="dev")
+    assert dev.one("div", **{"class": "deployed"}).attrs["data-health"] == "Healthy"
+    assert not dev.all("span", **{"class": "badge drift"})
+    assert root.all(id="argocd")
+    # Without argocd: no deployed line, no legend for it.
+    without = page(board(plain, argocd=argo))
+    assert not without.all("div", **{"class": "deployed"}) and not without.all(id="argocd")
+    # Argo CD unreadable: a note without its reason (which may name Argo CD's URL).
+    refused = page(board(watched, argocd=_Refusing()))
+    note = refused.one(id="argocd-unreadable").text
+    assert "could not be read" in note and "argocd.example.com" not in note
