@@ -11,7 +11,7 @@ there is no Application for an app the branch deploys. Argo CD is read once per 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -104,6 +104,29 @@ def deployed(
         state.health_message,
         tuple(drift),
     )
+
+
+def running(settings: ArgoCDSettings, env: str, apps: Sequence[str]) -> dict[str, str]:
+    """Each app's `running in <env>: ...` line, from its Application (one read each); a
+    line saying it is not known when Argo CD cannot be read (the MR still opens)."""
+    try:
+        client = argocd.ArgoCDClient(
+            argocd.access(settings.url, settings.token_env, settings.project)
+        )
+    except UserError:
+        return {app: f"running in {env}: not known (Argo CD not read)" for app in apps}
+    try:
+        return {app: _line(client, env, app) for app in apps}
+    finally:
+        client.close()
+
+
+def _line(client: ArgoCD, env: str, app: str) -> str:
+    try:
+        state = client.application(application_name(env, app))
+    except UserError:
+        return f"running in {env}: not known (Argo CD not read)"
+    return running_line(env, app, state)
 
 
 def running_line(env: str, app: str, state: AppState | None) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from jenkins_helpers import git, gitlab, inputs, semver
+from jenkins_helpers import deployed, git, gitlab, inputs, semver
 from jenkins_helpers.cue import CueError
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.deployrepo.settings import Environment, Settings
@@ -170,8 +170,13 @@ class _Route:
     dry_run: bool
     upstream: Upstream | None  # where the source's images came from; None from main
 
-    def links(self, unknown: dict[str, str] | None = None) -> proposal.Links:
-        return proposal.Links(self.deployment.project.web_url, unknown or {})
+    def links(
+        self, unknown: dict[str, str] | None = None, apps: Sequence[str] = ()
+    ) -> proposal.Links:
+        """With `argocd:`, what runs of `apps` in the source environment (deployed.py)."""
+        argocd = self.deployment.settings.argocd
+        running = deployed.running(argocd, self.source, apps) if argocd and self.upstream else {}
+        return proposal.Links(self.deployment.project.web_url, unknown or {}, running)
 
 
 def _units(route: _Route, selection: Selection) -> list[UnitResult]:
@@ -259,7 +264,7 @@ def _group_unit(route: _Route, group: str, apps: Sequence[str]) -> UnitResult:
     known, unknown = _provenance(route, {a.app: a.image for a in plan.apps})
     trailer = _trailer(route, "group", {a.app: a.image for a in plan.apps}, provenance=known)
     change = proposal.group_change(
-        plan, replace(trailer, group=group), group, None, route.links(unknown)
+        plan, replace(trailer, group=group), group, None, route.links(unknown, list(apps))
     )
     outcome = publish(route.clone, change, dry_run=route.dry_run)
     outcome = groups.supersede(route.deployment, outcome, route.to.branch, group, apps)
@@ -308,7 +313,7 @@ def _app_unit(route: _Route, version: AppVersion, platform_differs: bool) -> Uni
         )
     lines = [f"From: {route.source} at {route.commit}"]
     lines += [f"Build: {trailer.build_url}"] if trailer.build_url else []
-    change = proposal.app_change(plan, trailer, lines, None, route.links(unknown))
+    change = proposal.app_change(plan, trailer, lines, None, route.links(unknown, [app.app]))
     return _published(route, change, version.app, "app", version.image.tag, plan.warnings)
 
 

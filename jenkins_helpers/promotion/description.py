@@ -44,6 +44,8 @@ class Content:
     # Where the image came from, or why that is unknown (provenance.py); None: no section.
     provenance: Provenance | str | None = None
     project_url: str | None = None  # the deployment project's web URL: links its commits
+    # What Argo CD reports runs in the source environment (deployed.running_line).
+    running: str | None = None
 
 
 def render(c: Content, *, parts_only: bool = False) -> str:
@@ -55,6 +57,7 @@ def render(c: Content, *, parts_only: bool = False) -> str:
         return "\n\n".join(
             [
                 f"## {c.app} `{c.image.tag}`",
+                *([f"{_cell(c.running, 300)}."] if c.running else []),
                 _image_section(c),
                 *_provenance_section(c),
                 _app_layer_section(c),
@@ -62,7 +65,8 @@ def render(c: Content, *, parts_only: bool = False) -> str:
             ]
         )
     parts = [
-        f"Promotes **{c.app}** `{c.image.tag}` {route(c.trailer, c.build_url, c.project_url)}.",
+        f"Promotes **{c.app}** `{c.image.tag}` {route(c.trailer, c.build_url, c.project_url)}."
+        + (f" It is {_cell(c.running, 300)}." if c.running else ""),
         _image_section(c),
         *_provenance_section(c),
         _app_layer_section(c),

@@ -22,6 +22,7 @@ class Links:
 
     project_url: str | None = None
     unknown: Mapping[str, str] = field(default_factory=dict)
+    running: Mapping[str, str] = field(default_factory=dict)  # app -> what runs in the source
 
 
 def app_change(
@@ -140,6 +141,7 @@ def _content(
         warnings=plan.warnings,
         provenance=trailer.provenance.get(app.app) or links.unknown.get(app.app),
         project_url=links.project_url,
+        running=links.running.get(app.app),
     )
 
 

@@ -24,7 +24,10 @@ from jenkins_helpers.argocd import AppState
 from jenkins_helpers.deployrepo import layout
 from jenkins_helpers.deployrepo.settings import ArgoCDSettings
 from jenkins_helpers.errors import UserError
+from jenkins_helpers.promotion import description
+from jenkins_helpers.promotion.model import ImageRef
 from jenkins_helpers.promotion.target import DeploymentProject
+from jenkins_helpers.promotion.trailer import Trailer
 from jenkins_helpers.status import Board, board
 from tests.helpers.dom import Node, parse
 from tests.helpers.fakeargocd import FakeArgoCD
@@ -36,6 +39,7 @@ TAGS = {
     "prod": {"api": "1.0.0", "web": None},  # web onboarded in prod, no image yet
 }
 ARGOCD = ArgoCDSettings(url="https://argocd.example.com")
+IMAGE = ImageRef("registry.example.com/api", "1.1.0")
 
 
 @pytest.fixture
@@ -244,6 +248,19 @@ def test_the_next_mrs_line_says_what_runs_in_the_source() -> None:
     assert deployed.running_line("dev", "api", None) == (
         "running in dev: unknown (Argo CD has no Application dev-api)"
     )
+    trailer = Trailer(
+        target_env="stage", apps={"api": IMAGE}, source_env="dev", source_commit="ab" * 20
+    )
+    content = description.Content(
+        "api", "stage", IMAGE, None, "services/apps/api.cue", "", (), (), trailer
+    )
+    line = deployed.running_line("dev", "api", state)
+    first = description.render(dataclasses.replace(content, running=line)).splitlines()[0]
+    assert first.endswith(
+        " to **stage**. It is running in dev: Synced, Healthy at 0123456"
+        " since 2025-05-01T10:00:00Z."
+    )
+    assert "running in" not in description.render(content), "without argocd: as before"
 
 
 def page(b: Board) -> Node:
