@@ -18,10 +18,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
+from jenkins_helpers import argocd
+from jenkins_helpers.deployrepo.settings import ARGOCD_DEFAULT_POLL, Settings
 from jenkins_helpers.errors import TransientError, UserError
-from jenkins_helpers.operations import deployments
+from jenkins_helpers.operations import deployments, health_gate
+from jenkins_helpers.operations.between_envs import Selection
 from jenkins_helpers.operations.cascade import Cascade, Merged, Promote, cascade
 from jenkins_helpers.operations.reconcile import missed
 from jenkins_helpers.promotion import target
@@ -31,10 +35,12 @@ from webhook.events import MergeEvent
 from webhook.metrics import Metrics
 from webhook.queue import JobQueue
 from webhook.settings import WebhookSettings
-from webhook.store import Job, JobState, Store
+from webhook.store import GATED, Job, JobState, Store
 
 log = logging.getLogger(__name__)
 LOCK_WAIT = 20.0  # seconds a job waits for its branches before it is requeued
+# A degraded or timed-out promotion is looked at this many `argocd.poll`s apart.
+BLOCKED_POLLS = 6
 
 
 class Jobs:
@@ -50,6 +56,7 @@ class Jobs:
         self.queue = JobQueue(settings.data_dir, self._run)
         self._reconciler: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._argocd: dict[tuple[str, str, str | None], argocd.ArgoCDClient] = {}
 
     # --- adding jobs ----------------------------------------------------------------------
 
@@ -71,6 +78,8 @@ class Jobs:
         if job.state in ("failed", "blocked", "done"):
             self.store.mark(job.id, "queued")
             self.queue.submit(job.id)
+        elif job.state in GATED:
+            self.queue.submit(job.id, once=True)  # look at Argo CD again now
         return self.store.get(job_id)
 
     # --- life cycle -----------------------------------------------------------------------
@@ -83,6 +92,10 @@ class Jobs:
         for job in unfinished:
             self.store.mark(job.id, "queued")
             self.queue.submit(job.id)
+        for job in self.store.gated():
+            # Its schedule was in the queue: a new one, its first look a poll from now
+            # (the last look may be less than half a poll ago: see _recheck).
+            self.queue.submit(job.id, delay=_poll(job))
         return len(unfinished)
 
     def start(self) -> None:
@@ -115,9 +128,12 @@ class Jobs:
 
     # --- running jobs ---------------------------------------------------------------------
 
-    def _run(self, job_id: int) -> float | None:
+    def _run(self, job_id: int, once: bool = False) -> float | None:
         """Run one attempt; the seconds until the next one, or None when it has ended."""
         job = self.store.get(job_id)
+        if job is not None and job.state in GATED:
+            with logs.context(job=job.id, delivery=job.delivery, kind="gate"):
+                return self._recheck(job, once)
         if job is None or job.state not in ("queued", "running"):
             return None  # a duplicate queue entry of a job that has ended
         self.store.mark(job.id, "running", attempt=True)
@@ -178,7 +194,11 @@ class Jobs:
             recorded = deployments.record(
                 deployment, event.target_branch, merged.merge_commit, event.iid
             )
-            done = cascade(deployment, merged, self.promote, self.settings.jenkins)
+            gate = health_gate.gated(self.promote, self._connect)
+            try:
+                done = cascade(deployment, merged, gate, self.settings.jenkins)
+            except health_gate.GateClosed as closed:
+                return self._gate_closed(job, deployment, event, closed)
         if recorded is not None and recorded.failed:
             self.metrics.deployment_errors.inc()
         if done.ignored_trailer:
@@ -188,6 +208,120 @@ class Jobs:
         target_env = done.step.target if done.step else None
         result = {**_result(done), "deployment": asdict(recorded) if recorded else None}
         return ("blocked" if blocked else "done"), result, target_env
+
+    # --- the Argo CD gate (operations/health_gate.py, docs/ARGOCD.md) --------------------
+
+    def _connect(self, settings: Settings) -> argocd.ArgoCD:
+        """The Argo CD gitops.yaml names: one client per server, token and project."""
+        found = settings.argocd
+        if found is None:  # health_gate asks only when `argocd:` is set
+            raise UserError("gitops.yaml has no `argocd:` section")
+        key = (found.url, found.token_env, found.project)
+        if key not in self._argocd:
+            self._argocd[key] = argocd.client(found.url, found.token_env, found.project)
+        return self._argocd[key]
+
+    def _gate_closed(
+        self,
+        job: Job,
+        deployment: DeploymentProject,
+        event: MergeEvent,
+        closed: health_gate.GateClosed,
+    ) -> tuple[JobState, dict[str, Any], str | None]:
+        """A merge whose promotion waits for Argo CD: the promotion to run later, and
+        when the wait began (kept across reruns of the job, for the timeout)."""
+        argocd_settings = deployment.settings.argocd
+        poll = argocd_settings.poll if argocd_settings else ARGOCD_DEFAULT_POLL
+        gate = {
+            "since": _gate(job).get("since") or _now(),
+            "looked": time.time(),
+            "poll": poll,
+            "step": closed.step,
+            "verdict": closed.verdict.as_json(),
+            "waited": 0.0,
+        }
+        state = _gate_state(closed.verdict)
+        self._note(deployment, event.iid, gate, closed.verdict if state != "waiting" else None)
+        self.queue.submit(job.id, delay=poll if state == "waiting" else poll * BLOCKED_POLLS)
+        return state, {"gate": gate}, closed.step["target"]
+
+    def _recheck(self, job: Job, once: bool) -> float | None:
+        """Look at Argo CD again for a gated job; promote once its gate is open. The
+        seconds until the next look, or None when the job has ended. A scheduled look
+        that comes within half a poll of the last one is a duplicate: dropped."""
+        gate = _gate(job)
+        step = gate["step"]
+        poll = _poll(job)
+        if not once and time.time() - float(gate.get("looked") or 0) < poll / 2:
+            return None
+        if not once:  # the schedule's own look: the next one is due a poll from now
+            gate["looked"] = time.time()
+        waited = time.time() - datetime.fromisoformat(gate["since"]).timestamp()
+        selection = Selection(tuple(step["apps"] or ()), step["platform"], step["group"])
+        state = job.state
+        try:
+            with target.connect(self.settings.project, self.settings.access) as deployment:
+                verdict = health_gate.check(
+                    deployment, step["source"], selection, self._connect, waited=waited
+                )
+                gate = {**gate, "verdict": verdict.as_json(), "waited": round(waited, 1)}
+                if verdict.open:
+                    self._gate_opened(job, deployment, gate, selection)
+                    return None
+                state = _gate_state(verdict)
+                if state != job.state:
+                    log.info("job %s: %s", state, verdict.reason)
+                    if state != "waiting":
+                        self._note(deployment, int(job.payload["iid"]), gate, verdict)
+                self.store.mark(job.id, state, result={"gate": gate})
+        except TransientError as e:
+            log.info("looking at Argo CD failed, looking again later: %s", e.message)
+        except UserError as e:
+            log.warning("job failed: %s", e.message)
+            self.store.mark(job.id, "failed", error=e.message)
+            return None
+        return poll if state == "waiting" else poll * BLOCKED_POLLS
+
+    def _gate_opened(
+        self, job: Job, deployment: DeploymentProject, gate: dict[str, Any], selection: Selection
+    ) -> None:
+        """Run the promotion the gate held, as the merge job would have."""
+        step = gate["step"]
+        self.store.mark(job.id, "running", result={"gate": gate})
+        source = deployment.settings.environment(step["source"]).branch
+        with self._locked(job, _touched(deployment, source)):
+            promotion = self.promote(deployment, step["source"], step["target"], selection)
+        if job.state != "waiting":
+            self._note(deployment, int(job.payload["iid"]), gate, None)
+        state: JobState = "blocked" if promotion.blocked else "done"
+        result = {"gate": gate, "promotion": asdict(promotion)}
+        self.store.mark(job.id, state, result=result, target=step["target"])
+        log.info("gate open after %s s: job %s", gate["waited"], state)
+
+    def _note(
+        self,
+        deployment: DeploymentProject,
+        iid: int,
+        gate: dict[str, Any],
+        verdict: health_gate.Verdict | None,
+    ) -> None:
+        """Say on the merged MR why its next MR is not opened (`verdict`), or, with
+        none, that it is opened now after all."""
+        target_env = gate["step"]["target"]
+        if verdict is None:
+            text = (
+                f"Argo CD now reports what merged here Synced and Healthy: the promotion "
+                f"to {target_env} runs."
+            )
+        else:
+            text = (
+                f"No merge request to {target_env}: {verdict.reason}. The webhook looks "
+                "again and opens it once Argo CD reports Synced and Healthy (docs/ARGOCD.md)."
+            )
+        try:
+            deployment.gl.add_note(deployment.project.path, iid, text)
+        except UserError as e:  # a courtesy: the job's state says it too
+            log.warning("could not comment on !%d: %s", iid, e.message)
 
     def _reconcile(
         self, deployment: DeploymentProject
@@ -212,6 +346,8 @@ class Jobs:
             job, created = self.add_merge(event, None)
             if created:
                 added.append(job.id)
+            elif job.state in ("degraded", "timeout"):
+                self.queue.submit(job.id, once=True)  # may be healthy by now: look again
             elif job.state == "failed":
                 # Its retries ran out (a GitLab outage, a build that failed): the merge
                 # is still missed, so it gets another run now.
@@ -245,6 +381,25 @@ class Jobs:
             yield
         finally:
             self.store.unlock(job.id)
+
+
+def _gate(job: Job) -> dict[str, Any]:
+    found = (job.result or {}).get("gate")
+    return found if isinstance(found, dict) else {}
+
+
+def _poll(job: Job) -> float:
+    """Seconds between two looks at a waiting job (gitops.yaml's `argocd.poll`)."""
+    return float(_gate(job).get("poll") or ARGOCD_DEFAULT_POLL)
+
+
+def _gate_state(verdict: health_gate.Verdict) -> JobState:
+    outcome = verdict.outcome
+    return "degraded" if outcome == "degraded" else "timeout" if outcome == "timeout" else "waiting"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _touched(deployment: DeploymentProject, branch: str) -> list[str]:

@@ -15,7 +15,9 @@ from huey.consumer import Consumer
 from huey.exceptions import RetryTask
 
 # Runs a job by id; returns seconds to wait before the next attempt, or None when done.
-Handler = Callable[[int], float | None]
+# The flag: a look `once` at a job that has its own schedule already (a gated job
+# looked at on request, webhook/jobs.py): its answer schedules nothing.
+Handler = Callable[[int, bool], float | None]
 
 
 class _EmbeddedConsumer(Consumer):  # type: ignore[misc]
@@ -48,17 +50,18 @@ class JobQueue:
         self._task = self.huey.task(name="run_job")(self._execute)
         self._consumer: _EmbeddedConsumer | None = None
 
-    def _execute(self, job_id: int) -> None:
-        delay = self._handler(job_id)
-        if delay is not None:
+    def _execute(self, job_id: int, once: bool = False) -> None:
+        delay = self._handler(job_id, once)
+        if delay is not None and not once:
             raise RetryTask(delay=delay)
 
-    def submit(self, job_id: int, delay: float = 0.0) -> None:
-        """Run the job as soon as a worker is free (or after `delay` seconds)."""
+    def submit(self, job_id: int, delay: float = 0.0, *, once: bool = False) -> None:
+        """Run the job as soon as a worker is free (or after `delay` seconds); `once`:
+        whatever it answers, do not run it again (see Handler)."""
         if delay > 0:
-            self._task.schedule(args=(job_id,), delay=delay)
+            self._task.schedule(args=(job_id, once), delay=delay)
         else:
-            self._task(job_id)
+            self._task(job_id, once)
 
     def flush(self) -> None:
         """Forget every queued and scheduled entry (the store re-submits what is unfinished)."""

@@ -21,9 +21,24 @@ from typing import Any, Literal
 
 from webhook import failures
 
-JobState = Literal["queued", "running", "done", "blocked", "failed"]
-STATES: tuple[JobState, ...] = ("queued", "running", "done", "blocked", "failed")
+JobState = Literal[
+    "queued", "running", "done", "blocked", "failed", "waiting", "degraded", "timeout"
+]
+STATES: tuple[JobState, ...] = (
+    "queued",
+    "running",
+    "done",
+    "blocked",
+    "failed",
+    "waiting",
+    "degraded",
+    "timeout",
+)
 UNFINISHED: tuple[JobState, ...] = ("queued", "running")
+# A merge job whose next MR waits for Argo CD (operations/health_gate.py): `waiting` is
+# looked at again every `argocd.poll`, `degraded` and `timeout` less often and on
+# each reconcile, until the promotion runs (docs/ARGOCD.md).
+GATED: tuple[JobState, ...] = ("waiting", "degraded", "timeout")
 CHECKPOINT_SECONDS = 1.0
 log = logging.getLogger(__name__)
 
@@ -224,6 +239,14 @@ class Store:
         with self._lock:
             rows = self._db.execute(
                 "SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY id"
+            ).fetchall()
+        return [_job(r) for r in rows]
+
+    def gated(self) -> list[Job]:
+        """Jobs whose promotion waits for Argo CD (GATED), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM jobs WHERE state IN (?, ?, ?) ORDER BY id", GATED
             ).fetchall()
         return [_job(r) for r in rows]
 

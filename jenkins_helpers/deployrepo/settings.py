@@ -60,8 +60,9 @@ class Policies:
 
 DEFAULT_POLICIES = Policies()  # every check on, for every app
 
-ARGOCD_KEYS = {"url", "token_env", "timeout", "project", "environments"}
+ARGOCD_KEYS = {"url", "token_env", "timeout", "poll", "project", "environments"}
 ARGOCD_DEFAULT_TIMEOUT = 15 * 60.0  # seconds a merged promotion may take to turn healthy
+ARGOCD_DEFAULT_POLL = 10.0  # seconds between two looks at a waiting promotion
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 
 
@@ -74,6 +75,7 @@ class ArgoCDSettings:
     token_env: str = "ARGOCD_TOKEN"  # noqa: S105 - a variable name
     timeout: float = ARGOCD_DEFAULT_TIMEOUT
     project: str | None = None
+    poll: float = ARGOCD_DEFAULT_POLL
     off: frozenset[str] = frozenset()  # environments whose merges are not gated
 
     def gates(self, env: str) -> bool:
@@ -250,15 +252,16 @@ def _argocd(value: object) -> ArgoCDSettings | None:
     project = value.get("project")
     if project is not None:
         project = inputs.dns_label(project, "`argocd.project`", "the Applications' project")
-    return ArgoCDSettings(
-        url, token_env, _duration(value.get("timeout"), hint), project, _gate_off(value, hint)
-    )
+    timeout = _duration(value, "timeout", ARGOCD_DEFAULT_TIMEOUT, hint)
+    poll = _duration(value, "poll", ARGOCD_DEFAULT_POLL, hint)
+    return ArgoCDSettings(url, token_env, timeout, project, poll, _gate_off(value, hint))
 
 
-def _duration(value: object, hint: str) -> float:
-    """`argocd.timeout`: seconds, or a number with s, m or h (`15m`); 15m when unset."""
+def _duration(section: dict[str, Any], key: str, default: float, hint: str) -> float:
+    """`argocd.<key>`: seconds, or a number with s, m or h (`15m`); `default` when unset."""
+    value = section.get(key)
     if value is None:
-        return ARGOCD_DEFAULT_TIMEOUT
+        return default
     text = str(value).strip()
     unit = _UNITS.get(text[-1:], 0)
     number = text[:-1] if unit else text
@@ -267,7 +270,7 @@ def _duration(value: object, hint: str) -> float:
     except ValueError:
         seconds = -1.0
     if isinstance(value, bool) or not 0 < seconds <= 7 * 86400:
-        raise BadInput(f"`argocd.timeout` must be a duration such as 15m, got {text[:40]!r}", hint)
+        raise BadInput(f"`argocd.{key}` must be a duration such as 15m, got {text[:40]!r}", hint)
     return seconds
 
 
@@ -283,6 +286,7 @@ def _argocd_yaml(argocd: ArgoCDSettings) -> str:
     """The `argocd:` section, as `_argocd` reads it back."""
     body: dict[str, Any] = {"url": argocd.url, "token_env": argocd.token_env}
     body["timeout"] = f"{argocd.timeout:g}s"
+    body["poll"] = f"{argocd.poll:g}s"
     if argocd.project:
         body["project"] = argocd.project
     if argocd.off:

@@ -139,11 +139,14 @@ def _duration(value: float) -> str:
 
 
 class GateClosed(Exception):
-    """A promotion not run (yet): what merged does not run healthy in its environment."""
+    """A promotion not run (yet): what merged does not run healthy in its environment.
+    `step`: the promotion held, to run once the gate opens (JSON: source, target, apps,
+    platform, group)."""
 
-    def __init__(self, verdict: Verdict) -> None:
+    def __init__(self, verdict: Verdict, source: str, target: str, selection: Selection) -> None:
         super().__init__(verdict.reason)
         self.verdict = verdict
+        self.step = {"source": source, "target": target, **asdict(selection)}
 
 
 def check(
@@ -184,7 +187,7 @@ def gated(promote: Promote, connect: Connect) -> Promote:
     ) -> EnvPromotion:
         verdict = check(deployment, source, selection, connect, waited=0.0)
         if not verdict.open:
-            raise GateClosed(verdict)
+            raise GateClosed(verdict, source, target, selection)
         return promote(deployment, source, target, selection)
 
     return run
