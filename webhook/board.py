@@ -116,6 +116,32 @@ def _failed() -> list[FailedMerge]:
     return [f for f in found if f is not None]
 
 
+def _gated() -> list[dict[str, Any]]:
+    """Merge jobs whose next MR waits for Argo CD (waiting, degraded, timeout): each
+    Application's sync status and health, not Argo CD's message (the board is public)."""
+    store: Store = current_app.extensions["gitops"]["store"]
+    found = []
+    for job in store.gated():
+        gate = (job.result or {}).get("gate") or {}
+        apps = (gate.get("verdict") or {}).get("apps") or []
+        found.append(
+            {
+                "job": job.id,
+                "merge_iid": job.payload.get("iid"),
+                "merged_into": job.payload.get("target_branch"),
+                "target": job.target,
+                "state": job.state,
+                "since": gate.get("since"),
+                "waited": gate.get("waited"),
+                "apps": [
+                    {k: (a.get("state") or {}).get(k) for k in ("name", "sync_status", "health")}
+                    for a in apps
+                ],
+            }
+        )
+    return found
+
+
 def _link(url: str | None) -> str | None:
     """An MR link as GitLab gave it, if it is a web link (never a `javascript:` one)."""
     return url if url and url.startswith(("https://", "http://")) else None
@@ -135,6 +161,7 @@ def page() -> tuple[Response, int]:
         board=cached.board,
         failed_at=cached.failed_at,
         failed_jobs=_failed(),
+        gated_jobs=_gated(),
         pages=cached.pages,
         seconds=int(BOARD_SECONDS),
         link=_link,
@@ -154,5 +181,6 @@ def as_json() -> tuple[Response, int]:
         body["argocd_problem"] = "Argo CD could not be read (the webhook's log says why)"
     body["refresh_failed_at"] = cached.failed_at
     body["failed_jobs"] = [dataclasses.asdict(f) for f in _failed()]
+    body["gated_jobs"] = _gated()
     body["environment_pages"] = cached.pages
     return _with_headers(jsonify(body), 200 if cached.board else 503)
