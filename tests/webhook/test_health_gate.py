@@ -2,7 +2,8 @@
 
 gitops.yaml on main gets `argocd:` (the sandbox's /argocd, the token in ARGOCD_TOKEN).
 A build's MR merged into dev: while dev-example-app reports Progressing no stage MR
-opens and the job is `waiting`; once it turns Healthy, exactly one. Then 1.2.0 merged
+opens and the job is `waiting`, also across a restart of the webhook; once it turns
+Healthy, exactly one. Then 1.2.0 merged
 into a Degraded dev: the job is `degraded` (GET /jobs, the board), the merged MR says
 why, and turning dev Healthy continues with exactly one stage MR, now at 1.2.0.
 """
@@ -77,41 +78,51 @@ def stage_titles(chain: Chain) -> list[str]:
 def test_stage_mr_waits_for_dev_to_run_healthy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with seeded(TOKEN) as (sb, project, chain), serve_webhook(sb, tmp_path / "data") as hook:
+    data = tmp_path / "data"
+    with seeded(TOKEN) as (sb, project, chain):
         monkeypatch.setenv("ARGOCD_TOKEN", sb.token)
         gate_on(chain)
         repo = chain.app_repo("example-app")
 
-        # Progressing: no stage MR while the job waits; Healthy: exactly one.
+        # Progressing: no stage MR while the job waits, across a webhook restart.
         sb.argocd_fault(app=APP, health="Progressing")
-        first = chain.build("example-app", "1.1.0", repo, EXAMPLE_IMAGE).mr_iid
-        chain.merge(first)
-        waiting = in_state(hook, first, "waiting")
-        assert "dev-example-app" in waiting["result"]["gate"]["verdict"]["reason"]
-        time.sleep(1.5)  # five polls
-        assert stage_titles(chain) == [] and job_of(hook, first)["state"] == "waiting"  # type: ignore[index]
-        sb.clear_argocd_faults()
-        chain.wait_mr("stage", chain.titled("Promote example-app 1.1.0 to stage"), timeout=30)
-        done = in_state(hook, first, "done")
-        assert done["result"]["gate"]["waited"] >= 1.5
-        hook.wait_idle()
-        assert stage_titles(chain) == ["Promote example-app 1.1.0 to stage"]
+        with serve_webhook(sb, data) as hook:
+            first = chain.build("example-app", "1.1.0", repo, EXAMPLE_IMAGE).mr_iid
+            chain.merge(first)
+            waiting = in_state(hook, first, "waiting")
+            assert "dev-example-app" in waiting["result"]["gate"]["verdict"]["reason"]
+            time.sleep(1.5)  # five polls
+            assert stage_titles(chain) == [] and job_of(hook, first)["state"] == "waiting"  # type: ignore[index]
+        for registered in project.hooks.list(get_all=True):
+            registered.delete()  # the stopped webhook's
 
-        # Degraded: blocked, a note on the merged MR, the board shows it.
-        sb.argocd_fault(app=APP, health="Degraded", message="Back-off restarting container")
-        second = chain.build("example-app", "1.2.0", repo, EXAMPLE_IMAGE).mr_iid
-        chain.merge(second)
-        degraded = in_state(hook, second, "degraded")
-        assert "Back-off restarting container" in degraded["result"]["gate"]["verdict"]["reason"]
-        notes = [n.body for n in project.mergerequests.get(second).notes.list(get_all=True)]
-        assert any("No merge request to stage" in n and "Degraded" in n for n in notes), notes
-        board = requests.get(f"{hook.url}/status.json", timeout=30).json()
-        assert [(j["merge_iid"], j["state"]) for j in board["gated_jobs"]] == [(second, "degraded")]
-        assert "degraded" in requests.get(hook.url, timeout=30).text
-        assert stage_titles(chain) == ["Promote example-app 1.1.0 to stage"]
+        with serve_webhook(sb, data) as hook:
+            assert job_of(hook, first)["state"] == "waiting"  # type: ignore[index]
+            # Healthy: exactly one stage MR.
+            sb.clear_argocd_faults()
+            chain.wait_mr("stage", chain.titled("Promote example-app 1.1.0 to stage"), timeout=30)
+            done = in_state(hook, first, "done")
+            assert done["result"]["gate"]["waited"] >= 1.5
+            hook.wait_idle()
+            assert stage_titles(chain) == ["Promote example-app 1.1.0 to stage"]
 
-        sb.clear_argocd_faults()
-        chain.wait_mr("stage", chain.titled("Promote example-app 1.2.0 to stage"), timeout=30)
-        in_state(hook, second, "done")
-        hook.wait_idle()
-        assert stage_titles(chain) == ["Promote example-app 1.2.0 to stage"]
+            # Degraded: blocked, a note on the merged MR, the board shows it.
+            sb.argocd_fault(app=APP, health="Degraded", message="Back-off restarting container")
+            second = chain.build("example-app", "1.2.0", repo, EXAMPLE_IMAGE).mr_iid
+            chain.merge(second)
+            degraded = in_state(hook, second, "degraded")
+            reason = degraded["result"]["gate"]["verdict"]["reason"]
+            assert "Back-off restarting container" in reason
+            notes = [n.body for n in project.mergerequests.get(second).notes.list(get_all=True)]
+            assert any("No merge request to stage" in n and "Degraded" in n for n in notes), notes
+            board = requests.get(f"{hook.url}/status.json", timeout=30).json()
+            gated = [(j["merge_iid"], j["state"]) for j in board["gated_jobs"]]
+            assert gated == [(second, "degraded")]
+            assert "degraded" in requests.get(hook.url, timeout=30).text
+            assert stage_titles(chain) == ["Promote example-app 1.1.0 to stage"]
+
+            sb.clear_argocd_faults()
+            chain.wait_mr("stage", chain.titled("Promote example-app 1.2.0 to stage"), timeout=30)
+            in_state(hook, second, "done")
+            hook.wait_idle()
+            assert stage_titles(chain) == ["Promote example-app 1.2.0 to stage"]
