@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from jenkins_helpers.deployrepo import layout
-from jenkins_helpers.deployrepo.settings import ArgoCDSettings
+from jenkins_helpers.deployrepo.settings import ArgoCDSettings, parse_settings
+from jenkins_helpers.errors import BadInput
 from jenkins_helpers.operations.between_envs import EnvPromotion, Selection
 from jenkins_helpers.operations.cascade import Merged, cascade
 from jenkins_helpers.operations.health_gate import GateClosed, Verdict, decide, gated
@@ -197,3 +198,42 @@ def test_what_is_not_gated_never_reads_argocd(
     calls, verdict = cascade_through_gate(deployment, merged, argocd)
     assert verdict is None and argocd.reads == 0
     assert calls == ([] if case == "hotfix" else [(env, "dev" if env == "main" else "stage")])
+
+
+# --- gitops.yaml's argocd: -------------------------------------------------------------
+
+ENVS_YAML = "environments: [{name: dev}, {name: stage}, {name: prod}]\n"
+
+
+def test_argocd_settings_read_back() -> None:
+    text = ENVS_YAML + "argocd: {url: 'https://argocd.example.com', timeout: 20m, poll: 5s,"
+    settings = parse_settings(text + " environments: {prod: false}}\n", "gitops.yaml")
+    argocd = settings.argocd
+    assert argocd is not None
+    assert (argocd.timeout, argocd.poll, argocd.gates("stage"), argocd.gates("prod")) == (
+        1200.0,
+        5.0,
+        True,
+        False,
+    )
+    assert parse_settings(settings.to_yaml(), "again").argocd == argocd
+    assert parse_settings(ENVS_YAML, "gitops.yaml").argocd is None
+
+
+@pytest.mark.parametrize(
+    ("section", "says"),
+    [
+        ("{url: 'ftp://argocd'}", "`argocd.url`"),
+        ("{url: 'https://a:b@argocd'}", "credentials"),
+        ("{url: 'https://argocd', timeout: soon}", "`argocd.timeout` must be a duration"),
+        ("{url: 'https://argocd', poll: 0}", "`argocd.poll` must be a duration"),
+        ("{url: 'https://argocd', environments: {qa: false}}", "unknown environments: qa"),
+        ("{url: 'https://argocd', environments: {dev: off-ish}}", "true or false"),
+        ("{url: 'https://argocd', token_env: 'A B'}", "environment variable"),
+        ("{url: 'https://argocd', token: secret}", "may only set"),
+    ],
+)
+def test_bad_argocd_settings_are_refused(section: str, says: str) -> None:
+    with pytest.raises(BadInput) as refused:
+        parse_settings(ENVS_YAML + f"argocd: {section}\n", "gitops.yaml")
+    assert says in refused.value.message and "gitops.yaml" in refused.value.message
