@@ -29,6 +29,7 @@ from gitops_sandbox import DEPLOYMENTS, Sandbox, seed_default
 
 DELAY = 1.0  # argocd_sync_delay: long enough to see OutOfSync on a busy machine
 APPS = [f"{env}-{app}" for env in ("dev", "prod", "stage") for app in ("example-app", "postgres")]
+ONBOARDED = "stage-cache"  # appears in the onboarding test
 ISO = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
 
 
@@ -113,16 +114,18 @@ def test_list_filters_by_label_selector_and_projects(sb: Sandbox) -> None:
     Kubernetes label selector (=, !=, in, notin, !key), `projects` keeps those of the
     listed projects; a selector that does not parse is List's fmt.Errorf: gRPC Unknown,
     HTTP 500."""
-    assert names(sb) == sorted(APPS)
+    listed = names(sb)
+    assert listed == sorted(listed) and set(listed) - {ONBOARDED} == set(APPS)
     assert names(sb, selector="environment=dev") == ["dev-example-app", "dev-postgres"]
-    chosen = "environment in (stage,prod),app.kubernetes.io/name!=postgres"
+    name = "app.kubernetes.io/name"
+    chosen = f"environment in (stage,prod),{name}!=postgres,{name}!=cache"
     assert names(sb, selector=chosen) == ["prod-example-app", "stage-example-app"]
     assert names(sb, selector="environment notin (dev,stage),!nonesuch") == [
         "prod-example-app",
         "prod-postgres",
     ]
     assert names(sb, selector="!environment") == []
-    assert names(sb, projects="default") == sorted(APPS)
+    assert names(sb, projects="default") == listed
     assert names(sb, projects="team-a") == []
     assert names(sb, projects=["team-a", "default"], selector="environment==prod") == [
         "prod-example-app",
@@ -196,6 +199,47 @@ def test_a_merge_is_out_of_sync_then_synced_at_the_merge_commit_after_the_delay(
     assert len(done["status"]["history"]) == len(now["status"]["history"]) + 1
     assert "operation" not in done
     assert app(sb, "stage-example-app")["status"]["sync"]["revision"] == stage_before
+
+
+def test_an_application_merged_later_is_missing_until_its_first_sync(
+    sb: Sandbox, project: Project
+) -> None:
+    """An app onboarded by a merge: its Application appears with its file (the root
+    Application applies it), health Missing and OutOfSync until automated sync deploys
+    it; a copy of the file on a promotion branch (naming `stage`) deploys nothing."""
+    text = _read(project, "manifests/stage/postgres/application-stage-postgres.yaml", "stage")
+    text = text.replace("postgres", "cache")
+    files = {
+        "manifests/stage/cache/application-stage-cache.yaml": text,
+        "manifests/stage/cache/configmap-cache.yaml": "apiVersion: v1\nkind: ConfigMap\n",
+    }
+    branch = f"onboard/cache-{uuid.uuid4().hex[:8]}"
+    actions = [{"action": "create", "file_path": p, "content": c} for p, c in files.items()]
+    project.commits.create(
+        {
+            "branch": branch,
+            "start_branch": "stage",
+            "commit_message": "Onboard cache",
+            "actions": actions,
+        }
+    )
+    assert ONBOARDED not in names(sb)  # on the promotion branch only
+    mr = project.mergerequests.create(
+        {"source_branch": branch, "target_branch": "stage", "title": "Onboard cache"}
+    )
+    mr.merge()
+    first = app(sb, ONBOARDED)["status"]
+    assert (first["health"]["status"], first["sync"]["status"]) == ("Missing", "OutOfSync")
+    assert "history" not in first
+    done = wait_for(
+        lambda: app(sb, ONBOARDED), lambda a: a["status"]["health"]["status"] == "Healthy"
+    )
+    assert done["status"]["sync"]["status"] == "Synced"
+    assert [h["id"] for h in done["status"]["history"]] == [0]
+
+
+def _read(project: Project, path: str, ref: str) -> str:
+    return str(project.files.get(path, ref=ref).decode().decode())
 
 
 def test_health_and_sync_faults_hold_for_their_seconds_or_until_cleared(sb: Sandbox) -> None:
@@ -283,7 +327,8 @@ def test_the_read_only_token_gets_but_may_not_sync(sb: Sandbox) -> None:
     server's 415 (--api-content-types)."""
     readonly = sb.developer_token
     assert api(sb, "/prod-postgres", token=readonly).status_code == 200
-    assert len(api(sb, "", token=readonly).json()["items"]) == len(APPS)
+    listed = {a["metadata"]["name"] for a in api(sb, "", token=readonly).json()["items"]}
+    assert listed - {ONBOARDED} == set(APPS)
     denied = api(sb, "/prod-postgres/sync", token=readonly, json={})
     assert denied.status_code == 403
     message = "permission denied: applications, sync, default/prod-postgres, sub: developer"
