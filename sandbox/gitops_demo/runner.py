@@ -12,7 +12,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from gitops_demo import activity
@@ -33,6 +33,7 @@ class CaseResult:
     outcome: Outcome
     evidence: list[str]  # the facts checked; on FAIL, ends with what differed
     seconds: float
+    gates: list[str] = field(default_factory=list)  # how long each Argo CD gate waited
 
 
 Progress = Callable[[UseCase, CaseResult | None], None]
@@ -91,7 +92,16 @@ def run_case(world: World, case: UseCase) -> CaseResult:
         evidence = [f"unexpected {type(e).__name__}: {e} ({where.filename}:{where.lineno})"]
         outcome = "FAIL"
     seconds = round(time.monotonic() - started, 1)
-    return CaseResult(case.id, case.title, outcome, evidence, seconds)  # type: ignore[arg-type]
+    gates = _gates(world)
+    return CaseResult(case.id, case.title, outcome, evidence, seconds, gates)  # type: ignore[arg-type]
+
+
+def _gates(world: World) -> list[str]:
+    """The case's waits for Argo CD; a line saying why when they cannot be read."""
+    try:
+        return world.gate_waits()
+    except Exception as e:  # the report is the use case's; its gates are a footnote
+        return [f"Argo CD gates not read: {type(e).__name__}"]
 
 
 def final_state(world: World) -> list[dict[str, Any]]:
@@ -133,7 +143,7 @@ def table(results: list[CaseResult]) -> list[str]:
     lines = []
     for r in results:
         lines.append(f"{r.id:<3} {r.outcome}  {r.seconds:>6.1f} s  {r.title}")
-        lines += [f"            {line}" for line in r.evidence]
+        lines += [f"            {line}" for line in [*r.evidence, *r.gates]]
     return lines
 
 

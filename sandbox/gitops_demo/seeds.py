@@ -14,6 +14,7 @@ from pathlib import Path
 
 from jenkins_helpers import git
 from jenkins_helpers.deployrepo import layout
+from jenkins_helpers.deployrepo.settings import SETTINGS_FILE
 
 SEED_MARK = "Seeded by gitops-helper demo"
 ENVS = ("dev", "stage", "prod")
@@ -33,12 +34,18 @@ class Seeds:
         return _app_repo(work / app, app, self.example_app)
 
 
-def lay_down(work: Path, init_repo: Callable[[Path, Sequence[str]], None]) -> Seeds:
-    """The seeds in `work`; `init_repo` runs `gitops-helper init-repo` (the user's engine)."""
+def lay_down(
+    work: Path, init_repo: Callable[[Path, Sequence[str]], None], settings: str = ""
+) -> Seeds:
+    """The seeds in `work`; `init_repo` runs `gitops-helper init-repo` (the user's engine).
+    `settings` is added to main's gitops.yaml (the demo's `argocd:` section)."""
     deployments = work / "k8s-deployments"
     init_repo(deployments, ENVS)
     for branch in (*ENVS, MAIN):
         git.switch(deployments, branch)
+        if branch == MAIN and settings:  # read from main only (target.connect)
+            with (deployments / SETTINGS_FILE).open("a") as f:
+                f.write(settings)
         git.commit_all(deployments, SEED_MARK)
     return Seeds(deployments, _app_repo(work / "example-app", "example-app", deployments))
 

@@ -42,6 +42,12 @@ from jenkins_helpers.errors import UserError
 from jenkins_helpers.jenkins import JenkinsAccess
 
 HOOK_SECRET_BYTES = 24
+# Argo CD's token for the demo's gitops.yaml (`argocd.token_env`): a name of its own, so
+# the demo never reads or overwrites a user's ARGOCD_TOKEN.
+ARGOCD_TOKEN_ENV = "GITOPS_DEMO_ARGOCD_TOKEN"  # noqa: S105 - a variable's name
+# How often the webhook looks at a waiting promotion, and how long it waits at most: the
+# sandbox's Argo CD syncs a push in a fraction of a second (argocd_sync_delay).
+ARGOCD_POLL, ARGOCD_TIMEOUT = "0.5s", "2m"
 WAIT = 120.0  # seconds for a webhook-made MR or a build
 # The builds' `docker`: the demo has no registry, so building and pushing only echo.
 FAKE_DOCKER = '#!/bin/sh\necho "docker (demo stand-in): $*"\n'
@@ -70,8 +76,10 @@ class World:
         jenkins_access: JenkinsAccess | None = None,
         foreign_ok: bool = False,
         hook_host: str = "127.0.0.1",
+        argocd_url: str | None = None,
     ) -> None:
         self.gitlab_url = gitlab_url.rstrip("/")
+        self.argocd_url = argocd_url
         self.token = token
         self.work = work
         self.hook_host = hook_host
@@ -92,10 +100,13 @@ class World:
             self._jenkins = jenkins.Jenkins(
                 jenkins_access.url, username=jenkins_access.user, password=jenkins_access.token
             )
+        if argocd_url is not None:
+            self.env[ARGOCD_TOKEN_ENV] = token  # the sandbox's Argo CD takes its token
+            os.environ[ARGOCD_TOKEN_ENV] = token  # for the webhook, served in this process
         self.gl = gitlab.Gitlab(self.gitlab_url, private_token=token)
         self.ground = Ground(self.gl, self._push_all, project, foreign_ok=foreign_ok)
         activity.doing("laying down the seeds (gitops-helper init-repo)")
-        self.seeds = seeds.lay_down(work / "seeds", self._init_repo)
+        self.seeds = seeds.lay_down(work / "seeds", self._init_repo, self._argocd_yaml())
         activity.doing("")
         self._hook: _Webhook | None = None
         self.project: Project
@@ -119,6 +130,37 @@ class World:
         return self.ground.app_path(app)
 
     # --- starting state -----------------------------------------------------------------
+
+    def _argocd_yaml(self) -> str:
+        """gitops.yaml's `argocd:` for the sandbox's Argo CD: every merge into an
+        environment waits for its Application before the next MR opens (docs/ARGOCD.md)."""
+        if self.argocd_url is None:
+            return ""
+        section = {
+            "url": self.argocd_url,
+            "token_env": ARGOCD_TOKEN_ENV,
+            "poll": ARGOCD_POLL,
+            "timeout": ARGOCD_TIMEOUT,
+        }
+        return yaml.safe_dump({"argocd": section}, sort_keys=False)
+
+    def gate_waits(self) -> list[str]:
+        """How long each merge waited for Argo CD before its next MR (the webhook's job
+        records); the use case's own, since the webhook is fresh for each."""
+        if self._hook is None:
+            return []
+        lines = []
+        for job in sorted(self._hook.jobs(), key=lambda j: int(j["id"])):
+            merge, gate = job.get("merge") or {}, (job.get("result") or {}).get("gate")
+            if merge.get("target_branch") not in ENVS or not job.get("target"):
+                continue  # not a promotion on from an environment: nothing gated
+            waited = float(gate.get("waited") or 0) if isinstance(gate, dict) else 0.0
+            outcome = "opened" if job["state"] in ("done", "blocked") else job["state"]
+            lines.append(
+                f"Argo CD gate: !{merge.get('iid')} into {merge.get('target_branch')} waited "
+                f"{waited:.1f} s, {job['target']}'s MR {outcome}"
+            )
+        return lines
 
     def _init_repo(self, target: Path, envs: Sequence[str]) -> None:
         done = self.cli_run("init-repo", str(target), "--envs", ",".join(envs))
@@ -366,6 +408,9 @@ class World:
         self.gl.session.close()
 
 
+BUSY = ("queued", "running", "waiting")  # webhook job states not yet ended
+
+
 @dataclass
 class _Webhook:
     """The webhook on a loopback port of this process, registered on the deployment project."""
@@ -417,12 +462,13 @@ class _Webhook:
         return jobs
 
     def wait_idle(self) -> list[dict[str, Any]]:
+        """Until no job is queued, running or waiting for Argo CD (its gate)."""
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
-            if all(j["state"] not in ("queued", "running") for j in self.jobs()):
+            if all(j["state"] not in BUSY for j in self.jobs()):
                 time.sleep(0.3)  # a delivery may be in flight: look once more
                 jobs = self.jobs()
-                if all(j["state"] not in ("queued", "running") for j in jobs):
+                if all(j["state"] not in BUSY for j in jobs):
                     return jobs
             time.sleep(0.2)
         raise Mismatch(f"webhook jobs still busy after {WAIT:g} s")
@@ -460,6 +506,7 @@ def started(token: str, engine: str | None, keep: Path | None) -> Iterator[World
                 engine=engine,
                 jenkins_access=jenkins_access,
                 foreign_ok=True,
+                argocd_url=urls["argocd_url"],
             )
             try:
                 yield world
