@@ -1,8 +1,8 @@
-"""A local stand-in for GitLab and Jenkins that python-gitlab and python-jenkins talk to.
+"""A local stand-in for GitLab, Jenkins and Argo CD that their clients talk to.
 
 Real HTTP on a loopback port, real bare git repositories served over smart HTTP,
 real merge commits, GitLab-shaped webhooks. It depends on nothing of the tool it
-stands in for (stdlib, Flask/Werkzeug and git only). See docs/SANDBOX.md.
+stands in for (stdlib, Flask/Werkzeug, PyYAML and git only). See docs/SANDBOX.md.
 
     with Sandbox.start() as sb:
         gl = gitlab.Gitlab(sb.gitlab_url, private_token=sb.token)
