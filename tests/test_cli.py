@@ -38,7 +38,6 @@ def gitops(
     )
 
 
-@pytest.mark.cue
 def test_init_repo_render_validate_on_a_new_directory(tmp_path: Path) -> None:
     repo = tmp_path / "k8s-deployments"
     created = gitops("init-repo", str(repo), "--json")
@@ -58,7 +57,6 @@ def test_init_repo_render_validate_on_a_new_directory(tmp_path: Path) -> None:
     assert git.current_branch(repo) == "main", "nothing checked out changes"
 
 
-@pytest.mark.cue
 def test_init_repo_custom_environments(tmp_path: Path) -> None:
     repo = tmp_path / "deploy"
     assert gitops("init-repo", str(repo), "--envs", "qa,live").returncode == 0
@@ -78,7 +76,6 @@ def test_init_repo_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt"]
 
 
-@pytest.mark.cue
 def test_render_on_a_checkout_writes_and_check_fails_on_stale(
     template: Path, tmp_path: Path
 ) -> None:
@@ -119,7 +116,6 @@ def test_bad_input_exits_2_with_a_message(
     assert not (tmp_path / "new").exists()
 
 
-@pytest.mark.cue
 def test_validate_fails_on_a_policy_error(template: Path, tmp_path: Path) -> None:
     repo = copy_repo(template, tmp_path / "repo")
     git.switch(repo, "dev")

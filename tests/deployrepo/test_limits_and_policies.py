@@ -595,6 +595,8 @@ def test_an_app_let_off_run_as_root_is_still_warned_it_may_run_as_root() -> None
 
 
 # --- end to end: real CUE, `gitops-helper validate` as a user runs it -------------------
+# On the run's engine only: the rules are the tool's, what either engine renders is
+# the same (tests/deployrepo/test_usecases_render.py compares them).
 
 
 def gitops(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -626,7 +628,6 @@ APP_LAYER_VIOLATIONS = {
 }
 
 
-@pytest.mark.cue
 @pytest.mark.parametrize("rule", sorted(APP_LAYER_VIOLATIONS))
 def test_validate_fails_on_a_policy_until_gitops_yaml_allows_the_app(dev: Path, rule: str) -> None:
     append(
@@ -650,7 +651,6 @@ def test_validate_fails_on_a_policy_until_gitops_yaml_allows_the_app(dev: Path, 
     assert f"[{rule}]" not in done.stdout
 
 
-@pytest.mark.cue
 def test_validate_fails_when_an_app_name_overflows_the_label_its_environment_makes(
     tmp_path: Path,
 ) -> None:

@@ -4,6 +4,11 @@ Each test makes the use case's change in the CUE files of the right branch(es),
 as the merged MR (chain) would leave them, renders every environment and checks
 what each one deploys; and that the bytes depend neither on the YAML emitter nor
 (on the `cue` binary) on the engine: `assert_renders_alike`.
+
+They run once, on the run's engine, not once per engine: on the binary
+`assert_renders_alike` renders every environment on the embedded engine too, so
+each use case is rendered (and compared) on both; without a binary, on the
+embedded engine alone.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ from tests.helpers.deployrepo import (
 )
 from tests.helpers.engines import assert_renders_alike
 
-# slow: every use case rendered on each engine
-pytestmark = [pytest.mark.cue, pytest.mark.slow]
+# slow: every use case rendered on both engines (see above)
+pytestmark = pytest.mark.slow
 
 APP_FILE = "services/apps/example-app.cue"
 POSTGRES_FILE = "services/apps/postgres.cue"
