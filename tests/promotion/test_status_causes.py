@@ -506,7 +506,7 @@ def test_the_board_page_shows_a_badge_per_cause() -> None:
         loader=jinja2.FileSystemLoader(templates), autoescape=jinja2.select_autoescape(["html"])
     )
     html = jinja.get_template("board.html").render(
-        board=board, failed_at=None, seconds=15, link=lambda url: url
+        board=board, failed_at=None, pages={}, seconds=15, link=lambda url: url
     )
     badges = re.findall(
         r'<span class="badge ([a-z ]+)" title="([^"]*)">\s*<a href="[^"]+">([^<]*)</a>', html
