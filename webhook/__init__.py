@@ -5,7 +5,7 @@
 them sets (settings.py). The views check the token and payload and queue a job;
 the jobs call the same library as the CLI (jenkins_helpers.promotion).
 
-    gunicorn 'webhook:create_app()'        # see docs/WEBHOOK.md
+    gunicorn -c deploy/gunicorn.conf.py    # docs/WEBHOOK.md, Production
 """
 
 from __future__ import annotations

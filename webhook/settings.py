@@ -11,8 +11,8 @@ GITOPS_RETRY_DELAYS     seconds before each retry of a job failing on something 
                         pass, comma-separated (default 2,5,10,30,60: five retries)
 JENKINS_URL, JENKINS_USER, JENKINS_TOKEN   Jenkins, for the jenkins executor and for
                         deleting a decommissioned app's job (optional otherwise)
-GITOPS_WORKERS          job threads in this process (default 2; 0: none, e.g. under
-                        gunicorn with a separate `gitops-helper webhook worker`)
+GITOPS_WORKERS          job threads in this process (default 2; 0: none, e.g. web
+                        processes beside one that runs the jobs: docs/WEBHOOK.md)
 """
 
 from __future__ import annotations

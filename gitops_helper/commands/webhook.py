@@ -1,7 +1,8 @@
 """`gitops-helper webhook serve`: the webhook on a local port, for development and the sandbox.
 
-In production run it under a WSGI server with the app factory (docs/WEBHOOK.md):
-    gunicorn --workers 2 --bind 0.0.0.0:8080 'webhook:create_app()'
+In production run it under gunicorn with the project's config: one process, whose
+threads answer requests and run the jobs (docs/WEBHOOK.md, Production):
+    gunicorn -c deploy/gunicorn.conf.py --bind 0.0.0.0:8080
 """
 
 from __future__ import annotations
