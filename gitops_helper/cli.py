@@ -740,6 +740,10 @@ def status_command(
     GitLab only (one env.cue per environment, a few MR listings); changes nothing.
     The webhook serves the same board at GET / (docs/WEBHOOK.md).
 
+    With `argocd:` in gitops.yaml, each app also gets a `running` row: what Argo CD
+    reports in each environment (sync status, health, commit; one list of
+    Applications), drift marked `#` and explained (docs/ARGOCD.md).
+
     With --webhook-url, also the webhook's merge jobs whose retries ran out, each
     with its full last error (GET /jobs?state=failed, with GITOPS_WEBHOOK_SECRET);
     a webhook that cannot be read is a warning, and the board still prints.
