@@ -51,10 +51,11 @@ def init(path: Path, branch: str) -> None:
 
 
 def commit_all(path: Path, message: str) -> str:
-    """Stage every change in the work tree and commit it; return the commit id."""
+    """Stage every change in the work tree and commit it (with the fallback identity
+    where git has none, as `init-repo` on a fresh machine); return the commit id."""
     repo = _repo(path)
     repo.git.add("--all")
-    repo.git.commit("--quiet", "--allow-empty", "-m", message)
+    repo.git.commit("--quiet", "--allow-empty", "-m", message, env=_identity_env(repo))
     return repo.head.commit.hexsha
 
 

@@ -26,17 +26,24 @@ def test_stage_all_reports_status_and_line_counts(tmp_path: Path) -> None:
     assert "+c" in git.staged_diff(tmp_path, ["kept.txt"])
 
 
+@pytest.mark.parametrize("how", ["commit_staged", "commit_all"])
 def test_commit_without_any_identity_uses_the_fallback(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
+    """A bare agent, or a newcomer's machine running `init-repo` before any git config."""
     git.init(tmp_path, "main")
     git.commit_all(tmp_path, "first")
     for name in ("AUTHOR", "COMMITTER"):
         monkeypatch.delenv(f"GIT_{name}_NAME")
         monkeypatch.delenv(f"GIT_{name}_EMAIL")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     (tmp_path / "f").write_text("x\n")
-    git.stage_all(tmp_path)
-    git.commit_staged(tmp_path, "m")
+    if how == "commit_all":
+        git.commit_all(tmp_path, "m")
+    else:
+        git.stage_all(tmp_path)
+        git.commit_staged(tmp_path, "m")
     author = git._repo(tmp_path).head.commit.author
     assert (author.name, author.email) == (
         git.FALLBACK_IDENTITY["name"],
