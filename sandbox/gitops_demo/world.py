@@ -154,12 +154,14 @@ class World:
             merge, gate = job.get("merge") or {}, (job.get("result") or {}).get("gate")
             if merge.get("target_branch") not in ENVS or not job.get("target"):
                 continue  # not a promotion on from an environment: nothing gated
-            waited = float(gate.get("waited") or 0) if isinstance(gate, dict) else 0.0
             outcome = "opened" if job["state"] in ("done", "blocked") else job["state"]
-            lines.append(
-                f"Argo CD gate: !{merge.get('iid')} into {merge.get('target_branch')} waited "
-                f"{waited:.1f} s, {job['target']}'s MR {outcome}"
+            held = (
+                f"waited {float(gate.get('waited') or 0):.1f} s"
+                if isinstance(gate, dict)
+                else "not held (open at the first look, or nothing to gate)"
             )
+            where = f"!{merge.get('iid')} into {merge.get('target_branch')}"
+            lines.append(f"Argo CD gate: {where} {held}, {job['target']}'s MR {outcome}")
         return lines
 
     def _init_repo(self, target: Path, envs: Sequence[str]) -> None:
