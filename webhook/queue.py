@@ -7,17 +7,20 @@ queue entry can always be rebuilt from the store (see `Jobs.recover`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from huey import SqliteHuey
 from huey.consumer import Consumer
 from huey.exceptions import RetryTask
 
-# Runs a job by id; returns seconds to wait before the next attempt, or None when done.
-# The flag: a look `once` at a job that has its own schedule already (a gated job
-# looked at on request, webhook/jobs.py): its answer schedules nothing.
-Handler = Callable[[int, bool], float | None]
+
+class Handler(Protocol):
+    """Runs a job by id; returns seconds to wait before the next attempt, or None when
+    done. `once`: a look at a job that has its own schedule already (a gated job looked
+    at on request, webhook/jobs.py); its answer schedules nothing."""
+
+    def __call__(self, job_id: int, /, once: bool = False) -> float | None: ...
 
 
 class _EmbeddedConsumer(Consumer):  # type: ignore[misc]
@@ -51,7 +54,7 @@ class JobQueue:
         self._consumer: _EmbeddedConsumer | None = None
 
     def _execute(self, job_id: int, once: bool = False) -> None:
-        delay = self._handler(job_id, once)
+        delay = self._handler(job_id, once=True) if once else self._handler(job_id)
         if delay is not None and not once:
             raise RetryTask(delay=delay)
 
