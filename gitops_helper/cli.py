@@ -717,7 +717,8 @@ def decommission_command(
     "webhook_url",
     envvar="GITOPS_WEBHOOK_URL",
     metavar="URL",
-    help="Also list the webhook's failed jobs with their reasons, read with its secret "
+    help="Also list the webhook's failed jobs with their reasons, and the merges whose "
+    "next MR waits for Argo CD, read with its secret "
     "(GITOPS_WEBHOOK_SECRET). Env: GITOPS_WEBHOOK_URL.",
 )
 @JSON_OPTION
@@ -745,7 +746,8 @@ def status_command(
     Applications), drift marked `#` and explained (docs/ARGOCD.md).
 
     With --webhook-url, also the webhook's merge jobs whose retries ran out, each
-    with its full last error (GET /jobs?state=failed, with GITOPS_WEBHOOK_SECRET);
+    with its full last error, and those whose next MR waits for Argo CD (waiting,
+    degraded, timeout) with the gate's reason (GET /jobs, with GITOPS_WEBHOOK_SECRET);
     a webhook that cannot be read is a warning, and the board still prints.
 
     \b
@@ -778,7 +780,9 @@ def reconcile_command(project: str, gitlab_url: str | None, dry_run: bool, as_js
     promotion is missing downstream (it differs there, and no open MR's branch
     carries it as the source has it now) runs the cascade the webhook would have
     run: an open MR still proposing an older version is updated in place. The
-    webhook runs the same check every GITOPS_RECONCILE_INTERVAL seconds.
+    webhook runs the same check every GITOPS_RECONCILE_INTERVAL seconds. With
+    `argocd:` in gitops.yaml a promotion is held (and says why) until what merged
+    runs Synced and Healthy, as the webhook's gate holds it (docs/ARGOCD.md).
 
     \b
     Examples:

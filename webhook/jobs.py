@@ -56,7 +56,7 @@ class Jobs:
         self.queue = JobQueue(settings.data_dir, self._run)
         self._reconciler: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._argocd: dict[tuple[str, str, str | None], argocd.ArgoCDClient] = {}
+        self._argocd: dict[tuple[str, str, str | None], argocd.ArgoCD] = {}
 
     # --- adding jobs ----------------------------------------------------------------------
 
@@ -214,11 +214,11 @@ class Jobs:
     def _connect(self, settings: Settings) -> argocd.ArgoCD:
         """The Argo CD gitops.yaml names: one client per server, token and project."""
         found = settings.argocd
-        if found is None:  # health_gate asks only when `argocd:` is set
-            raise UserError("gitops.yaml has no `argocd:` section")
+        if found is None:
+            return health_gate.connect(settings)  # refused: gitops.yaml has no `argocd:`
         key = (found.url, found.token_env, found.project)
         if key not in self._argocd:
-            self._argocd[key] = argocd.client(found.url, found.token_env, found.project)
+            self._argocd[key] = health_gate.connect(settings)
         return self._argocd[key]
 
     def _gate_closed(

@@ -12,7 +12,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -225,13 +225,17 @@ class Store:
             row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return _job(row) if row else None
 
-    def jobs(self, *, state: JobState | None = None, limit: int = 100) -> list[Job]:
-        """The newest jobs first (of one state, if given)."""
-        query, args = "SELECT * FROM jobs", []
-        if state is not None:
-            query, args = query + " WHERE state = ?", [state]
+    def jobs(
+        self, *, state: JobState | None = None, states: Sequence[JobState] = (), limit: int = 100
+    ) -> list[Job]:
+        """The newest jobs first (of the state, or the states, if given)."""
+        wanted = json.dumps([state, *states] if state else [*states])
         with self._lock:
-            rows = self._db.execute(f"{query} ORDER BY id DESC LIMIT ?", [*args, limit]).fetchall()
+            rows = self._db.execute(
+                "SELECT * FROM jobs WHERE ? = '[]' OR state IN (SELECT value FROM json_each(?))"
+                " ORDER BY id DESC LIMIT ?",
+                (wanted, wanted, limit),
+            ).fetchall()
         return [_job(r) for r in rows]
 
     def unfinished(self) -> list[Job]:

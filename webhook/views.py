@@ -16,7 +16,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -26,7 +26,7 @@ from webhook import events, logs
 from webhook.jobs import Jobs
 from webhook.metrics import Metrics
 from webhook.settings import MAX_BODY, WebhookSettings
-from webhook.store import STATES, Store
+from webhook.store import STATES, JobState, Store
 
 bp = Blueprint("webhook", __name__)
 log = logging.getLogger(__name__)
@@ -191,14 +191,15 @@ def metrics() -> Response:
 
 @bp.get("/jobs")
 def jobs() -> tuple[Response, int]:
-    """The newest jobs (`?state=failed`, `?limit=`); token-protected."""
+    """The newest jobs (`?state=failed`, repeated for several states, `?limit=`);
+    token-protected."""
     if not _authorized():
         return jsonify({"error": "wrong or missing token"}), 401
-    state = request.args.get("state")
-    if state is not None and state not in STATES:
+    states = request.args.getlist("state")
+    if any(state not in STATES for state in states):
         return jsonify({"error": f"state must be one of {', '.join(STATES)}"}), 400
     limit = min(max(request.args.get("limit", 100, type=int) or 100, 1), 1000)
-    found = _store().jobs(state=state, limit=limit)
+    found = _store().jobs(states=[cast(JobState, state) for state in states], limit=limit)
     return jsonify({"jobs": [j.as_json() for j in found], "counts": _store().counts()}), 200
 
 

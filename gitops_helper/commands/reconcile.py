@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from gitops_helper.commands import Printer
 from jenkins_helpers import gitlab, inputs
-from jenkins_helpers.operations.between_envs import EnvPromotion
+from jenkins_helpers.operations import health_gate
+from jenkins_helpers.operations.between_envs import EnvPromotion, promote_between
 from jenkins_helpers.operations.cascade import cascade
 from jenkins_helpers.operations.reconcile import missed
 from jenkins_helpers.promotion import target
@@ -22,7 +23,8 @@ class Missed:
     target: str
     apps: list[str]
     platform: bool
-    promotion: EnvPromotion | None = None  # None in a dry run
+    promotion: EnvPromotion | None = None  # None in a dry run, or held
+    held: str | None = None  # why Argo CD's gate holds it (docs/ARGOCD.md)
 
 
 @dataclass(frozen=True)
@@ -33,13 +35,20 @@ class Reconciled:
 
 
 def run(project: str, gitlab_url: str | None, dry_run: bool) -> Reconciled:
-    """Find merges without their downstream promotion; unless `dry_run`, promote them."""
+    """Find merges without their downstream promotion; unless `dry_run`, promote them,
+    through the Argo CD gate as the webhook does (gitops.yaml's `argocd:`)."""
     project = inputs.project_path(project)
     access = gitlab.access_from_environment(gitlab_url)
+    promote = health_gate.gated(promote_between, health_gate.connect)
     found = []
     with target.connect(project, access) as deployment:
         for merged, step in missed(deployment):
-            done = None if dry_run else cascade(deployment, merged).promotion
+            done, held = None, None
+            if not dry_run:
+                try:
+                    done = cascade(deployment, merged, promote).promotion
+                except health_gate.GateClosed as closed:
+                    held = closed.verdict.reason
             found.append(
                 Missed(
                     merged.iid,
@@ -49,6 +58,7 @@ def run(project: str, gitlab_url: str | None, dry_run: bool) -> Reconciled:
                     list(step.selection.apps or ()),
                     bool(step.selection.platform),
                     done,
+                    held,
                 )
             )
     return Reconciled(project, dry_run, found)
@@ -60,8 +70,10 @@ def show(r: Reconciled, out: Printer) -> None:
         out(f"{r.project}: nothing missed; every merge has its promotion downstream")
     for m in r.missed:
         units = ", ".join([*m.apps, *(["platform"] if m.platform else [])])
-        verb = "would promote" if r.dry_run else "promoted"
+        verb = "would promote" if r.dry_run else "held" if m.held else "promoted"
         out(f"!{m.mr_iid} into {m.merged_into}: {verb} {units} from {m.source} to {m.target}")
+        if m.held:
+            out(f"  Argo CD: {m.held}")
         for unit in m.promotion.units if m.promotion else []:
             mr = f" !{unit.mr_iid} {unit.mr_url}" if unit.mr_iid else ""
             out(f"  {unit.unit}: {unit.status}{mr}" + (f" ({unit.reason})" if unit.reason else ""))

@@ -39,7 +39,9 @@ RUNNING = "  running"  # the label of an app's second row: what Argo CD reports
 # The webhook's own setting for its secret (webhook/settings.py).
 SECRET_VARIABLE = "GITOPS_WEBHOOK_SECRET"  # noqa: S105 - a variable's name, not a secret
 WEBHOOK_TIMEOUT = 10.0  # seconds the webhook has to answer
-FAILED_LIMIT = 100  # the newest failed jobs asked for
+FAILED_LIMIT = 100  # the newest failed and gated jobs asked for
+# The webhook's job states of a merge whose next MR waits for Argo CD (webhook/store.py).
+GATED_STATES = ("waiting", "degraded", "timeout")
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,27 @@ class FailedJob:
 
 
 @dataclass(frozen=True)
+class GatedJob:
+    """A merge job whose next MR waits for Argo CD (docs/ARGOCD.md): `waiting`, or held
+    (`degraded`, `timeout`) until what merged runs Synced and Healthy."""
+
+    id: int
+    merge_iid: int | None
+    merged_into: str | None
+    target: str | None
+    state: str
+    since: str | None  # when the wait began
+    reason: str  # the gate's last verdict
+
+
+@dataclass(frozen=True)
 class WebhookJobs:
-    """The webhook's failed merge jobs, or why they could not be read."""
+    """The webhook's failed and gated merge jobs, or why they could not be read."""
 
     url: str
     failed: list[FailedJob] | None  # None: not read
     problem: str | None = None
+    gated: list[GatedJob] | None = None  # None: not read
 
 
 def webhook(url: str | None) -> Webhook | None:
@@ -94,12 +111,14 @@ def webhook(url: str | None) -> Webhook | None:
 
 
 def failed_jobs(hook: Webhook) -> WebhookJobs:
-    """The webhook's newest failed merge jobs; a problem instead when it cannot be read."""
+    """The webhook's newest failed and gated merge jobs; a problem instead when it
+    cannot be read."""
+    states = [("state", state) for state in ("failed", *GATED_STATES)]
     try:
         with http.session(WEBHOOK_TIMEOUT) as client:  # a total deadline: no drip hangs it
             answer = client.get(
                 f"{hook.url}/jobs",
-                params={"state": "failed", "limit": str(FAILED_LIMIT)},
+                params=[*states, ("limit", str(FAILED_LIMIT))],
                 headers={"Authorization": f"Bearer {hook.secret}"},
                 timeout=WEBHOOK_TIMEOUT,
             )
@@ -116,14 +135,30 @@ def failed_jobs(hook: Webhook) -> WebhookJobs:
         problem = f"the webhook at {hook.url} refused {SECRET_VARIABLE} (HTTP 401)"
         return WebhookJobs(hook.url, None, problem)
     try:
-        jobs = [_failed_job(j) for j in answer.json()["jobs"] if j.get("kind") == "merge"]
+        merges = [j for j in answer.json()["jobs"] if j.get("kind") == "merge"]
+        failed = [_failed_job(j) for j in merges if j["state"] == "failed"]
+        gated = [_gated_job(j) for j in merges if j["state"] in GATED_STATES]
     except (ValueError, KeyError, TypeError, AttributeError):
         problem = (
             f"the webhook at {hook.url} answered GET /jobs with HTTP {answer.status_code}, "
             "not its job records: is it the webhook's address?"
         )
         return WebhookJobs(hook.url, None, problem)
-    return WebhookJobs(hook.url, jobs)
+    return WebhookJobs(hook.url, failed, gated=gated)
+
+
+def _gated_job(job: dict[str, Any]) -> GatedJob:
+    merge = job.get("merge") or {}
+    gate = (job.get("result") or {}).get("gate") or {}
+    return GatedJob(
+        id=int(job["id"]),
+        merge_iid=merge.get("iid"),
+        merged_into=merge.get("target_branch"),
+        target=job.get("target"),
+        state=str(job["state"]),
+        since=gate.get("since"),
+        reason=mask(str((gate.get("verdict") or {}).get("reason") or "no verdict yet")),
+    )
 
 
 def _failed_job(job: dict[str, Any]) -> FailedJob:
@@ -148,6 +183,9 @@ def as_data(b: Board, jobs: WebhookJobs | None) -> dict[str, Any]:
     if jobs is not None:
         data["failed_jobs"] = (
             None if jobs.failed is None else [dataclasses.asdict(j) for j in jobs.failed]
+        )
+        data["gated_jobs"] = (
+            None if jobs.gated is None else [dataclasses.asdict(j) for j in jobs.gated]
         )
         data["webhook_problem"] = jobs.problem
     return data
@@ -240,6 +278,7 @@ def show(b: Board, out: Printer, jobs: WebhookJobs | None = None) -> None:
     _manifests(b, out)
     if jobs is not None:
         _failed(jobs, out)
+        _gated(jobs, out)
     problems = [f"{e.name}: {e.problem}" for e in b.environments if e.problem]
     problems += [b.argocd_problem] if b.argocd_problem else []
     _section(out, "Warnings", [*problems, *b.warnings], empty=None)
@@ -266,6 +305,17 @@ def _failed(jobs: WebhookJobs, out: Printer) -> None:
     if lines:
         lines.append("(each runs again at the webhook's next reconcile; or POST /jobs/ID/retry)")
     _section(out, f"Failed webhook jobs at {jobs.url}", lines, empty="none")
+
+
+def _gated(jobs: WebhookJobs, out: Printer) -> None:
+    if jobs.gated is None:
+        return  # not read: _failed said so
+    lines = []
+    for j in jobs.gated:
+        where = f"!{j.merge_iid} into {j.merged_into}" + (f" -> {j.target}" if j.target else "")
+        lines.append(f"job {j.id}: {where}: {j.state} since {j.since or '?'}")
+        lines.append(f"  {j.reason}")
+    _section(out, f"Waiting for Argo CD at {jobs.url}", lines, empty="none")
 
 
 def _manifests(b: Board, out: Printer) -> None:

@@ -18,8 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from jenkins_helpers import argocd
 from jenkins_helpers.argocd import AppState, ArgoCD, application_name
 from jenkins_helpers.deployrepo.settings import Settings
+from jenkins_helpers.errors import UserError
 from jenkins_helpers.http import seconds
 from jenkins_helpers.operations.between_envs import EnvPromotion, Selection
 from jenkins_helpers.operations.cascade import Promote
@@ -176,6 +178,14 @@ def check(
     apps = selection.apps or ()
     timeout = settings.argocd.timeout
     return decide(connect(settings), source, apps, head, ancestry, waited=waited, timeout=timeout)
+
+
+def connect(settings: Settings) -> ArgoCD:
+    """The Argo CD gitops.yaml's `argocd:` names (asked only when it is set)."""
+    found = settings.argocd
+    if found is None:
+        raise UserError("gitops.yaml has no `argocd:` section")
+    return argocd.client(found.url, found.token_env, found.project)
 
 
 def gated(promote: Promote, connect: Connect) -> Promote:

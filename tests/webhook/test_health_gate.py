@@ -10,6 +10,10 @@ why, and turning dev Healthy continues with exactly one stage MR, now at 1.2.0.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +23,7 @@ import pytest
 import requests
 import yaml
 
-from tests.helpers.chain import EXAMPLE_IMAGE, Chain, Hook, seeded, serve_webhook
+from tests.helpers.chain import EXAMPLE_IMAGE, HOOK_SECRET, Chain, Hook, seeded, serve_webhook
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TOKEN = "health-gate-test-token-7c1d"  # noqa: S105 - the sandbox's test credential
@@ -71,6 +75,25 @@ def in_state(hook: Hook, iid: int, state: str) -> dict[str, Any]:
     )
 
 
+def gitops(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """gitops-helper as a process, GITLAB_* and ARGOCD_TOKEN from this one's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "gitops_helper", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def gitops_status(hook_url: str) -> dict[str, Any]:
+    """`status --webhook-url --json`: the board with the webhook's failed and gated jobs."""
+    done = gitops("status", "--webhook-url", hook_url, "--json", GITOPS_WEBHOOK_SECRET=HOOK_SECRET)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
 def stage_titles(chain: Chain) -> list[str]:
     return [mr.title for mr in chain.open_mrs("stage")]
 
@@ -119,6 +142,11 @@ def test_stage_mr_waits_for_dev_to_run_healthy(
             gated = [(j["merge_iid"], j["state"]) for j in board["gated_jobs"]]
             assert gated == [(second, "degraded")]
             assert "degraded" in requests.get(hook.url, timeout=30).text
+            listed = gitops_status(hook.url)
+            assert [(j["merge_iid"], j["state"]) for j in listed["gated_jobs"]] == [
+                (second, "degraded")
+            ]
+            assert "Back-off restarting container" in listed["gated_jobs"][0]["reason"]
             assert stage_titles(chain) == ["Promote example-app 1.1.0 to stage"]
 
             sb.clear_argocd_faults()
@@ -126,3 +154,28 @@ def test_stage_mr_waits_for_dev_to_run_healthy(
             in_state(hook, second, "done")
             hook.wait_idle()
             assert stage_titles(chain) == ["Promote example-app 1.2.0 to stage"]
+
+
+def test_reconcile_from_the_command_line_holds_what_does_not_run_healthy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No webhook: `gitops-helper reconcile` finds the missed merge into dev and holds
+    stage's MR while dev-example-app is Progressing, saying why; once it runs
+    Healthy, the next reconcile opens exactly one."""
+    with seeded(TOKEN) as (sb, _project, chain):
+        monkeypatch.setenv("ARGOCD_TOKEN", sb.token)
+        gate_on(chain)
+        sb.argocd_fault(app=APP, health="Progressing")
+        chain.merge(chain.build("example-app", "1.1.0", chain.app_repo("example-app")).mr_iid)
+
+        held = gitops("reconcile")
+        assert held.returncode == 0, held.stderr
+        assert "held example-app from dev to stage" in held.stdout
+        assert f"Argo CD: waiting for dev: {APP} Synced, Progressing" in held.stdout
+        assert stage_titles(chain) == []
+
+        sb.clear_argocd_faults()
+        done = gitops("reconcile")
+        assert done.returncode == 0, done.stderr
+        assert "promoted example-app from dev to stage" in done.stdout, done.stdout
+        assert stage_titles(chain) == ["Promote example-app 1.1.0 to stage"]
