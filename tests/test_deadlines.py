@@ -12,6 +12,7 @@ a message naming the server and the deadline, never "unexpected". docs/SECURITY.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -40,6 +41,8 @@ DRIP = 0.5  # seconds per byte: a GitLab answer of a few hundred bytes takes min
 DEADLINE = 1.0  # GITOPS_HTTP_DEADLINE here
 BUDGET = 2 * DEADLINE  # GITOPS_HTTP_BUDGET's default: twice the deadline
 MARGIN = 5.0  # seconds for a loaded 2-core machine: start-up, scheduling
+# The budget's 2 s as an error states it: the time really spent, 2.1 s on a busy machine.
+TWO_SECONDS = r"2(\.\d)? s"
 
 
 @pytest.fixture(scope="module")
@@ -150,8 +153,9 @@ def test_retries_stop_at_the_calls_budget(sandbox: Sandbox, faults: Sandbox) -> 
     assert error.message.startswith(
         f"cannot reach GitLab at {sandbox.gitlab_url} (no complete answer within "
     )
-    assert f"while reading project {DEPLOYMENTS}; gave up after 2 s and 2 attempts" in (
-        error.message
+    assert re.search(
+        f"while reading project {DEPLOYMENTS}; gave up after {TWO_SECONDS} and 2 attempts",
+        error.message,
     )
     assert "(GITOPS_HTTP_BUDGET: 2 s per call)" in error.message
     assert took >= BUDGET * 0.9
@@ -211,7 +215,10 @@ def test_status_exits_within_the_budget_when_gitlab_drips(
     assert "unexpected" not in run.stderr
     assert not list(tmp_path.glob("gitops-helper-crash-*"))
     assert f"error: cannot reach GitLab at {sandbox.gitlab_url} (no complete answer" in run.stderr
-    assert "gave up after 2 s and 2 attempts (GITOPS_HTTP_BUDGET: 2 s per call)" in run.stderr
+    assert re.search(
+        rf"gave up after {TWO_SECONDS} and 2 attempts \(GITOPS_HTTP_BUDGET: 2 s per call\)",
+        run.stderr,
+    )
     assert "hint: GitLab, or a proxy in front of it, answers too slowly" in run.stderr
     assert took < BUDGET + 2 * MARGIN
 
@@ -333,8 +340,9 @@ def test_a_jenkins_call_fails_within_its_budget_when_jenkins_drips(
     assert error.message.startswith(
         f"cannot reach Jenkins at {sandbox.jenkins_url} (no complete answer within "
     )
-    assert "while looking up job gitops-promote-env; gave up after 2 s and 2 attempts" in (
-        error.message
+    assert re.search(
+        f"while looking up job gitops-promote-env; gave up after {TWO_SECONDS} and 2 attempts",
+        error.message,
     )
     assert error.hint is not None and "GITOPS_HTTP_DEADLINE" in error.hint
     assert took >= BUDGET * 0.9
