@@ -15,7 +15,7 @@ STAMPS := $(VENV)/.stamps
 CUE_VERSION := v0.17.1
 # Use cases `make demo` runs (default: all 28), e.g. make demo USE_CASES="A1 E1"
 USE_CASES ?=
-TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 2 )))
 # Seconds set-up waits for another apt (unattended-upgrades, a second make) to finish.
 # apt-get install waits for dpkg's lock with DPkg::Lock::Timeout (apt >= 1.9.11, see
 # apt's doc/examples/configure-index); apt-get update takes only the lists' lock
@@ -78,9 +78,9 @@ test: setup $(STAMPS)/groovy $(STAMPS)/chromium
 	@echo "== mypy (strict)"
 	$(BIN)/mypy
 	@echo "== pytest"
-	# A test module per worker, one worker more than there are cores: the end-to-end
-	# modules spend a fifth of their time waiting on subprocesses, the sandbox and the
-	# webhook, and another worker fills it (docs/PERFORMANCE.md).
+	# A test module per worker, two workers more than there are cores: the end-to-end
+	# modules spend part of their time waiting on subprocesses, the sandbox and the
+	# webhook, and the extra workers fill it (docs/PERFORMANCE.md).
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 # The fast tier: every test not marked e2e, groovy or slow (tests/conftest.py, Tiers):
