@@ -865,6 +865,14 @@ def cue_command(args: tuple[str, ...]) -> None:
     "core, up to 2; --keep and --gitlab-url run one).",
 )
 @click.option(
+    "--argocd-gate/--no-argocd-gate",
+    "argocd_gate",
+    default=True,
+    show_default=True,
+    help="In the sandbox: gitops.yaml names its Argo CD, so each next MR waits until what "
+    "merged runs Synced and Healthy (docs/ARGOCD.md); without: the chain as with no Argo CD.",
+)
+@click.option(
     "--gitlab-url",
     metavar="URL",
     help="Run on this GitLab instead of the sandbox (token: GITLAB_TOKEN; Jenkins: "
@@ -894,6 +902,7 @@ def demo_command(
     keep: Path | None,
     engine: str | None,
     jobs: int | None,
+    argocd_gate: bool,
     gitlab_url: str | None,
     project: str | None,
     webhook_host: str,
@@ -910,6 +919,7 @@ def demo_command(
     Examples:
       gitops-helper demo                 # all 28
       gitops-helper demo A1 E3           # just these
+      gitops-helper demo --no-argocd-gate  # next MRs at once, as without Argo CD
       gitops-helper demo --json > demo.json
       GITLAB_TOKEN=... gitops-helper demo --gitlab-url https://gitlab.example.com \\
           --project gitops-demo/k8s-deployments --webhook-host 10.0.0.5
@@ -931,6 +941,7 @@ def demo_command(
             engine=engine,
             real=real,
             jobs=jobs or demo.DEFAULT_JOBS,
+            argocd_gate=argocd_gate,
             echo=echo,
         )
     )

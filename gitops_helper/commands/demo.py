@@ -53,6 +53,7 @@ def run(
     engine: str | None,
     real: RealGitLab | None,
     jobs: int = DEFAULT_JOBS,
+    argocd_gate: bool = True,
     echo: Callable[[str], None],
 ) -> int:
     """Run the selected use cases; 0 when every one passed, 1 otherwise.
@@ -80,7 +81,10 @@ def run(
     live = sys.stdout.isatty() and not as_json and lanes == 1
     token = os.urandom(TOKEN_BYTES).hex()
     beats = None if as_json else echo  # what a lane starting or a use case waits for
-    with runner.heartbeat(beats, live=live), _worlds(real, token, engine, keep, lanes) as worlds:
+    with (
+        runner.heartbeat(beats, live=live),
+        _worlds(real, token, engine, keep, lanes, argocd_gate) as worlds,
+    ):
         progress = _progress(echo, live, quiet=as_json, starts=True)
         results, last = runner.run_cases(worlds, cases, progress)
         state = runner.final_state(last)
@@ -110,10 +114,15 @@ def _check_real(real: RealGitLab) -> None:
 
 @contextlib.contextmanager
 def _worlds(
-    real: RealGitLab | None, token: str, engine: str | None, keep: Path | None, lanes: int
+    real: RealGitLab | None,
+    token: str,
+    engine: str | None,
+    keep: Path | None,
+    lanes: int,
+    argocd_gate: bool,
 ) -> Iterator[list[World]]:
-    """`lanes` fresh sandboxes (`token` their credential), started side by side, or the
-    user's GitLab."""
+    """`lanes` fresh sandboxes (`token` their credential; gated on their Argo CD unless
+    told not to), started side by side, or the user's GitLab."""
     from gitops_demo import world
 
     if real is not None:
@@ -131,7 +140,7 @@ def _worlds(
         ) as w:
             yield [w]
         return
-    starting = [world.started(token, engine, keep) for _ in range(lanes)]
+    starting = [world.started(token, engine, keep, argocd_gate) for _ in range(lanes)]
     with contextlib.ExitStack() as stack, ThreadPoolExecutor(lanes) as pool:
         futures = [pool.submit(cm.__enter__) for cm in starting]
         worlds, failed = [], []

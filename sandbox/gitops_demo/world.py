@@ -146,8 +146,9 @@ class World:
 
     def gate_waits(self) -> list[str]:
         """How long each merge waited for Argo CD before its next MR (the webhook's job
-        records); the use case's own, since the webhook is fresh for each."""
-        if self._hook is None:
+        records); the use case's own, since the webhook is fresh for each. None without
+        an Argo CD in gitops.yaml."""
+        if self._hook is None or self.argocd_url is None:
             return []
         lines = []
         for job in sorted(self._hook.jobs(), key=lambda j: int(j["id"])):
@@ -483,8 +484,11 @@ class _Webhook:
 
 
 @contextmanager
-def started(token: str, engine: str | None, keep: Path | None) -> Iterator[World]:
-    """The sandbox as a child process (its Jenkins runs this library's steps) and a World."""
+def started(
+    token: str, engine: str | None, keep: Path | None, argocd_gate: bool = True
+) -> Iterator[World]:
+    """The sandbox as a child process (its Jenkins runs this library's steps) and a World
+    whose gitops.yaml names the sandbox's Argo CD (`argocd_gate`) or no Argo CD."""
     with _work_dir() as work:
         state = keep if keep is not None else work / "sandbox"
         agent = work / "agent"
@@ -508,7 +512,7 @@ def started(token: str, engine: str | None, keep: Path | None) -> Iterator[World
                 engine=engine,
                 jenkins_access=jenkins_access,
                 foreign_ok=True,
-                argocd_url=urls["argocd_url"],
+                argocd_url=urls["argocd_url"] if argocd_gate else None,
             )
             try:
                 yield world

@@ -63,7 +63,8 @@ def test_unknown_use_cases_are_refused() -> None:
 
 
 def test_the_demo_command_reports_as_json(tmp_path: Path) -> None:
-    """`gitops-helper demo A1 --json --keep DIR`: the result as data, the state kept."""
+    """`gitops-helper demo A1 --json --keep DIR --no-argocd-gate`: the result as data,
+    the state kept, and gitops.yaml naming no Argo CD (the chain as without one)."""
     keep = tmp_path / "kept"
     done = subprocess.run(
         [
@@ -73,6 +74,7 @@ def test_the_demo_command_reports_as_json(tmp_path: Path) -> None:
             "--json",
             "--keep",
             str(keep),
+            "--no-argocd-gate",
         ],
         capture_output=True,
         text=True,
@@ -88,3 +90,12 @@ def test_the_demo_command_reports_as_json(tmp_path: Path) -> None:
     assert rows[("example-app", "dev")]["replicas"] == 2
     assert rows[("example-app", "prod")]["limits"] == {"cpu": "2", "memory": "1Gi"}
     assert any(keep.iterdir()), "the sandbox's state is kept"
+    assert case["gates"] == []
+    deployments = keep / "repos/platform/k8s-deployments.git"
+    settings = subprocess.run(
+        ["git", "--git-dir", str(deployments), "show", "main:gitops.yaml"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "environments:" in settings and "argocd:" not in settings
