@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, request
 
-from gitops_sandbox import gitdiff, gitrepo, mergeability, projects
+from gitops_sandbox import deployments, gitdiff, gitrepo, mergeability, projects
 from gitops_sandbox.api_util import presented_token, token_valid
 from gitops_sandbox.context import services
 from gitops_sandbox.mdrender import render
@@ -155,6 +155,7 @@ def project(path: str) -> Response:
     mrs = _merge_requests(rec)
     with svc.state.read() as data:
         protected = {name for name in heads if projects.is_protected(data, rec["id"], name)}
+        environments = _environment_items(rec, data)
     branch_rows = "".join(
         f"<tr><td>{_link(rec, f'tree/{name}', name)}</td>"
         f"<td>{'protected' if name in protected else ''}</td>"
@@ -172,8 +173,20 @@ def project(path: str) -> Response:
         f"<p>{html.escape(rec.get('description') or '')}</p>"
         f"<p>Clone: <code>{clone}</code></p>"
         f"<h2>Branches</h2><table>{branch_rows}</table>"
-        f"<p>{_link(rec, 'environments', 'Environments')}: each one's last deployment</p>"
+        f"<h2>{_link(rec, 'environments', 'Environments')}</h2>"
+        f"{f'<ul>{environments}</ul>' if environments else '<p>No environments yet.</p>'}"
         f"<h2>Merge requests</h2><p>{_link(rec, 'merge_requests', 'Open merge requests')} · "
         f"{_link(rec, 'merge_requests?state=all', 'All')}</p>{mr_table(rec, mrs)}{readme}"
     )
     return page(rec["name"], rec, body)
+
+
+def _environment_items(rec: dict[str, Any], data: dict[str, Any]) -> str:
+    """Each environment, linked to its history, with the commit it last deployed."""
+    items = []
+    for env in deployments.of_project(data, rec["id"]):
+        last = deployments.last_deployment(data, env)
+        shipped = _link(rec, f"commit/{last['sha']}", last["sha"][:8]) if last else "-"
+        name = _link(rec, f"environments/{env['id']}", env["name"])
+        items.append(f"<li>{name}: {shipped}</li>")
+    return "".join(items)

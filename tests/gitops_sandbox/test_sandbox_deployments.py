@@ -197,3 +197,5 @@ def test_environments_pages_show_the_last_deployment_and_the_history(
         f'href="/{project.path_with_namespace}/-/environments">Environments</a>'
         in project_page.text
     )
+    assert f'/-/environments/{env.id}">dev</a>: <a href=' in project_page.text
+    assert f'/-/commit/{sha}">{sha[:8]}</a></li>' in project_page.text
