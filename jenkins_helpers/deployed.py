@@ -67,7 +67,7 @@ def read(settings: ArgoCDSettings, given: ArgoCD | None = None) -> dict[str, App
     cannot be read or the token is not set."""
     if given is not None:
         return {s.name: s for s in given.applications()}
-    client = argocd.ArgoCDClient(argocd.access(settings.url, settings.token_env, settings.project))
+    client = argocd.client(settings.url, settings.token_env, settings.project)
     try:
         return {s.name: s for s in client.applications()}
     finally:
@@ -110,9 +110,7 @@ def running(settings: ArgoCDSettings, env: str, apps: Sequence[str]) -> dict[str
     """Each app's `running in <env>: ...` line, from its Application (one read each); a
     line saying it is not known when Argo CD cannot be read (the MR still opens)."""
     try:
-        client = argocd.ArgoCDClient(
-            argocd.access(settings.url, settings.token_env, settings.project)
-        )
+        client = argocd.client(settings.url, settings.token_env, settings.project)
     except UserError:
         return {app: f"running in {env}: not known (Argo CD not read)" for app in apps}
     try:

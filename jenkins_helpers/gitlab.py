@@ -322,19 +322,18 @@ class GitLab:
 
     def close_merge_request(self, path: str, iid: int, note: str) -> None:
         """Comment `note` on an MR (secrets masked), then close it."""
+        self.add_note(path, iid, note)
         mr = self._project(path).mergerequests.get(iid, lazy=True)
-        body = {"body": mask(note)}
-        self._call(f"commenting on merge request !{iid} of {path}", lambda: mr.notes.create(body))
         mr.state_event = "close"
         self._call(f"closing merge request !{iid} of {path}", mr.save)
-
-    # --- environments and deployments (docs.gitlab.com/api/deployments/) --------------
 
     def add_note(self, path: str, iid: int, body: str) -> None:
         """Comment `body` on an MR, secrets masked (doc/api/notes.md)."""
         mr = self._project(path).mergerequests.get(iid, lazy=True)
         note = {"body": mask(body)}
         self._call(f"commenting on merge request !{iid} of {path}", lambda: mr.notes.create(note))
+
+    # --- environments and deployments (docs.gitlab.com/api/deployments/) --------------
 
     def is_ancestor(self, path: str, ancestor: str, descendant: str) -> bool:
         """Whether `descendant` is `ancestor` or has it in its history: their merge base

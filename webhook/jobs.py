@@ -394,8 +394,9 @@ def _poll(job: Job) -> float:
 
 
 def _gate_state(verdict: health_gate.Verdict) -> JobState:
-    outcome = verdict.outcome
-    return "degraded" if outcome == "degraded" else "timeout" if outcome == "timeout" else "waiting"
+    """A held job's state: the verdict's outcome (degraded, timeout), else waiting."""
+    held: dict[str, JobState] = {"degraded": "degraded", "timeout": "timeout"}
+    return held.get(verdict.outcome, "waiting")
 
 
 def _now() -> str:

@@ -175,7 +175,9 @@ class _Route:
     ) -> proposal.Links:
         """With `argocd:`, what runs of `apps` in the source environment (deployed.py)."""
         argocd = self.deployment.settings.argocd
-        running = deployed.running(argocd, self.source, apps) if argocd and self.upstream else {}
+        running = (
+            deployed.running(argocd, self.source, apps) if argocd and self.upstream and apps else {}
+        )
         return proposal.Links(self.deployment.project.web_url, unknown or {}, running)
 
 
